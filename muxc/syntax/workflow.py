@@ -1,0 +1,224 @@
+"""Build the workflow AST from a spanned document, whichever front-end produced it.
+
+The TOML front-end hands over the parsed file; the DSL front-end hands over the same shape
+(``name``, ``args``, ``roles``, ``[[steps]]``) with spans into the ``.mux`` text. Everything is
+validated here once: unknown fields, wrong types, bad durations, missing fields per step type,
+inapplicable fields, duplicate names.
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from muxc.config.schema import RoleConfig
+from muxc.diagnostics.model import Label
+from muxc.diagnostics.sink import DiagnosticSink
+from muxc.diagnostics.span import Span
+from muxc.syntax import fields as F
+from muxc.syntax.ast import STEP_KINDS, Arg, Step, Workflow
+from muxc.syntax.origin import Origin
+from muxc.syntax.validate import INVALID, Context, build, convert, did_you_mean
+from muxc.toml.document import Array, Str, Table
+
+ROOT_KEYS = ("name", "description", "version", "timeout", "continue_on_error", "args", "roles", "steps")
+STEP_DURATIONS = {f.name: f.unit for f in F.STEP_FIELDS if f.unit}
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def build_workflow(
+    root: Table, file: str, fmt: str, sink: DiagnosticSink, trailing_comments: tuple[str, ...] = ()
+) -> Workflow | None:
+    """The validated workflow, or None if it has no usable name."""
+    ctx = Context(file, sink, "the workflow", {"timeout": "ms"})
+    _unknown_root_keys(root, ctx)
+    scalars = _root_scalars(root, ctx)
+    name = scalars.pop("name", None)
+    if name is None:
+        _missing_name(root, fmt, ctx)
+        return None
+    args_node = root.get("args")
+    return Workflow(
+        name=name,
+        file=file,
+        format="mux" if fmt == "mux" else "toml",
+        args=_args(args_node, ctx),
+        roles=_roles(root.get("roles"), ctx),
+        steps=_steps(root.get("steps"), ctx),
+        declares_args=args_node is not None,
+        origin=Origin(file, root.span, dict(root.entries), _name_span(root), _header_comments(root)),
+        trailing_comments=trailing_comments,
+        **scalars,
+    )
+
+
+def _unknown_root_keys(root: Table, ctx: Context) -> None:
+    for key, entry in root.entries.items():
+        if key not in ROOT_KEYS:
+            help_text = did_you_mean(key, ROOT_KEYS)
+            if key in ("backends", "teams", "ecosystems", "defaults"):
+                help_text = f"`{key}` belongs in the config file (.muxc/config.toml), not in a workflow"
+            ctx.report("unknown-field", f"unknown field `{key}` in the workflow", entry.key_span,
+                       "not a workflow field", help=help_text)
+
+
+def _root_scalars(root: Table, ctx: Context) -> dict[str, object]:
+    types = {f.name: f.type for f in msgspec.structs.fields(Workflow)}
+    out: dict[str, object] = {}
+    for key in ("name", "description", "version", "timeout", "continue_on_error"):
+        node = root.get(key)
+        if node is None:
+            continue
+        value = convert(node, types[key], key, ctx)
+        if value is not INVALID:
+            out[key] = value.value if isinstance(value, Str) else value
+    return out
+
+
+def _missing_name(root: Table, fmt: str, ctx: Context) -> None:
+    fix = "add `workflow NAME \"what it does\"` as the first line" if fmt == "mux" else 'add `name = "..."` at the top'
+    ctx.report("missing-field", "the workflow has no name", Span(0, 0), "workflow starts here", help=fix)
+
+
+def _name_span(root: Table) -> Span | None:
+    node = root.get("name")
+    return node.span if node is not None else None
+
+
+def _header_comments(root: Table) -> tuple[str, ...]:
+    entry = root.entries.get("name")
+    return entry.comments if entry is not None else ()
+
+
+# --- args and roles --------------------------------------------------------------------
+
+
+def _args(node: object, ctx: Context) -> dict[str, Arg]:
+    if node is None:
+        return {}
+    if not isinstance(node, Table):
+        ctx.report("wrong-type", "`args` must be a table of argument declarations", node.span, "not a table",
+                   help='declare each argument as a table: [args.pr] required = true, description = "..."')
+        return {}
+    out = {}
+    for name, entry in node.entries.items():
+        if not isinstance(entry.value, Table):
+            ctx.report("wrong-type", f"argument `{name}` must be a table", entry.value.span, "not a table",
+                       help=f'write [args.{name}] with required, default and description keys')
+            continue
+        sub = Context(ctx.file, ctx.sink, f"argument `{name}`")
+        arg = build(Arg, entry.value, sub, fixed={"name": name}, name_span=entry.key_span,
+                    comments=entry.comments + entry.value.comments)
+        if arg is not None:
+            out[name] = arg
+    return out
+
+
+def _roles(node: object, ctx: Context) -> dict[str, RoleConfig]:
+    if node is None:
+        return {}
+    if not isinstance(node, Table):
+        ctx.report("wrong-type", "`roles` must be a table of roles", node.span, "not a table")
+        return {}
+    out = {}
+    for name, entry in node.entries.items():
+        if not isinstance(entry.value, Table):
+            ctx.report("wrong-type", f"role `{name}` must be a table", entry.value.span, "not a table")
+            continue
+        sub = Context(ctx.file, ctx.sink, f"role `{name}`")
+        role = build(RoleConfig, entry.value, sub, fixed={"name": name}, name_span=entry.key_span,
+                     comments=entry.comments + entry.value.comments)
+        if role is not None:
+            out[name] = role
+    return out
+
+
+# --- steps -----------------------------------------------------------------------------
+
+
+def _steps(node: object, ctx: Context) -> tuple[Step, ...]:
+    if node is None:
+        return ()
+    if not isinstance(node, Array) or not all(isinstance(item, Table) for item in node.items):
+        ctx.report("wrong-type", "`steps` must be an array of tables ([[steps]])", node.span, "not [[steps]]")
+        return ()
+    steps: list[Step] = []
+    seen: dict[str, Step] = {}
+    for table in node.items:
+        step = _step(table, ctx)
+        if step is None:
+            continue
+        if step.name in seen:
+            _duplicate_step(step, seen[step.name], ctx)
+            continue
+        seen[step.name] = step
+        steps.append(step)
+    return tuple(steps)
+
+
+def _step(table: Table, ctx: Context) -> Step | None:
+    name_node = table.get("name")
+    name = name_node.value if isinstance(name_node, Str) else None
+    subject = f"step `{name}`" if name else "this step"
+    sub = Context(ctx.file, ctx.sink, subject, STEP_DURATIONS)
+    name_span = name_node.span if name_node is not None else table.span
+    kind = _kind(table)
+    step = build(Step, table, sub, name_span=name_span)
+    if step is None or kind is None:
+        return None
+    _check_name(step, name_span, sub)
+    _check_fields_for_kind(step, table, sub, name_span)
+    return step
+
+
+def _kind(table: Table) -> str | None:
+    node = table.get("type")
+    if node is None:
+        return None  # reported as a missing required field by build()
+    if isinstance(node, Str) and node.value in STEP_KINDS:
+        return node.value
+    return None  # reported by build() as an invalid value or wrong type
+
+
+def _check_name(step: Step, span: Span, ctx: Context) -> None:
+    if not IDENTIFIER.fullmatch(step.name):
+        ctx.report(
+            "step-name-not-identifier",
+            f"step name `{step.name}` cannot be written as steps.{step.name} in a template",
+            span,
+            "not an identifier",
+            help=f"rename it with letters, digits and underscores, or write steps['{step.name}'] in templates",
+        )
+
+
+def _check_fields_for_kind(step: Step, table: Table, ctx: Context, name_span: Span) -> None:
+    for info in F.STEP_FIELDS:
+        present = info.name in table.entries
+        if step.type in info.required_for and not present:
+            ctx.report("missing-field", f"{step.type} step `{step.name}` is missing `{info.name}`",
+                       name_span, f"needs `{info.name}`", help=_required_help(step.type, info.name))
+        elif present and step.type not in info.kinds:
+            entry = table.entries[info.name]
+            ctx.report("field-not-applicable", f"`{info.name}` has no effect on a {step.type} step",
+                       entry.key_span, f"ignored on a {step.type} step",
+                       help=f"`{info.name}` is used by {', '.join(sorted(info.kinds))} steps")
+
+
+def _required_help(kind: str, field: str) -> str:
+    return {
+        ("query", "role"): "name the role whose backends answer, e.g. role = \"analyzer\" (or @analyzer in .mux)",
+        ("query", "prompt"): "write the prompt the role is asked",
+        ("shell", "run"): "write the command to run",
+        ("apply", "source"): "name the step whose output holds the edits, e.g. source = \"fix\"",
+        ("store", "prompt"): "write the data to store, usually {{ steps.X.output }}",
+        ("input", "prompt"): "write the question to ask",
+    }.get((kind, field), f"set `{field}`")
+
+
+def _duplicate_step(step: Step, first: Step, ctx: Context) -> None:
+    first_span = first.origin.anchor if first.origin else Span(0, 0)
+    span = step.origin.anchor if step.origin else Span(0, 0)
+    ctx.report("duplicate-step", f"a step named `{step.name}` is already defined", span, "defined again here",
+               secondary=[Label(ctx.file, first_span, "first defined here", primary=False)],
+               help="step names must be unique; rename one of them")
