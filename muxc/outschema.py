@@ -27,7 +27,12 @@ import msgspec
 TYPES = ("object", "array", "string", "number", "integer", "boolean")
 KEYWORDS = ("type", "description", "enum", "required", "properties", "items", "additionalProperties")
 # Which type each type-specific keyword belongs to.
-_KEYWORD_TYPE = {"required": "object", "properties": "object", "additionalProperties": "object", "items": "array"}
+_KEYWORD_TYPE = {
+    "required": "object",
+    "properties": "object",
+    "additionalProperties": "object",
+    "items": "array",
+}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ANSWER_LIMIT = 8000  # characters of the previous answer quoted in a retry prompt
 
@@ -76,7 +81,9 @@ def _object_violations(value: dict[str, Any], schema: dict[str, Any], path: str)
     if schema.get("additionalProperties") is False:
         for name in value:
             if name not in properties:
-                yield SchemaViolation(path, f"unexpected property {json.dumps(name)} (additionalProperties is false)")
+                yield SchemaViolation(
+                    path, f"unexpected property {json.dumps(name)} (additionalProperties is false)"
+                )
 
 
 def _has_type(value: Any, expected: str) -> bool:
