@@ -1,0 +1,223 @@
+"""Find JSON edits anywhere in LLM output: fenced or bare, with prose around them.
+
+Accepted shapes: ``{"path", "old", "new"}``, ``{"path", "content"}``, ``{"edits": [...]}``
+(its ``summary`` or ``message`` is kept), or a bare array of edit objects. ``file`` is an
+alias of ``path`` (lok wrote it). Several JSON values in one output are all used, in order.
+
+How values are found: every ``{`` or ``[`` is a possible start. ``json.raw_decode`` tries it
+first (fast, and exact for valid JSON); when that fails and the text there looks like
+JSON, a string-aware bracket scan finds its end and a repair pass escapes what LLMs get
+wrong inside strings (raw newlines and tabs, stray backslashes) and drops trailing commas.
+Values that are not edit-shaped are skipped, so prose like ``{x}`` or a config example
+cannot become an edit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from muxc.edits.model import Edit, Found, Replace, Write
+from muxc.edits.outputtext import line_number
+
+FORMAT = "json"
+EXPECTED = (
+    'JSON: {"path": ..., "old": ..., "new": ...} or {"path": ..., "content": ...}, '
+    'a list of them, or {"edits": [...]}'
+)
+
+_EDIT_KEYS = ("path", "file", "edits")
+_LOOKS_LIKE_JSON = re.compile(r'\{\s*"|\[\s*\{')
+_VALID_ESCAPES = frozenset('"\\/bfnrtu')
+_CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# A broken candidate costs a Python-speed scan to the end of the output; after this many
+# the output is not JSON-with-mistakes and scanning on would only burn time.
+_MAX_REPAIRS = 20
+
+
+def find_json(text: str) -> Found | None:
+    """The JSON edits in ``text``, or None when nothing edit-shaped is there."""
+    values, problems, positions = [], [], []
+    for position, value in _values(text):
+        positions.append(position)
+        if isinstance(value, str):
+            problems.append(f"line {line_number(text, position)}: {value}")
+        else:
+            values.append((position, value))
+    if not positions:
+        return None
+    return _interpret(text, values, problems, positions[0])
+
+
+def _interpret(text: str, values: list, problems: list[str], first: int) -> Found:
+    edits: list[Edit] = []
+    summary, number = None, 0
+    for position, value in values:
+        items, found_summary = _items(value)
+        summary = summary or found_summary
+        if not items:
+            problems.append(f"line {line_number(text, position)}: the JSON has an empty list of edits")
+        for item in items:
+            number += 1
+            edit = _edit(item, number)
+            (problems if isinstance(edit, str) else edits).append(edit)
+    return Found(FORMAT, first, tuple(edits), tuple(problems), summary)
+
+
+def _items(value: object) -> tuple[list, str | None]:
+    """The edit objects inside one JSON value, and its summary if it has one."""
+    if isinstance(value, list):
+        return value, None
+    assert isinstance(value, dict)
+    if "edits" not in value:
+        return [value], None
+    summary = value.get("summary", value.get("message"))
+    edits = value["edits"]
+    return (edits if isinstance(edits, list) else [edits]), (summary if isinstance(summary, str) else None)
+
+
+def _edit(item: object, number: int) -> Edit | str:
+    """One edit object as an ``Edit``, or a sentence saying what is wrong with it."""
+    if not isinstance(item, dict):
+        return f"edit {number} is not a JSON object"
+    path = item.get("path", item.get("file"))
+    if not isinstance(path, str) or not path.strip():
+        return f'edit {number} has no "path" (a non-empty string)'
+    path = path.strip()
+    if "content" in item and ("old" in item or "new" in item):
+        return f'edit {number} ({path}) has both "content" and "old"/"new"; use one'
+    if "content" in item:
+        return _string_fields(item, number, path, "content") or Write(path, item["content"])
+    if "old" in item or "new" in item:
+        return _string_fields(item, number, path, "old", "new") or Replace(path, item["old"], item["new"])
+    return f'edit {number} ({path}) needs "old" and "new", or "content"'
+
+
+def _string_fields(item: dict, number: int, path: str, *names: str) -> str | None:
+    for name in names:
+        if not isinstance(item.get(name), str):
+            return f'edit {number} ({path}): "{name}" must be a string'
+    return None
+
+
+class _Candidate(NamedTuple):
+    value: object = None
+    end: int | None = None
+    problem: str | None = None
+    repaired: bool = False
+
+
+def _values(text: str) -> Iterator[tuple[int, object]]:
+    """(position, value) for each top-level edit-shaped JSON value, in order.
+
+    Broken JSON that was meant to be edits comes out as (position, message).
+    """
+    decoder = json.JSONDecoder()
+    position, repairs = 0, 0
+    while (start := _next_open(text, position)) != -1:
+        found = _decode(decoder, text, start, repairs < _MAX_REPAIRS)
+        repairs += found.repaired
+        if found.end is not None and _edit_shaped(found.value):
+            yield start, found.value
+            position = found.end
+            continue
+        if found.problem:
+            yield start, found.problem
+        position = start + 1
+
+
+def _next_open(text: str, position: int) -> int:
+    brace, bracket = text.find("{", position), text.find("[", position)
+    return min(brace, bracket) if -1 not in (brace, bracket) else max(brace, bracket)
+
+
+def _decode(decoder: json.JSONDecoder, text: str, start: int, may_repair: bool) -> _Candidate:
+    """The JSON value that starts at ``start``, if any, repaired if need be."""
+    try:
+        value, end = decoder.raw_decode(text, start)
+        return _Candidate(value, end)
+    except json.JSONDecodeError:
+        pass
+    if not may_repair or not _LOOKS_LIKE_JSON.match(text, start):
+        return _Candidate()
+    end = _balanced_end(text, start)
+    if end is None:
+        return _Candidate(problem=_problem(text[start:], "it never closes"), repaired=True)
+    try:
+        return _Candidate(json.loads(_repair(text[start:end])), end, repaired=True)
+    except json.JSONDecodeError as error:
+        return _Candidate(
+            problem=_problem(text[start:end], f"it does not parse ({error.msg})"), repaired=True
+        )
+
+
+def _problem(candidate: str, why: str) -> str | None:
+    """A message about broken JSON, but only if it was meant to be edits."""
+    if any(f'"{key}"' in candidate for key in _EDIT_KEYS):
+        return f"found JSON that looks like edits, but {why}"
+    return None
+
+
+def _edit_shaped(value: object) -> bool:
+    if isinstance(value, dict):
+        return any(key in value for key in _EDIT_KEYS)
+    if isinstance(value, list) and value:
+        return all(isinstance(item, dict) for item in value) and _edit_shaped(value[0])
+    return False
+
+
+def _balanced_end(text: str, start: int) -> int | None:
+    """The offset just past the bracket that closes the one at ``start``; strings respected."""
+    depth, in_string, escaped = 0, False, False
+    for index in range(start, len(text)):
+        char = text[index]
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return None
+
+
+def _repair(candidate: str) -> str:
+    """Candidate JSON with LLM mistakes fixed: raw control characters and stray backslashes
+    inside strings are escaped, and commas before a closing bracket are dropped."""
+    out: list[str] = []
+    in_string, index = False, 0
+    while index < len(candidate):
+        char = candidate[index]
+        if in_string:
+            piece, index, in_string = _repair_string_char(candidate, index)
+        else:
+            in_string = char == '"'
+            piece = "" if char == "," and _closes_next(candidate, index + 1) else char
+            index += 1
+        out.append(piece)
+    return "".join(out)
+
+
+def _repair_string_char(candidate: str, index: int) -> tuple[str, int, bool]:
+    """(replacement, next index, still in string) for the character at ``index``."""
+    char = candidate[index]
+    if char == "\\":
+        following = candidate[index + 1 : index + 2]
+        if following and following in _VALID_ESCAPES:
+            return char + following, index + 2, True
+        return "\\\\", index + 1, True
+    if char == '"':
+        return char, index + 1, False
+    if ord(char) < 0x20:
+        return _CONTROL_ESCAPES.get(char, f"\\u{ord(char):04x}"), index + 1, True
+    return char, index + 1, True
+
+
+def _closes_next(candidate: str, index: int) -> bool:
+    rest = candidate[index:].lstrip()
+    return rest[:1] in ("}", "]")
