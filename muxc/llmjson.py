@@ -55,16 +55,16 @@ class Extracted(msgspec.Struct, frozen=True):
     repaired: bool = False  # the JSON only parsed after repair()
 
     def describe(self, text: str) -> str:
-        """Where the value was found, for messages: 'the ```json block at line 3'."""
+        """Where the value was found, for messages: 'JSON at line 3, in the ```json block'."""
         line = text.count("\n", 0, self.start) + 1
         place = {
-            "json-fence": "the ```json block",
-            "fence": "a fenced block",
+            "json-fence": "in the ```json block",
+            "fence": "in a fenced block",
             "whole": "the whole answer",
-            "embedded": "embedded JSON",
+            "embedded": "embedded in prose",
         }[self.where]
         suffix = " (after repairing it)" if self.repaired else ""
-        return f"{place} at line {line}{suffix}"
+        return f"JSON at line {line}, {place}{suffix}"
 
 
 def extract_json(text: str) -> Extracted | None:
