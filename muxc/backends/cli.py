@@ -1,0 +1,361 @@
+"""CLI backends: run ``command args… [prompt]`` and take what it prints as the answer.
+
+- The prompt is the last argv item, or goes on stdin when ``stdin = true``, or automatically when
+  it is larger than ``STDIN_THRESHOLD`` bytes (Linux refuses a single argument over 128 KiB).
+  When argv carries the prompt, stdin is /dev/null. A system text is put before the prompt.
+- The process runs in the project root, with the parent environment plus ``env`` (llm-mux's
+  array of pairs or a table; ``${VAR}`` expanded) and without ``CLAUDECODE`` (so a nested Claude
+  Code starts).
+- It runs in its own session: a timeout or Ctrl-C kills the whole process group (SIGTERM, then
+  SIGKILL after a grace), and leftover children of a finished CLI are killed too. stdout and
+  stderr are drained together, so a chatty stderr cannot deadlock it.
+- Non-zero exit → ``process`` error with the exit code and the stderr tail; a missing executable
+  → ``config`` error saying how to fix it. Timeouts are retried only with ``retry_timeout``.
+- Output is stdout with trailing whitespace trimmed; ``codex exec --json`` JSONL is reduced to the
+  last agent message (``output_format = "codex-json"``, or detected from ``--json`` and a command
+  named ``codex``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from muxc.backends.base import (
+    BackendError,
+    Cancel,
+    Completion,
+    CompletionRequest,
+    FailureKind,
+    ProgressCallback,
+    Usage,
+)
+from muxc.backends.durations import parse_duration
+from muxc.backends.masking import SECRETS, Secrets, mask
+from muxc.backends.protocol import cost_usd
+from muxc.backends.retry import RetryPolicy, Tuning, wait_or_cancel
+from muxc.backends.slots import Slots, limit_for
+from muxc.config.env import expand, references
+from muxc.config.schema import BackendConfig, Defaults
+
+STDIN_THRESHOLD = 100_000  # bytes; Linux's per-argument limit (MAX_ARG_STRLEN) is 131072
+ARG_LIMIT = 131_072
+POLL = 0.1  # how often a waiting call looks at the cancel flag and the deadline
+LEFTOVER_GRACE = 0.5  # the CLI exited but a child still holds its output pipes
+STDERR_TAIL_LINES = 20
+STDERR_TAIL_CHARS = 2000
+REMOVED_ENV = ("CLAUDECODE",)
+
+
+class _Run:
+    """What one process run produced."""
+
+    def __init__(self, stdout: bytes, stderr: bytes, returncode: int | None, stopped: str | None) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self.returncode = returncode
+        self.stopped = stopped  # "timeout" or "cancelled" when we killed it
+
+
+class CliBackend:
+    """A ``Backend`` that runs a command per call; thread-safe (nothing shared but the slots)."""
+
+    def __init__(
+        self,
+        config: BackendConfig,
+        *,
+        project_root: str | Path,
+        defaults: Defaults | None = None,
+        secrets: Secrets = SECRETS,
+        environ: Mapping[str, str] | None = None,
+        tuning: Tuning | None = None,
+    ) -> None:
+        self.name = config.name
+        self.config = config
+        self._root = str(project_root)
+        self._secrets = secrets
+        self._policy = RetryPolicy.from_config(config, tuning)
+        self._timeout = parse_duration(config.timeout)
+        self._slots = Slots(limit_for(config.max_concurrent, defaults.max_concurrent if defaults else None))
+        self._env = self._environment(os.environ if environ is None else environ)
+        self._codex = is_codex_json(config)
+
+    # -- the Backend protocol ------------------------------------------------------------------
+
+    @property
+    def reads_project(self) -> bool:
+        return True if self.config.reads_project is None else self.config.reads_project
+
+    @property
+    def in_flight(self) -> int:
+        return self._slots.in_flight
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "kind": "cli",
+            "command": self.config.command,
+            "args": list(self.config.args),
+            "model": self.config.model,
+            "env": sorted(env_pairs(self.config.env)),  # names only: values may be secrets
+        }
+
+    def close(self) -> None:
+        pass
+
+    def complete(
+        self, request: CompletionRequest, cancel: Cancel, on_progress: ProgressCallback | None = None
+    ) -> Completion:
+        started = time.monotonic()
+        prompt = f"{request.system}\n\n{request.prompt}" if request.system else request.prompt
+        via_stdin = self._via_stdin(prompt)
+        attempts = 0
+        while True:
+            attempts += 1
+            limit = min(self._timeout, request.timeout) if request.timeout else self._timeout
+            try:
+                text, usage = self._once(prompt, via_stdin, limit, cancel, attempts)
+            except BackendError as error:
+                if (
+                    error.kind != "timeout"
+                    or not self._policy.retry_timeout
+                    or attempts > self._policy.max_retries
+                ):
+                    raise
+                wait_or_cancel(cancel, self._policy.backoff(attempts), self.name, attempts)
+                continue
+            return self._completion(text, usage, started, attempts)
+
+    # -- one run -------------------------------------------------------------------------------
+
+    def _once(
+        self, prompt: str, via_stdin: bool, limit: float, cancel: Cancel, attempts: int
+    ) -> tuple[str, Usage]:
+        argv = [self.config.command, *self.config.args] + ([] if via_stdin else [prompt])
+        cancelled = lambda: self._error("cancelled", "interrupted while waiting for a free slot", attempts)  # noqa: E731
+        with self._slots.hold(cancel, cancelled):
+            process = self._spawn(argv, via_stdin, attempts)
+            run = self._communicate(
+                process, prompt.encode() if via_stdin else None, time.monotonic() + limit, cancel
+            )
+        return self._outcome(run, limit, attempts)
+
+    def _spawn(self, argv: list[str], via_stdin: bool, attempts: int) -> subprocess.Popen[bytes]:
+        if not self.config.command:
+            raise self._error(
+                "config", 'no command configured; set command = "<executable>" for this backend', attempts
+            )
+        try:
+            return subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE if via_stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=self._root,
+                env=self._env,
+                start_new_session=True,  # our own process group: killable as a whole
+            )
+        except FileNotFoundError:
+            raise self._error("config", self._not_found_message(), attempts) from None
+        except PermissionError:
+            raise self._error(
+                "config",
+                f"{self.config.command!r} is not executable; check its permissions (chmod +x)",
+                attempts,
+            ) from None
+        except OSError as exc:
+            raise self._error("config", f"could not start {self.config.command!r}: {exc}", attempts) from None
+
+    def _communicate(
+        self, process: subprocess.Popen[bytes], data: bytes | None, deadline: float, cancel: Cancel
+    ) -> _Run:
+        exited_at: float | None = None
+        while True:
+            try:
+                # Called again after a timeout, communicate() resumes: input already written stays written.
+                stdout, stderr = process.communicate(data, timeout=POLL)
+                _kill_group(process, signal.SIGKILL)  # leftover children of a finished CLI
+                return _Run(stdout, stderr, process.returncode, None)
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            if cancel.is_set:
+                return self._stop(process, "cancelled", self._policy.tuning.cancel_kill_grace)
+            if now >= deadline:
+                return self._stop(process, "timeout", self._policy.tuning.cli_kill_grace)
+            if process.poll() is not None:
+                exited_at = exited_at or now
+                if now - exited_at > LEFTOVER_GRACE:
+                    return self._stop(process, None, 0.0)
+
+    def _stop(self, process: subprocess.Popen[bytes], reason: str | None, grace: float) -> _Run:
+        """Kill the process group: SIGTERM, then SIGKILL after ``grace``; collect what it printed."""
+        if grace > 0:
+            _kill_group(process, signal.SIGTERM)
+            try:
+                stdout, stderr = process.communicate(timeout=grace)
+                _kill_group(process, signal.SIGKILL)
+                return _Run(stdout, stderr, process.returncode, reason)
+            except subprocess.TimeoutExpired:
+                pass
+        _kill_group(process, signal.SIGKILL)
+        try:
+            stdout, stderr = process.communicate(timeout=5)
+        except subprocess.TimeoutExpired:  # a grandchild left the group and holds the pipes
+            process.kill()
+            stdout, stderr = b"", b""
+            for pipe in (process.stdout, process.stderr):
+                if pipe is not None:
+                    pipe.close()
+            process.wait()
+        return _Run(stdout, stderr, process.returncode, reason)
+
+    # -- results -------------------------------------------------------------------------------
+
+    def _outcome(self, run: _Run, limit: float, attempts: int) -> tuple[str, Usage]:
+        tail = self._tail(run.stderr)
+        if run.stopped == "cancelled":
+            raise self._error(
+                "cancelled", "interrupted; the process group was killed", attempts, stderr_tail=tail
+            )
+        if run.stopped == "timeout":
+            message = f"{self.config.command!r} did not finish within {limit:g}s (timeout); its process group was killed"
+            raise self._error("timeout", message, attempts, stderr_tail=tail)
+        code = _exit_code(run.returncode)
+        if code != 0:
+            shown = f": {tail}" if tail else " (no stderr)"
+            raise self._error(
+                "process",
+                f"{self.config.command!r} exited with code {code}{shown}",
+                attempts,
+                exit_code=code,
+                stderr_tail=tail,
+            )
+        text = run.stdout.decode("utf-8", "replace")
+        return self._codex_answer(text, attempts) if self._codex else (text.rstrip(), Usage())
+
+    def _codex_answer(self, text: str, attempts: int) -> tuple[str, Usage]:
+        answer, usage = parse_codex_jsonl(text)
+        if answer is None:
+            start = self._mask(text[:200])
+            raise self._error(
+                "bad_response",
+                f"codex --json printed no agent message; output starts {start!r}",
+                attempts,
+                body_start=start,
+            )
+        return answer.rstrip(), usage
+
+    def _completion(self, text: str, usage: Usage, started: float, attempts: int) -> Completion:
+        return Completion(
+            text=text,
+            backend=self.name,
+            model=self.config.model,
+            usage=usage,
+            latency_ms=int((time.monotonic() - started) * 1000),
+            attempts=attempts,
+            cost_usd=cost_usd(usage, self.config.price),
+        )
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _via_stdin(self, prompt: str) -> bool:
+        size = len(prompt.encode())
+        if self.config.stdin is None:
+            return size > STDIN_THRESHOLD
+        if not self.config.stdin and size >= ARG_LIMIT:
+            message = f"the prompt is {size // 1024} KiB, over Linux's 128 KiB argument limit; set stdin = true for this backend"
+            raise self._error("config", message, 1)
+        return self.config.stdin
+
+    def _environment(self, environ: Mapping[str, str]) -> dict[str, str]:
+        env = {key: value for key, value in environ.items() if key not in REMOVED_ENV}
+        for key, value in env_pairs(self.config.env).items():
+            env[key] = expand(value, environ)
+            if references(value):
+                self._secrets.register(env[key])  # a value fed from the environment may be a key
+        return env
+
+    def _not_found_message(self) -> str:
+        command = self.config.command
+        where = "relative to the project root" if "/" in command else "on PATH"
+        return f"command {command!r} not found {where}; install it or set command to its full path in [backends.{self.name}]"
+
+    def _tail(self, stderr: bytes) -> str:
+        lines = stderr.decode("utf-8", "replace").rstrip().splitlines()[-STDERR_TAIL_LINES:]
+        return self._mask("\n".join(lines)[-STDERR_TAIL_CHARS:])
+
+    def _mask(self, text: str) -> str:
+        return mask(text, self._secrets)
+
+    def _error(self, kind: FailureKind, message: str, attempts: int, **extra: Any) -> BackendError:
+        return BackendError(kind, self.name, self._mask(message), attempts=attempts, **extra)
+
+
+def env_pairs(env: list[list[str]] | dict[str, str]) -> dict[str, str]:
+    """llm-mux's ``[["K", "V"], …]`` or a table, as a dict."""
+    if isinstance(env, dict):
+        return dict(env)
+    return {pair[0]: pair[1] for pair in env if len(pair) == 2}
+
+
+def is_codex_json(config: BackendConfig) -> bool:
+    if config.output_format is not None:
+        return config.output_format == "codex-json"
+    return "--json" in config.args and os.path.basename(config.command) == "codex"
+
+
+def parse_codex_jsonl(text: str) -> tuple[str | None, Usage]:
+    """The last ``item.completed`` agent message of a codex JSONL stream, and its usage."""
+    answer: str | None = None
+    usage = Usage()
+    for line in text.splitlines():
+        event = _json_line(line)
+        if event.get("type") == "item.completed":
+            item = event.get("item") or {}
+            if item.get("type") == "agent_message" and isinstance(item.get("text"), str):
+                answer = item["text"]
+        elif event.get("type") == "turn.completed" and isinstance(event.get("usage"), dict):
+            usage = usage + _codex_usage(event["usage"])
+    return answer, usage
+
+
+def _json_line(line: str) -> dict[str, Any]:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return {}
+    return event if isinstance(event, dict) else {}
+
+
+def _codex_usage(data: dict[str, Any]) -> Usage:
+    # codex reports OpenAI-style: input_tokens includes cached_input_tokens.
+    total, cached = data.get("input_tokens"), data.get("cached_input_tokens")
+    fresh = total - cached if isinstance(total, int) and isinstance(cached, int) else total
+    return Usage(fresh, cached, data.get("output_tokens"))
+
+
+def _exit_code(returncode: int | None) -> int:
+    if returncode is None:
+        return -1
+    return 128 - returncode if returncode < 0 else returncode  # killed by signal N → 128+N
+
+
+def _kill_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone already
+        os.killpg(process.pid, sig)
+
+
+def which(command: str, project_root: str | Path, environ: Mapping[str, str] | None = None) -> str | None:
+    """Where ``command`` would be found (the doctor's check), or None."""
+    if "/" in command:
+        path = Path(project_root, command)
+        return str(path) if path.is_file() and os.access(path, os.X_OK) else None
+    return shutil.which(command, path=(environ or os.environ).get("PATH"))

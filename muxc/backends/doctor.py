@@ -1,0 +1,207 @@
+"""``muxc doctor``: is each backend usable? Structured answers, never an exception.
+
+- CLI: the executable is found (on PATH, or relative to the project root) — the result names the
+  exact command looked for and where it was found.
+- HTTP: ``GET {base}/models`` answers within ``CHECK_TIMEOUT`` seconds (with the backend's
+  credential and headers). 401/403 means the endpoint is up but the key is rejected.
+- ``probe``: one real request through the backend itself (``max_tokens: 1`` for HTTP, a tiny
+  prompt for a CLI), without retries, so a broken model or key shows up before a long build.
+
+Results are msgspec structs (``muxc doctor --output json`` encodes them as they are). Messages are
+masked like every other message of the backend layer.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Literal
+
+import httpx
+import msgspec
+
+from muxc.backends.base import BackendError, Cancel, CompletionRequest
+from muxc.backends.cli import which
+from muxc.backends.credentials import CredentialError, resolve
+from muxc.backends.http import ADAPTERS, http_target, public_url
+from muxc.backends.masking import SECRETS, Secrets, mask
+from muxc.backends.registry import create_backend
+from muxc.config.env import expand
+from muxc.config.schema import BackendConfig, Config
+
+CHECK_TIMEOUT = 5.0
+PROBE_TIMEOUT = 60.0
+PROBE_PROMPT = "Reply with the single word OK."
+
+Status = Literal["ok", "reachable", "disabled", "missing", "unreachable", "auth", "config", "error"]
+
+
+class ProbeResult(msgspec.Struct, frozen=True):
+    ok: bool
+    detail: str
+    latency_ms: int | None = None
+    kind: str | None = None  # the failure kind when not ok
+
+
+class DoctorResult(msgspec.Struct, frozen=True):
+    backend: str
+    kind: Literal["cli", "http"]
+    status: Status
+    ok: bool
+    detail: str
+    command: str | None = None  # CLI: the command looked for
+    path: str | None = None  # CLI: where it was found
+    url: str | None = None  # HTTP: the URL checked, without credentials
+    http_status: int | None = None
+    latency_ms: int | None = None
+    probe: ProbeResult | None = None
+
+
+def check_all(
+    config: Config,
+    *,
+    project_root: str | Path,
+    environ: Mapping[str, str] | None = None,
+    probe: bool = False,
+    secrets: Secrets = SECRETS,
+) -> list[DoctorResult]:
+    """Every configured backend, checked concurrently, in name order."""
+    names = sorted(config.backends)
+    if not names:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
+        futures = [
+            pool.submit(
+                check_backend,
+                config.backends[name],
+                project_root=project_root,
+                environ=environ,
+                probe=probe,
+                secrets=secrets,
+            )
+            for name in names
+        ]
+        return [future.result() for future in futures]
+
+
+def check_backend(
+    config: BackendConfig,
+    *,
+    project_root: str | Path,
+    environ: Mapping[str, str] | None = None,
+    probe: bool = False,
+    secrets: Secrets = SECRETS,
+) -> DoctorResult:
+    try:
+        target = http_target(config)
+    except BackendError as error:
+        return DoctorResult(config.name, "http", "config", False, error.message)
+    kind: Literal["cli", "http"] = "cli" if target is None else "http"
+    if not config.enabled:
+        return DoctorResult(config.name, kind, "disabled", True, "disabled in config (enabled = false)")
+    try:
+        result = (
+            _check_cli(config, project_root, environ)
+            if target is None
+            else _check_http(config, *target, environ, secrets)
+        )
+    except Exception as exc:  # the doctor reports; it never crashes on a bad backend
+        result = DoctorResult(config.name, kind, "error", False, mask(f"check failed: {exc!r}", secrets))
+    if probe and result.ok:
+        result = msgspec.structs.replace(result, probe=_probe(config, project_root, environ, secrets))
+    return result
+
+
+def _check_cli(
+    config: BackendConfig, project_root: str | Path, environ: Mapping[str, str] | None
+) -> DoctorResult:
+    command = config.command
+    if not command:
+        return DoctorResult(config.name, "cli", "config", False, "no command configured", command=command)
+    found = which(command, project_root, environ)
+    if found is None:
+        where = "relative to the project root" if "/" in command else "on PATH"
+        return DoctorResult(
+            config.name,
+            "cli",
+            "missing",
+            False,
+            f"{command!r} not found {where}; install it or set command to its full path",
+            command=command,
+        )
+    return DoctorResult(config.name, "cli", "ok", True, f"found at {found}", command=command, path=found)
+
+
+def _check_http(
+    config: BackendConfig, protocol: str, base: str, environ: Mapping[str, str] | None, secrets: Secrets
+) -> DoctorResult:
+    adapter = ADAPTERS[protocol]
+    url = adapter.models_url(base)
+    shown = public_url(url)
+    env = os.environ if environ is None else environ
+    headers = {key.lower(): expand(value, env) for key, value in config.headers.items()}
+    try:
+        key = resolve(config, protocol, env, secrets)[0].value
+    except CredentialError as exc:
+        return DoctorResult(
+            config.name,
+            "http",
+            "config",
+            False,
+            mask(f"{exc}; export it before the build", secrets),
+            url=shown,
+        )
+    started = time.monotonic()
+    try:
+        response = httpx.get(url, headers={**adapter.headers(key, False), **headers}, timeout=CHECK_TIMEOUT)
+    except httpx.HTTPError as exc:
+        detail = mask(
+            f"no answer from {shown} within {CHECK_TIMEOUT:g}s: {type(exc).__name__}: {exc}", secrets
+        )
+        return DoctorResult(config.name, "http", "unreachable", False, detail, url=shown)
+    latency = int((time.monotonic() - started) * 1000)
+    return _http_verdict(config.name, shown, response.status_code, latency)
+
+
+def _http_verdict(name: str, shown: str, status: int, latency: int) -> DoctorResult:
+    if status < 400:
+        status_name, ok, detail = "ok", True, f"GET {shown} answered {status}"
+    elif status in (401, 403):
+        status_name, ok, detail = (
+            "auth",
+            False,
+            f"GET {shown} answered {status}: the endpoint is up but the key was rejected",
+        )
+    elif status < 500:
+        status_name, ok, detail = (
+            "reachable",
+            True,
+            f"GET {shown} answered {status}; the server is up (use probe to send a real request)",
+        )
+    else:
+        status_name, ok, detail = "error", False, f"GET {shown} answered {status}"
+    return DoctorResult(
+        name, "http", status_name, ok, detail, url=shown, http_status=status, latency_ms=latency
+    )  # type: ignore[arg-type]
+
+
+def _probe(
+    config: BackendConfig, project_root: str | Path, environ: Mapping[str, str] | None, secrets: Secrets
+) -> ProbeResult:
+    quick = msgspec.structs.replace(
+        config, max_retries=0, stream=False, max_rate_limit_wait=0, params={**config.params, "max_tokens": 1}
+    )
+    backend = create_backend(quick, project_root=project_root, secrets=secrets, environ=environ)
+    started = time.monotonic()
+    try:
+        completion = backend.complete(
+            CompletionRequest(PROBE_PROMPT, timeout=PROBE_TIMEOUT, step="doctor"), Cancel()
+        )
+    except BackendError as error:
+        return ProbeResult(False, error.message, int((time.monotonic() - started) * 1000), error.kind)
+    finally:
+        backend.close()
+    return ProbeResult(True, f"answered {completion.text[:40]!r}", completion.latency_ms)

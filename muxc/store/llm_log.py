@@ -1,0 +1,249 @@
+"""The LLM log: every request and response a build sent, in SQLite through sqlite-utils.
+
+One table, ``calls``: time (RFC 3339 UTC), workflow, step, backend, model, system, prompt,
+response, status (``ok`` or the failure kind), error, input/cached/output/cache-write tokens,
+latency_ms, cost_usd, cache_key, attempts. The caller chooses the file (the runtime passes
+``<user data dir>/muxc/llm-log.db``).
+
+Invariants:
+- nothing reaches the table unmasked: every text field passes through ``masking.mask`` here,
+  even when the caller already masked it;
+- one ``LlmLog`` may be shared by all the build's threads (one connection behind one lock), and
+  several processes may write the same file (WAL, busy timeout);
+- unknown token counts are stored as NULL and stay None when read back; totals over rows that
+  all lack a count are None, not 0.
+
+``log_call`` (also ``__call__``) accepts a ``CallRecord``, so an ``LlmLog`` is a ``CallLogger``.
+``usage_for_key`` and ``average_usage`` feed ``--dry-run`` estimates.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from muxc.backends.calls import CallRecord
+from muxc.backends.masking import SECRETS, Secrets, mask
+
+BUSY_TIMEOUT_S = 30.0
+TEXT_FIELDS = ("workflow", "step", "backend", "model", "system", "prompt", "response", "error", "cache_key")
+
+
+class LogEntry(msgspec.Struct, frozen=True):
+    id: int
+    time: str
+    backend: str
+    status: str
+    prompt: str
+    workflow: str = ""
+    step: str = ""
+    model: str | None = None
+    system: str | None = None
+    response: str | None = None
+    error: str | None = None
+    input_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    latency_ms: int = 0
+    cost_usd: float | None = None
+    cache_key: str = ""
+    attempts: int = 1
+
+
+class KeyUsage(msgspec.Struct, frozen=True):
+    """Totals over every call recorded for one cache key."""
+
+    calls: int = 0
+    ok_calls: int = 0
+    input_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+
+
+class BackendAverage(msgspec.Struct, frozen=True):
+    """Averages over a backend's successful calls (None where no call reported the figure)."""
+
+    calls: int = 0
+    input_tokens: float | None = None
+    cached_input_tokens: float | None = None
+    output_tokens: float | None = None
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+
+
+class _Migrations(Migrations):
+    migrations_table = "_muxc_migrations"
+
+
+MIGRATIONS = _Migrations("muxc.llm_log")
+
+
+@MIGRATIONS(name="0001_calls")
+def _create_calls(db: Database) -> None:
+    db["calls"].create(
+        {
+            "id": int,
+            "time": str,
+            "workflow": str,
+            "step": str,
+            "backend": str,
+            "model": str,
+            "system": str,
+            "prompt": str,
+            "response": str,
+            "status": str,
+            "error": str,
+            "input_tokens": int,
+            "cached_input_tokens": int,
+            "output_tokens": int,
+            "cache_write_tokens": int,
+            "latency_ms": int,
+            "cost_usd": float,
+            "cache_key": str,
+            "attempts": int,
+        },
+        pk="id",
+        not_null={"time", "backend", "status", "prompt"},
+    )
+    for column in ("cache_key", "backend", "step", "time"):
+        db["calls"].create_index([column], index_name=f"calls_{column}")
+
+
+class LlmLog:
+    def __init__(self, path: str | Path, *, secrets: Secrets = SECRETS) -> None:
+        self.path = Path(path)
+        self._secrets = secrets
+        self._lock = threading.Lock()  # one sqlite3 connection must not run two statements at once
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = _connect(self.path)
+        with self._lock:
+            MIGRATIONS.apply(self._db)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> LlmLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def record(
+        self,
+        *,
+        backend: str,
+        prompt: str,
+        status: str,
+        time: float | None = None,
+        workflow: str = "",
+        step: str = "",
+        model: str | None = None,
+        system: str | None = None,
+        response: str | None = None,
+        error: str | None = None,
+        input_tokens: int | None = None,
+        cached_input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        cache_write_tokens: int | None = None,
+        latency_ms: int = 0,
+        cost_usd: float | None = None,
+        cache_key: str = "",
+        attempts: int = 1,
+    ) -> int:
+        """Store one call; returns its row id. Text is masked before it is written."""
+        row: dict[str, Any] = {key: value for key, value in locals().items() if key not in ("self", "time")}
+        row["time"] = _timestamp(time)
+        for field in TEXT_FIELDS:
+            if isinstance(row[field], str):
+                row[field] = mask(row[field], self._secrets)
+        with self._lock, self._db.conn:
+            return int(self._db["calls"].insert(row).last_pk)
+
+    def log_call(self, record: CallRecord) -> None:
+        """The ``CallLogger`` interface: store a backend's ``CallRecord``."""
+        usage = record.usage
+        self.record(
+            backend=record.backend,
+            prompt=record.prompt,
+            status=record.status,
+            time=record.time,
+            workflow=record.workflow,
+            step=record.step,
+            model=record.model,
+            system=record.system,
+            response=record.response,
+            error=record.error,
+            input_tokens=usage.input_tokens,
+            cached_input_tokens=usage.cached_input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            latency_ms=record.latency_ms,
+            cost_usd=record.cost_usd,
+            cache_key=record.cache_key,
+            attempts=record.attempts,
+        )
+
+    __call__ = log_call
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def recent(
+        self, limit: int = 20, *, backend: str | None = None, step: str | None = None
+    ) -> list[LogEntry]:
+        """The latest calls, newest first, optionally for one backend and/or step."""
+        where, params = _filters(backend=backend, step=step)
+        with self._lock:
+            rows = list(self._db["calls"].rows_where(where, params, order_by="id desc", limit=int(limit)))
+        return [msgspec.convert(row, LogEntry) for row in rows]
+
+    def usage_for_key(self, cache_key: str) -> KeyUsage:
+        sql = """select count(*) as calls, sum(status = 'ok') as ok_calls, sum(input_tokens) as input_tokens,
+                 sum(cached_input_tokens) as cached_input_tokens, sum(output_tokens) as output_tokens,
+                 sum(cost_usd) as cost_usd from calls where cache_key = ?"""
+        return msgspec.convert(self._one(sql, [cache_key]), KeyUsage)
+
+    def average_usage(self, backend: str) -> BackendAverage:
+        sql = """select count(*) as calls, avg(input_tokens) as input_tokens,
+                 avg(cached_input_tokens) as cached_input_tokens, avg(output_tokens) as output_tokens,
+                 avg(cost_usd) as cost_usd, avg(latency_ms) as latency_ms
+                 from calls where backend = ? and status = 'ok'"""
+        return msgspec.convert(self._one(sql, [backend]), BackendAverage)
+
+    def _one(self, sql: str, params: list[Any]) -> dict[str, Any]:
+        with self._lock:
+            cursor = self._db.execute(sql, params)
+            names = [column[0] for column in cursor.description]
+            row = cursor.fetchone()
+        return {name: value for name, value in zip(names, row, strict=True) if value is not None}
+
+
+def _filters(**equal: str | None) -> tuple[str | None, list[str]]:
+    given = {column: value for column, value in equal.items() if value is not None}
+    where = " and ".join(f"[{column}] = ?" for column in given) or None
+    return where, list(given.values())
+
+
+def _timestamp(epoch: float | None) -> str:
+    moment = datetime.now(UTC) if epoch is None else datetime.fromtimestamp(epoch, UTC)
+    return moment.isoformat(timespec="microseconds")
+
+
+def _connect(path: Path) -> Database:
+    # check_same_thread=False: LlmLog serialises use of the connection with its own lock.
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+    db = Database(conn, execute_plugins=False)
+    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    db.enable_wal()
+    return db
