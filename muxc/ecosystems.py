@@ -16,11 +16,12 @@ results are frozen structs whose template view is plain dicts and lists.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from muxc.config.schema import EcosystemConfig, ProjectConfig
+if TYPE_CHECKING:  # annotations only: detection must not pull in the config loader's imports
+    from muxc.config.schema import EcosystemConfig, ProjectConfig
 
 
 class ProjectInfo(msgspec.Struct, frozen=True):
