@@ -519,12 +519,14 @@ class MemoryDB:
         key = {"ecosystem": self.ecosystem, "fact": f"{project}: {fact}", "source": source}
         return self._upsert("facts", key, values, ctx.now)
 
-    def _upsert(self, table: str, key: dict[str, Any], values: dict[str, Any], now: str) -> str:
-        """Insert, update (only if a value differs) or leave a row found by its unique key."""
-        where = " and ".join(f"[{column}] = ?" for column in key)
+    def _upsert(
+        self, table: str, key: dict[str, Any], values: dict[str, Any], now: str, **on_insert: Any
+    ) -> str:
+        """Insert, update (only if a value differs) or leave the row identified by ``key``."""
+        where = " and ".join(f"[{column}] is ?" for column in key)  # IS: key parts may be NULL
         row = self._one(table, where, list(key.values()))
         if row is None:
-            self._db[table].insert({**key, **values, "created_at": now, "updated_at": now})
+            self._db[table].insert({**key, **values, **on_insert, "created_at": now, "updated_at": now})
             return "inserted"
         if all(row[column] == value for column, value in values.items()):
             return "unchanged"
@@ -615,33 +617,21 @@ class MemoryDB:
         return "added" if current is None else "changed"
 
     def _store_finding(self, item: _Item, ctx: _Context, tally: _Tally) -> str | None:
-        category, description = item.text("category"), item.text("description")
-        project = item.text("project", default=ctx.project, required=False)
-        location = item.text("location", required=False)
+        key = {
+            "ecosystem": self.ecosystem,
+            "project": item.text("project", default=ctx.project, required=False),
+            "category": item.text("category"),
+            "description": item.text("description"),
+            "location": item.text("location", required=False),
+        }
         values = {
             "severity": item.text("severity", required=False),
             "status": item.text("status", default="open"),
         }
         if item.problem():
             return None
-        key = {"ecosystem": self.ecosystem, "project": project, "category": category}
-        key |= {"description": description, "location": location}
-        where = " and ".join(f"[{column}] is ?" for column in key)  # IS: project/location may be NULL
-        row = self._one("findings", where, list(key.values()))
-        if row is None:
-            record = {
-                **key,
-                **values,
-                "workflow_run_id": ctx.run_id,
-                "created_at": ctx.now,
-                "updated_at": ctx.now,
-            }
-            self._db["findings"].insert(record)
-            return "inserted"
-        if all(row[column] == value for column, value in values.items()):
-            return "unchanged"
-        self._db["findings"].update(row["id"], {**values, "updated_at": ctx.now})
-        return "updated"
+        # The run that first reported a finding stays its run; a later store only updates it.
+        return self._upsert("findings", key, values, ctx.now, workflow_run_id=ctx.run_id)
 
     def record_run(
         self,
