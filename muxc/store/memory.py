@@ -27,6 +27,7 @@ MemoryDB may also be shared between threads. User-data problems are returned in 
 from __future__ import annotations
 
 import json
+import math
 import re
 import sqlite3
 import threading
@@ -348,12 +349,11 @@ class _Item:
 def _as_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
     try:
-        return float(value) if isinstance(value, str) else None
+        number = float(value) if isinstance(value, int | float | str) else None
     except ValueError:
         return None
+    return number if number is not None and math.isfinite(number) else None
 
 
 def _json_kind(value: Any) -> str:
@@ -416,7 +416,11 @@ class MemoryDB:
         path = Path(base_dir) / "memory" / f"{ecosystem}.db"
         path.parent.mkdir(parents=True, exist_ok=True)
         memory = cls(_connect(path), path, ecosystem, now or _utc_now)
-        memory._migrate()
+        try:
+            memory._migrate()
+        except BaseException:
+            memory.close()
+            raise
         return memory
 
     def close(self) -> None:
@@ -472,11 +476,10 @@ class MemoryDB:
         tally.warnings.extend(warnings)
         try:
             with self._writing():
-                run_id = self._checked_run_id(run_id, tally)
+                # One timestamp for the whole store: everything it writes happened at once.
+                ctx = _Context(project_default, self._checked_run_id(run_id, tally), self._stamp())
                 for prefix, payload in payloads:
-                    self._store_payload(
-                        payload, prefix, _Context(project_default, run_id, self._stamp()), tally
-                    )
+                    self._store_payload(payload, prefix, ctx, tally)
         except sqlite3.Error as exc:
             return StoreReport(str(self.path), error=f"database error: {exc}")
         return tally.report(str(self.path))

@@ -454,3 +454,10 @@ def test_one_instance_shared_by_two_threads(memory):
 
     run_threads(writer)
     assert len(memory.facts()) == 80
+
+
+@pytest.mark.parametrize("confidence", ["nan", "inf", True, [0.5]])
+def test_confidence_must_be_a_finite_number(memory, confidence):
+    report = memory.store({"facts": [fact(confidence=confidence)]}, project_default=None)
+    assert report.skipped == 1
+    assert report.warnings[0].startswith("facts[0]: 'confidence' must be a number, got ")
