@@ -31,7 +31,7 @@ from muxc.edits.model import Append, Delete, DiffHunks, Edit, EditSet, Replace, 
 from muxc.edits.patch import apply_hunks
 from muxc.edits.paths import resolve_inside
 from muxc.edits.render import summary_line, unified_diff
-from muxc.edits.text import decode, dominant_eol, encode, to_eol, with_final_newline
+from muxc.edits.text import BOM, decode, dominant_eol, encode, to_eol, with_final_newline
 
 
 class FileChange(msgspec.Struct, frozen=True):
@@ -192,7 +192,9 @@ def _replace(draft: _Draft, edit: Replace) -> str | None:
 def _write(draft: _Draft, edit: Write) -> str | None:
     if draft.text is None:
         return _create(draft, edit.content)
-    draft.text = to_eol(edit.content, draft.eol)
+    # The file's BOM is kept anyway; one the LLM copied into the content would double it.
+    content = edit.content.removeprefix(BOM) if draft.bom else edit.content
+    draft.text = to_eol(content, draft.eol)
     return None
 
 

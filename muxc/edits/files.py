@@ -27,7 +27,7 @@ def read_state(path: Path) -> FileState | None:
     """
     try:
         info = os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a file where a directory should be
         return None
     if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(f"{path.name} is a directory")

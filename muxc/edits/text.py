@@ -38,7 +38,6 @@ def decode(data: bytes) -> Decoded | str:
 
 def encode(text: str, bom: bool) -> bytes:
     """The bytes to write; raises UnicodeEncodeError for lone surrogates (from JSON escapes)."""
-    text = text[1:] if text.startswith(BOM) else text
     return ((BOM if bom else "") + text).encode("utf-8")
 
 
