@@ -38,6 +38,9 @@ CATALOG: tuple[Code, ...] = (
     Code("invalid-string", E, "A malformed string literal",
          "A quoted string contains an escape TOML does not define, or a code point that is not a character.",
          'run = "grep \\d"', "run = 'grep \\d'    # literal strings keep backslashes"),
+    Code("fmt-refused", N, "muxc fmt did not convert a file that has errors",
+         "Converting a file with errors could drop what the errors point at, so fmt refuses until they are "
+         "fixed.", "muxc fmt broken.toml --to mux", "fix the errors `muxc check broken.toml` shows, then fmt"),
     Code("duplicate-field", E, "A field is set twice",
          "Each field may be given once per step (in .mux, a shorthand such as @role counts as the field).",
          'query a @analyzer [role = "coder"]: ...', "query a @coder: ..."),
@@ -78,4 +81,86 @@ CATALOG: tuple[Code, ...] = (
          "Jinja reads `steps.rust-only` as `steps.rust - only`. Such a step can still be referenced as "
          "steps['rust-only'], but a plain identifier is clearer.",
          'name = "rust-only"', 'name = "rust_only"'),
+    # --- references and the graph -----------------------------------------------------
+    Code("unknown-step", E, "A reference to a step that does not exist",
+         "depends_on, source and templates (steps.X, or a bare name) must name a step of the workflow.",
+         'depends_on = ["fetch_isue"]', 'depends_on = ["fetch_issue"]'),
+    Code("dependency-cycle", E, "Steps that depend on each other in a circle",
+         "The dependency graph is the union of depends_on and every step a template, source, if or for_each "
+         "reads. It must have no cycle: no step could run first. The diagnostic points at the reference that "
+         "closes the cycle and labels the others.",
+         'steps a and b, where a reads {{ steps.b.output }} and b has depends_on = ["a"]',
+         "remove one of the two references"),
+    Code("source-cannot-retry", E, "verify_retries on edits that do not come from a query",
+         "When verify fails, muxc re-asks the source step's role with the error. A shell or store step has no "
+         "role to re-ask.", 'source = "gen_patch"  # a shell step\nverify_retries = 2',
+         "take the edits from a query step, or set verify_retries = 0"),
+    # --- templates -------------------------------------------------------------------------
+    Code("template-syntax", E, "A template or expression Jinja cannot parse",
+         "prompt, run, save, system, verify and verify_retry_prompt are Jinja2 templates; if and for_each are "
+         "Jinja2 expressions.", 'prompt = "Review {{ steps.diff.output }"', 'prompt = "Review {{ steps.diff.output }}"'),
+    Code("unknown-step-field", E, "A step result field that does not exist",
+         "A step's result has output, outputs (per backend), failed, error, skipped, backend, backends, "
+         "duration_ms and json (its output parsed as JSON).", "{{ steps.fetch.outptu }}", "{{ steps.fetch.output }}"),
+    Code("unknown-json-field", E, "A JSON field the step's output_schema does not declare",
+         "When a step has an output_schema, steps.X.json is typed by it.",
+         "{{ steps.pick.json.numbr }}  # schema declares `number`", "{{ steps.pick.json.number }}"),
+    Code("undeclared-arg", E, "An argument the workflow does not declare",
+         "A workflow that declares its arguments may only use those (so `muxc build` can check what you pass).",
+         '[args.pr]\nrequired = true\n...\nprompt = "{{ args.issue }}"', "declare [args.issue], or fix the name"),
+    Code("implicit-arg", W, "An argument used without a declaration",
+         "The workflow declares no arguments (llm-mux's habit), so any args.X is accepted, but nothing checks "
+         "that you pass it; the build fails if it is missing. Declare it to get checks, defaults and --help.",
+         'prompt = "{{ args.file }}"', '[args.file]\nrequired = true\ndescription = "the file to review"'),
+    Code("unknown-variable-field", E, "A field of team, ecosystem or memory that does not exist",
+         "team has name, description, detect, verify, roles; ecosystem has name, description, knowledge, "
+         "projects, current_project; memory has facts, search, entities, relationships, findings.",
+         "{{ team.verfy }}", "{{ team.verify }}"),
+    Code("item-outside-for-each", E, "`item` outside a for_each step",
+         "`item` is the current element of a step's for_each list; it exists only in that step's other fields.",
+         'run = "wc -l {{ item }}"  # no for_each', 'for_each = "steps.list.output | lines"'),
+    Code("ambiguous-name", E, "A bare name that is both an argument and a step",
+         "In templates a bare name means an argument or a step's output; when both exist, say which.",
+         "{{ diff }}  # arg diff and step diff", "{{ args.diff }} or {{ steps.diff.output }}"),
+    Code("unknown-name", E, "A bare name that is neither an argument nor a step",
+         "A bare name in a template must be a declared argument or a step; everything else lives under steps, "
+         "args, env, team, ecosystem, memory or workflow.", "{{ sorces }}", "{{ sources }}"),
+    Code("unknown-filter", E, "A filter that does not exist",
+         "muxc's filters are shell_escape, json, join, lines, trim, default, first, last and strftime, plus "
+         "Jinja's built-in filters. Only `|` inside {{ }} or {% %} is a filter; a shell pipe is text.",
+         "{{ steps.x.output | shel_escape }}", "{{ steps.x.output | shell_escape }}"),
+    Code("unknown-test", E, "A Jinja test that does not exist", "Tests are Jinja's built-in tests.",
+         "{% if x is definded %}", "{% if x is defined %}"),
+    Code("for-each-not-list", E, "for_each that does not yield a list",
+         "for_each runs the step once per element of a list. Text is not split implicitly (llm-mux split on "
+         "commas, which broke on commas in the text).", 'for_each = "steps.list.output"',
+         'for_each = "steps.list.output | lines"'),
+    # --- roles, backends, config -------------------------------------------------------------
+    Code("unknown-role", E, "A role that is not defined",
+         "A query step's role must be defined in the config ([roles.NAME]), in the workflow, or by a team. The "
+         "built-in roles (default, analyzer, synthesizer, coder, reviewer, summarizer, ecosystem_analyzer, "
+         "planner, quick) route to the embedded local model until you configure them.",
+         'role = "analyser"', 'role = "analyzer"'),
+    Code("role-without-backends", E, "A role none of whose backends can answer",
+         "Every backend of the role is disabled or not configured.",
+         '[roles.analyzer]\nbackends = ["claude"]  # claude has enabled = false', "enable a backend or add one"),
+    Code("unknown-backend", E, "A role or team names a backend that is not configured",
+         "Backends are configured under [backends.NAME].", 'backends = ["cluade"]', 'backends = ["claude"]'),
+    Code("invalid-output-schema", E, "An output_schema muxc cannot use",
+         "output_schema is a JSON Schema subset: type (object, array, string, number, integer, boolean), "
+         "properties, required, items, enum, description, additionalProperties.",
+         '[steps.output_schema]\ntype = "list"', '[steps.output_schema]\ntype = "array"'),
+    Code("missing-env-var", E, "A ${VAR} in the config whose variable is not set",
+         "Config values may read the environment with ${VAR} or ${VAR:-default}. A variable without a default "
+         "must be set when muxc runs.", 'api_key = "${OPENAI_API_KEY}"  # not exported',
+         'export OPENAI_API_KEY=..., or api_key = "${OPENAI_API_KEY:-}"'),
+    Code("invalid-url", E, "A backend URL that is not a valid http(s) URL",
+         "An HTTP backend's base URL (command or base_url) must be http:// or https:// with a host.",
+         'command = "https//api.openai.com/v1"', 'command = "https://api.openai.com/v1"'),
+    Code("url-missing-v1", W, "An OpenAI-compatible base URL without /v1",
+         "muxc posts to {base}/chat/completions, so the base URL normally ends in /v1 (ollama: "
+         "http://localhost:11434/v1).", 'command = "http://localhost:11434"', 'command = "http://localhost:11434/v1"'),
+    Code("literal-secret", W, "An API key written into a config file",
+         "Keys in files end up in backups and repositories. Read them from the environment.",
+         'api_key = "sk-..."', 'api_key = "${OPENAI_API_KEY}"'),
 )

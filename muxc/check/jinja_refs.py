@@ -1,0 +1,302 @@
+"""What a template refers to, read from Jinja's own AST: names, attribute chains, filters, tests.
+
+``analyze`` parses a template (or an ``if``/``for_each`` expression) with Jinja's parser and
+returns every free name with the attribute/item chain after it (``steps.fix.output`` is
+``Ref("steps", ("fix", "output"))``), every filter and test used, which references are guarded
+by ``is defined`` or ``| default``, and the syntax error if there is one. Filters come from the
+AST, so a shell pipe (``| grep``) in literal text is never mistaken for one.
+
+Positions are found only when a diagnostic needs them (``locate``): the lexer is re-run and its
+tokens are matched to the reference's line, which keeps checking a clean workflow fast.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import msgspec
+from jinja2 import Environment, nodes
+from jinja2.exceptions import TemplateSyntaxError
+
+JINJA_GLOBALS = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop", "self", "varargs",
+                           "kwargs", "caller"})
+_DELIMITERS = ("{{", "{%", "{#")
+
+
+class Ref(msgspec.Struct, frozen=True):
+    root: str
+    path: tuple[str, ...]  # attribute names and constant keys after the root
+    lineno: int  # 1-based line within the template
+    called: bool = False  # the chain is called, as in memory.facts(...)
+
+
+class Use(msgspec.Struct, frozen=True):
+    name: str
+    lineno: int
+
+
+class TemplateInfo(msgspec.Struct, frozen=True):
+    refs: tuple[Ref, ...] = ()
+    filters: tuple[Use, ...] = ()
+    tests: tuple[Use, ...] = ()
+    guarded: frozenset[tuple[str, tuple[str, ...]]] = frozenset()  # (root, path) under `is defined`/default
+    error: str | None = None
+    error_line: int | None = None
+    is_expression: bool = False
+    shape: tuple = ()  # expressions only: the top node's shape, see ``_shape``
+    volatile: bool = False  # reads the clock ("now" | strftime) or randomness (| random)
+
+    @property
+    def roots(self) -> set[str]:
+        return {ref.root for ref in self.refs}
+
+
+@cache
+def environment() -> Environment:
+    return Environment()
+
+
+def has_syntax(text: str) -> bool:
+    """True when the text could contain Jinja at all."""
+    return any(d in text for d in _DELIMITERS)
+
+
+EXPRESSION_PREFIX = "{{ "
+
+
+def expression_source(text: str) -> tuple[str, int]:
+    """An ``if``/``for_each`` expression as a template, and how far the text moved right.
+
+    A fully wrapped ``{{ expr }}`` is accepted too (a common way to write it)."""
+    stripped = text.strip()
+    if stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1:
+        return text, 0
+    return EXPRESSION_PREFIX + text + " }}", len(EXPRESSION_PREFIX)
+
+
+@cache
+def analyze(text: str, expression: bool = False) -> TemplateInfo:
+    """References, filters and tests of a template; memoised because identical texts repeat.
+
+    A name assigned anywhere in the template (``{% for x in ... %}``, ``{% set x %}``, macro
+    parameters) counts as local: Jinja's own ``find_undeclared_variables`` would compile the
+    template, which is slow and fails on filters it does not know."""
+    if not expression and not has_syntax(text):
+        return TemplateInfo()
+    source = expression_source(text)[0] if expression else text
+    try:
+        tree = environment().parse(source)
+    except TemplateSyntaxError as error:
+        return TemplateInfo(error=error.message or "invalid template", error_line=error.lineno,
+                            is_expression=expression)
+    except RecursionError:
+        return TemplateInfo(error="the template is nested too deeply", error_line=1, is_expression=expression)
+    return _collect(tree, expression)
+
+
+def _collect(tree: nodes.Template, expression: bool) -> TemplateInfo:
+    local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    refs = [ref for ref in _chains(tree) if ref.root not in local and ref.root not in JINJA_GLOBALS]
+    filter_nodes = list(tree.find_all(nodes.Filter))
+    filters = tuple(Use(f.name, f.lineno) for f in filter_nodes)
+    tests = tuple(Use(t.name, t.lineno) for t in tree.find_all(nodes.Test))
+    shape = _shape(_top_expression(tree)) if expression else ()
+    return TemplateInfo(tuple(refs), filters, tests, frozenset(_guarded(tree)), is_expression=expression,
+                        shape=shape, volatile=any(_is_volatile(f) for f in filter_nodes))
+
+
+def _is_volatile(node: nodes.Filter) -> bool:
+    if node.name == "random":
+        return True
+    return node.name == "strftime" and isinstance(node.node, nodes.Const) and node.node.value == "now"
+
+
+def _top_expression(tree: nodes.Template) -> nodes.Node | None:
+    body = tree.body
+    if len(body) == 1 and isinstance(body[0], nodes.Output) and len(body[0].nodes) == 1:
+        return body[0].nodes[0]
+    return None
+
+
+def _shape(node: nodes.Node | None) -> tuple:
+    """A small summary of an expression, enough to tell what type it yields.
+
+    ("ref", root, path) | ("call", root, path) | ("filter", name, inner) | ("list",) | ("dict",)
+    | ("const", type name) | ("other",)"""
+    if node is None:
+        return ("other",)
+    chain = _chain_of(node)
+    if chain is not None:
+        return ("ref", chain[0], chain[1])
+    if isinstance(node, nodes.Filter):
+        return ("filter", node.name, _shape(node.node))
+    if isinstance(node, nodes.Call):
+        callee = _chain_of(node.node)
+        return ("call", callee[0], callee[1]) if callee else ("other",)
+    if isinstance(node, (nodes.List, nodes.Tuple)):
+        return ("list",)
+    if isinstance(node, nodes.Dict):
+        return ("dict",)
+    if isinstance(node, nodes.Const):
+        return ("const", type(node.value).__name__)
+    return ("other",)
+
+
+def _chains(tree: nodes.Node) -> list[Ref]:
+    """The longest attribute/item chain over each free name, in source order."""
+    found: list[Ref] = []
+    called = {id(call.node) for call in tree.find_all(nodes.Call)}
+    _walk(tree, found, called, inside_chain=False)
+    found.sort(key=lambda ref: ref.lineno)
+    return found
+
+
+def _walk(node: nodes.Node, found: list[Ref], called: set[int], inside_chain: bool) -> None:
+    chain = _chain_of(node)
+    if chain is not None and not inside_chain:
+        root, path, lineno = chain
+        found.append(Ref(root, path, lineno, id(node) in called))
+    for child in node.iter_child_nodes():
+        _walk(child, found, called, inside_chain=chain is not None and _is_link(node, child))
+
+
+def _is_link(parent: nodes.Node, child: nodes.Node) -> bool:
+    return isinstance(parent, (nodes.Getattr, nodes.Getitem)) and parent.node is child
+
+
+def _chain_of(node: nodes.Node) -> tuple[str, tuple[str, ...], int] | None:
+    path: list[str] = []
+    current = node
+    while isinstance(current, (nodes.Getattr, nodes.Getitem)):
+        if isinstance(current, nodes.Getattr):
+            path.append(current.attr)
+        elif isinstance(current.arg, nodes.Const) and isinstance(current.arg.value, (str, int)):
+            path.append(str(current.arg.value))
+        else:
+            path.clear()  # a computed key ends what we can know statically
+        current = current.node
+    if isinstance(current, nodes.Name) and current.ctx == "load":
+        return current.name, tuple(reversed(path)), current.lineno
+    return None
+
+
+def _guarded(tree: nodes.Node) -> set[tuple[str, tuple[str, ...]]]:
+    guarded = set()
+    for test in tree.find_all(nodes.Test):
+        if test.name in ("defined", "undefined"):
+            guarded |= _chains_in(test.node)
+    for flt in tree.find_all(nodes.Filter):
+        if flt.name in ("default", "d") and flt.node is not None:
+            guarded |= _chains_in(flt.node)
+    return guarded
+
+
+def _chains_in(node: nodes.Node) -> set[tuple[str, tuple[str, ...]]]:
+    chain = _chain_of(node)
+    return {(chain[0], chain[1])} if chain else set()
+
+
+# --- positions, on demand --------------------------------------------------------------
+
+
+class Token(msgspec.Struct, frozen=True):
+    kind: str
+    value: str
+    start: int
+    lineno: int
+
+
+def tokens(source: str) -> list[Token]:
+    """Jinja's tokens with their character offsets in ``source`` (best effort past errors)."""
+    out: list[Token] = []
+    position = 0
+    try:
+        for lineno, kind, value in environment().lex(source):
+            position = _advance(source, position, kind, value)
+            if kind not in ("data", "whitespace"):
+                out.append(Token(kind, value, position, lineno))
+            if source.startswith(value, position):
+                position += len(value)
+    except TemplateSyntaxError:
+        pass
+    return out
+
+
+def _advance(source: str, position: int, kind: str, value: str) -> int:
+    """Where a token starts. Data may have been normalised by the lexer (newlines, stripped
+    whitespace), so it is skipped up to the next delimiter instead of being searched for."""
+    if kind == "data":
+        if source.startswith(value, position):
+            return position
+        nexts = [p for p in (source.find(d, position) for d in _DELIMITERS) if p != -1]
+        return min(nexts) if nexts else len(source)
+    found = source.find(value, position)
+    return found if found != -1 else position
+
+
+def locate_chain(source: str, ref: Ref, depth: int) -> tuple[int, int] | None:
+    """Offsets in ``source`` of ``ref``'s root (depth 0) or of its ``depth``-th path part.
+
+    The first occurrence on the reference's line that spells the whole chain wins; failing
+    that, the first that spells its root."""
+    parts = [ref.root, *ref.path]
+    line = [t for t in tokens(source) if t.lineno == ref.lineno]
+    partial = None
+    for index, token in enumerate(line):
+        if token.kind != "name" or token.value != ref.root:
+            continue
+        spelled = _spell(line, index, parts)
+        if len(spelled) == len(parts):
+            partial = spelled
+            break
+        partial = partial or spelled
+    if partial is None:
+        return None
+    token = partial[min(depth, len(partial) - 1)]
+    return token.start, token.start + len(token.value)
+
+
+def _spell(line: list[Token], start: int, parts: list[str]) -> list[Token]:
+    """The tokens spelling a prefix of ``parts`` as a.b['c'] from ``line[start]``."""
+    found = [line[start]]
+    index = start + 1
+    for part in parts[1:]:
+        if index + 1 < len(line) and line[index].value == "." and line[index + 1].value == part:
+            found.append(line[index + 1])
+            index += 2
+        elif index + 2 < len(line) and line[index].value == "[" and _literal(line[index + 1]) == part:
+            found.append(line[index + 1])
+            index += 3
+        else:
+            break
+    return found
+
+
+def _literal(token: Token) -> str | None:
+    if token.kind == "string":
+        return token.value[1:-1]
+    if token.kind == "integer":
+        return token.value
+    return None
+
+
+def locate_filter(source: str, use: Use, occurrence: int = 0) -> tuple[int, int] | None:
+    """Offsets of a filter's name (the token after ``|`` on its line)."""
+    toks = [t for t in tokens(source) if t.lineno == use.lineno]
+    seen = 0
+    for before, token in zip(toks, toks[1:]):
+        if before.value == "|" and token.kind == "name" and token.value == use.name:
+            if seen == occurrence:
+                return token.start, token.start + len(token.value)
+            seen += 1
+    return None
+
+
+def locate_line(source: str, lineno: int) -> tuple[int, int]:
+    """The first to last non-blank character of a line of ``source``."""
+    lines = source.split("\n")
+    lineno = max(1, min(lineno, len(lines)))
+    start = sum(len(line) + 1 for line in lines[: lineno - 1])
+    text = lines[lineno - 1]
+    lead = len(text) - len(text.lstrip())
+    return start + lead, start + max(lead + 1, len(text.rstrip()))

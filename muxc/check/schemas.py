@@ -1,0 +1,18 @@
+"""Pass: each ``output_schema`` is a schema muxc can check answers against."""
+
+from __future__ import annotations
+
+from muxc.check.state import CheckState
+
+
+def check_schemas(state: CheckState) -> None:
+    from muxc.outschema import schema_errors
+
+    for step in state.workflow.steps:
+        if step.output_schema is None or step.origin is None:
+            continue
+        span = step.origin.value_span("output_schema")
+        for problem in schema_errors(step.output_schema):
+            state.report("invalid-output-schema", f"output_schema of `{step.name}`: {problem}", span,
+                         "in this schema", help="types are object, array, string, number, integer, boolean; "
+                         "objects list `properties` and `required`, arrays give `items`")

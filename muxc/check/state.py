@@ -1,0 +1,75 @@
+"""What the checker passes share: the workflow, the config, and what earlier passes found.
+
+Passes run in order (``check.PASSES``); each reads the state, reports diagnostics, and adds
+what later passes need (edges of the dependency graph, the analysed templates). The result is
+frozen into a ``CheckedWorkflow``, the compiler's input contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import msgspec
+
+from muxc.check.jinja_refs import TemplateInfo
+from muxc.config.schema import Config
+from muxc.diagnostics.sink import DiagnosticSink
+from muxc.diagnostics.span import Span
+from muxc.syntax.ast import Step, Workflow
+from muxc.toml.document import Str
+
+
+class Edge(msgspec.Struct, frozen=True):
+    """``step`` needs ``upstream`` to finish first; ``span`` is where the file says so."""
+
+    step: str
+    upstream: str
+    span: Span
+    via: str  # depends_on | source | the template field name
+    consumes: bool  # the step reads the upstream step's output (not just ordering)
+
+
+class Template(msgspec.Struct, frozen=True):
+    """One analysed template field of a step (``inputs`` items are ``inputs[0]``, ...)."""
+
+    field: str
+    node: Str
+    info: TemplateInfo
+
+
+class CheckedStep(msgspec.Struct, frozen=True):
+    step: Step
+    deps: tuple[str, ...]  # every upstream step, in file order
+    consumes: tuple[str, ...]  # upstream steps whose output or fields its templates read
+    templates: tuple[Template, ...]
+    env_vars: tuple[str, ...]  # env.X names read by its templates
+    volatile: bool  # always = true, or templates that read the clock or randomness
+
+
+class CheckedWorkflow(msgspec.Struct, frozen=True):
+    workflow: Workflow
+    config: Config
+    order: tuple[str, ...]  # a topological order, file order among equals
+    steps: dict[str, CheckedStep]
+    edges: tuple[Edge, ...]
+
+
+@dataclass
+class CheckState:
+    workflow: Workflow
+    config: Config
+    sink: DiagnosticSink
+    edges: list[Edge] = field(default_factory=list)
+    templates: dict[str, list[Template]] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    has_cycle: bool = False
+
+    @property
+    def file(self) -> str:
+        return self.workflow.file
+
+    def report(self, code: str, message: str, span: Span, label: str = "", **extra: object) -> None:
+        self.sink.report(code, message, self.file, span, label, **extra)
+
+    def step(self, name: str) -> Step | None:
+        return self.workflow.step(name)

@@ -1,0 +1,48 @@
+"""The ``muxc`` command line: a click group with llm-mux's global options and one module per area.
+
+Commands are thin: parse options, call one ``muxc.api`` function, render, exit. Results go to
+stdout, progress and summaries to stderr. Exit codes: 0 success, 1 a failure muxc found (errors
+in a workflow, a failed step), 2 a usage problem (bad option, unknown workflow or code).
+Imports are lazy so ``muxc check`` on a small file starts fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from muxc.cli.common import Globals, LazyGroup
+
+COMMANDS = {
+    "check": "muxc.cli.check:check",
+    "validate": "muxc.cli.check:validate",
+    "fmt": "muxc.cli.check:fmt",
+    "explain": "muxc.cli.check:explain",
+    "list": "muxc.cli.workflows:list_workflows",
+    "show": "muxc.cli.workflows:show",
+}
+
+
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="muxc", prog_name="muxc")
+@click.option("-C", "--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Run as if started in DIR (the project root).")
+@click.option("--team", help="Use this team instead of detecting one.")
+@click.option("--output", type=click.Choice(["console", "json", "quiet"]), default="console", show_default=True,
+              help="console: for people; json: pure JSON on stdout; quiet: results only.")
+@click.option("--quiet", is_flag=True, help="Same as --output quiet.")
+@click.option("--debug", is_flag=True, help="Write a debug log file and print its path.")
+@click.pass_context
+def main(ctx: click.Context, directory: Path | None, team: str | None, output: str, quiet: bool, debug: bool) -> None:
+    """muxc compiles multi-step LLM workflows to a cached build graph.
+
+    \b
+    Examples:
+      muxc check                      check every workflow muxc can find
+      muxc build rust-audit outdir=reports/feb-audit
+      muxc fmt review.toml --to mux   convert llm-mux TOML to the muxc language
+    """
+    ctx.obj = Globals(directory=directory, team=team, output="quiet" if quiet else output, debug=debug)
+    if debug:
+        ctx.obj.start_debug_log()

@@ -1,0 +1,74 @@
+"""What every command shares: global options, lazy command loading, output helpers."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported only when invoked (or listed in --help)."""
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy_commands:
+            module, _, attribute = self.lazy_commands[name].partition(":")
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
+
+
+@dataclass
+class Globals:
+    directory: Path | None = None
+    team: str | None = None
+    output: str = "console"
+    debug: bool = False
+    debug_log: Path | None = None
+
+    def project(self, config_path: Path | None = None) -> Any:
+        from muxc.api import Project
+
+        return Project.discover(self.directory, config_path)
+
+    def start_debug_log(self) -> None:
+        import logging
+        import tempfile
+        import time
+
+        path = Path(tempfile.gettempdir()) / f"muxc-debug-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        logging.basicConfig(filename=path, level=logging.DEBUG,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.debug_log = path
+        click.echo(f"Debug logging to: {path}", err=True)
+
+
+def globals_of(ctx: click.Context) -> Globals:
+    obj = ctx.find_object(Globals)
+    return obj if obj is not None else Globals()
+
+
+def use_color(stream: Any = None) -> bool:
+    stream = stream or sys.stdout
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def echo_json(data: Any) -> None:
+    import msgspec
+
+    click.echo(msgspec.json.format(msgspec.json.encode(data), indent=2).decode())
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

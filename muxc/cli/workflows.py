@@ -1,0 +1,60 @@
+"""``muxc list`` and ``muxc show``: the workflows muxc can find, and one of them."""
+
+from __future__ import annotations
+
+import click
+
+from muxc.cli.common import echo_json, globals_of
+
+
+@click.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also list workflows shadowed by one of the same name.")
+@click.pass_context
+def list_workflows(ctx: click.Context, show_all: bool) -> None:
+    """List the workflows muxc can find, in lookup order, with their descriptions.
+
+    Lookup order: .muxc/workflows, .llm-mux/workflows, the user's config dir
+    ($XDG_CONFIG_HOME/muxc/workflows, then llm-mux's), then the stdlib.
+    """
+    from muxc.api import find_workflows, workflow_summary
+
+    g = globals_of(ctx)
+    entries = [e for e in find_workflows(g.project()) if show_all or not e.shadowed]
+    rows = []
+    for entry in entries:
+        _, description = workflow_summary(entry.path)
+        rows.append({"name": entry.name, "origin": entry.origin, "path": str(entry.path),
+                     "description": description, "shadowed": entry.shadowed})
+    if g.output == "json":
+        echo_json(rows)
+        return
+    width = max((len(r["name"]) for r in rows), default=0)
+    for row in rows:
+        note = " (shadowed)" if row["shadowed"] else ""
+        click.echo(f"{row['name']:<{width}}  {row['origin']:<7}  {row['description']}{note}")
+
+
+@click.command()
+@click.argument("name")
+@click.option("--to", type=click.Choice(["mux", "toml"]), help="Show it converted to this format.")
+@click.pass_context
+def show(ctx: click.Context, name: str, to: str | None) -> None:
+    """Print a workflow's source (found by name or path).
+
+    \b
+    Examples:
+      muxc show rust-audit
+      muxc show rust-audit --to toml
+    """
+    from muxc.api import format_file, resolve_workflow
+
+    path = resolve_workflow(globals_of(ctx).project(), name)
+    if path is None:
+        raise click.UsageError(f"no workflow named {name!r} (try `muxc list`)", ctx)
+    if to is None:
+        click.echo(path.read_text(encoding="utf-8"), nl=False)
+        return
+    result = format_file(path, to)
+    if result.text is None:
+        raise click.ClickException(f"{path} has errors; run `muxc check {path}`")
+    click.echo(result.text, nl=False)

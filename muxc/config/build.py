@@ -1,0 +1,124 @@
+"""Validate one config file's spanned document into a ``Config``, and merge layered configs.
+
+Pure: the caller reads the files and passes the environment. Merging follows llm-mux: a later
+file's backend, role, team or ecosystem replaces the whole entry of the same name; ``[defaults]``
+and the other single tables merge key by key. Problems that only show in context (a role naming
+an unknown backend, a ``${VAR}`` with no value) are reported against the file and line they come from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import msgspec
+
+from muxc.config import schema as S
+from muxc.config.env import missing
+from muxc.diagnostics.sink import DiagnosticSink
+from muxc.syntax.validate import Context, build, did_you_mean
+from muxc.toml.document import Str, Table
+
+TOP_LEVEL = ("defaults", "backends", "roles", "teams", "ecosystems", "budget", "resources", "cache")
+_SINGLE = {"defaults": S.Defaults, "budget": S.Budget, "resources": S.Resources, "cache": S.CacheConfig}
+_NAMED = {"backends": S.BackendConfig, "roles": S.RoleConfig, "teams": S.TeamConfig, "ecosystems": S.EcosystemConfig}
+BACKEND_DURATIONS = {
+    "timeout": "s", "retry_delay": "ms", "connect_timeout": "s", "idle_timeout": "s", "max_rate_limit_wait": "s",
+    "start_timeout": "s", "stop_timeout": "s", "health_timeout": "s",
+}
+
+
+def build_config(root: Table, file: str, sink: DiagnosticSink, environ: Mapping[str, str]) -> S.Config:
+    """One file's config; unusable entries are reported and left out."""
+    values: dict[str, object] = {"files": (file,)}
+    for key, entry in root.entries.items():
+        if key in _SINGLE:
+            item = _single(key, entry.value, file, sink)
+            if item is not None:
+                values[key] = item
+        elif key in _NAMED:
+            values[key] = _named(key, entry.value, file, sink)
+        else:
+            sink.report("unknown-field", f"unknown config section `{key}`", file, entry.key_span,
+                        "not a config section", help=did_you_mean(key, TOP_LEVEL) or
+                        f"the sections are {', '.join(TOP_LEVEL)}")
+    config = S.Config(**values)
+    _check_env_references(config, file, sink, environ)
+    return config
+
+
+def _single(key: str, node: object, file: str, sink: DiagnosticSink) -> object | None:
+    if not isinstance(node, Table):
+        sink.report("wrong-type", f"`{key}` must be a table", file, node.span, "not a table")
+        return None
+    ctx = Context(file, sink, f"[{key}]", {"timeout": "s"} if key == "defaults" else {})
+    return build(_SINGLE[key], node, ctx)
+
+
+def _named(key: str, node: object, file: str, sink: DiagnosticSink) -> dict[str, object]:
+    if not isinstance(node, Table):
+        sink.report("wrong-type", f"`{key}` must be a table of named entries", file, node.span, "not a table")
+        return {}
+    out = {}
+    for name, entry in node.entries.items():
+        if not isinstance(entry.value, Table):
+            sink.report("wrong-type", f"[{key}.{name}] must be a table", file, entry.value.span, "not a table")
+            continue
+        ctx = Context(file, sink, f"[{key}.{name}]", BACKEND_DURATIONS if key == "backends" else {})
+        item = build(_NAMED[key], entry.value, ctx, fixed={"name": name}, name_span=entry.key_span)
+        if item is not None:
+            out[name] = item
+    return out
+
+
+def _check_env_references(config: S.Config, file: str, sink: DiagnosticSink, environ: Mapping[str, str]) -> None:
+    """A ``${VAR}`` without a default whose variable is unset is an error at that value."""
+    for backend in config.backends.values():
+        origin = backend.origin
+        if origin is None:
+            continue
+        for key in ("command", "base_url", "api_key", "model"):
+            node = origin.value(key)
+            if isinstance(node, Str):
+                _report_missing(node, key, backend.name, file, sink, environ)
+
+
+def _report_missing(node: Str, key: str, backend: str, file: str, sink: DiagnosticSink,
+                    environ: Mapping[str, str]) -> None:
+    for name, start, end in missing(node.value, environ):
+        sink.report("missing-env-var", f"environment variable `{name}` is not set", file,
+                    node.source_span(start, end), f"`{key}` of backend `{backend}` needs it",
+                    help=f"export {name}=..., or write ${{{name}:-default}} to give a default")
+
+
+def merge(layers: list[S.Config]) -> S.Config:
+    """Lowest precedence first; named entries are replaced whole, single tables key by key."""
+    merged = S.Config()
+    for layer in layers:
+        merged = _merge_two(merged, layer)
+    return merged
+
+
+def _merge_two(base: S.Config, top: S.Config) -> S.Config:
+    values: dict[str, object] = {"files": base.files + top.files}
+    for key in _NAMED:
+        values[key] = {**getattr(base, key), **getattr(top, key)}
+    for key, cls in _SINGLE.items():
+        values[key] = _merge_single(getattr(base, key), getattr(top, key), cls)
+    return S.Config(**values)
+
+
+def _merge_single(base: msgspec.Struct, top: msgspec.Struct, cls: type) -> msgspec.Struct:
+    """Keys the top layer's file actually set win; the rest come from below."""
+    origin = getattr(top, "origin", None)
+    if origin is None:
+        return base
+    changed = {f.name: getattr(top, f.name) for f in msgspec.structs.fields(cls)
+               if f.encode_name in origin.entries}
+    return msgspec.structs.replace(base, **changed, origin=origin)
+
+
+def with_workflow_roles(config: S.Config, roles: Mapping[str, S.RoleConfig]) -> S.Config:
+    """Roles declared in a workflow sit on top of every config file."""
+    if not roles:
+        return config
+    return msgspec.structs.replace(config, roles={**config.roles, **roles})

@@ -1,0 +1,77 @@
+"""Write a workflow as llm-mux TOML: ``name`` and friends, ``[args.X]``, ``[roles.X]``, ``[[steps]]``.
+
+Values are written from the spanned nodes the front-end kept, so they come back exactly as
+written (an integer stays an integer, a duration string stays a string). Comments kept by the
+front-ends are written above what they belong to. Large tables inside a step (such as
+``output_schema``) become ``[steps.X]`` sections, as llm-mux's own examples write them.
+"""
+
+from __future__ import annotations
+
+from muxc.config.schema import RoleConfig
+from muxc.syntax import emit_values as V
+from muxc.syntax.ast import Arg, Step, Workflow
+from muxc.syntax.origin import Origin
+from muxc.toml.document import Entry, Table
+
+ROOT_ORDER = ("name", "description", "version", "timeout", "continue_on_error")
+
+
+def emit_toml(workflow: Workflow) -> str:
+    origin = workflow.origin
+    assert origin is not None
+    blocks = [_root(origin)]
+    blocks += [_named_table("args", name, arg) for name, arg in workflow.args.items()]
+    blocks += [_named_table("roles", name, role) for name, role in workflow.roles.items()]
+    blocks += [_step(step) for step in workflow.steps]
+    text = "\n".join(block for block in blocks if block)
+    if workflow.trailing_comments:
+        text += "\n" + V.comment_lines(workflow.trailing_comments)
+    return text
+
+
+def _root(origin: Origin) -> str:
+    lines = []
+    for key in ROOT_ORDER:
+        entry = origin.entry(key)
+        if entry is not None:
+            comments = origin.comments if key == "name" else entry.comments
+            lines.append(V.comment_lines(comments) + f"{key} = {V.inline(entry.value)}\n")
+    return "".join(lines)
+
+
+def _named_table(group: str, name: str, item: Arg | RoleConfig) -> str:
+    origin = item.origin
+    assert origin is not None
+    header = V.comment_lines(origin.comments) + f"[{group}.{V.key(name)}]\n"
+    return header + _entries(origin.entries, V.field_order(type(item)), f"{group}.{V.key(name)}")
+
+
+def _step(step: Step) -> str:
+    origin = step.origin
+    assert origin is not None
+    return V.comment_lines(origin.comments) + "[[steps]]\n" + _entries(origin.entries, V.field_order(Step), "steps")
+
+
+def _entries(entries: dict[str, Entry], order: list[str], path: str) -> str:
+    """Key/value lines in canonical order, then sub-table sections for tables that need them."""
+    lines: list[str] = []
+    sections: list[str] = []
+    for key in sorted(entries, key=lambda k: order.index(k) if k in order else len(order)):
+        entry = entries[key]
+        if isinstance(entry.value, Table) and _needs_section(entry.value):
+            sections.append(_section(f"{path}.{V.key(key)}", entry))
+            continue
+        lines.append(V.comment_lines(entry.comments) + f"{V.key(key)} = {V.inline(entry.value)}\n")
+    return "".join(lines) + "".join(sections)
+
+
+def _needs_section(table: Table) -> bool:
+    return len(V.inline(table)) > V.LINE_WIDTH - 20
+
+
+def _section(path: str, entry: Entry) -> str:
+    table = entry.value
+    assert isinstance(table, Table)
+    header = "\n" + V.comment_lines(entry.comments) + f"[{path}]\n"
+    return header + _entries(table.entries, list(table.entries), path)
