@@ -29,6 +29,8 @@ EXPECTED = 'unified diff: "--- a/<path>" and "+++ b/<path>" lines, then "@@ -l,c
 DEV_NULL = "/dev/null"
 _HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _DIFF_LINE = (" ", "-", "+", "\\")
+# How many lines ahead a prefixed diff line may be for an unprefixed line to count as context.
+_LOST_SPACE_LOOKAHEAD = 4
 
 
 def find_diff(text: str) -> Found | None:
@@ -86,21 +88,30 @@ def _hunk(lines: list[str], start: int) -> tuple[Hunk, int]:
     """The hunk whose ``@@`` line is ``lines[start]``, and the index after it."""
     header = lines[start]
     match = _HUNK_HEADER.match(header)
-    body, end = _hunk_body(lines, start + 1)
-    body = _trim_blank_tail(body, _count(match, 2))
+    counts = (_count(match, 2), _count(match, 4)) if match else None
+    body, end = _hunk_body(lines, start + 1, counts)
+    body = _trim_blank_tail(body, counts[0] if counts else None)
     return _build_hunk(body, header, int(match[1]) if match else None), end
 
 
-def _count(match: re.Match[str] | None, group: int) -> int | None:
-    if match is None:
-        return None
+def _count(match: re.Match[str], group: int) -> int:
     return 1 if match[group] is None else int(match[group])
 
 
-def _hunk_body(lines: list[str], start: int) -> tuple[list[str], int]:
-    """The raw lines of a hunk body, and the index of the first line after it."""
-    index = start
+def _hunk_body(lines: list[str], start: int, counts: tuple[int, int] | None) -> tuple[list[str], int]:
+    """The raw lines of a hunk body, and the index of the first line after it.
+
+    Once the header's counts are met, only a prefixed line continues the hunk (LLMs
+    undercount), so a blank line or prose right after a bare diff is not taken as context.
+    """
+    index, old_seen, new_seen = start, 0, 0
     while index < len(lines) and not _ends_hunk(lines, index):
+        line = lines[index]
+        counted = counts is not None and old_seen >= counts[0] and new_seen >= counts[1]
+        if counted and not line.startswith(_DIFF_LINE):
+            break
+        old_seen += not line.startswith(("+", "\\"))
+        new_seen += not line.startswith(("-", "\\"))
         index += 1
     return lines[start:index], index
 
@@ -117,9 +128,9 @@ def _ends_hunk(lines: list[str], index: int) -> bool:
 
 
 def _diff_lines_follow(lines: list[str], index: int) -> bool:
-    """Whether a prefixed diff line comes before the hunk would end anyway (lookahead for a
-    context line that lost its leading space)."""
-    for line in lines[index:]:
+    """Whether a prefixed diff line follows closely, before the hunk would end anyway: then
+    the unprefixed line at ``index - 1`` is a context line that lost its leading space."""
+    for line in lines[index : index + _LOST_SPACE_LOOKAHEAD]:
         if line.startswith(_DIFF_LINE) and not line.startswith(("--- ", "+++ ")):
             return True
         if line.startswith("@@") or is_fence(line) or line.startswith(("--- ", "diff --git ")):

@@ -29,7 +29,9 @@ EXPECTED = (
 )
 
 _EDIT_KEYS = ("path", "file", "edits")
+_ACTION_KEYS = ("old", "new", "content")
 _LOOKS_LIKE_JSON = re.compile(r'\{\s*"|\[\s*\{')
+_OPENS_AS_EDIT = re.compile(r'(\[\s*)?\{\s*"(path|file|edits)"')
 _VALID_ESCAPES = frozenset('"\\/bfnrtu')
 _CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # A broken candidate costs a Python-speed scan to the end of the output; after this many
@@ -144,7 +146,13 @@ def _decode(decoder: json.JSONDecoder, text: str, start: int, may_repair: bool) 
         return _Candidate()
     end = _balanced_end(text, start)
     if end is None:
-        return _Candidate(problem=_problem(text[start:], "it never closes"), repaired=True)
+        # Unbounded, the rest of the output would always mention "path" somewhere: only an
+        # edit that starts like one is reported (an LLM cut off mid-edit, typically).
+        opened_as_edit = _OPENS_AS_EDIT.match(text, start)
+        return _Candidate(
+            problem=opened_as_edit and _problem(text[start:], "it never closes (was the output cut off?)"),
+            repaired=True,
+        )
     try:
         return _Candidate(json.loads(_repair(text[start:end])), end, repaired=True)
     except json.JSONDecodeError as error:
@@ -161,8 +169,11 @@ def _problem(candidate: str, why: str) -> str | None:
 
 
 def _edit_shaped(value: object) -> bool:
+    """An edits object, or an object with a path and something to do with it: JSON that
+    merely has a "path" key (an API example in prose) is not an edit."""
     if isinstance(value, dict):
-        return any(key in value for key in _EDIT_KEYS)
+        has_path = "path" in value or "file" in value
+        return "edits" in value or (has_path and any(key in value for key in _ACTION_KEYS))
     if isinstance(value, list) and value:
         return all(isinstance(item, dict) for item in value) and _edit_shaped(value[0])
     return False

@@ -268,3 +268,35 @@ def test_failure_names_every_format_and_shows_the_start_of_the_output() -> None:
 
 def test_failure_on_empty_output() -> None:
     assert "The output is empty." in failure("  \n").message
+
+
+def test_json_after_code_full_of_braces_and_quotes_is_found() -> None:
+    code = 'function f(x) { return {"a": x, "b": [1, 2]} || "{" + x; }\n' * 50
+    assert parsed(code + '{"path": "a", "content": "x"}').edits == (Write("a", "x"),)
+
+
+def test_json_cut_off_mid_edit_is_reported() -> None:
+    message = failure('Here:\n```json\n{"path": "a.py", "content": "def f():\n    return 1\n').message
+    assert (
+        "line 3: found JSON that looks like edits, but it never closes (was the output cut off?)" in message
+    )
+
+
+def test_json_with_a_path_but_nothing_to_do_is_not_an_edit() -> None:
+    output = 'The endpoint is {"path": "/api/items", "method": "GET"}.\n{"path": "a", "content": "x"}'
+    assert parsed(output).edits == (Write("a", "x"),)
+
+
+def test_bare_diff_followed_by_prose_with_bullets() -> None:
+    output = "--- a/f\n+++ b/f\n@@ -1,2 +1,2 @@\n-a\n+b\n c\nThis change:\n- fixes the bug\n- adds a test\n"
+    assert parsed(output).edits[0].hunks[0].lines == ("-a", "+b", " c")
+
+
+def test_diff_context_line_that_lost_its_leading_space() -> None:
+    output = "--- a/f\n+++ b/f\n@@ -1,2 +1,2 @@\ndef f():\n-    return 1\n+    return 2\n"
+    assert parsed(output).edits[0].hunks[0].lines == (" def f():", "-    return 1", "+    return 2")
+
+
+def test_diff_undercounted_header_still_reads_every_prefixed_line() -> None:
+    output = "--- a/f\n+++ b/f\n@@ -1 +1 @@\n a\n-b\n+c\n"
+    assert parsed(output).edits[0].hunks[0].lines == (" a", "-b", "+c")

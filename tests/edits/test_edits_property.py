@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from muxc.edits import Applied, EditSet, Plan, Replace, Snapshot, apply, parse_edits, plan
+from muxc.edits import Applied, EditSet, Plan, Replace, Snapshot, Write, apply, parse_edits, plan
 
 # Text with the characters that make edits hard: both line endings, trailing whitespace,
 # blank lines, non-ASCII, a BOM-like character; no NUL (that is a binary file).
@@ -86,3 +86,26 @@ def _state(root: Path) -> dict[str, tuple[bytes, int] | None]:
             (path.read_bytes(), stat.S_IMODE(path.stat().st_mode)) if path.is_file() else None
         )
     return found
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(before=_TEXT, after=_TEXT)
+def test_the_reported_diff_parses_back_and_reproduces_the_change(
+    shared_repo: Path, before: str, after: str
+) -> None:
+    """The diff ``apply`` reports is itself a valid edit: applied to the old file it gives the new."""
+    assume(not before.startswith("\ufeff") and not after.startswith("\ufeff"))
+    target = shared_repo / "roundtrip.txt"
+    target.write_bytes(before.encode())
+    planned = plan(shared_repo, EditSet((Write("roundtrip.txt", after),), "json"))
+    assert isinstance(planned, Plan)
+    (change,) = planned.changes
+    assume(change.changed and b"\r" not in (change.before or b"") + (change.after or b""))
+    applied = apply(planned)
+    assert isinstance(applied, Applied)
+    target.write_bytes(before.encode())
+    replayed = parse_edits(applied.diff)
+    assert isinstance(replayed, EditSet), replayed.message
+    again = plan(shared_repo, replayed)
+    assert isinstance(again, Plan), again.message
+    assert again.changes[0].after == change.after
