@@ -3,7 +3,9 @@
 Sources, in order of precedence:
 - ``credentials = ["env:KEY_A", "KEY_B"]``: environment variable names, in failover order;
 - ``api_key``: a literal or ``${VAR}`` (llm-mux sent it literally; we expand it);
-- ``type = "claude-api"`` / protocol anthropic: ``api_key_env`` (default ``ANTHROPIC_API_KEY``).
+- ``type = "claude-api"`` / protocol anthropic: ``api_key_env`` (default ``ANTHROPIC_API_KEY``);
+  required for ``claude-api`` or an explicit ``api_key_env``, optional for a plain anthropic
+  protocol backend (a local server or proxy may need none).
 
 Selection is sticky: every request uses the current key until it is parked or dead, then the pool
 moves on and stays there (prompt-cache locality, and later calls in the build avoid a parked key).
@@ -79,9 +81,11 @@ def _single(config: BackendConfig, protocol: str | None, environ: Mapping[str, s
         return [_from_api_key(config.api_key, environ)]
     if protocol == "anthropic" or config.type == "claude-api" or config.api_key_env:
         name = config.api_key_env or DEFAULT_ANTHROPIC_ENV
-        if not environ.get(name):
+        if environ.get(name):
+            return [Credential(name, environ[name])]
+        if config.type == "claude-api" or config.api_key_env:
             raise CredentialError(f"the variable {name} holding the API key is not set")
-        return [Credential(name, environ[name])]
+    # No key configured: fine for local servers and proxies; a 401 will say what to set.
     return [Credential("none", None)]
 
 

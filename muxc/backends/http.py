@@ -333,10 +333,11 @@ class HttpBackend:
     def _read_stream(self, call: _Call, body: Iterator[bytes]) -> Answer:
         parser, stream = SseParser(), self._adapter.accumulator()
         for chunk in body:
-            if self._feed(stream, parser.feed(chunk)):
-                return stream.answer()
+            terminal = self._feed(stream, parser.feed(chunk))
             if call.on_progress is not None:
                 call.on_progress(stream.text_length)
+            if terminal:
+                return stream.answer()
         self._feed(stream, parser.close())
         if stream.finished:
             return stream.answer()
@@ -493,7 +494,7 @@ class HttpBackend:
         detail = f" Last answer: {last.message}." if last is not None else ""
         names = self._pool.names
         if names == ["none"]:
-            what = "no API key is configured; set api_key or credentials"
+            what = "no API key is configured; set api_key, credentials or api_key_env"
         else:
             what = f"keys: {', '.join(names)}; every one was rejected with 401/403, check their values"
         return self._error("auth", f"authentication failed for backend {self.name!r} ({what}).{detail}", call)
