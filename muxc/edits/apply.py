@@ -164,7 +164,7 @@ def _load(path: str, absolute: Path) -> _Draft | str:
 
 
 def _missing(draft: _Draft) -> str:
-    return f"{draft.path} does not exist (to create it, give its whole content)"
+    return f"{draft.path} does not exist (to create a file, give its whole content or diff it from /dev/null)"
 
 
 def _create(draft: _Draft, text: str, final_newline: bool | None = None) -> str | None:
@@ -215,6 +215,9 @@ def _delete(draft: _Draft, edit: Delete) -> str | None:
 
 
 def _diff(draft: _Draft, edit: DiffHunks) -> str | None:
+    if draft.text is None and all(not hunk.old_lines for hunk in edit.hunks):
+        # Only added lines for a missing file: a creation whose "--- /dev/null" the LLM forgot.
+        edit = DiffHunks(edit.path, edit.hunks, creates=True)
     if edit.creates and draft.text is not None:
         return (
             f"the diff creates {draft.path} (--- /dev/null) but it exists; diff against its content instead"

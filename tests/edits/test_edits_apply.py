@@ -288,3 +288,16 @@ def test_a_no_op_edit_writes_nothing(repo) -> None:
     applied = repo.apply('{"path": "README.md", "old": "project", "new": "project"}')
     assert applied.summary == "no files changed" and applied.diff == ""
     assert os.stat(repo.root / "README.md").st_mtime_ns == mtime
+
+
+def test_diff_of_only_added_lines_for_a_missing_file_creates_it(repo) -> None:
+    repo.apply("--- a/fresh.txt\n+++ b/fresh.txt\n@@ -0,0 +1,2 @@\n+one\n+two\n")
+    assert repo.read("fresh.txt") == b"one\ntwo\n"
+
+
+def test_replacing_in_a_missing_file_says_how_to_create_one(repo) -> None:
+    message = repo.refuse('{"path": "ghost.py", "old": "a", "new": "b"}')
+    assert (
+        "ghost.py does not exist (to create a file, give its whole content or diff it from /dev/null)"
+        in message
+    )
