@@ -112,16 +112,10 @@ def plan(root: Path, edit_set: EditSet) -> Plan | ApplyFailure:
         problem = _plan_edit(root, drafts, edit, number)
         if problem:
             problems.append(EditProblem(number, edit.path, problem))
-    changes = []
-    for draft in drafts.values():
-        change = _change(draft) if not draft.broken else None
-        if isinstance(change, str):
-            problems.append(EditProblem(draft.last_edit, draft.last_path, change))
-        elif change is not None:
-            changes.append(change)
+    changes = _changes(drafts, problems)
     if problems:
         return _plan_failure(problems, len(edit_set.edits))
-    return Plan(str(root.resolve()), edit_set, tuple(changes))
+    return Plan(str(root.resolve()), edit_set, changes)
 
 
 def _plan_edit(root: Path, drafts: dict[str, _Draft], edit: Edit, number: int) -> str | None:
@@ -242,6 +236,18 @@ _EDITORS: dict[type, Callable[[_Draft, Edit], str | None]] = {
     Delete: _delete,  # type: ignore[dict-item]
     DiffHunks: _diff,  # type: ignore[dict-item]
 }
+
+
+def _changes(drafts: dict[str, _Draft], problems: list[EditProblem]) -> tuple[FileChange, ...]:
+    """The drafts that had no problem as changes; encoding problems are added to ``problems``."""
+    changes = []
+    for draft in drafts.values():
+        change = None if draft.broken else _change(draft)
+        if isinstance(change, str):
+            problems.append(EditProblem(draft.last_edit, draft.last_path, change))
+        elif change is not None:
+            changes.append(change)
+    return tuple(changes)
 
 
 def _change(draft: _Draft) -> FileChange | str:

@@ -301,3 +301,15 @@ def test_replacing_in_a_missing_file_says_how_to_create_one(repo) -> None:
         "ghost.py does not exist (to create a file, give its whole content or diff it from /dev/null)"
         in message
     )
+
+
+def test_prose_wrapped_fenced_json_with_raw_newlines_applies(repo) -> None:
+    output = (
+        "The greeting is wrong. Here is the fix:\n\n```json\n"
+        '{"summary": "fix greeting", "edits": [{"file": "src/app.py",\n'
+        ' "old": "def main():\n    print(\'hello\')\n",\n'
+        ' "new": "def main():\n    print(\'hello, world\')\n"}]}\n'
+        "```\nLet me know if you need anything else."
+    )
+    repo.apply(output)
+    assert repo.read(APP).startswith(b"def main():\n    print('hello, world')\n\n")
