@@ -32,7 +32,9 @@ _VERSION = b"muxc-edits-fingerprint-1\0"
 
 def fingerprint(root: Path, edit_set: EditSet) -> str:
     """A hash of the edit set and the current state of every file it touches."""
-    edits = msgspec.json.encode(edit_set)
+    # Only the edits: the same edits written in another format or with another summary
+    # have the same effect.
+    edits = msgspec.json.encode(edit_set.edits)
     return _hash(_VERSION + edits + b"\0" + _states(root, edit_set.paths))
 
 

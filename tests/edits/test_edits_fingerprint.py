@@ -46,3 +46,8 @@ def test_post_fingerprint_recognises_an_apply_already_in_place(repo) -> None:
     assert state_fingerprint(repo.root, planned.paths) == expected
     repo.write("README.md", "# thing\nuser edit\n")
     assert state_fingerprint(repo.root, planned.paths) != expected
+
+
+def test_fingerprint_ignores_the_format_and_summary(repo) -> None:
+    restated = EditSet(EDITS.edits, "SEARCH/REPLACE", summary="same change, other words")
+    assert fingerprint(repo.root, restated) == fingerprint(repo.root, EDITS)
