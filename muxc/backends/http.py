@@ -507,11 +507,11 @@ class HttpBackend:
         earliest = min((until for until in parked.values() if until > now), default=None)
         soonest = f"; earliest retry {_when(earliest, now)}" if earliest else ""
         if not self._policy.retry_rate_limit:
-            advice = "retry_rate_limit = false, so muxc does not wait"
+            advice = "Not waiting: retry_rate_limit = false"
         elif why == "retries":
-            advice = f"gave up after {call.attempts} attempts; raise max_retries or add credentials"
+            advice = f"Gave up after {call.attempts} attempts; raise max_retries or add credentials"
         else:
-            advice = f"raise max_rate_limit_wait (now {self._max_rate_wait:g}s) to wait, or add credentials"
+            advice = f"Raise max_rate_limit_wait (now {self._max_rate_wait:g}s) to wait, or add credentials"
         message = f"rate limited on every credential of backend {self.name!r} ({keys}){soonest}. {advice}"
         return self._error("rate_limit", message, call, retry_at=earliest)
 

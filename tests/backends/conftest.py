@@ -24,7 +24,9 @@ from tests.support.fixtures import fake_cli, llm_server  # noqa: E402, F401
 
 # Small bounds so rate-limit scenarios take a second, not a minute: a Retry-After above half a
 # second parks the key, and heuristic parks last a fraction of a second.
-FAST = Tuning(short_wait_max=0.5, heuristic_park=0.2, max_delay=2.0, cli_kill_grace=0.5, cancel_kill_grace=0.3)
+FAST = Tuning(
+    short_wait_max=0.5, heuristic_park=0.2, max_delay=2.0, cli_kill_grace=0.5, cancel_kill_grace=0.3
+)
 
 MakeBackend = Callable[..., Backend]
 
@@ -51,7 +53,9 @@ def make_backend(tmp_path: Path) -> Iterator[MakeBackend]:
         config = BackendConfig(name=name, **fields)
         if environ is None and http_target(config) is not None:
             environ = {}
-        backend = create_backend(config, project_root=root or tmp_path, environ=environ, tuning=tuning, logger=logger)
+        backend = create_backend(
+            config, project_root=root or tmp_path, environ=environ, tuning=tuning, logger=logger
+        )
         created.append(backend)
         return backend
 

@@ -3,6 +3,7 @@ timeouts, cancellation and the concurrency limit (llmux-proxies.md §4 scenarios
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
@@ -37,7 +38,9 @@ def failure(backend, prompt: str = "hello there", **request) -> BackendError:
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("stream", [True, False])
 def test_answers_in_both_protocols_streamed_or_not(llm_server, make_backend, protocol, stream) -> None:
-    backend = make_backend(base_url=base(llm_server, protocol), protocol=protocol, stream=stream, api_key="sk-live-abcdef")
+    backend = make_backend(
+        base_url=base(llm_server, protocol), protocol=protocol, stream=stream, api_key="sk-live-abcdef"
+    )
     completion = ask(backend, "what is the answer")
     assert completion.text == "echo: what is the answer"
     assert completion.backend == "b" and completion.attempts == 1
@@ -47,7 +50,12 @@ def test_answers_in_both_protocols_streamed_or_not(llm_server, make_backend, pro
 
 
 def test_openai_request_body_and_headers(llm_server, make_backend) -> None:
-    backend = make_backend(base_url=llm_server.openai_url, model="m1", params={"temperature": 0.2, "max_tokens": 9}, headers={"X-Team": "t1"})
+    backend = make_backend(
+        base_url=llm_server.openai_url,
+        model="m1",
+        params={"temperature": 0.2, "max_tokens": 9},
+        headers={"X-Team": "t1"},
+    )
     ask(backend, "prompt text", system="be brief", params={"max_tokens": 50})
     sent = llm_server.completions[0]
     assert sent.path == "/v1/chat/completions"
@@ -64,7 +72,12 @@ def test_openai_request_body_and_headers(llm_server, make_backend) -> None:
 
 
 def test_anthropic_request_body_and_headers(llm_server, make_backend) -> None:
-    backend = make_backend(type="claude-api", base_url=llm_server.url, environ={"ANTHROPIC_API_KEY": "sk-ant-test-000111"}, stream=False)
+    backend = make_backend(
+        type="claude-api",
+        base_url=llm_server.url,
+        environ={"ANTHROPIC_API_KEY": "sk-ant-test-000111"},
+        stream=False,
+    )
     ask(backend, "prompt text", system="be brief")
     sent = llm_server.completions[0]
     assert sent.path == "/v1/messages"
@@ -79,7 +92,9 @@ def test_anthropic_request_body_and_headers(llm_server, make_backend) -> None:
 
 
 def test_api_key_reference_is_expanded_from_the_environment(llm_server, make_backend) -> None:
-    backend = make_backend(base_url=llm_server.openai_url, api_key="${MY_KEY}", environ={"MY_KEY": "sk-from-env-42"})
+    backend = make_backend(
+        base_url=llm_server.openai_url, api_key="${MY_KEY}", environ={"MY_KEY": "sk-from-env-42"}
+    )
     ask(backend)
     assert llm_server.completions[0].api_key == "sk-from-env-42"
 
@@ -92,9 +107,20 @@ def test_missing_key_variable_is_a_config_error_naming_it(llm_server, make_backe
 
 
 def test_identity_has_what_determines_answers_and_no_secrets(make_backend) -> None:
-    backend = make_backend(base_url="http://user:pw-secret-1@127.0.0.1:9/v1?api_key=zzz&v=2", model="m", params={"temperature": 0}, api_key="sk-identity-999")
+    backend = make_backend(
+        base_url="http://user:pw-secret-1@127.0.0.1:9/v1?api_key=zzz&v=2",
+        model="m",
+        params={"temperature": 0},
+        api_key="sk-identity-999",
+    )
     identity = backend.identity()
-    assert identity == {"kind": "http", "protocol": "openai", "model": "m", "params": {"temperature": 0}, "base_url": "http://127.0.0.1:9/v1?v=2"}
+    assert identity == {
+        "kind": "http",
+        "protocol": "openai",
+        "model": "m",
+        "params": {"temperature": 0},
+        "base_url": "http://127.0.0.1:9/v1?v=2",
+    }
     assert "sk-identity-999" not in repr(identity) and "pw-secret-1" not in repr(identity)
     assert backend.reads_project is False
 
@@ -105,7 +131,11 @@ def test_identity_has_what_determines_answers_and_no_secrets(make_backend) -> No
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("chunking", [1, 16, "blank-line"])
 def test_fragmented_streams_give_the_same_answer(llm_server, make_backend, protocol, chunking) -> None:
-    usage = {"prompt_tokens": 11, "completion_tokens": 4} if protocol == "openai" else {"input_tokens": 11, "output_tokens": 4}
+    usage = (
+        {"prompt_tokens": 11, "completion_tokens": 4}
+        if protocol == "openai"
+        else {"input_tokens": 11, "output_tokens": 4}
+    )
     llm_server.script(Reply(text="naïve café answer ✓", usage=usage, chunking=chunking))
     completion = ask(make_backend(base_url=base(llm_server, protocol), protocol=protocol))
     assert completion.text == "naïve café answer ✓"
@@ -147,7 +177,9 @@ def test_json_document_when_a_stream_was_asked_for_is_used(llm_server, make_back
 
 
 def test_openai_stream_without_done_but_with_finish_reason_is_complete(llm_server, make_backend) -> None:
-    llm_server.script(Reply(events=['data: {"choices": [{"delta": {"content": "ok"}, "finish_reason": "stop"}]}']))
+    llm_server.script(
+        Reply(events=['data: {"choices": [{"delta": {"content": "ok"}, "finish_reason": "stop"}]}'])
+    )
     assert ask(make_backend(base_url=llm_server.openai_url)).text == "ok"
 
 
@@ -169,7 +201,9 @@ def test_openai_cached_tokens_are_not_counted_as_fresh(llm_server, make_backend,
     usage = {"input_tokens": 1000, "input_tokens_details": {"cached_tokens": 800}, "output_tokens": 50}
     llm_server.script(Reply(text="x", usage=usage))
     completion = ask(make_backend(base_url=llm_server.openai_url, stream=stream, price=SONNET))
-    assert completion.usage == Usage(input_tokens=200, cached_input_tokens=800, output_tokens=50, cache_write_tokens=None)
+    assert completion.usage == Usage(
+        input_tokens=200, cached_input_tokens=800, output_tokens=50, cache_write_tokens=None
+    )
     assert completion.cost_usd == pytest.approx((200 * 3.0 + 800 * 0.3 + 50 * 15.0) / 1e6)
 
 
@@ -180,9 +214,27 @@ def test_openai_prompt_tokens_details(llm_server, make_backend) -> None:
 
 
 @pytest.mark.parametrize("stream", [True, False])
-def test_anthropic_input_excludes_cache_and_missing_cache_fields_stay_none(llm_server, make_backend, stream) -> None:
-    backend = make_backend(protocol="anthropic", base_url=llm_server.url, stream=stream, price=SONNET, environ={"ANTHROPIC_API_KEY": "sk-ant-xxxxxx"})
-    llm_server.script(Reply(text="x", usage={"input_tokens": 20, "cache_read_input_tokens": 900, "cache_creation_input_tokens": 100, "output_tokens": 30}))
+def test_anthropic_input_excludes_cache_and_missing_cache_fields_stay_none(
+    llm_server, make_backend, stream
+) -> None:
+    backend = make_backend(
+        protocol="anthropic",
+        base_url=llm_server.url,
+        stream=stream,
+        price=SONNET,
+        environ={"ANTHROPIC_API_KEY": "sk-ant-xxxxxx"},
+    )
+    llm_server.script(
+        Reply(
+            text="x",
+            usage={
+                "input_tokens": 20,
+                "cache_read_input_tokens": 900,
+                "cache_creation_input_tokens": 100,
+                "output_tokens": 30,
+            },
+        )
+    )
     completion = ask(backend)
     assert completion.usage == Usage(20, 900, 30, 100)
     assert completion.cost_usd == pytest.approx((20 * 3.0 + 900 * 0.3 + 30 * 15.0 + 100 * 3.75) / 1e6)
@@ -204,7 +256,10 @@ def test_no_usage_means_unknown_not_zero(llm_server, make_backend, protocol) -> 
     ("reply", "needle"),
     [
         (Reply.html(), "<html><head><title>502 Bad Gateway"),
-        (Reply(body='{"choices": [{"message": ', headers={"content-type": "application/json"}), "invalid JSON"),
+        (
+            Reply(body='{"choices": [{"message": ', headers={"content-type": "application/json"}),
+            "invalid JSON",
+        ),
         (Reply(json={"id": "x", "choices": []}), "no choices"),
         (Reply(body=""), "empty body"),
     ],
@@ -235,18 +290,24 @@ def test_connection_refused_is_retried_with_growing_waits_then_names_the_url(mak
     with caplog.at_level(logging.DEBUG, logger="muxc.backends"):
         error = failure(backend)
     assert error.kind == "connection" and error.attempts == 4
-    assert f"127.0.0.1:{port}/v1/chat/completions" in error.message and "is the server running" in error.message
+    assert (
+        f"127.0.0.1:{port}/v1/chat/completions" in error.message and "is the server running" in error.message
+    )
     waits = [float(w) for w in re.findall(r"waiting (\d+\.\d+)s", caplog.text)]
     assert len(waits) == 3 and waits == sorted(waits) and waits[0] >= 0.04
 
 
-def test_503_is_retried_with_backoff_up_to_max_retries_and_the_key_stays_good(llm_server, make_backend) -> None:
+def test_503_is_retried_with_backoff_up_to_max_retries_and_the_key_stays_good(
+    llm_server, make_backend
+) -> None:
     llm_server.script(*[Reply.error(503, "overloaded")] * 3)
-    backend = make_backend(base_url=llm_server.openai_url, max_retries=2, retry_delay=60, api_key="sk-keep-me-123")
+    backend = make_backend(
+        base_url=llm_server.openai_url, max_retries=2, retry_delay=60, api_key="sk-keep-me-123"
+    )
     error = failure(backend)
     assert error.kind == "server" and "503" in error.message and "after 3 attempts" in error.message
     times = [r.time for r in llm_server.completions]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == 3 and gaps[0] >= 0.06 and gaps[1] > gaps[0]
     assert ask(backend).text.startswith("echo:")  # the key was not marked bad
     assert llm_server.completions[-1].api_key == "sk-keep-me-123"
@@ -263,9 +324,17 @@ def test_retry_after_on_503_is_honoured(llm_server, make_backend) -> None:
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_stalled_stream_hits_the_idle_timeout_and_releases_the_slot(llm_server, make_backend, protocol) -> None:
+def test_stalled_stream_hits_the_idle_timeout_and_releases_the_slot(
+    llm_server, make_backend, protocol
+) -> None:
     llm_server.script(Reply(text="never finished", stall_after=1))
-    backend = make_backend(base_url=base(llm_server, protocol), protocol=protocol, idle_timeout="500ms", timeout=600, max_concurrent=1)
+    backend = make_backend(
+        base_url=base(llm_server, protocol),
+        protocol=protocol,
+        idle_timeout="500ms",
+        timeout=600,
+        max_concurrent=1,
+    )
     started = time.monotonic()
     error = failure(backend)
     assert 0.5 <= time.monotonic() - started < 2.0
@@ -326,7 +395,9 @@ def test_max_concurrent_is_never_exceeded_across_threads(make_backend) -> None:
     with LLMServer(latency=0.15) as server:
         backend = make_backend(base_url=server.openai_url, max_concurrent=3)
         results: list[str] = []
-        threads = [threading.Thread(target=lambda i=i: results.append(ask(backend, f"p{i}").text)) for i in range(12)]
+        threads = [
+            threading.Thread(target=lambda i=i: results.append(ask(backend, f"p{i}").text)) for i in range(12)
+        ]
         started = time.monotonic()
         for thread in threads:
             thread.start()

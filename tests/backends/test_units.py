@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -45,7 +46,10 @@ def test_short_values_are_not_registered_so_ordinary_words_survive() -> None:
 # -- Retry-After and backoff (scenario 6) -------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "seconds"), [("2", 2.0), (" 7 ", 7.0), ("0", 0.0), ("abc", None), ("-1", None), ("", None), (None, None)])
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("2", 2.0), (" 7 ", 7.0), ("0", 0.0), ("abc", None), ("-1", None), ("", None), (None, None)],
+)
 def test_retry_after_seconds_and_garbage(value: str | None, seconds: float | None) -> None:
     assert parse_retry_after(value) == seconds
 
@@ -60,7 +64,7 @@ def test_backoff_grows_from_retry_delay_and_is_capped() -> None:
     policy = RetryPolicy(max_retries=10, base_delay=0.5)
     waits = [policy.backoff(n) for n in range(1, 9)]
     assert 0.5 <= waits[0] <= 0.625
-    assert all(later > earlier for earlier, later in zip(waits, waits[1:6], strict=False))
+    assert all(later > earlier for earlier, later in itertools.pairwise(waits))
     assert max(waits) <= 60.0
 
 

@@ -59,7 +59,10 @@ def codex_events(answer: str) -> str:
         {"type": "item.completed", "item": {"id": "item_0", "type": "reasoning", "text": "thinking"}},
         {"type": "item.completed", "item": {"id": "item_1", "type": "agent_message", "text": "draft answer"}},
         {"type": "item.completed", "item": {"id": "item_2", "type": "agent_message", "text": answer}},
-        {"type": "turn.completed", "usage": {"input_tokens": 100, "cached_input_tokens": 60, "output_tokens": 7}},
+        {
+            "type": "turn.completed",
+            "usage": {"input_tokens": 100, "cached_input_tokens": 60, "output_tokens": 7},
+        },
     ]
     return "\n".join(json.dumps(event) for event in events) + "\n"
 

@@ -30,6 +30,7 @@ guarded by a lock. ``max_in_flight`` is measured at the server (concurrency-limi
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import socket
 import threading
@@ -110,7 +111,9 @@ class Reply:
     @classmethod
     def rate_limited(cls, retry_after: str | None = None, message: str = "rate limited") -> Reply:
         headers = {"retry-after": retry_after} if retry_after is not None else {}
-        return cls(status=429, headers=headers, json={"error": {"type": "rate_limit_error", "message": message}})
+        return cls(
+            status=429, headers=headers, json={"error": {"type": "rate_limit_error", "message": message}}
+        )
 
     @classmethod
     def error(cls, status: int, message: str = "error", **extra: Any) -> Reply:
@@ -190,7 +193,17 @@ def openai_events(reply: Reply, request: RecordedRequest) -> list[str]:
         return events
     events.append(chunk({}, "stop"))
     if reply.include_usage:
-        events.append("data: " + json.dumps({"id": "chatcmpl-test", "model": reply.model, "choices": [], "usage": _openai_usage(reply, request)}))
+        events.append(
+            "data: "
+            + json.dumps(
+                {
+                    "id": "chatcmpl-test",
+                    "model": reply.model,
+                    "choices": [],
+                    "usage": _openai_usage(reply, request),
+                }
+            )
+        )
     return [*events, "data: [DONE]"]
 
 
@@ -207,7 +220,10 @@ def anthropic_events(reply: Reply, request: RecordedRequest) -> list[str]:
     events = [
         event("message_start", {"message": message}),
         event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
-        *[event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": d}}) for d in deltas],
+        *[
+            event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": d}})
+            for d in deltas
+        ],
         event("content_block_stop", {"index": 0}),
     ]
     final_usage = {"output_tokens": usage["output_tokens"]} if "output_tokens" in usage else {}
@@ -290,7 +306,9 @@ class _HTTPServer(ThreadingHTTPServer):
 class LLMServer:
     """A threaded, scripted OpenAI/Anthropic server on 127.0.0.1 (port chosen by the OS)."""
 
-    def __init__(self, *, latency: float = 0.0, responder: Callable[[RecordedRequest], Reply] = echo_reply) -> None:
+    def __init__(
+        self, *, latency: float = 0.0, responder: Callable[[RecordedRequest], Reply] = echo_reply
+    ) -> None:
         self.latency = latency  # seconds added before every answer
         self.responder = responder
         self.models_reply: Reply | None = None  # how GET /v1/models answers (None: a model list)
@@ -303,7 +321,9 @@ class LLMServer:
         self.max_in_flight = 0
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -317,10 +337,8 @@ class LLMServer:
         with self._lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self._httpd.server_close()
         self._thread.join(timeout=5)
 
@@ -385,10 +403,17 @@ class LLMServer:
     def _handle(self, handler: _Handler) -> None:
         request = self._record(handler)
         if request.protocol == "models" and self.models_reply is None:
-            self._send_json(handler, 200, {"object": "list", "data": [{"id": "test-model", "object": "model"}]}, {})
+            self._send_json(
+                handler, 200, {"object": "list", "data": [{"id": "test-model", "object": "model"}]}, {}
+            )
             return
         if request.protocol == "models":
-            self._send_bytes(handler, self.models_reply.status, _document(self.models_reply, request), self.models_reply.headers)
+            self._send_bytes(
+                handler,
+                self.models_reply.status,
+                _document(self.models_reply, request),
+                self.models_reply.headers,
+            )
             return
         reply = self._next_reply(request)
         self._enter()
