@@ -1,0 +1,71 @@
+"""Parse time of muxc.toml against tomllib on a generated 1,000-step workflow.
+
+Run: ``.venv/bin/python benchmarks/bench_toml.py [--steps N] [--repeat R]``. Prints figures;
+asserts nothing (timings belong here, not in the tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import tomllib
+
+PROMPT_LINES = (
+    "You are reviewing part {i} of a large code base. Read the diff and the notes below,",
+    "then list every bug you find as one bullet: file:line, severity, and the fix.",
+    'Say "none" if the diff is clean; do not invent problems.',
+    "",
+    "{{{{ steps.{prev}.output }}}}",
+)
+
+
+def workflow_text(steps: int) -> str:
+    """A llm-mux style workflow of ``steps`` ``[[steps]]`` tables with multi-line prompts."""
+    parts = [
+        "# A generated workflow for benchmarking muxc.toml.\n"
+        'name = "bench"\ndescription = "A long chain of review steps"\n\n'
+        '[args.outdir]\ndefault = "docs/review"\ndescription = "where the reports go"\n'
+    ]
+    for i in range(steps):
+        prev = f"review_{max(i - 1, 0):04d}"
+        prompt = "\n".join(line.format(i=i, prev=prev) for line in PROMPT_LINES)
+        parts.append(
+            f"\n# Step {i}: review one part.\n[[steps]]\n"
+            f'name = "review_{i:04d}"\ntype = "query"\nrole = "analyzer"  # see [roles]\n'
+            f'depends_on = ["{prev}"]\noutput = "{{{{ args.outdir }}}}/review_{i:04d}.md"\n'
+            f'prompt = """\n{prompt}\n"""\n'
+        )
+    return "".join(parts)
+
+
+def best_of(repeat: int, parse, text: str) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        parse(text)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+
+    import muxc.toml
+
+    text = workflow_text(args.steps)
+    assert muxc.toml.loads(text) == tomllib.loads(text)
+    print(f"document: {args.steps} steps, {len(text) / 1024:.0f} KiB, {text.count(chr(10))} lines")
+    print(f"best of {args.repeat}:")
+    for name, parse in (
+        ("tomllib.loads", tomllib.loads),
+        ("muxc.toml.parse", muxc.toml.parse),
+        ("muxc.toml.loads", muxc.toml.loads),
+    ):
+        print(f"  {name:<16} {best_of(args.repeat, parse, text) * 1000:7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
