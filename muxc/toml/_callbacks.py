@@ -6,8 +6,7 @@ would pass them: filtered tokens dropped, ``[optional]`` items as ``None``). Val
 document nodes at once; statements go to the builder line by line, in source order.
 
 Child conventions: a key part is a ``Str``; a comment is a plain ``str`` (the text after
-``#``); an opening bracket is an ``Opening`` (so an error message can tell what is open) and
-a closing bracket is its end offset.
+``#``); an opening bracket is its start offset and a closing bracket its end offset.
 """
 
 from __future__ import annotations
@@ -18,24 +17,11 @@ from muxc.toml._builder import KEYVAL, TABLE, TABLE_ARRAY, Builder
 from muxc.toml.document import Str
 
 
-class Opening:
-    """An opening bracket on the parser stack: which construct it opens, and where."""
-
-    __slots__ = ("kind", "offset")
-
-    def __init__(self, kind: str, offset: int):
-        self.kind = kind  # "table" | "array-table" | "array" | "inline"
-        self.offset = offset
+def _start_offset(token: str, start: int, end: int) -> int:
+    return start
 
 
-def _opening(kind: str):
-    def callback(token: str, start: int, end: int) -> Opening:
-        return Opening(kind, start)
-
-    return callback
-
-
-def _closing(token: str, start: int, end: int) -> int:
+def _end_offset(token: str, start: int, end: int) -> int:
     return end
 
 
@@ -69,14 +55,14 @@ TERMINALS = {
     "LOCAL_TIME": _scalars.local_time,
     "INVALID_VALUE": _scalars.invalid_value,
     "COMMENT": _comment,
-    "TABLE_OPEN": _opening("table"),
-    "ARRAY_TABLE_OPEN": _opening("array-table"),
-    "ARRAY_OPEN": _opening("array"),
-    "INLINE_OPEN": _opening("inline"),
-    "TABLE_CLOSE": _closing,
-    "ARRAY_TABLE_CLOSE": _closing,
-    "ARRAY_CLOSE": _closing,
-    "INLINE_CLOSE": _closing,
+    "TABLE_OPEN": _start_offset,
+    "ARRAY_TABLE_OPEN": _start_offset,
+    "ARRAY_OPEN": _start_offset,
+    "INLINE_OPEN": _start_offset,
+    "TABLE_CLOSE": _end_offset,
+    "ARRAY_TABLE_CLOSE": _end_offset,
+    "ARRAY_CLOSE": _end_offset,
+    "INLINE_CLOSE": _end_offset,
 }
 
 
@@ -97,22 +83,22 @@ def _key(builder: Builder, children: list) -> tuple[Str, ...]:
 
 
 def _table_header(builder: Builder, children: list) -> tuple:
-    opening, key, end = children
-    return (TABLE, key, Span(opening.offset, end))
+    start, key, end = children
+    return (TABLE, key, Span(start, end))
 
 
 def _array_table_header(builder: Builder, children: list) -> tuple:
-    opening, key, end = children
-    return (TABLE_ARRAY, key, Span(opening.offset, end))
+    start, key, end = children
+    return (TABLE_ARRAY, key, Span(start, end))
 
 
 def _array(builder: Builder, children: list):
     items = [child for child in children[1:-1] if child.__class__ is not str]  # drop comments
-    return builder.array(items, Span(children[0].offset, children[-1]))
+    return builder.array(items, Span(children[0], children[-1]))
 
 
 def _inline_table(builder: Builder, children: list):
-    return builder.inline_table(children[1:-1], Span(children[0].offset, children[-1]))
+    return builder.inline_table(children[1:-1], Span(children[0], children[-1]))
 
 
 RULES = {

@@ -36,17 +36,18 @@ class SyntaxFailure(Exception):
     """The text does not fit the grammar at ``offset``.
 
     ``found`` is the terminal scanned there (``$END`` at the end of the text), or ``None``
-    when no terminal the parser could accept matches. ``values`` is the parser's value
-    stack at that point, so the caller can tell which brackets are open.
+    when no terminal the parser could accept matches. ``expected`` lists the terminals the
+    parser's state accepts (LALR merges lookaheads, so it may list more than fit). ``symbols``
+    is the parser's stack as grammar symbols, oldest first: exactly what has been read.
     """
 
-    def __init__(self, offset: int, end: int, found: str | None, expected: tuple[str, ...], values: list):
+    def __init__(self, offset: int, end: int, found: str | None, expected: tuple[str, ...], symbols: list[str]):
         super().__init__(f"unexpected {found or 'text'} at {offset}")
         self.offset = offset
         self.end = end
         self.found = found
         self.expected = expected
-        self.values = values
+        self.symbols = symbols
 
 
 class TooDeep(Exception):
@@ -81,6 +82,10 @@ class Parser:
         }
         self._token_callbacks.update({name: None for name in self._terminals if name.startswith("_")})
         self._plans = [_plan(rule, rule_callbacks) for rule in tables["rules"]]
+        # In an LR automaton every state is entered by one symbol: the stack spells the input.
+        self._accessing = {
+            target: symbol for actions in self._actions for symbol, target in actions.items() if target >= 0
+        }
         self.max_stack = max_stack
         self._any: Callable[[str, int], re.Match | None] | None = None
 
@@ -122,7 +127,8 @@ class Parser:
             scan = scanners[state] or self._scanner(state)
             match = scan(text, pos)
             if match is None:
-                raise self._scan_failure(text, pos, state, values)
+                offset = self.skip_ignored(text, pos)
+                raise self._failure(offset, offset, None, states)
             term = match.lastgroup
             end = match.end()
             if term == _EOF_GROUP:
@@ -133,7 +139,7 @@ class Parser:
             while True:
                 action = actions.get(term)
                 if action is None:
-                    raise SyntaxFailure(end - len(token), end, term, self._expected(state), values)
+                    raise self._failure(end - len(token), end, term, states)
                 if action >= 0:  # shift
                     if len(states) > max_stack:
                         raise TooDeep(end - len(token))
@@ -186,12 +192,10 @@ class Parser:
         self._scanners[state] = scanner
         return scanner
 
-    def _expected(self, state: int) -> tuple[str, ...]:
-        return tuple(name for name in self._actions[state] if name.isupper())  # terminals
-
-    def _scan_failure(self, text: str, pos: int, state: int, values: list) -> SyntaxFailure:
-        offset = self.skip_ignored(text, pos)
-        return SyntaxFailure(offset, offset, None, self._expected(state), values)
+    def _failure(self, offset: int, end: int, found: str | None, states: list[int]) -> SyntaxFailure:
+        expected = tuple(name for name in self._actions[states[-1]] if name.isupper())  # terminals
+        symbols = [self._accessing[state] for state in states[1:]]
+        return SyntaxFailure(offset, end, found, expected, symbols)
 
 
 def _plan(rule: tuple, callbacks: dict[str, RuleCallback]) -> tuple:

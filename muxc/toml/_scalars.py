@@ -106,11 +106,12 @@ def _fixed_offset(offset: str) -> datetime.timezone:
 # ---------------------------------------------------------------------- what is wrong with a word
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_DATE_LIKE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{2}:[0-9]{2}")
+_DATE_LIKE = re.compile(r"[0-9]+-[0-9]+-|[0-9]{1,2}:[0-9]")
 _NUMBER_LIKE = re.compile(r"[+-]?(?:[0-9.]|inf|nan)", re.IGNORECASE)
 _LEADING_ZERO = re.compile(r"[+-]?0[0-9_]")
 _BAD_UNDERSCORE = re.compile(r"__|_$|^[+-]?_|_[.eE]|[.eExob]_|[+-]_")
 _BOOLEAN_LIKE = re.compile(r"true|false", re.IGNORECASE)
+_SPECIAL_FLOAT_LIKE = re.compile(r"[+-]?(?:inf|nan)", re.IGNORECASE)
 
 
 def invalid_value(token: str, start: int, end: int) -> Scalar:
@@ -122,13 +123,21 @@ def _why_invalid(token: str, start: int) -> str:
     control = _CONTROL.search(token)
     if control is not None:
         return f"control character U+{ord(control.group()):04X} is not allowed here"
+    shown = _shown(token)
     if _DATE_LIKE.match(token):
-        return f"invalid date or time '{token}'"
+        return f"invalid date or time '{shown}': expected a form like 1979-05-27, 07:32:00 or 1979-05-27T07:32:00Z"
     if _BOOLEAN_LIKE.fullmatch(token):
-        return f"invalid value '{token}': booleans are lowercase 'true' and 'false'"
+        return f"invalid value '{shown}': booleans are lowercase 'true' and 'false'"
+    if _SPECIAL_FLOAT_LIKE.fullmatch(token):
+        return f"invalid number '{shown}': write inf and nan in lowercase"
     if _NUMBER_LIKE.match(token):
         return _why_invalid_number(token)
-    return f"invalid value '{token}': strings must be quoted"
+    return f"invalid value '{shown}': strings must be quoted"
+
+
+def _shown(token: str) -> str:
+    """The token with invisible characters (a stray byte order mark, say) made visible."""
+    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in token)
 
 
 def _why_invalid_number(token: str) -> str:
