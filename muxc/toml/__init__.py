@@ -5,7 +5,8 @@
 - any invalid input raises ``TOMLError`` (a ``ValueError``) with line, column, offset, span
   and a message that says what was expected. Nothing else is raised for bad input.
 
-The grammar is ``grammar/toml.lark`` (LALR tables computed by Lark, run by ``_lalr``).
+The grammar is ``grammar/toml.lark``: Lark computes its LALR tables (``_generate``, checked in
+as ``_tables``) and ``_lalr`` runs them; the parser is built on first use.
 Differences from tomllib, both from the TOML 1.0 spec: a UTF-8 byte order mark at the start
 is skipped, and integers must fit in 64 bits. Values and nesting are limited to 100 levels.
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 from typing import Any, BinaryIO
 
 from muxc.diagnostics.span import Span
-from muxc.toml._parser import parse_document
 from muxc.toml.document import Document, to_python
 from muxc.toml.errors import TOMLError
 
@@ -26,12 +26,15 @@ __all__ = ["Document", "TOMLError", "load", "loads", "parse"]
 
 def parse(text: str) -> Document:
     """The spanned ``Document`` of ``text``; raises ``TOMLError`` if it is not valid TOML."""
+    # imported here so that code using only the data model (muxc.toml.document) stays light
+    from muxc.toml._parser import parse_document
+
     return parse_document(text)
 
 
 def loads(text: str) -> dict[str, Any]:
     """The plain value of ``text``, equal to ``tomllib.loads(text)``."""
-    return to_python(parse_document(text).root)  # type: ignore[return-value]
+    return to_python(parse(text).root)  # type: ignore[return-value]
 
 
 def load(fp: BinaryIO) -> dict[str, Any]:

@@ -6,7 +6,7 @@ order. This module flattens that into plain data (strings, ints, tuples and dict
 ``muxc.toml._lalr`` runs without importing Lark, so ``import muxc.toml`` stays cheap.
 
 Run ``python -m muxc.toml._generate`` after editing the grammar; a test fails while the
-checked-in tables are stale, and at run time stale tables are rebuilt here (slower, correct).
+checked-in tables are stale (they record a digest of the grammar they were built from).
 
 Invariants of the produced tables (``_lalr`` relies on them):
 - ``terminals`` is in Lark's lexer order (priority, then longest possible match first), and

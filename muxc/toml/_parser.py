@@ -1,8 +1,8 @@
 """Parse TOML text into a ``Document``: the grammar's tables, the callbacks, the builder.
 
 Invariants:
-- the parser (tables plus compiled scanners) is built once per process, lazily; Lark is
-  imported only when the checked-in tables do not match ``grammar/toml.lark``;
+- the parser (tables plus compiled scanners) is built once per process, lazily, from the
+  tables ``_generate`` derived from ``grammar/toml.lark`` with Lark (Lark is not imported);
 - every problem in the text comes out as ``TOMLError``; nothing else escapes for any ``str``.
 """
 
@@ -43,17 +43,11 @@ def toml_parser() -> Parser:
 
 
 def _tables() -> dict[str, Any]:
-    """The checked-in tables if they were generated from this grammar, else fresh ones."""
-    from muxc.resources import grammar_text
-    from muxc.toml._generate import grammar_digest
+    """The LALR tables of grammar/toml.lark, generated ahead of time.
+
+    Reading and hashing the grammar here would cost more than the rest of a small parse
+    (pathlib, hashlib); tests/toml/test_toml_tables.py fails instead when they are stale.
+    """
     from muxc.toml._tables import TABLES
 
-    try:
-        grammar = grammar_text("toml.lark")
-    except OSError:  # an installation without the grammar file: trust the generated tables
-        return TABLES
-    if TABLES["digest"] == grammar_digest(grammar):
-        return TABLES
-    from muxc.toml._generate import build_tables
-
-    return build_tables(grammar)
+    return TABLES

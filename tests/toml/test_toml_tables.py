@@ -1,0 +1,18 @@
+"""The checked-in LALR tables (muxc/toml/_tables.py) are the ones Lark derives from the grammar."""
+
+from __future__ import annotations
+
+from muxc.resources import grammar_text
+from muxc.toml._generate import build_tables, grammar_digest
+from muxc.toml._tables import TABLES
+
+STALE = "grammar/toml.lark changed: run `python -m muxc.toml._generate` to regenerate muxc/toml/_tables.py"
+
+
+def test_the_tables_were_generated_from_this_grammar() -> None:
+    assert TABLES["digest"] == grammar_digest(grammar_text("toml.lark")), STALE
+
+
+def test_lark_still_derives_the_same_tables() -> None:
+    # also shows the generation does not depend on string hashing: pytest runs under a random seed
+    assert build_tables(grammar_text("toml.lark")) == TABLES, STALE
