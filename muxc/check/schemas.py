@@ -16,3 +16,17 @@ def check_schemas(state: CheckState) -> None:
             state.report("invalid-output-schema", f"output_schema of `{step.name}`: {problem}", span,
                          "in this schema", help="types are object, array, string, number, integer, boolean; "
                          "objects list `properties` and `required`, arrays give `items`")
+
+
+def check_cache_policies(state: CheckState) -> None:
+    from muxc.syntax.durations import DurationError, to_ms
+
+    for step in state.workflow.steps:
+        if step.cache in (None, "forever", "never") or step.origin is None:
+            continue
+        try:
+            to_ms(step.cache, "ms")
+        except DurationError:
+            state.report("invalid-cache-policy", f"`cache = {step.cache!r}` is not a cache policy",
+                         step.origin.value_span("cache"), "not forever, never or a duration",
+                         help='write "forever", "never", or a duration such as "12h" or "7d"')

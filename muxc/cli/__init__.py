@@ -21,6 +21,8 @@ COMMANDS = {
     "explain": "muxc.cli.check:explain",
     "list": "muxc.cli.workflows:list_workflows",
     "show": "muxc.cli.workflows:show",
+    "build": "muxc.cli.build:build",
+    "run": "muxc.cli.build:run",
 }
 
 

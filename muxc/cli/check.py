@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from muxc.cli.common import echo_json, globals_of, plural, use_color
+from muxc.cli.common import global_options, echo_json, globals_of, plural, use_color
 
 FORMATS = ("full", "concise", "json", "github")
 
@@ -37,6 +37,7 @@ def _targets(ctx: click.Context, names: tuple[str, ...], project: object) -> lis
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also read this config file (above all others).")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@global_options
 @click.pass_context
 def check(ctx: click.Context, files: tuple[str, ...], fmt: str | None, config_path: Path | None,
           strict: bool) -> None:
@@ -84,6 +85,7 @@ validate = click.Command("validate", callback=check.callback, params=check.param
 @click.option("--to", "to", type=click.Choice(["mux", "toml"]), help="Target format (default: the file's own).")
 @click.option("-w", "--write", is_flag=True, help="Write the result to FILE (or FILE with the new suffix).")
 @click.option("--check", "check_only", is_flag=True, help="Exit 1 if FILE is not already formatted.")
+@global_options
 @click.pass_context
 def fmt(ctx: click.Context, file: Path, to: str | None, write: bool, check_only: bool) -> None:
     """Format a workflow, or convert it between TOML and the muxc language, without loss.
@@ -132,6 +134,7 @@ def _write_atomically(path: Path, text: str) -> None:
 @click.command()
 @click.argument("code", required=False)
 @click.option("--list", "list_all", is_flag=True, help="List every code with its title.")
+@global_options
 @click.pass_context
 def explain(ctx: click.Context, code: str | None, list_all: bool) -> None:
     """Explain a diagnostic code, with an example and its fix.

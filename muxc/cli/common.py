@@ -72,3 +72,37 @@ def echo_json(data: Any) -> None:
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _set_global(name: str) -> Any:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is None or value is False:
+            return
+        g = globals_of(ctx)
+        if name == "quiet":
+            g.output = "quiet"
+        elif name == "debug" and not g.debug:
+            g.debug = True
+            g.start_debug_log()
+        else:
+            setattr(g, name, value)
+
+    return callback
+
+
+def global_options(command: Any) -> Any:
+    """Accept the global options after the command name too (``muxc build x --output json``)."""
+    options = [
+        click.option("-C", "--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+                     expose_value=False, callback=_set_global("directory"), help="Run as if started in DIR."),
+        click.option("--team", expose_value=False, callback=_set_global("team"), help="Use this team."),
+        click.option("--output", type=click.Choice(["console", "json", "quiet"]), expose_value=False,
+                     callback=_set_global("output"), help="console, json (pure JSON on stdout) or quiet."),
+        click.option("--quiet", is_flag=True, expose_value=False, callback=_set_global("quiet"),
+                     help="Same as --output quiet."),
+        click.option("--debug", is_flag=True, expose_value=False, callback=_set_global("debug"),
+                     help="Write a debug log file and print its path."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command

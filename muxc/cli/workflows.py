@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
-from muxc.cli.common import echo_json, globals_of
+from muxc.cli.common import global_options, echo_json, globals_of
 
 
 @click.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Also list workflows shadowed by one of the same name.")
+@global_options
 @click.pass_context
 def list_workflows(ctx: click.Context, show_all: bool) -> None:
     """List the workflows muxc can find, in lookup order, with their descriptions.
@@ -37,6 +38,7 @@ def list_workflows(ctx: click.Context, show_all: bool) -> None:
 @click.command()
 @click.argument("name")
 @click.option("--to", type=click.Choice(["mux", "toml"]), help="Show it converted to this format.")
+@global_options
 @click.pass_context
 def show(ctx: click.Context, name: str, to: str | None) -> None:
     """Print a workflow's source (found by name or path).

@@ -1,0 +1,133 @@
+"""Stage 3, pure: a checked workflow plus its arguments becomes a ``Plan``.
+
+Arguments are checked against the declarations here (defaults applied, ``required`` enforced,
+unknown names rejected with the declared list), because they are the build's input. Each step
+gets its static cache-key recipe: the normalised fields that determine its result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from muxc.check.state import CheckedStep, CheckedWorkflow
+from muxc.compile.keys import digest_value
+from muxc.compile.plan import Plan, StepPlan
+from muxc.diagnostics.sink import DiagnosticSink
+from muxc.diagnostics.span import Span
+from muxc.syntax.ast import Step, Workflow
+from muxc.syntax.durations import DurationError, to_ms
+from muxc.syntax.validate import did_you_mean
+
+# Fields that change what a step produces. Templates are not here: their rendered text is part of
+# the key at build time, so a cosmetic edit to a template changes nothing.
+KEYED_FIELDS = ("type", "version", "inputs", "always", "params", "parallel", "min_success", "output_schema",
+                "schema_retries", "source", "verify_retries", "rollback_on_failure", "options", "default")
+
+
+def compile_plan(checked: CheckedWorkflow, args: Mapping[str, str], sink: DiagnosticSink) -> Plan | None:
+    """The plan, or None after reporting argument problems."""
+    workflow = checked.workflow
+    resolved = resolve_args(checked, args, sink)
+    if resolved is None:
+        return None
+    steps = tuple(_lower(checked.steps[name], index_of(workflow, name), workflow.file) for name in checked.order)
+    return Plan(workflow.name, workflow.file, resolved, steps, _final(checked), checked.config.cache.salt)
+
+
+def index_of(workflow: Workflow, name: str) -> int:
+    return workflow.step_names.index(name)
+
+
+def _lower(checked: CheckedStep, index: int, file: str) -> StepPlan:
+    step = checked.step
+    definition = {name: _field(step, name) for name in KEYED_FIELDS if _field(step, name) not in (None, [], {})}
+    return StepPlan(
+        name=step.name,
+        kind=step.type,
+        index=index,
+        deps=checked.deps,
+        consumes=checked.consumes,
+        step=step,
+        definition=definition,
+        definition_digest=digest_value(definition),
+        reads_project=step.type == "shell" and not step.inputs,
+        volatile=checked.volatile,
+        cache_ttl_ms=cache_ttl(step.cache),
+        env_vars=checked.env_vars,
+        file=file,
+        span=step.origin.anchor if step.origin else Span(0, 0),
+    )
+
+
+def _field(step: Step, name: str) -> Any:
+    return getattr(step, name)
+
+
+def cache_ttl(policy: str | None) -> int | None:
+    """None for forever, 0 for never, else milliseconds. Invalid policies were reported by check."""
+    if policy in (None, "forever"):
+        return None
+    if policy == "never":
+        return 0
+    try:
+        return to_ms(policy, "ms")
+    except DurationError:
+        return None
+
+
+def _final(checked: CheckedWorkflow) -> str | None:
+    """The last step (in file order) that no other step depends on."""
+    upstream = {edge.upstream for edge in checked.edges}
+    sinks = [name for name in checked.workflow.step_names if name not in upstream]
+    return sinks[-1] if sinks else None
+
+
+# --- arguments -------------------------------------------------------------------------
+
+
+def resolve_args(checked: CheckedWorkflow, given: Mapping[str, str], sink: DiagnosticSink) -> dict[str, str] | None:
+    workflow = checked.workflow
+    errors = sink.error_count
+    anchor = workflow.origin.anchor if workflow.origin else Span(0, 0)
+    if workflow.declares_args:
+        values = _declared_args(workflow, given, sink, anchor)
+    else:
+        values = dict(given)
+        for name in _referenced_args(checked):
+            if name not in values:
+                sink.report("missing-arg", f"argument `{name}` is used but not given", workflow.file, anchor,
+                            f"{workflow.name} needs {name}", help=f"pass it: muxc build {workflow.name} {name}=...")
+    return None if sink.error_count > errors else values
+
+
+def _declared_args(workflow: Workflow, given: Mapping[str, str], sink: DiagnosticSink, anchor: Span) -> dict[str, str]:
+    declared = ", ".join(workflow.args) or "none"
+    for name in given:
+        if name not in workflow.args:
+            sink.report("unknown-arg", f"`{workflow.name}` has no argument `{name}`", workflow.file, anchor,
+                        "declared here", help=did_you_mean(name, workflow.args) or f"its arguments are: {declared}")
+    values = {}
+    for name, arg in workflow.args.items():
+        value = given.get(name, arg.default)
+        if value is None:
+            if arg.required:
+                span = arg.origin.anchor if arg.origin else anchor
+                sink.report("missing-arg", f"argument `{name}` is required", workflow.file, span, "required here",
+                            help=f"pass it: muxc build {workflow.name} {name}=..." +
+                            (f" ({arg.description})" if arg.description else ""))
+            continue
+        values[name] = value
+    return values
+
+
+def _referenced_args(checked: CheckedWorkflow) -> list[str]:
+    names: dict[str, None] = {}
+    for step in checked.steps.values():
+        for template in step.templates:
+            for ref in template.info.refs:
+                guarded = (ref.root, ref.path[:1]) in template.info.guarded or (ref.root, ref.path) in \
+                    template.info.guarded
+                if ref.root == "args" and ref.path and not guarded:
+                    names[ref.path[0]] = None
+    return list(names)

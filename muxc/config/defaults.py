@@ -7,7 +7,7 @@ no keys and no network. Any user or project config replaces these entries by nam
 
 from __future__ import annotations
 
-from muxc.config.schema import BackendConfig, Config, RoleConfig
+from muxc.config.schema import BackendConfig, Config, RoleConfig, TeamConfig
 
 BUILTIN_ROLES: dict[str, str] = {
     "default": "general questions",
@@ -23,8 +23,19 @@ BUILTIN_ROLES: dict[str, str] = {
 
 LOCAL_BACKEND = "local"
 
+# (name, description, files that identify it, the command that checks edits)
+BUILTIN_TEAMS = (
+    ("rust", "Rust projects", ["Cargo.toml"], "cargo test --quiet"),
+    ("go", "Go projects", ["go.mod"], "go test ./..."),
+    ("node", "JavaScript and TypeScript projects", ["package.json"], "npm test --silent"),
+    ("python", "Python projects", ["pyproject.toml", "setup.py", "setup.cfg"], "python -m pytest -q"),
+    ("ruby", "Ruby projects", ["Gemfile"], "bundle exec rake test"),
+)
+
 
 def builtin_config() -> Config:
     local = BackendConfig(name=LOCAL_BACKEND, type="local", protocol="openai", timeout=600, max_concurrent=1)
     roles = {name: RoleConfig(name=name, backends=[LOCAL_BACKEND], description=doc) for name, doc in BUILTIN_ROLES.items()}
-    return Config(backends={LOCAL_BACKEND: local}, roles=roles, files=("<built-in>",))
+    teams = {name: TeamConfig(name=name, description=doc, detect=detect, verify=verify)
+             for name, doc, detect, verify in BUILTIN_TEAMS}
+    return Config(backends={LOCAL_BACKEND: local}, roles=roles, teams=teams, files=("<built-in>",))

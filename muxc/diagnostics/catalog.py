@@ -163,4 +163,29 @@ CATALOG: tuple[Code, ...] = (
     Code("literal-secret", W, "An API key written into a config file",
          "Keys in files end up in backups and repositories. Read them from the environment.",
          'api_key = "sk-..."', 'api_key = "${OPENAI_API_KEY}"'),
+    # --- building ---------------------------------------------------------------------------
+    Code("unknown-arg", E, "An argument the workflow does not declare was given",
+         "muxc build checks the arguments you pass against the workflow's declarations.",
+         "muxc build review bsae=main", "muxc build review base=main"),
+    Code("missing-arg", E, "A required argument was not given",
+         "The workflow declares the argument as required (or uses it without a default).",
+         "muxc build learn-from-pr", "muxc build learn-from-pr pr=123"),
+    Code("invalid-cache-policy", E, "A cache policy muxc does not understand",
+         "cache is forever (the default), never, or a duration such as 12h or 7d after which the result "
+         "is considered stale and the step runs again.", 'cache = "weekly"', 'cache = "7d"'),
+    Code("unknown-workflow", E, "No workflow by that name or path",
+         "A workflow is a file path or a name looked up in .muxc/workflows, .llm-mux/workflows, the user's config "
+         "dir, then the stdlib.", "muxc build rust-adit", "muxc build rust-audit (see `muxc list`)"),
+    Code("unknown-team", E, "--team names a team that is not configured",
+         "An unknown --team is an error (llm-mux ignored it silently and used no team).", "muxc build fix --team rsut",
+         "muxc build fix --team rust (see `muxc teams`)"),
+    Code("bad-save-path", E, "A save path that cannot be known before the build",
+         "Saved outputs are build targets, so their paths are rendered before any step runs: they may use args, "
+         "env, workflow and team, not step outputs.", 'save = "{{ steps.name.output }}.md"',
+         'save = "{{ args.outdir }}/report.md"'),
+    Code("step-failed", E, "A step failed during the build",
+         "The step's command exited non-zero, its backend failed, its edits did not verify, or its template could "
+         "not be rendered. The diagnostic shows the command, its exit code and the end of its stderr. Later builds "
+         "rerun only what failed or was not reached.", "shell test: cargo test  # a failing test",
+         "fix the cause, then run muxc build again"),
 )

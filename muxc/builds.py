@@ -1,0 +1,161 @@
+"""Prepare and run a build: the runtime half of ``muxc.api``.
+
+``prepare`` does everything that can fail before a step runs — find the workflow, check it,
+compile the plan with the arguments, pick the team and ecosystem, open the state — and returns
+diagnostics instead of a build when something is wrong (a workflow that fails ``muxc check`` is
+never run). ``execute`` runs it under the project's build lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from muxc.api import CheckReport, Project, check_file, load_config, resolve_workflow
+from muxc.diagnostics.span import Span
+from muxc.run.context import Build, BuildOptions
+from muxc.run.events import Reporter, SilentReporter
+
+
+@dataclass
+class Prepared(CheckReport):
+    build: Build | None = None
+    workflow_path: Path | None = None
+
+
+def prepare(project: Project, workflow: str, args: Mapping[str, str], options: BuildOptions,
+            reporter: Reporter | None = None) -> Prepared:
+    report = Prepared()
+    path = resolve_workflow(project, workflow)
+    if path is None:
+        report.sink.report("unknown-workflow", f"no workflow named {workflow!r}", workflow, Span(0, 0), "",
+                           help="run `muxc list` to see the workflows muxc can find, or pass a path")
+        return report
+    report.workflow_path = path
+    config = load_config(project, report)
+    checked = check_file(path, config, report).checked
+    if checked is None or report.errors:
+        return report
+    from muxc.compile import compile_plan
+
+    plan = compile_plan(checked, args, report.sink)
+    if plan is None:
+        return report
+    report.build = _assemble(project, plan, checked.config, options, reporter or SilentReporter(), report)
+    return report
+
+
+def _assemble(project: Project, plan: Any, config: Any, options: BuildOptions, reporter: Reporter,
+              report: Prepared) -> Build | None:
+    from muxc.config.paths import user_data_dir
+    from muxc.run.fingerprint import Fingerprinter
+    from muxc.run.statedir import state_dir
+    from muxc.store.results import ResultStore
+    from muxc.teams import UnknownTeam, select_team
+
+    try:
+        team = select_team(config, options.team, Path.cwd(), project.root)
+    except UnknownTeam as error:
+        report.sink.report("unknown-team", str(error), plan.file, Span(0, 0), "",
+                           help="see `muxc teams` for the configured teams")
+        return None
+    directory = state_dir(project.root)
+    build = Build(plan=plan, root=project.root, state_dir=directory, environ=project.environ, config=config,
+                  store=ResultStore(directory / "cache.db"), fingerprints=Fingerprinter(project.root),
+                  reporter=reporter, options=options, data_dir=user_data_dir(project.environ))
+    _set_team(build, team)
+    _set_ecosystem(build, project)
+    _set_targets(build, report)
+    build.fingerprints = Fingerprinter(project.root, directory / "stat-cache",
+                                       exclude={_relative(project.root, p) for p in build.targets.values()})
+    return None if report.errors else build
+
+
+def _set_team(build: Build, team: Any) -> None:
+    if team is None:
+        return
+    from muxc.run.templating import TeamView
+
+    build.team = TeamView(team.name, team.description, team.detect, team.verify, list(team.roles))
+
+
+def _set_ecosystem(build: Build, project: Project) -> None:
+    from muxc.ecosystems import detect_ecosystem
+
+    home = Path(project.environ.get("HOME", str(Path.home())))
+    found = detect_ecosystem(project.root, build.config.ecosystems, home) if build.config.ecosystems else None
+    if found is not None:
+        build.ecosystem = found.as_template_value()
+        build.ecosystem_name = found.name
+
+
+def _set_targets(build: Build, report: Prepared) -> None:
+    """Render each ``save`` path now: doit needs its targets before anything runs."""
+    from muxc.run.scope import template_context
+    from muxc.run.templating import RenderError, render
+
+    for plan in build.plan.steps:
+        if plan.step.save is None:
+            continue
+        try:
+            relative = render(plan.step.save.value, template_context(build, plan)).strip()
+        except RenderError as error:
+            report.sink.report("bad-save-path", f"the save path of `{plan.name}` cannot be rendered before the "
+                               f"build: {error}", plan.file, plan.step.save.span, "",
+                               help="a save path may use args, env, workflow and team, not step outputs")
+            continue
+        build.targets[plan.name] = (build.root / relative).resolve()
+
+
+def _relative(root: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+@dataclass
+class Executed:
+    code: int
+    build: Build
+    llm_log_path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def execute(build: Build) -> Executed:
+    """Run the build under the project's lock. Call ``close`` when done reading its results."""
+    from muxc.run.engine import run_build
+    from muxc.run.statedir import BuildLock
+
+    _open_llm_log(build)
+    try:
+        with BuildLock(build.state_dir):
+            code = run_build(build, on_forced_exit=lambda: build.reporter.build_finished(build))
+    except BaseException:
+        close(build)
+        raise
+    build.reporter.build_finished(build)
+    return Executed(code, build)
+
+
+def _open_llm_log(build: Build) -> None:
+    if build.data_dir is None:
+        return
+    from muxc.store.llm_log import LlmLog
+
+    try:
+        build.llm_log = LlmLog(build.data_dir / "llm-log.db")
+    except Exception as error:  # the log must never stop a build
+        build.reporter.note(f"the LLM log is unavailable: {error}")
+
+
+def close(build: Build) -> None:
+    """Save what the build learned and release its files and clients."""
+    build.fingerprints.save()
+    if build.backends is not None:
+        build.backends.close()
+    if build.llm_log is not None:
+        build.llm_log.close()
+    build.store.close()

@@ -1,0 +1,143 @@
+"""``muxc build`` (alias ``run``): check, compile and run a workflow, reusing everything cached."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from muxc.cli.common import global_options, echo_json, globals_of, use_color
+
+
+def parse_assignments(ctx: click.Context, values: tuple[str, ...], what: str) -> dict[str, str]:
+    """``key=value`` pairs, split on the first ``=``."""
+    out: dict[str, str] = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"{what} {value!r} is not key=value", ctx)
+        out[key] = rest
+    return out
+
+
+def build_options(options: dict, g: object, jobs: int | None) -> object:
+    from muxc.run.context import BuildOptions
+
+    return BuildOptions(
+        jobs=jobs or 4,
+        force=options["force"],
+        refresh=frozenset(options["refresh"]),
+        keep_going=options["keep_going"],
+        replay=options["replay"],
+        dry_run=options["dry_run"],
+        max_cost=options["max_cost"],
+        max_calls=options["max_calls"],
+        answers=options["answers"],
+        interactive=sys.stdin.isatty() and g.output == "console",
+        team=g.team,
+    )
+
+
+def render_diagnostics(report: object, stream: object = None) -> None:
+    from muxc.diagnostics.render import render
+
+    stream = stream or sys.stderr
+    fmt = "full" if stream.isatty() else "concise"
+    text = render(fmt, report.diagnostics, report.sources, color=use_color(stream))
+    if text:
+        click.echo(text, nl=False, err=True)
+
+
+@click.command()
+@click.argument("workflow")
+@click.argument("args", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Steps run at once (default 4).")
+@click.option("--force", is_flag=True, help="Rerun every step, ignoring the cache.")
+@click.option("--refresh", multiple=True, metavar="STEP", help="Rerun this step (repeatable).")
+@click.option("--keep-going", is_flag=True, help="After a failure, still run what does not depend on it.")
+@click.option("--replay", is_flag=True, help="Serve every step from the cache; any miss fails (deterministic CI).")
+@click.option("--dry-run", is_flag=True, help="Show what would run and why, with rendered prompts; run nothing.")
+@click.option("--max-cost", type=float, metavar="USD", help="Start no LLM call once this much was spent.")
+@click.option("--max-calls", type=int, metavar="N", help="Start no LLM call after N calls.")
+@click.option("--input", "inputs", multiple=True, metavar="NAME=VALUE", help="Answer an input step.")
+@global_options
+@click.pass_context
+def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | None, force: bool,
+          refresh: tuple[str, ...], keep_going: bool, replay: bool, dry_run: bool, max_cost: float | None,
+          max_calls: int | None, inputs: tuple[str, ...]) -> None:
+    """Build WORKFLOW (a path or a name), rerunning only what changed.
+
+    WORKFLOW is looked up in .muxc/workflows, .llm-mux/workflows, the user's config dir, then the
+    stdlib. Arguments are KEY=VALUE and are checked against the workflow's declarations.
+
+    \b
+    Exit status: 0 success, 1 a step failed or the workflow has errors, 2 usage, 130 interrupted.
+
+    \b
+    Examples:
+      muxc build rust-audit outdir=reports/feb-audit
+      muxc build review --dry-run
+      muxc build fix file=src/lib.rs --refresh identify -j 8
+    """
+    from muxc.builds import close, execute, prepare
+    from muxc.run.statedir import LockHeld
+    from muxc.ui.progress import reporter_for
+
+    g = globals_of(ctx)
+    options = build_options({"force": force, "refresh": refresh, "keep_going": keep_going, "replay": replay,
+                             "dry_run": dry_run, "max_cost": max_cost, "max_calls": max_calls,
+                             "answers": parse_assignments(ctx, inputs, "--input")}, g, jobs)
+    prepared = prepare(g.project(), workflow, parse_assignments(ctx, args, "argument"), options,
+                       reporter_for(g.output))
+    if prepared.build is None:
+        render_diagnostics(prepared)
+        if prepared.workflow_path is None:
+            ctx.exit(2)
+        ctx.exit(1)
+    try:
+        done = execute(prepared.build)
+    except LockHeld as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        code = _report(g, done.build, done.code, dry_run)
+    finally:
+        close(done.build)
+    ctx.exit(code)
+
+
+def _report(g: object, build: object, code: int, dry_run: bool) -> int:
+    from muxc.ui.summary import as_json, final_output, summary_line
+
+    if g.output == "json":
+        echo_json(as_json(build, code))
+        return 1 if code not in (0, 130) else code
+    report_failures(build)
+    if dry_run:
+        from muxc.ui.dryrun import show_dry_run
+
+        show_dry_run(build)
+    elif code == 0 and (output := final_output(build)) is not None:
+        click.echo(output.rstrip("\n"))
+    if g.output == "console":
+        click.echo(summary_line(build), err=True)
+        if code == 130:
+            click.echo("interrupted: finished steps are kept; build again to resume", err=True)
+    return 1 if code not in (0, 130) else code
+
+
+def report_failures(build: object) -> None:
+    from muxc.api import Report
+    from muxc.sources import read_source
+    from muxc.ui.summary import failure_diagnostics
+
+    report = Report()
+    for diagnostic in failure_diagnostics(build):
+        report.sink.add(diagnostic)
+        file = diagnostic.labels[0].file
+        if file not in report.sources:
+            read_source(Path(file), report.sink, report.sources)
+    render_diagnostics(report)
+
+
+run = click.Command("run", callback=build.callback, params=build.params, help="Alias of `build` (llm-mux's name).")

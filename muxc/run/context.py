@@ -1,0 +1,115 @@
+"""What one build carries: the plan, the project, the config, the cache, backends and step states.
+
+A ``Build`` is created per ``muxc build`` (or ``status``, ``--dry-run``) and shared by the worker
+threads; the per-step states are the only thing they write concurrently, under ``lock``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from muxc.backends.base import Cancel
+from muxc.compile.plan import Plan, StepPlan
+from muxc.config.schema import Config
+from muxc.run.events import Reporter
+from muxc.run.fingerprint import Fingerprinter
+from muxc.store.results import ResultStore, StepRecord
+
+# How a step ended in this build.
+PENDING, RUNNING, CACHED, RAN, FAILED, SKIPPED, NOT_REACHED = (
+    "pending", "running", "cached", "ran", "failed", "skipped", "not reached")
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    jobs: int = 4
+    force: bool = False
+    refresh: frozenset[str] = frozenset()
+    keep_going: bool = False
+    replay: bool = False  # serve everything from the cache; a miss is a failure
+    dry_run: bool = False  # decide and render, run nothing
+    max_cost: float | None = None
+    max_calls: int | None = None
+    answers: Mapping[str, str] = field(default_factory=dict)  # --input NAME=VALUE
+    interactive: bool = False
+    team: str | None = None
+
+    def forces(self, step: str) -> bool:
+        return self.force or step in self.refresh
+
+
+@dataclass
+class StepState:
+    status: str = PENDING
+    record: StepRecord | None = None
+    output_digest: str = ""
+    reason: str = ""  # why it ran (or would run)
+    failure: Any = None  # a StepFailure when it failed
+    started: float = 0.0
+    finished: float = 0.0
+    key: str = ""
+    cost_usd: float | None = None
+    rendered: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def duration_ms(self) -> int:
+        return int((self.finished - self.started) * 1000) if self.finished else 0
+
+
+@dataclass
+class Build:
+    plan: Plan
+    root: Path
+    state_dir: Path
+    environ: Mapping[str, str]
+    config: Config
+    store: ResultStore
+    fingerprints: Fingerprinter
+    reporter: Reporter
+    options: BuildOptions = field(default_factory=BuildOptions)
+    team: Any = None  # run.templating.TeamView or None
+    ecosystem: Any = None  # plain dict for templates, or None
+    ecosystem_name: str | None = None
+    backends: Any = None  # backends.registry.BackendPool, created on first query
+    llm_log: Any = None
+    data_dir: Path | None = None
+    cancel: Cancel = field(default_factory=Cancel)
+    states: dict[str, StepState] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    started: float = field(default_factory=time.time)
+    calls: int = 0
+    cost_usd: float = 0.0
+    targets: dict[str, Path] = field(default_factory=dict)  # step -> saved output file
+    seen_trees: set[str] = field(default_factory=set)
+    answers: dict[str, str] = field(default_factory=dict)  # input steps answered in this build
+
+    def __post_init__(self) -> None:
+        for step in self.plan.steps:
+            self.states.setdefault(step.name, StepState())
+
+    def state(self, name: str) -> StepState:
+        return self.states[name]
+
+    def step(self, name: str) -> StepPlan:
+        return self.plan.step(name)
+
+    def add_cost(self, calls: int, cost: float | None) -> None:
+        with self.lock:
+            self.calls += calls
+            self.cost_usd += cost or 0.0
+
+    def budget_left(self) -> str | None:
+        """Why no new LLM call may start (a budget or gate is exhausted), or None."""
+        limits = self.options
+        max_usd = limits.max_cost if limits.max_cost is not None else self.config.budget.max_usd
+        max_calls = limits.max_calls if limits.max_calls is not None else self.config.budget.max_calls
+        if max_usd is not None and self.cost_usd >= max_usd:
+            return f"the cost limit of ${max_usd:.2f} is reached (${self.cost_usd:.2f} spent)"
+        if max_calls is not None and self.calls >= max_calls:
+            return f"the limit of {max_calls} LLM calls is reached"
+        return None

@@ -1,0 +1,161 @@
+"""doit as the engine: each step a task, loaded programmatically, run on worker threads.
+
+No dodo.py and no doit configuration from the user's files (``config_filenames=()``); doit's
+dependency database (sqlite3 backend) lives in ``.muxc/state/doit.db`` and is only an index: the
+up-to-date check consults muxc's result store, which survives ``kill -9`` because every result is
+committed when its step finishes. Ctrl-C sets the build's cancel flag and kills every child
+process group at once; if worker threads are still blocked after a moment, the process exits
+anyway (finished steps are already stored).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from doit.cmd_base import TaskLoader2
+from doit.doit_cmd import DoitMain
+from doit.exceptions import TaskFailed
+
+from muxc import process
+from muxc.run.context import CACHED, Build
+from muxc.run.executor import mark_not_reached, run_step
+from muxc.run.uptodate import up_to_date
+
+INTERRUPT_GRACE_S = 1.0
+EXIT_INTERRUPTED = 130
+
+
+def task_name(index: int) -> str:
+    """doit's name for a step: step names may hold characters doit reserves (':' and '=')."""
+    return f"step{index}"
+
+
+class _Loader(TaskLoader2):
+    def __init__(self, build: Build) -> None:
+        super().__init__()
+        self.build = build
+
+    def setup(self, opt_values: dict[str, Any]) -> None:
+        pass
+
+    def load_doit_config(self) -> dict[str, Any]:
+        return {"dep_file": str(self.build.state_dir / "doit.db"), "backend": "sqlite3", "verbosity": 0,
+                "reporter": _QuietReporter, "check_file_uptodate": "timestamp"}
+
+    def load_tasks(self, cmd: Any, pos_args: list[str]) -> list[Any]:
+        from doit.loader import dict_to_task
+
+        names = {plan.name: task_name(plan.index) for plan in self.build.plan.steps}
+        return [dict_to_task(self._task(plan, names)) for plan in self.build.plan.steps]
+
+    def _task(self, plan: Any, names: dict[str, str]) -> dict[str, Any]:
+        build = self.build
+        target = build.targets.get(plan.name)
+        return {
+            "name": names[plan.name],
+            "actions": [(_action, [build, plan.name])],
+            "task_dep": [names[dep] for dep in plan.deps],
+            "uptodate": [_Check(build, plan.name)],
+            "targets": [str(target)] if target is not None else [],
+            "verbosity": 0,
+        }
+
+
+class _Check:
+    """doit's up-to-date check for one step (called once the step's dependencies are done)."""
+
+    def __init__(self, build: Build, name: str) -> None:
+        self.build = build
+        self.name = name
+
+    def __call__(self) -> bool:
+        return up_to_date(self.build, self.name)
+
+
+def _action(build: Build, name: str) -> bool | TaskFailed:
+    if run_step(build, name):
+        return True
+    return TaskFailed(f"step {name} failed")
+
+
+class _QuietReporter:
+    """doit must not print: the build's own reporter tells the user what happens."""
+
+    desc = "muxc"
+
+    def __init__(self, outstream: Any, options: Any) -> None:
+        self.failures: list[Any] = []
+
+    def get_status(self, task: Any) -> None: ...
+    def initialize(self, tasks: Any, selected_tasks: Any) -> None: ...
+    def execute_task(self, task: Any) -> None: ...
+    def add_success(self, task: Any) -> None: ...
+    def skip_uptodate(self, task: Any) -> None: ...
+    def skip_ignore(self, task: Any) -> None: ...
+    def teardown_task(self, task: Any) -> None: ...
+    def cleanup_error(self, exception: Any) -> None: ...
+    def runtime_error(self, msg: str) -> None: ...
+    def complete_run(self) -> None: ...
+
+    def add_failure(self, task: Any, fail: Any) -> None:
+        self.failures.append((task, fail))
+
+
+def run_build(build: Build, on_forced_exit: Callable[[], None] | None = None) -> int:
+    """Run every step; returns doit's exit code (0 ok, 1 a step failed, 2 error, 3 usage)."""
+    build.reporter.build_started(build.plan.workflow, [p.name for p in build.plan.steps])
+    args = ["-n", str(max(1, build.options.jobs))]
+    if build.options.jobs > 1:
+        args += ["-P", "thread"]
+    if build.options.keep_going:
+        args.append("--continue")
+    restore = _install_interrupt(build, on_forced_exit)
+    try:
+        code = DoitMain(_Loader(build), config_filenames=()).run(args)
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    finally:
+        restore()
+    mark_not_reached(build)
+    if build.cancel.is_set:
+        code = EXIT_INTERRUPTED
+    return code
+
+
+def _install_interrupt(build: Build, on_forced_exit: Callable[[], None] | None) -> Callable[[], None]:
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupted(signum: int, frame: Any) -> None:
+        if build.cancel.is_set:  # a second Ctrl-C: stop now
+            _force_exit(on_forced_exit)
+        build.cancel.set()
+        process.kill_all(signal.SIGKILL)
+        timer = threading.Timer(INTERRUPT_GRACE_S, _force_exit, [on_forced_exit])
+        timer.daemon = True
+        timer.start()
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()] and None
+
+
+def _force_exit(on_forced_exit: Callable[[], None] | None) -> None:
+    """Worker threads are stuck (a stalled HTTP read): finished steps are stored, so leave."""
+    process.kill_all(signal.SIGKILL)
+    if on_forced_exit is not None:
+        try:
+            on_forced_exit()
+        except Exception:  # exiting matters more than a clean message
+            pass
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
+
+
+def cached_states(build: Build) -> int:
+    return sum(1 for state in build.states.values() if state.status == CACHED)

@@ -1,0 +1,57 @@
+"""Build events and the reporter interface the UI implements.
+
+The runtime never prints: it tells a ``Reporter`` what happens (a step starts, is served from the
+cache, finishes, fails) and the UI decides how that looks (a live rich view on a terminal, plain
+lines otherwise, nothing in JSON mode). Reporters must be thread-safe: workers call them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Reporter(Protocol):
+    def build_started(self, workflow: str, steps: list[str]) -> None: ...
+
+    def step_started(self, step: str, detail: str) -> None: ...
+
+    def step_finished(self, step: str, state: Any) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+    def build_finished(self, build: Any) -> None: ...
+
+
+class SilentReporter:
+    """Reports nothing (JSON and quiet modes, tests)."""
+
+    def build_started(self, workflow: str, steps: list[str]) -> None:
+        pass
+
+    def step_started(self, step: str, detail: str) -> None:
+        pass
+
+    def step_finished(self, step: str, state: Any) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+    def build_finished(self, build: Any) -> None:
+        pass
+
+
+class RecordingReporter(SilentReporter):
+    """Keeps every event, in order (tests and --output json)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, ...]] = []
+
+    def step_started(self, step: str, detail: str) -> None:
+        self.events.append(("started", step, detail))
+
+    def step_finished(self, step: str, state: Any) -> None:
+        self.events.append(("finished", step, state.status))
+
+    def note(self, message: str) -> None:
+        self.events.append(("note", message))

@@ -1,0 +1,256 @@
+"""Run one step: its condition, its items, its cache key, the cache, the kind's handler, the result.
+
+``run_step`` is what a doit task calls. It never raises for an expected failure: a failure is a
+``StepFailure`` kept in the step's state (the CLI renders it as a diagnostic pointing at the step).
+A result is stored the moment it exists, so an interrupted build keeps it.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import msgspec
+
+from muxc.compile.plan import StepPlan
+from muxc.run import keys
+from muxc.run.context import CACHED, FAILED, NOT_REACHED, RAN, RUNNING, SKIPPED, Build, StepState
+from muxc.run.outcome import Produced, StepFailure
+from muxc.run.scope import NO_ITEM, template_context
+from muxc.run.templating import RenderError, evaluate, render, render_shell
+from muxc.store.results import Latest, StepRecord, UsageRecord
+
+WOULD_RUN = "would run"
+
+
+def run_step(build: Build, name: str) -> bool:
+    """The doit action: True when the build may go on past this step."""
+    plan = build.step(name)
+    state = build.state(name)
+    state.status, state.started = RUNNING, time.time()
+    build.reporter.step_started(name, plan.kind)
+    try:
+        _run(build, plan, state)
+    except Exception as error:  # a bug in muxc must not take the build down silently
+        state.failure = StepFailure("internal", f"muxc failed inside this step: {error!r}",
+                                    detail=traceback.format_exc(limit=8))
+        state.status = FAILED
+    state.finished = time.time()
+    build.reporter.step_finished(name, state)
+    return state.status != FAILED or plan.step.continue_on_error
+
+
+def _run(build: Build, plan: StepPlan, state: StepState) -> None:
+    if build.cancel.is_set:
+        _fail(state, StepFailure("cancelled", "the build was interrupted before this step ran"))
+        return
+    context = template_context(build, plan)
+    if plan.step.if_ is not None and not _condition(build, plan, state, context):
+        return
+    if plan.step.for_each is not None:
+        _run_items(build, plan, state, context)
+        return
+    result = _run_one(build, plan, NO_ITEM, context)
+    _settle(build, plan, state, result)
+
+
+def _condition(build: Build, plan: StepPlan, state: StepState, context: dict[str, Any]) -> bool:
+    try:
+        value = evaluate(plan.step.if_.value, context)
+    except RenderError as error:
+        _fail(state, StepFailure("render", f"cannot evaluate `if`: {error}"))
+        return False
+    if not value:
+        state.status, state.reason = SKIPPED, "its `if` is false"
+        state.record = StepRecord(key="", step=plan.name, skipped=True)
+        state.output_digest = keys.output_digest("", {}, skipped=True)
+    return bool(value)
+
+
+# --- one run (or one item) -------------------------------------------------------------
+
+
+class ItemResult(msgspec.Struct):
+    record: StepRecord | None = None
+    failure: StepFailure | None = None
+    cached: bool = False
+    would_run: bool = False
+    reason: str = ""
+    rendered: dict[str, str] = {}
+    key: str = ""
+
+
+def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -> ItemResult:
+    """Decide from the cache, else render and run; the result is stored before returning."""
+    from muxc.run.kinds import extras_for, handler_for
+
+    extras = extras_for(build, plan, item, context)
+    if isinstance(extras, StepFailure):
+        return ItemResult(failure=extras)
+    key_args = item if item is not NO_ITEM else None
+    pre = keys.pre_key(build, plan, key_args, extras)
+    known = None if plan.volatile else build.store.memo(pre)
+    if known is not None and _usable(build, plan, known):
+        return _cached(build, known)
+    try:
+        rendered = _render(plan, context)
+    except RenderError as error:
+        return ItemResult(failure=StepFailure("render", str(error)))
+    key, components = keys.full_key(build, plan, rendered, key_args, extras)
+    if not plan.volatile:
+        build.store.remember(pre, key)
+    if _usable(build, plan, key):
+        return _cached(build, key, rendered)
+    reason = _why(build, plan, components, rendered)
+    if build.options.dry_run:
+        return ItemResult(would_run=True, reason=reason, rendered=rendered, key=key)
+    if build.options.replay:
+        return ItemResult(failure=StepFailure("cache-miss", f"not in the cache and --replay forbids running it "
+                                                             f"({reason})"), key=key)
+    result = handler_for(plan.kind)(build, plan, rendered, context, item)
+    if isinstance(result, StepFailure):
+        return ItemResult(failure=result, reason=reason, rendered=rendered, key=key)
+    record = _store(build, plan, key, result)
+    build.store.set_latest(build.plan.workflow, _latest_name(plan, item),
+                           Latest(key, _digest(record), components, rendered, None, None, time.time()))
+    return ItemResult(record=record, reason=reason, rendered=rendered, key=key)
+
+
+def _usable(build: Build, plan: StepPlan, key: str) -> bool:
+    if build.options.forces(plan.name):
+        return False
+    found = build.store.lookup(key)
+    if found is None:
+        return False
+    ttl = plan.cache_ttl_ms
+    return ttl is None or (ttl > 0 and (time.time() - found[1]) * 1000 < ttl)
+
+
+def _cached(build: Build, key: str, rendered: dict[str, str] | None = None) -> ItemResult:
+    record = build.store.get(key)
+    return ItemResult(record=record, cached=True, rendered=rendered or {}, key=key)
+
+
+def _render(plan: StepPlan, context: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for field, text in keys.templates_of(plan).items():
+        shell = field == "run" or field == "verify"
+        out[field] = render_shell(text, context) if shell else render(text, context)
+    return out
+
+
+def _store(build: Build, plan: StepPlan, key: str, produced: Produced) -> StepRecord:
+    usage = UsageRecord(produced.usage.input_tokens, produced.usage.cached_input_tokens,
+                        produced.usage.output_tokens, produced.cost_usd)
+    record = StepRecord(key=key, step=plan.name, output=produced.output, outputs=produced.outputs,
+                        backend=produced.backend, backends=produced.backends, duration_ms=produced.duration_ms,
+                        usage=usage, created_at=time.time())
+    build.store.put(record, build.plan.workflow, _digest(record))
+    return record
+
+
+def _digest(record: StepRecord) -> str:
+    return keys.output_digest(record.output, record.outputs, record.failed, record.skipped)
+
+
+def _latest_name(plan: StepPlan, item: Any) -> str:
+    if item is NO_ITEM:
+        return plan.name
+    from muxc.compile.keys import digest_value
+
+    return f"{plan.name}[{digest_value(item)[:12]}]"
+
+
+def _why(build: Build, plan: StepPlan, components: dict[str, Any], rendered: dict[str, str]) -> str:
+    from muxc.run.reasons import explain_change
+
+    if build.options.forces(plan.name):
+        return "forced"
+    if plan.volatile and plan.step.always:
+        return "volatile (always = true)"
+    previous = build.store.latest(build.plan.workflow, plan.name)
+    return explain_change(build, plan, previous, components, rendered)
+
+
+# --- for_each --------------------------------------------------------------------------
+
+
+def _run_items(build: Build, plan: StepPlan, state: StepState, context: dict[str, Any]) -> None:
+    try:
+        items = evaluate(plan.step.for_each.value, context)
+    except RenderError as error:
+        _fail(state, StepFailure("render", f"cannot evaluate `for_each`: {error}"))
+        return
+    if isinstance(items, (str, dict)) or not hasattr(items, "__iter__"):
+        kind = "text" if isinstance(items, str) else type(items).__name__
+        _fail(state, StepFailure("render", f"`for_each` gave {kind}, not a list",
+                                 hint="split text with `| lines`, or iterate steps.X.json"))
+        return
+    items = list(items)
+    workers = max(1, min(build.options.jobs, len(items)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(lambda value: _run_one(build, plan, value, {**context, "item": value}), items))
+    _settle_items(build, plan, state, results)
+
+
+def _settle_items(build: Build, plan: StepPlan, state: StepState, results: list[ItemResult]) -> None:
+    failures = [r.failure for r in results if r.failure is not None]
+    if failures:
+        first = failures[0]
+        _fail(state, StepFailure(first.kind, f"{len(failures)} of {len(results)} items failed; the first: "
+                                 f"{first.message}", command=first.command, exit_code=first.exit_code,
+                                 stderr_tail=first.stderr_tail))
+        return
+    if any(r.would_run for r in results):
+        state.status = WOULD_RUN
+        state.reason = f"{sum(r.would_run for r in results)} of {len(results)} items would run"
+        return
+    records = [r.record for r in results if r.record is not None]
+    outputs = {str(i): rec.output for i, rec in enumerate(records)}
+    output = "\n".join(rec.output for rec in records)
+    key = keys.digest_value({"items": [rec.key for rec in records]}) if records else "empty"
+    record = StepRecord(key=key, step=plan.name, output=output, outputs=outputs,
+                        backends=sorted({b for rec in records for b in rec.backends}),
+                        items=[rec.key for rec in records], created_at=time.time())
+    ran = sum(1 for r in results if not r.cached)
+    state.status = RAN if ran else CACHED
+    state.reason = f"{ran} of {len(results)} items ran" if ran else ""
+    _accept(build, plan, state, record)
+
+
+def _settle(build: Build, plan: StepPlan, state: StepState, result: ItemResult) -> None:
+    state.rendered, state.key = result.rendered, result.key
+    if result.failure is not None:
+        state.reason = result.reason
+        _fail(state, result.failure)
+    elif result.would_run:
+        state.status, state.reason = WOULD_RUN, result.reason
+    elif result.record is not None:
+        state.status = CACHED if result.cached else RAN
+        state.reason = result.reason
+        _accept(build, plan, state, result.record)
+
+
+def _accept(build: Build, plan: StepPlan, state: StepState, record: StepRecord) -> None:
+    state.record = record
+    state.output_digest = _digest(record)
+    state.cost_usd = record.usage.cost_usd
+    if plan.name in build.targets:
+        from muxc.run.targets import write_target
+
+        problem = write_target(build, plan, state)
+        if problem is not None:
+            build.reporter.note(problem)
+
+
+def _fail(state: StepState, failure: StepFailure) -> None:
+    state.status, state.failure = FAILED, failure
+    state.output_digest = keys.output_digest(failure.output, {}, failed=True)
+
+
+def mark_not_reached(build: Build) -> None:
+    for state in build.states.values():
+        if state.status in ("pending", RUNNING):
+            state.status = NOT_REACHED

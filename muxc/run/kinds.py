@@ -1,0 +1,57 @@
+"""The step kinds: what each adds to its cache key, and the handler that runs it.
+
+``extras_for`` gives the key components only a build knows (the backends' identity, the files
+read, the edits applied, the answer given); ``handler_for`` gives the function that runs the
+step once its key missed the cache. Both return a ``StepFailure`` instead of raising.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from muxc.compile.plan import StepPlan
+from muxc.run.context import Build
+from muxc.run.outcome import Produced, StepFailure
+
+Handler = Callable[[Build, StepPlan, dict[str, str], dict[str, Any], Any], "Produced | StepFailure"]
+
+
+def handler_for(kind: str) -> Handler:
+    from muxc.run.steps import apply, input, query, shell, store
+
+    return {"shell": shell.run, "query": query.run, "apply": apply.run, "store": store.run, "input": input.run}[kind]
+
+
+def extras_for(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -> dict[str, Any] | StepFailure:
+    from muxc.run.steps import apply, input, query, shell, store
+
+    extras = {"shell": shell.extras, "query": query.extras, "apply": apply.extras, "store": store.extras,
+              "input": input.extras}[plan.kind]
+    return extras(build, plan, context)
+
+
+def files_read(build: Build, plan: StepPlan, context: dict[str, Any], whole_project: bool) -> dict[str, Any]:
+    """The key component for the files a step reads: its ``inputs``, else maybe the project."""
+    from muxc.run.keys import input_patterns
+    from muxc.run.templating import RenderError, render
+
+    patterns = input_patterns(plan)
+    if patterns:
+        try:
+            rendered = [render(p, context) for p in patterns]
+        except RenderError:
+            rendered = patterns
+        return {"inputs": _kept(build, build.fingerprints.inputs(rendered))}
+    if whole_project:
+        return {"project": _kept(build, build.fingerprints.project())}
+    return {}
+
+
+def _kept(build: Build, tree: Any) -> str:
+    """A tree's digest, after storing its listing once (status shows which files changed)."""
+    if tree.digest not in build.seen_trees:
+        build.seen_trees.add(tree.digest)
+        if build.store.tree(tree.digest) is None:
+            build.store.put_tree(tree.digest, tree.files)
+    return tree.digest

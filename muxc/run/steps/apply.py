@@ -1,0 +1,195 @@
+"""Apply steps: take edits from the source step's output, apply them, verify, retry, roll back.
+
+Each attempt: parse the edits, plan them (every edit checked before any file is written),
+snapshot the files they touch (before the first attempt; later attempts extend it), apply, run
+``verify`` (the step's, else the team's). When verify fails, the files go back to their pre-step
+bytes and the source step's role is asked again with the original request, the edits and the
+verifier's output (``verify_retry_prompt``); parse and apply failures are fed back the same way.
+After the last failed attempt the files are restored when ``rollback_on_failure`` is set;
+otherwise the last attempt stays and the failure says so. Git is never used on the user's files.
+
+The key covers the source's output and the touched files' pre-state; once applied, a rebuild
+sees the files in the recorded post-state and does not apply again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from muxc.compile.plan import StepPlan
+from muxc.run.context import Build
+from muxc.run.outcome import Produced, StepFailure
+
+DEFAULT_RETRY_PROMPT = """{{ original }}
+
+Your previous edits were applied and then failed verification.
+
+Previous edits:
+{{ edits }}
+
+Verifier output:
+{{ error }}
+
+Reply with corrected edits for the original files (they have been restored)."""
+
+
+def source_name(plan: StepPlan) -> str:
+    return (plan.step.source or "").removeprefix("steps.")
+
+
+def _source_output(build: Build, plan: StepPlan) -> str:
+    record = build.state(source_name(plan)).record
+    return record.output if record is not None else ""
+
+
+def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, Any]:
+    from muxc.edits import EditSet, fingerprint, parse_edits, state_fingerprint
+
+    source = build.state(source_name(plan))
+    parsed = parse_edits(_source_output(build, plan))
+    files = fingerprint(build.root, parsed) if isinstance(parsed, EditSet) else "unparsed"
+    post = _recorded_post(build, plan)
+    if post is not None and isinstance(parsed, EditSet):
+        pre, paths, recorded_source = post
+        if recorded_source == source.output_digest and state_fingerprint(build.root, paths) == pre[1]:
+            files = pre[0]  # already applied: the files are in the state this apply left them in
+    return {"source": source.output_digest, "files": files}
+
+
+def _recorded_post(build: Build, plan: StepPlan) -> tuple[tuple[str, str], list[str], str] | None:
+    latest = build.store.latest(build.plan.workflow, plan.name)
+    record = build.store.get(latest.key) if latest else None
+    if record is None or "post" not in record.outputs:
+        return None
+    meta = latest.components
+    return (meta.get("files", ""), record.outputs["post"]), record.outputs.get("paths", "").split("\n"), \
+        meta.get("source", "")
+
+
+def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any
+        ) -> Produced | StepFailure:
+    return _Attempts(build, plan, rendered, context).run()
+
+
+class _Attempts:
+    def __init__(self, build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any]) -> None:
+        self.build, self.plan, self.context = build, plan, context
+        self.verify = rendered.get("verify") or _team_verify(build)
+        self.output = _source_output(build, plan)
+        self.snapshot: Any = None
+        self.history: list[str] = []
+
+    def run(self) -> Produced | StepFailure:
+        attempts = self.plan.step.verify_retries + 1
+        problem = ""
+        for attempt in range(1, attempts + 1):
+            result = self._attempt()
+            if isinstance(result, Produced):
+                return result
+            problem = result
+            self.history.append(f"attempt {attempt}: {problem.splitlines()[0] if problem else ''}")
+            if attempt < attempts:
+                self._restore()
+                asked = self._reask(problem)
+                if isinstance(asked, StepFailure):
+                    return self._final(asked.message)
+        return self._final(problem)
+
+    def _attempt(self) -> Produced | str:
+        from muxc.edits import ApplyFailure, EditSet, apply, parse_edits, plan, post_fingerprint
+
+        parsed = parse_edits(self.output)
+        if not isinstance(parsed, EditSet):
+            return f"the edits could not be parsed: {parsed.message}"
+        planned = plan(self.build.root, parsed)
+        if isinstance(planned, ApplyFailure):
+            return f"the edits could not be applied: {planned.message}"
+        self._snapshot(planned.paths)
+        applied = apply(planned)
+        if isinstance(applied, ApplyFailure):
+            return f"the edits could not be written: {applied.message}"
+        failure = self._verify()
+        if failure is not None:
+            return failure
+        outputs = {"post": post_fingerprint(planned), "paths": "\n".join(planned.paths)}
+        return Produced(f"{applied.summary}\n\n{applied.diff}".rstrip() + "\n", outputs)
+
+    def _snapshot(self, paths: tuple[str, ...]) -> None:
+        from muxc.edits import Snapshot
+
+        self.snapshot = Snapshot.take(self.build.root, paths) if self.snapshot is None else self.snapshot.extend(paths)
+
+    def _verify(self) -> str | None:
+        if not self.verify:
+            return None
+        from muxc.run.steps.shell import run_command, wrap
+
+        result = run_command(self.build, wrap(self.build, self.verify), self.plan.step.verify_timeout or 300_000)
+        if result.ok:
+            return None
+        why = "timed out" if result.stopped == "timeout" else result.error or f"exited with code {result.exit_code}"
+        return f"verify `{self.verify}` {why}:\n{(result.stdout + result.stderr).strip()[-4000:]}"
+
+    def _restore(self) -> None:
+        if self.snapshot is not None:
+            self.snapshot.restore()
+
+    def _reask(self, error: str) -> str | StepFailure:
+        from muxc.run.steps.query import ask_again
+
+        source = self.build.step(source_name(self.plan))
+        original = self.build.state(source.name).rendered.get("prompt") or _latest_prompt(self.build, source.name)
+        prompt = self._retry_prompt(original, error)
+        answer = ask_again(self.build, source, prompt)
+        if isinstance(answer, StepFailure):
+            return answer
+        self.output = answer
+        return answer
+
+    def _retry_prompt(self, original: str, error: str) -> str:
+        from muxc.run.templating import RenderError, render
+
+        template = self.plan.step.verify_retry_prompt.value if self.plan.step.verify_retry_prompt else \
+            DEFAULT_RETRY_PROMPT
+        values = {**self.context, "original": original, "edits": self.output, "error": error}
+        try:
+            return render(template, values)
+        except RenderError:
+            return render(DEFAULT_RETRY_PROMPT, values)
+
+    def _final(self, problem: str) -> StepFailure:
+        tried = "; ".join(self.history)
+        if self.plan.step.rollback_on_failure:
+            self._restore()
+            state = "every touched file was restored byte for byte"
+        else:
+            state = "the last attempt's edits are still in place (rollback_on_failure is off)"
+        return StepFailure("edits", f"{problem}\n({tried}; {state})", hint=None if self.plan.step.rollback_on_failure
+                           else "set rollback_on_failure = true to restore the files when all attempts fail")
+
+
+def _team_verify(build: Build) -> str | None:
+    team = build.team
+    verify = getattr(team, "verify", None) if team is not None else None
+    return verify if isinstance(verify, str) else None
+
+
+def _latest_prompt(build: Build, step: str) -> str:
+    latest = build.store.latest(build.plan.workflow, step)
+    return latest.rendered.get("prompt", "") if latest else ""
+
+
+def preview(build: Build, plan: StepPlan) -> str:
+    """The diff the step would make now (for --dry-run), or why it cannot."""
+    from muxc.edits import ApplyFailure, EditSet, parse_edits
+    from muxc.edits import plan as plan_edits
+
+    parsed = parse_edits(_source_output(build, plan))
+    if not isinstance(parsed, EditSet):
+        return f"(the source output holds no edits: {parsed.message})"
+    planned = plan_edits(build.root, parsed)
+    if isinstance(planned, ApplyFailure):
+        return f"(the edits would not apply: {planned.message})"
+    from muxc.edits.render import unified_diff
+
+    return unified_diff(planned.changes)

@@ -1,0 +1,152 @@
+"""Query steps: ask the step's role (resolved for the active team) and keep its answer.
+
+The key includes the identity of every backend the role may use (kind, protocol, model,
+parameters — never credentials) and, when a backend reads the project itself (agentic CLIs), the
+project's state. With an ``output_schema`` the prompt asks for matching JSON and an answer that
+does not match is re-asked ``schema_retries`` times with the validation errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from muxc.backends.base import CompletionRequest, Usage
+from muxc.compile.plan import StepPlan
+from muxc.run.context import Build
+from muxc.run.kinds import files_read
+from muxc.run.outcome import Produced, StepFailure
+
+
+def resolved_role(build: Build, plan: StepPlan) -> Any:
+    """The role with the active team's override and the step's own parallel/min_success."""
+    from muxc.backends.roles import resolve_role
+
+    team = str(build.team) if build.team is not None else None
+    role = resolve_role(build.config, plan.step.role or "default", team)
+    changes: dict[str, Any] = {}
+    if plan.step.parallel:
+        changes["execution"] = "parallel"
+    if plan.step.min_success is not None:
+        changes["min_success"] = plan.step.min_success
+    return msgspec.structs.replace(role, **changes) if changes else role
+
+
+def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, Any] | StepFailure:
+    from muxc.backends.roles import RoleError
+
+    try:
+        role = resolved_role(build, plan)
+    except RoleError as error:
+        return StepFailure("config", error.message)
+    pool = pool_of(build)
+    members = [pool.get(name) for name in role.backends]
+    identity = {"execution": role.execution, "min_success": role.min_success,
+                "backends": [member.identity() for member in members]}
+    agentic = any(member.reads_project for member in members)
+    return {"backends": identity, **files_read(build, plan, context, whole_project=agentic)}
+
+
+def pool_of(build: Build) -> Any:
+    with build.lock:
+        if build.backends is None:
+            from muxc.backends.registry import BackendPool
+
+            build.backends = BackendPool(build.config, build.root, logger=build.llm_log, environ=build.environ)
+        return build.backends
+
+
+def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any
+        ) -> Produced | StepFailure:
+    blocked = build.budget_left()
+    if blocked is not None:
+        return StepFailure("budget", f"not asked: {blocked}", hint="raise --max-cost/--max-calls or [budget]")
+    schema = plan.step.output_schema
+    prompt = rendered["prompt"] + (_suffix(schema) if schema else "")
+    request = CompletionRequest(prompt=prompt, system=rendered.get("system"), params=plan.step.params,
+                                step=plan.name, workflow=build.plan.workflow,
+                                timeout=plan.step.timeout / 1000 if plan.step.timeout else None)
+    attempts = plan.step.retries + 1
+    outcome: Produced | StepFailure = StepFailure("backend", "not asked")
+    for attempt in range(attempts):
+        if attempt and build.cancel.wait(plan.step.retry_delay / 1000):
+            break
+        outcome = _ask_with_schema(build, plan, request, schema)
+        if isinstance(outcome, Produced) or outcome.kind in ("cancelled", "budget", "config"):
+            break
+    return outcome
+
+
+def _suffix(schema: dict[str, Any]) -> str:
+    from muxc.outschema import prompt_suffix
+
+    return prompt_suffix(schema)
+
+
+def _ask_with_schema(build: Build, plan: StepPlan, request: CompletionRequest, schema: dict[str, Any] | None
+                     ) -> Produced | StepFailure:
+    produced = _ask(build, plan, request)
+    retries = plan.step.schema_retries
+    while isinstance(produced, Produced) and schema:
+        problems = _violations(produced, schema)
+        if not problems:
+            break
+        if retries <= 0:
+            return StepFailure("schema", "the answer does not match output_schema: " + "; ".join(problems[:5]),
+                               output=produced.output, hint="the answer is in the LLM log (muxc logs)")
+        retries -= 1
+        request = msgspec.structs.replace(request, prompt=_retry_prompt(request.prompt, produced.output, schema))
+        produced = _ask(build, plan, request)
+    return produced
+
+
+def _retry_prompt(prompt: str, answer: str, schema: dict[str, Any]) -> str:
+    from muxc.llmjson import extract_json
+    from muxc.outschema import retry_prompt, validate
+
+    found = extract_json(answer)
+    return retry_prompt(prompt, answer, validate(found.value, schema) if found is not None else [])
+
+
+def _violations(produced: Produced, schema: dict[str, Any]) -> list[str]:
+    from muxc.llmjson import extract_json
+    from muxc.outschema import validate
+
+    answers = produced.outputs.values() if len(produced.outputs) > 1 else [produced.output]
+    problems: list[str] = []
+    for answer in answers:
+        found = extract_json(answer)
+        if found is None:
+            problems.append("the answer holds no JSON")
+            continue
+        problems += [v.text() for v in validate(found.value, schema)]
+    return problems
+
+
+def _ask(build: Build, plan: StepPlan, request: CompletionRequest) -> Produced | StepFailure:
+    from muxc.backends.roles import RoleError, run_role
+
+    try:
+        role = resolved_role(build, plan)
+    except RoleError as error:
+        return StepFailure("config", error.message)
+    result = run_role(role, pool_of(build), request, build.cancel)
+    calls = len(result.completions) + len(result.failures)
+    build.add_cost(calls, result.cost_usd)
+    if result.cancelled:
+        return StepFailure("cancelled", "interrupted while waiting for the backend")
+    if not result.ok:
+        return StepFailure("backend", result.error or "no backend answered")
+    return Produced(result.output, dict(result.outputs), result.backend, list(result.backends),
+                    result.usage or Usage(), result.cost_usd, calls=calls)
+
+
+def ask_again(build: Build, plan: StepPlan, prompt: str) -> str | StepFailure:
+    """Ask a query step's role a new prompt (an apply step re-asking for corrected edits)."""
+    blocked = build.budget_left()
+    if blocked is not None:
+        return StepFailure("budget", f"not asked again: {blocked}")
+    request = CompletionRequest(prompt=prompt, params=plan.step.params, step=plan.name, workflow=build.plan.workflow)
+    produced = _ask(build, plan, request)
+    return produced if isinstance(produced, StepFailure) else produced.output

@@ -1,0 +1,71 @@
+"""Shell steps: ``sh -c`` in the project root, stdout is the output, a failure shows stderr.
+
+Values in the command were escaped for where they sit (see ``run.shellquote``). ``timeout``
+kills the whole process group; ``retries`` reruns a failed command after ``retry_delay``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from muxc import process
+from muxc.compile.plan import StepPlan
+from muxc.run.context import Build
+from muxc.run.kinds import files_read
+from muxc.run.outcome import Produced, StepFailure
+
+
+def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, Any]:
+    return files_read(build, plan, context, whole_project=True)
+
+
+def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any
+        ) -> Produced | StepFailure:
+    command = wrap(build, rendered["run"])
+    attempts = plan.step.retries + 1
+    failure: StepFailure | None = None
+    for attempt in range(attempts):
+        if attempt and build.cancel.wait(plan.step.retry_delay / 1000):
+            break
+        result = run_command(build, command, plan.step.timeout)
+        failure = failure_of(result, command, plan.step.timeout)
+        if failure is None:
+            return Produced(result.stdout.strip(), duration_ms=result.duration_ms)
+        if failure.kind == "cancelled":
+            break
+    assert failure is not None
+    return failure
+
+
+def wrap(build: Build, command: str) -> str:
+    """Apply ``[defaults] command_wrapper`` (for example ``nix-shell --run '{cmd}'``)."""
+    wrapper = build.config.defaults.command_wrapper
+    if not wrapper:
+        return command
+    if "'{cmd}'" in wrapper:
+        command = command.replace("'", "'\\''")
+    return wrapper.replace("{cmd}", command)
+
+
+def run_command(build: Build, command: str, timeout_ms: int | None) -> process.ProcessResult:
+    timeout = timeout_ms / 1000 if timeout_ms else None
+    return process.run(command, cwd=build.root, env=dict(build.environ), timeout_s=timeout, cancel=build.cancel)
+
+
+def failure_of(result: process.ProcessResult, command: str, timeout_ms: int | None) -> StepFailure | None:
+    if result.ok:
+        return None
+    tail = result.stderr_tail()
+    if result.error is not None:
+        return StepFailure("process", result.error, command=command)
+    if result.stopped == "cancelled":
+        return StepFailure("cancelled", "interrupted; its process group was killed", command=command,
+                           stderr_tail=tail, output=result.stdout)
+    if result.stopped == "timeout":
+        from muxc.syntax.durations import format_ms
+
+        return StepFailure("timeout", f"timed out after {format_ms(timeout_ms or 0)}; its process group was killed",
+                           command=command, stderr_tail=tail, output=result.stdout,
+                           hint="raise `timeout` on the step if it needs longer")
+    return StepFailure("process", f"the command exited with code {result.exit_code}", command=command,
+                       exit_code=result.exit_code, stderr_tail=tail, output=result.stdout)

@@ -1,0 +1,43 @@
+"""Store steps: write the JSON in the rendered ``prompt`` to the ecosystem's memory database.
+
+JSON is found in fenced or prose-wrapped text. Items missing required keys are reported as
+warnings with their index (never dropped silently); the output is the store's summary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from muxc.compile.plan import StepPlan
+from muxc.run.context import Build
+from muxc.run.outcome import Produced, StepFailure
+
+
+def ecosystem_of(build: Build) -> str:
+    """The detected ecosystem, or the project directory's name when none is configured."""
+    return build.ecosystem_name or build.root.name
+
+
+def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, Any]:
+    return {"ecosystem": ecosystem_of(build)}
+
+
+def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any
+        ) -> Produced | StepFailure:
+    from muxc.llmjson import extract_json
+    from muxc.store.memory import MemoryDB
+
+    found = extract_json(rendered["prompt"])
+    if found is None:
+        start = rendered["prompt"][:200]
+        return StepFailure("store", f"no JSON to store; the data starts: {start!r}",
+                           hint="a store step's prompt should render JSON such as {{ steps.X.output }}")
+    project = build.ecosystem.get("current_project", {}).get("name") if isinstance(build.ecosystem, dict) else None
+    assert build.data_dir is not None
+    with MemoryDB.open(build.data_dir, ecosystem_of(build)) as db:
+        report = db.store(found.value, project_default=project or build.root.name)
+    if report.error:
+        return StepFailure("store", report.error)
+    for warning in report.warnings:
+        build.reporter.note(f"{plan.name}: {warning}")
+    return Produced(report.summary())

@@ -1,0 +1,231 @@
+"""Rendering templates at build time: the Jinja environment, muxc's filters, and the context.
+
+Undefined values are errors (StrictUndefined), except through ``is defined`` and ``| default``.
+Step results appear as ``steps.X`` objects whose text is their output; LLM output is data and is
+never rendered again as a template. Compiled templates are cached by their text, since the same
+template renders once per ``for_each`` item.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache, lru_cache
+from typing import Any
+
+import jinja2
+from jinja2 import StrictUndefined, Undefined
+
+from muxc.run import shellquote
+
+
+class RenderError(Exception):
+    """A template failed at build time; the message names what was undefined or wrong."""
+
+
+# --- filters ----------------------------------------------------------------------------
+
+
+def _default(value: Any, fallback: Any = "", boolean: bool = False) -> Any:
+    """llm-mux's default: the fallback for undefined, none, and the empty string."""
+    if isinstance(value, Undefined) or value is None or value == "":
+        return fallback
+    return value if not boolean or value else fallback
+
+
+def _join(value: Any, separator: str = ", ") -> str:
+    if isinstance(value, Undefined) or value is None:
+        return ""
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        return str(value)
+    return separator.join(str(item) for item in value)
+
+
+def _lines(value: Any) -> list[str]:
+    """Non-blank lines, trailing whitespace removed (what for_each wants from text)."""
+    return [line.rstrip() for line in str(value).splitlines() if line.strip()]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(_plain(value), ensure_ascii=False, default=str)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, StepView):
+        return value.output
+    return value
+
+
+def _strftime(value: Any, fmt: str = "%Y-%m-%d") -> str:
+    if value == "now":
+        moment = datetime.datetime.now(datetime.UTC)
+    elif isinstance(value, (datetime.date, datetime.datetime)):
+        moment = value
+    else:
+        moment = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment.strftime(fmt)
+
+
+def _trim(value: Any) -> str:
+    return str(value).strip()
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "shell_escape": shellquote.shell_escape,
+    "json": _json,
+    "join": _join,
+    "lines": _lines,
+    "trim": _trim,
+    "default": _default,
+    "d": _default,
+    "strftime": _strftime,
+}
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    env.filters.update(FILTERS)
+    env.filters.update(shellquote.filters())
+    return env
+
+
+@lru_cache(maxsize=4096)
+def _compiled(text: str) -> jinja2.Template:
+    return environment().from_string(text)
+
+
+@lru_cache(maxsize=1024)
+def _compiled_expression(text: str) -> Callable[..., Any]:
+    from muxc.check.jinja_refs import expression_source
+
+    source, shift = expression_source(text)
+    if shift == 0:  # written as {{ expr }}: strip the braces to evaluate a value, not text
+        source = source.strip()[2:-2]
+    else:
+        source = text
+    return environment().compile_expression(source, undefined_to_none=False)
+
+
+def render(text: str, context: Mapping[str, Any]) -> str:
+    try:
+        return _compiled(text).render(context)
+    except jinja2.TemplateError as error:
+        raise RenderError(_message(error)) from None
+
+
+def render_shell(text: str, context: Mapping[str, Any]) -> str:
+    """A command template, each value escaped for where it sits (see ``shellquote``)."""
+    return render(_annotated(text), context)
+
+
+@lru_cache(maxsize=1024)
+def _annotated(text: str) -> str:
+    return shellquote.annotate(text)
+
+
+def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
+    """The value of an ``if``/``for_each`` expression (not its text)."""
+    try:
+        value = _compiled_expression(expression)(**context)
+    except jinja2.TemplateError as error:
+        raise RenderError(_message(error)) from None
+    if isinstance(value, Undefined):
+        raise RenderError(f"{_undefined_name(value)} is undefined")
+    return value
+
+
+def _message(error: jinja2.TemplateError) -> str:
+    text = str(error.message or error)
+    if "is undefined" in text or "has no attribute" in text:
+        return text.replace("'muxc.run.templating.", "'").replace("jinja2.runtime.", "")
+    return text
+
+
+def _undefined_name(value: Undefined) -> str:
+    name = getattr(value, "_undefined_name", None)
+    return f"`{name}`" if name else "the value"
+
+
+# --- the context ------------------------------------------------------------------------
+
+
+class StepView:
+    """What ``steps.X`` is in a template: prints as its output, has the result's fields."""
+
+    __slots__ = ("_json", "backend", "backends", "duration_ms", "error", "failed", "output", "outputs", "skipped")
+
+    def __init__(self, output: str = "", outputs: Mapping[str, str] | None = None, failed: bool = False,
+                 error: str | None = None, skipped: bool = False, backend: str | None = None,
+                 backends: list[str] | None = None, duration_ms: int = 0) -> None:
+        self.output = output
+        self.outputs = dict(outputs or {})
+        self.failed = failed
+        self.error = error or ""
+        self.skipped = skipped
+        self.backend = backend or ""
+        self.backends = list(backends or [])
+        self.duration_ms = duration_ms
+        self._json: Any = None
+
+    def __str__(self) -> str:
+        return self.output
+
+    def __html__(self) -> str:
+        return self.output
+
+    @property
+    def json(self) -> Any:
+        """The output parsed as JSON (fenced or surrounded by prose is fine); undefined if none."""
+        if self._json is None:
+            from muxc.llmjson import extract_json
+
+            found = extract_json(self.output)
+            self._json = found.value if found is not None else StrictUndefined(
+                hint="the output of this step holds no JSON", name="json")
+        return self._json
+
+
+class TeamView:
+    """``team``: prints as the team's name (llm-mux printed the word "team")."""
+
+    def __init__(self, name: str, description: str = "", detect: list[str] | None = None,
+                 verify: str | None = None, roles: list[str] | None = None) -> None:
+        self.name = name
+        self.description = description
+        self.detect = list(detect or [])
+        self.verify = verify if verify is not None else StrictUndefined(name="verify", hint="the team has no verify")
+        self.roles = list(roles or [])
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __eq__(self, other: object) -> bool:
+        return self.name == other if isinstance(other, str) else self is other
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
+class EnvView(Mapping[str, str]):
+    """``env``: the build's environment, read lazily; an unset variable is undefined."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def __getitem__(self, key: str) -> str:
+        return self._environ[key]
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        if key in self._environ:
+            return self._environ[key]
+        return StrictUndefined(name=key, hint=f"environment variable {key} is not set")
+
+    def __iter__(self) -> Any:
+        return iter(self._environ)
+
+    def __len__(self) -> int:
+        return len(self._environ)

@@ -1,0 +1,95 @@
+"""The fast path of a rebuild: decide that a step is up to date without rendering anything.
+
+doit calls this once the step's dependencies are done. A step is up to date when its pre-key
+(everything its rendered text and key derive from) maps to a key whose result is stored, fresh
+per its cache policy, and whose saved file is what muxc last wrote. Anything less certain —
+conditions, items, volatile or input steps, a failed upstream — is left to the executor, which
+reaches the same answer the slow way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from muxc.compile.plan import StepPlan
+from muxc.run import keys
+from muxc.run.context import CACHED, FAILED, Build
+from muxc.run.scope import template_context
+from muxc.run.targets import file_digest
+
+_DEFER_KINDS = ("input", "apply")
+
+
+class LazyContext(Mapping[str, Any]):
+    """A step's template context, built only if something actually renders."""
+
+    def __init__(self, build: Build, plan: StepPlan) -> None:
+        self._build, self._plan = build, plan
+        self._context: dict[str, Any] | None = None
+
+    def _get(self) -> dict[str, Any]:
+        if self._context is None:
+            self._context = template_context(self._build, self._plan)
+        return self._context
+
+    def __getitem__(self, key: str) -> Any:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
+def up_to_date(build: Build, name: str) -> bool:
+    plan = build.step(name)
+    if not _decidable(build, plan):
+        return False
+    key = _known_key(build, plan)
+    if key is None:
+        return False
+    found = build.store.lookup(key)
+    if found is None or not _fresh(plan, found[1]) or not _target_ok(build, plan):
+        return False
+    state = build.state(name)
+    state.status, state.key, state.output_digest = CACHED, key, found[0]
+    build.reporter.step_finished(name, state)
+    return True
+
+
+def _decidable(build: Build, plan: StepPlan) -> bool:
+    step = plan.step
+    if build.options.dry_run or build.options.forces(plan.name) or build.cancel.is_set:
+        return False
+    if step.if_ is not None or step.for_each is not None or plan.volatile or plan.kind in _DEFER_KINDS:
+        return False
+    return all(build.state(dep).status != FAILED for dep in plan.deps)
+
+
+def _known_key(build: Build, plan: StepPlan) -> str | None:
+    from muxc.run.kinds import extras_for
+    from muxc.run.outcome import StepFailure
+
+    extras = extras_for(build, plan, None, LazyContext(build, plan))  # type: ignore[arg-type]
+    if isinstance(extras, StepFailure):
+        return None
+    return build.store.memo(keys.pre_key(build, plan, None, extras))
+
+
+def _fresh(plan: StepPlan, created_at: float) -> bool:
+    ttl = plan.cache_ttl_ms
+    return ttl is None or (ttl > 0 and (time.time() - created_at) * 1000 < ttl)
+
+
+def _target_ok(build: Build, plan: StepPlan) -> bool:
+    path = build.targets.get(plan.name)
+    if path is None:
+        return True
+    latest = build.store.latest(build.plan.workflow, plan.name)
+    try:
+        return latest is not None and latest.target_digest == file_digest(path.read_bytes())
+    except OSError:
+        return False

@@ -1,0 +1,45 @@
+"""Opening muxc's SQLite files the same way everywhere: WAL, a busy timeout, shared-thread use,
+and sqlite-utils migrations recorded in ``_muxc_migrations``.
+
+Callers serialise use of one connection with their own lock (``check_same_thread=False``); several
+processes may use the same file (WAL, busy timeout). ``migrate`` holds an advisory lock beside the file,
+so two processes creating the same file at once do not both run the first migration.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+BUSY_TIMEOUT_S = 30.0
+
+
+class MuxcMigrations(Migrations):
+    migrations_table = "_muxc_migrations"
+
+
+def connect(path: Path, *, foreign_keys: bool = False) -> Database:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
+    db = Database(conn, execute_plugins=False)
+    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    db.enable_wal()
+    if foreign_keys:
+        db.execute("PRAGMA foreign_keys = ON")
+    return db
+
+
+def migrate(db: Database, path: Path, migrations: Migrations) -> None:
+    """Apply pending migrations, one process at a time (an advisory lock beside the file)."""
+    if not migrations.pending(db):
+        return
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            migrations.apply(db)  # re-reads what is pending, so a second process applies nothing
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

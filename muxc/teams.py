@@ -1,0 +1,43 @@
+"""Team detection: which team's roles and ``verify`` apply to this project.
+
+``--team`` wins (an unknown name is an error, never silently ignored). Otherwise muxc looks for
+each team's ``detect`` files in the directory the build runs in, then its parents up to the
+project root: the nearest directory with a match wins (a Rust crate inside a Node monorepo is
+Rust), and within one directory the first team in config order wins, so the result never
+depends on hash order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from muxc.config.schema import Config, TeamConfig
+
+
+class UnknownTeam(ValueError):
+    pass
+
+
+def select_team(config: Config, explicit: str | None, start: Path, root: Path) -> TeamConfig | None:
+    if explicit is not None:
+        team = config.teams.get(explicit)
+        if team is None:
+            known = ", ".join(config.teams) or "none are configured"
+            raise UnknownTeam(f"no team named {explicit!r} (teams: {known})")
+        return team
+    return detect_team(config, start, root)
+
+
+def detect_team(config: Config, start: Path, root: Path) -> TeamConfig | None:
+    for directory in _upwards(start.resolve(), root.resolve()):
+        for team in config.teams.values():
+            if any((directory / name).exists() for name in team.detect):
+                return team
+    return None
+
+
+def _upwards(start: Path, root: Path) -> list[Path]:
+    chain = [start]
+    if start != root and root in start.parents:
+        chain += [p for p in start.parents if p == root or root in p.parents]
+    return chain
