@@ -41,7 +41,9 @@ class SyntaxFailure(Exception):
     is the parser's stack as grammar symbols, oldest first: exactly what has been read.
     """
 
-    def __init__(self, offset: int, end: int, found: str | None, expected: tuple[str, ...], symbols: list[str]):
+    def __init__(
+        self, offset: int, end: int, found: str | None, expected: tuple[str, ...], symbols: list[str]
+    ):
         super().__init__(f"unexpected {found or 'text'} at {offset}")
         self.offset = offset
         self.end = end

@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 
 import muxc.toml
+from muxc.diagnostics.span import Span
 from muxc.toml import TOMLError
+from muxc.toml.document import Array, Node, Str, Table
 
 SUITE = Path(__file__).parent / "toml-test"
 REPO = Path(__file__).resolve().parents[2]
@@ -65,6 +67,44 @@ def test_valid(case: str) -> None:
     assert same(muxc.toml.load(io.BytesIO(data)), expected)
     answer = json.loads((SUITE / case).with_suffix(".json").read_text(encoding="utf-8"))
     assert same(muxc.toml.loads(text), untag(answer), ordered=False)  # the JSON is sorted
+
+
+@pytest.mark.parametrize("case", VALID)
+def test_spans_of_valid_cases_cover_what_they_claim(case: str) -> None:
+    doc = muxc.toml.parse((SUITE / case).read_bytes().decode("utf-8"))
+    assert doc.root.span == Span(0, len(doc.text))
+    check_table(doc.text, doc.root)
+
+
+def check_table(text: str, table: Table) -> None:
+    covered = text[table.span.start : table.span.end]
+    opening, closing = {"inline": ("{", "}"), "header": ("[", "]"), "array-element": ("[[", "]]")}.get(
+        table.kind, ("", "")
+    )
+    assert covered.startswith(opening) and covered.endswith(closing)
+    for key, entry in table.entries.items():
+        written = text[entry.key_span.start : entry.key_span.end]
+        assert written == key or muxc.toml.loads(f"k = {written}")["k"] == key
+        if isinstance(entry.value, Table) and entry.value.kind in ("dotted", "implicit"):
+            assert text[entry.value.span.start : entry.value.span.end] == written
+        check_node(text, entry.value)
+
+
+def check_node(text: str, node: Node) -> None:
+    assert 0 <= node.span.start < node.span.end <= len(text)
+    covered = text[node.span.start : node.span.end]
+    if isinstance(node, Table):
+        check_table(text, node)
+    elif isinstance(node, Array):
+        assert covered.startswith("[") and covered.endswith("]")
+        for item in node.items:
+            check_node(text, item)
+    elif isinstance(node, Str):
+        assert covered[0] in "\"'" and covered[-1] == covered[0]
+        for i, char in enumerate(node.value):
+            assert text[node.source_offset(i)] in (char, "\\")
+    else:
+        assert covered == covered.strip() and "=" not in covered
 
 
 @pytest.mark.parametrize("case", INVALID)
