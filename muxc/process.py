@@ -9,6 +9,7 @@ Every live process group is registered so an interrupted build can kill them all
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -131,10 +132,8 @@ def _stop(process: subprocess.Popen[bytes], grace: float) -> tuple[bytes, bytes]
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _exit_code(returncode: int | None) -> int | None:

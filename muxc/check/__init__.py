@@ -33,9 +33,12 @@ def check(workflow: Workflow, config: Config, sink: DiagnosticSink) -> CheckedWo
 
 def _freeze(state: CheckState) -> CheckedWorkflow:
     position = {name: i for i, name in enumerate(state.workflow.step_names)}
+    by_step: dict[str, list] = {name: [] for name in position}
+    for edge in state.edges:
+        by_step[edge.step].append(edge)
     steps = {}
     for step in state.workflow.steps:
-        edges = [e for e in state.edges if e.step == step.name]
+        edges = by_step[step.name]
         templates = tuple(state.templates.get(step.name, ()))
         env_vars = sorted({r.path[0] for t in templates for r in t.info.refs if r.root == "env" and r.path})
         steps[step.name] = CheckedStep(

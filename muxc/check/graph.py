@@ -58,9 +58,9 @@ def _cycles(names: list[str], upstream: dict[str, list[Edge]]) -> list[list[Edge
 def _report_cycle(state: CheckState, cycle: list[Edge]) -> None:
     closing = cycle[-1]
     chain = " -> ".join([cycle[0].step, *(edge.upstream for edge in cycle)])
-    others = [Label(state.file, edge.span, f"`{edge.step}` needs `{edge.upstream}`", primary=False)
+    others = [Label(state.file, edge.exact_span(), f"`{edge.step}` needs `{edge.upstream}`", primary=False)
               for edge in cycle[:-1]]
-    state.report("dependency-cycle", f"dependency cycle: {chain}", closing.span,
+    state.report("dependency-cycle", f"dependency cycle: {chain}", closing.exact_span(),
                  f"`{closing.step}` needs `{closing.upstream}`, which closes the cycle", secondary=others,
                  help="remove one of these references, or pass the value another way")
 

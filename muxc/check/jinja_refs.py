@@ -12,6 +12,7 @@ tokens are matched to the reference's line, which keeps checking a clean workflo
 
 from __future__ import annotations
 
+import itertools
 from functools import cache
 
 import msgspec
@@ -94,15 +95,43 @@ def analyze(text: str, expression: bool = False) -> TemplateInfo:
     return _collect(tree, expression)
 
 
+class _Walk:
+    """One pass over the tree collecting everything ``TemplateInfo`` needs."""
+
+    def __init__(self) -> None:
+        self.local: set[str] = set()
+        self.chains: list[Ref] = []
+        self.filters: list[nodes.Filter] = []
+        self.tests: list[nodes.Test] = []
+        self.called: set[int] = set()
+
+    def visit(self, node: nodes.Node, in_chain: bool = False) -> None:
+        chain = None if in_chain else _chain_of(node)
+        if chain is not None:
+            self.chains.append(Ref(chain[0], chain[1], chain[2], id(node) in self.called))
+        if isinstance(node, nodes.Name) and node.ctx in ("store", "param"):
+            self.local.add(node.name)
+        elif isinstance(node, nodes.Filter):
+            self.filters.append(node)
+        elif isinstance(node, nodes.Test):
+            self.tests.append(node)
+        elif isinstance(node, nodes.Call):
+            self.called.add(id(node.node))
+        link = isinstance(node, (nodes.Getattr, nodes.Getitem))
+        for child in node.iter_child_nodes():
+            self.visit(child, in_chain=(in_chain or chain is not None) and link and child is node.node)
+
+
 def _collect(tree: nodes.Template, expression: bool) -> TemplateInfo:
-    local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
-    refs = [ref for ref in _chains(tree) if ref.root not in local and ref.root not in JINJA_GLOBALS]
-    filter_nodes = list(tree.find_all(nodes.Filter))
-    filters = tuple(Use(f.name, f.lineno) for f in filter_nodes)
-    tests = tuple(Use(t.name, t.lineno) for t in tree.find_all(nodes.Test))
+    walk = _Walk()
+    walk.visit(tree)
+    refs = sorted((r for r in walk.chains if r.root not in walk.local and r.root not in JINJA_GLOBALS),
+                  key=lambda ref: ref.lineno)
+    filters = tuple(Use(f.name, f.lineno) for f in walk.filters)
+    tests = tuple(Use(t.name, t.lineno) for t in walk.tests)
     shape = _shape(_top_expression(tree)) if expression else ()
-    return TemplateInfo(tuple(refs), filters, tests, frozenset(_guarded(tree)), is_expression=expression,
-                        shape=shape, volatile=any(_is_volatile(f) for f in filter_nodes))
+    return TemplateInfo(tuple(refs), filters, tests, frozenset(_guarded(walk)), is_expression=expression,
+                        shape=shape, volatile=any(_is_volatile(f) for f in walk.filters))
 
 
 def _is_volatile(node: nodes.Filter) -> bool:
@@ -142,28 +171,6 @@ def _shape(node: nodes.Node | None) -> tuple:
     return ("other",)
 
 
-def _chains(tree: nodes.Node) -> list[Ref]:
-    """The longest attribute/item chain over each free name, in source order."""
-    found: list[Ref] = []
-    called = {id(call.node) for call in tree.find_all(nodes.Call)}
-    _walk(tree, found, called, inside_chain=False)
-    found.sort(key=lambda ref: ref.lineno)
-    return found
-
-
-def _walk(node: nodes.Node, found: list[Ref], called: set[int], inside_chain: bool) -> None:
-    chain = _chain_of(node)
-    if chain is not None and not inside_chain:
-        root, path, lineno = chain
-        found.append(Ref(root, path, lineno, id(node) in called))
-    for child in node.iter_child_nodes():
-        _walk(child, found, called, inside_chain=chain is not None and _is_link(node, child))
-
-
-def _is_link(parent: nodes.Node, child: nodes.Node) -> bool:
-    return isinstance(parent, (nodes.Getattr, nodes.Getitem)) and parent.node is child
-
-
 def _chain_of(node: nodes.Node) -> tuple[str, tuple[str, ...], int] | None:
     path: list[str] = []
     current = node
@@ -180,12 +187,12 @@ def _chain_of(node: nodes.Node) -> tuple[str, tuple[str, ...], int] | None:
     return None
 
 
-def _guarded(tree: nodes.Node) -> set[tuple[str, tuple[str, ...]]]:
+def _guarded(walk: _Walk) -> set[tuple[str, tuple[str, ...]]]:
     guarded = set()
-    for test in tree.find_all(nodes.Test):
+    for test in walk.tests:
         if test.name in ("defined", "undefined"):
             guarded |= _chains_in(test.node)
-    for flt in tree.find_all(nodes.Filter):
+    for flt in walk.filters:
         if flt.name in ("default", "d") and flt.node is not None:
             guarded |= _chains_in(flt.node)
     return guarded
@@ -284,7 +291,7 @@ def locate_filter(source: str, use: Use, occurrence: int = 0) -> tuple[int, int]
     """Offsets of a filter's name (the token after ``|`` on its line)."""
     toks = [t for t in tokens(source) if t.lineno == use.lineno]
     seen = 0
-    for before, token in zip(toks, toks[1:]):
+    for before, token in itertools.pairwise(toks):
         if before.value == "|" and token.kind == "name" and token.value == use.name:
             if seen == occurrence:
                 return token.start, token.start + len(token.value)

@@ -8,6 +8,7 @@ frozen into a ``CheckedWorkflow``, the compiler's input contract.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 
@@ -20,13 +21,20 @@ from muxc.toml.document import Str
 
 
 class Edge(msgspec.Struct, frozen=True):
-    """``step`` needs ``upstream`` to finish first; ``span`` is where the file says so."""
+    """``step`` needs ``upstream`` to finish first; ``span`` is where the file says so.
+
+    Finding the exact span of a reference inside a template re-lexes it, which only a
+    diagnostic needs, so template edges carry ``locate`` and resolve their span on demand."""
 
     step: str
     upstream: str
     span: Span
     via: str  # depends_on | source | the template field name
     consumes: bool  # the step reads the upstream step's output (not just ordering)
+    locate: Any = None  # a callable giving the exact span
+
+    def exact_span(self) -> Span:
+        return self.locate() if self.locate is not None else self.span
 
 
 class Template(msgspec.Struct, frozen=True):
@@ -63,6 +71,10 @@ class CheckState:
     templates: dict[str, list[Template]] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     has_cycle: bool = False
+    steps_by_name: dict[str, Step] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.steps_by_name = {step.name: step for step in self.workflow.steps}
 
     @property
     def file(self) -> str:
@@ -72,4 +84,4 @@ class CheckState:
         self.sink.report(code, message, self.file, span, label, **extra)
 
     def step(self, name: str) -> Step | None:
-        return self.workflow.step(name)
+        return self.steps_by_name.get(name)

@@ -122,9 +122,7 @@ def _check_ref(site: _Site, ref: J.Ref, reported_args: set[str]) -> None:
         _field_of_root(site, ref)
     elif ref.root == "item":
         _item_ref(site, ref)
-    elif ref.root in RETRY_ROOTS and site.template.field == "verify_retry_prompt":
-        return
-    elif ref.root in ("env", "workflow"):
+    elif (ref.root in RETRY_ROOTS and site.template.field == "verify_retry_prompt") or ref.root in ("env", "workflow"):
         return
     elif not guarded:
         _bare_name(site, ref)
@@ -138,7 +136,7 @@ def _step_ref(site: _Site, ref: J.Ref) -> None:
         site.report("unknown-step", f"no step named `{name}`", site.ref_span(ref, 1), "not a step of this workflow",
                     help=did_you_mean(name, site.state.workflow.step_names))
         return
-    _add_edge(site, name, site.ref_span(ref, 1))
+    _add_edge(site, name, ref, 1)
     if len(ref.path) > 1:
         _step_field(site, ref, name)
 
@@ -173,13 +171,14 @@ def _json_field(site: _Site, ref: J.Ref, name: str) -> None:
                 "its fields are " + ", ".join(k for k in types if "." not in k))
 
 
-def _add_edge(site: _Site, upstream: str, span: Span) -> None:
+def _add_edge(site: _Site, upstream: str, ref: J.Ref, depth: int) -> None:
     if upstream == site.step.name:
-        site.report("dependency-cycle", f"step `{upstream}` reads its own result", span, "itself",
-                    help="a step cannot use its own output")
+        site.report("dependency-cycle", f"step `{upstream}` reads its own result", site.ref_span(ref, depth),
+                    "itself", help="a step cannot use its own output")
         site.state.has_cycle = True
         return
-    site.state.edges.append(Edge(site.step.name, upstream, span, site.template.field, consumes=True))
+    site.state.edges.append(Edge(site.step.name, upstream, site.template.node.span, site.template.field,
+                                 consumes=True, locate=lambda: site.ref_span(ref, depth)))
 
 
 def _arg_ref(site: _Site, ref: J.Ref, guarded: bool, reported: set[str]) -> None:
@@ -220,13 +219,13 @@ def _bare_name(site: _Site, ref: J.Ref) -> None:
     state = site.state
     name = ref.root
     is_arg, is_step = name in state.workflow.args, state.step(name) is not None
-    span = site.ref_span(ref, 0)
     if is_arg and is_step:
-        site.report("ambiguous-name", f"`{name}` is both an argument and a step", span, "which one?",
-                    help=f"write args.{name} or steps.{name}.output")
+        site.report("ambiguous-name", f"`{name}` is both an argument and a step", site.ref_span(ref, 0),
+                    "which one?", help=f"write args.{name} or steps.{name}.output")
     elif is_step:
-        _add_edge(site, name, span)
+        _add_edge(site, name, ref, 0)
     elif not is_arg:
+        span = site.ref_span(ref, 0)
         candidates = [*state.workflow.args, *state.workflow.step_names, *ROOTS]
         if site.template.field == "verify_retry_prompt":
             candidates += list(RETRY_ROOTS)

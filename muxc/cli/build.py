@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from muxc.cli.common import global_options, echo_json, globals_of, use_color
+from muxc.cli.common import echo_json, global_options, globals_of, use_color
 
 
 def parse_assignments(ctx: click.Context, values: tuple[str, ...], what: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from muxc.cli.common import global_options, echo_json, globals_of, plural, use_color
+from muxc.cli.common import echo_json, global_options, globals_of, plural, use_color
 
 FORMATS = ("full", "concise", "json", "github")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from muxc.cli.common import global_options, echo_json, globals_of
+from muxc.cli.common import echo_json, global_options, globals_of
 
 
 @click.command("list")

@@ -84,10 +84,9 @@ def _underline(source: SourceFile, label: Label, marker: str) -> tuple[int, str,
     return line, _display(text), " " * pad + marker * width
 
 
-def _frame(source: SourceFile, labels: Sequence[Label], color: bool, style: str) -> list[str]:
+def _frame(source: SourceFile, labels: Sequence[Label], color: bool, style: str, gutter: int) -> list[str]:
     rows = [(*_underline(source, lab, "^" if lab.primary else "-"), lab) for lab in labels]
     rows.sort(key=lambda row: (row[0], not row[3].primary))
-    gutter = len(str(max(row[0] for row in rows)))
     bar = _paint(" " * gutter + " |", _BLUE, color)
     out = [bar]
     previous = None
@@ -114,17 +113,30 @@ def render_one_full(diagnostic: Diagnostic, sources: Sources, color: bool = Fals
     style = _STYLE[diagnostic.severity]
     head = _paint(f"{diagnostic.severity.value}[{diagnostic.code}]", style, color)
     out = [f"{head}: {_paint(diagnostic.message, _BOLD, color)}"]
+    gutter = _gutter(diagnostic, sources)
     for file, labels in _labels_by_file(diagnostic):
         source = _source(sources, file)
         first = next((lab for lab in labels if lab.primary), labels[0])
         line, column = source.line_col(first.span.start)
-        out.append(_paint(" --> ", _BLUE, color) + f"{file}:{line}:{column}")
-        out.extend(_frame(source, labels, color, style))
+        out.append(_paint(" " * gutter + "--> ", _BLUE, color) + f"{file}:{line}:{column}")
+        out.extend(_frame(source, labels, color, style, gutter))
+    pad = " " * (gutter + 1)
     for note in diagnostic.notes:
-        out.append(_paint("  = ", _BLUE, color) + f"note: {note}")
+        out.append(_paint(pad + "= ", _BLUE, color) + _indent_rest(f"note: {note}", pad + "  "))
     if diagnostic.help:
-        out.append(_paint("  = ", _BLUE, color) + f"help: {diagnostic.help}")
+        out.append(_paint(pad + "= ", _BLUE, color) + _indent_rest(f"help: {diagnostic.help}", pad + "  "))
     return "\n".join(out)
+
+
+def _gutter(diagnostic: Diagnostic, sources: Sources) -> int:
+    """The width of the widest line number the frames show, so every frame lines up."""
+    lines = [_source(sources, lab.file).line_col(lab.span.start)[0] for lab in diagnostic.labels]
+    return len(str(max(lines, default=1)))
+
+
+def _indent_rest(text: str, pad: str) -> str:
+    first, *rest = text.split("\n")
+    return "\n".join([first, *(pad + line for line in rest)])
 
 
 def render_full(

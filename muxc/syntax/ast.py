@@ -105,6 +105,7 @@ class Workflow(msgspec.Struct, frozen=True):
     trailing_comments: tuple[str, ...] = ()
 
     def step(self, name: str) -> Step | None:
+        """The step called ``name`` (a linear search: passes that look up often index it)."""
         for step in self.steps:
             if step.name == name:
                 return step

@@ -10,6 +10,7 @@ are validated recursively so their spans survive too.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import types
 import typing
@@ -41,6 +42,12 @@ class Context(msgspec.Struct):
         self.sink.report(code, message, self.file, span, label, **extra)
 
 
+@functools.cache
+def struct_fields(cls: type) -> tuple[Any, ...]:
+    """``msgspec.structs.fields`` evaluates annotations each call; schemas are fixed, so once."""
+    return msgspec.structs.fields(cls)
+
+
 def did_you_mean(name: str, candidates: typing.Iterable[str]) -> str | None:
     matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"did you mean `{matches[0]}`?" if matches else None
@@ -58,7 +65,7 @@ def build(
 ) -> Any:
     """An instance of ``cls`` from ``table``, or None when a required value is unusable."""
     fixed = dict(fixed or {})
-    fields = {f.encode_name: f for f in msgspec.structs.fields(cls) if f.name != "origin" and f.name not in fixed}
+    fields = {f.encode_name: f for f in struct_fields(cls) if f.name != "origin" and f.name not in fixed}
     values: dict[str, Any] = {}
     for key, entry in table.entries.items():
         if key in skip:
