@@ -93,17 +93,24 @@ class Builder:
             if comment is not None:
                 self._pending.append(comment)
             return
+        comments = self._take_comments(comment)
+        kind, key, payload = statement
+        if kind is KEYVAL:
+            self._keyval(key, payload, comments)
+        elif kind is TABLE:
+            self._table_header(key, payload, comments)
+        else:
+            self._array_header(key, payload, comments)
+
+    def _take_comments(self, comment: str | None) -> tuple[str, ...]:
+        """The comments above a statement, then the one at the end of its line."""
+        if not self._pending:  # the common case: build nothing
+            return () if comment is None else (comment,)
         comments = self._pending
         self._pending = []
         if comment is not None:
             comments.append(comment)
-        kind, key, payload = statement
-        if kind is KEYVAL:
-            self._keyval(key, payload, tuple(comments))
-        elif kind is TABLE:
-            self._table_header(key, payload, tuple(comments))
-        else:
-            self._array_header(key, payload, tuple(comments))
+        return tuple(comments)
 
     def document(self) -> Document:
         return Document(_freeze(self.root), self.text, tuple(self._pending))
