@@ -40,10 +40,14 @@ class _PostLex:
 
     def process(self, stream: Any) -> Any:
         depth = 0
+        previous = None
         for token in stream:
+            after_block, previous = previous == "BLOCK", token.type
             if token.type == "_NL":
                 self._collect(token)
-                if depth:
+                # A block body already ends its statement with its last line, so comment lines
+                # at column 1 right after it are only comments, not a line break to parse.
+                if depth or after_block:
                     continue
             elif token.type in _OPEN:
                 depth += 1
