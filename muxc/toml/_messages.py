@@ -169,19 +169,14 @@ def _in_inline_table(last: str | None, before_last: str | None, found: str | Non
     if last in ("INLINE_OPEN", "_COMMA"):
         if end_of_line:
             return "expected '}': inline tables must be on one line"
-        if last == "_COMMA":
-            return (
-                "trailing comma is not allowed in an inline table"
-                if found == "INLINE_CLOSE"
-                else ("expected a key after ','")
-            )
-        return _multiline_key(found) or "expected a key or '}'"
-    if last == "_DOT":
-        return _multiline_key(found) or "expected a key after '.'"
-    if last == "_EQUALS":
-        return "expected a value after '='"
-    if _is_key_part(last, before_last):
-        return _bad_bare_key_character(text, at) or "expected '=' after the key"
+        if last == "_COMMA" and found == "INLINE_CLOSE":
+            return "trailing comma is not allowed in an inline table"
+        return _multiline_key(found) or (
+            "expected a key after ','" if last == "_COMMA" else "expected a key or '}'"
+        )
+    within = _within_key_value(last, before_last, found, text, at)
+    if within is not None:
+        return within
     if end_of_line:
         return "expected '}': inline tables must be on one line"
     return "expected ',' or '}' after the value in the inline table"
@@ -190,15 +185,25 @@ def _in_inline_table(last: str | None, before_last: str | None, found: str | Non
 def _in_statement(last: str | None, before_last: str | None, found: str | None, text: str, at: int) -> str:
     if last is None or last in _LINE_START or last.startswith("__start"):
         return _at_line_start(found, text, at)
+    within = _within_key_value(last, before_last, found, text, at)
+    if within is not None:
+        return within
+    if last in _HEADER_CLOSERS:
+        return "expected the end of the line after the table header"
+    return "expected the end of the line after the value"
+
+
+def _within_key_value(
+    last: str | None, before_last: str | None, found: str | None, text: str, at: int
+) -> str | None:
+    """Messages for a key/value pair cut short: the same on a line and in an inline table."""
     if last == "_DOT":
         return _multiline_key(found) or "expected a key after '.'"
     if last == "_EQUALS":
         return "expected a value after '='"
     if _is_key_part(last, before_last):
         return _bad_bare_key_character(text, at) or "expected '=' after the key"
-    if last in _HEADER_CLOSERS:
-        return "expected the end of the line after the table header"
-    return "expected the end of the line after the value"
+    return None
 
 
 def _at_line_start(found: str | None, text: str, at: int) -> str:
