@@ -23,6 +23,11 @@ COMMANDS = {
     "show": "muxc.cli.workflows:show",
     "build": "muxc.cli.build:build",
     "run": "muxc.cli.build:run",
+    "plan": "muxc.cli.state:plan",
+    "status": "muxc.cli.state:status",
+    "graph": "muxc.cli.state:graph",
+    "clean": "muxc.cli.state:clean",
+    "forget": "muxc.cli.state:forget",
 }
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
+
 from muxc.check.state import CheckedStep, CheckedWorkflow
 from muxc.compile.keys import digest_value
 from muxc.compile.plan import Plan, StepPlan
@@ -32,7 +34,8 @@ def compile_plan(checked: CheckedWorkflow, args: Mapping[str, str], sink: Diagno
     if resolved is None:
         return None
     steps = tuple(_lower(checked.steps[name], index_of(workflow, name), workflow.file) for name in checked.order)
-    return Plan(workflow.name, workflow.file, resolved, steps, _final(checked), checked.config.cache.salt)
+    return Plan(workflow.name, workflow.file, resolved, steps, _final(checked), checked.config.cache.salt,
+                workflow.timeout or None)
 
 
 def index_of(workflow: Workflow, name: str) -> int:
@@ -41,7 +44,8 @@ def index_of(workflow: Workflow, name: str) -> int:
 
 def _lower(checked: CheckedStep, index: int, file: str) -> StepPlan:
     step = checked.step
-    definition = {name: _field(step, name) for name in KEYED_FIELDS if _field(step, name) not in (None, [], {})}
+    definition = {name: _field(step, name) for name in KEYED_FIELDS
+                  if name == "type" or _field(step, name) != _DEFAULTS.get(name)}
     return StepPlan(
         name=step.name,
         kind=step.type,
@@ -62,6 +66,13 @@ def _lower(checked: CheckedStep, index: int, file: str) -> StepPlan:
 
 def _field(step: Step, name: str) -> Any:
     return getattr(step, name)
+
+
+# A field left at its default is not part of the definition, so adding a field to muxc (with a
+# default) never invalidates existing caches.
+_DEFAULTS = {f.name: f.default if f.default is not msgspec.NODEFAULT else f.default_factory()
+             for f in msgspec.structs.fields(Step)
+             if f.default is not msgspec.NODEFAULT or f.default_factory is not msgspec.NODEFAULT}
 
 
 def cache_ttl(policy: str | None) -> int | None:

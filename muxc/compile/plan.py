@@ -39,6 +39,7 @@ class Plan(msgspec.Struct, frozen=True):
     steps: tuple[StepPlan, ...]  # topological order
     final: str | None  # the step whose output is the build's result
     salt: str = ""
+    timeout_ms: int | None = None  # the whole build's limit (the workflow's `timeout`)
 
     def step(self, name: str) -> StepPlan:
         for plan in self.steps:

@@ -55,6 +55,7 @@ class StepState:
     key: str = ""
     cost_usd: float | None = None
     rendered: dict[str, str] = field(default_factory=dict)
+    components: dict[str, Any] = field(default_factory=dict)
 
     @property
     def duration_ms(self) -> int:
@@ -87,6 +88,7 @@ class Build:
     targets: dict[str, Path] = field(default_factory=dict)  # step -> saved output file
     seen_trees: set[str] = field(default_factory=set)
     answers: dict[str, str] = field(default_factory=dict)  # input steps answered in this build
+    timed_out: bool = False  # the workflow's timeout passed
 
     def __post_init__(self) -> None:
         for step in self.plan.steps:

@@ -115,16 +115,37 @@ def run_build(build: Build, on_forced_exit: Callable[[], None] | None = None) ->
     if build.options.keep_going:
         args.append("--continue")
     restore = _install_interrupt(build, on_forced_exit)
+    deadline = _start_deadline(build)
     try:
         code = DoitMain(_Loader(build), config_filenames=()).run(args)
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     finally:
         restore()
+        if deadline is not None:
+            deadline.cancel()
     mark_not_reached(build)
+    if build.timed_out:
+        return 1
     if build.cancel.is_set:
         code = EXIT_INTERRUPTED
     return code
+
+
+def _start_deadline(build: Build) -> threading.Timer | None:
+    """The workflow's ``timeout``: when it passes, running steps are stopped like on Ctrl-C."""
+    if not build.plan.timeout_ms:
+        return None
+
+    def expire() -> None:
+        build.timed_out = True
+        build.cancel.set()
+        process.kill_all(signal.SIGKILL)
+
+    timer = threading.Timer(build.plan.timeout_ms / 1000, expire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _install_interrupt(build: Build, on_forced_exit: Callable[[], None] | None) -> Callable[[], None]:

@@ -44,7 +44,13 @@ def run_step(build: Build, name: str) -> bool:
 
 def _run(build: Build, plan: StepPlan, state: StepState) -> None:
     if build.cancel.is_set:
-        _fail(state, StepFailure("cancelled", "the build was interrupted before this step ran"))
+        why = "the workflow's timeout passed" if build.timed_out else "the build was interrupted"
+        _fail(state, StepFailure("cancelled", f"{why} before this step ran"))
+        return
+    waiting = [dep for dep in plan.consumes if build.state(dep).status == WOULD_RUN]
+    if waiting:  # a dry run cannot know what they will produce
+        state.status = WOULD_RUN
+        state.reason = "after " + ", ".join(f"steps.{dep}" for dep in waiting) + " runs (unless its output is the same)"
         return
     context = template_context(build, plan)
     if plan.step.if_ is not None and not _condition(build, plan, state, context):
@@ -80,6 +86,7 @@ class ItemResult(msgspec.Struct):
     reason: str = ""
     rendered: dict[str, str] = {}
     key: str = ""
+    components: dict[str, Any] = {}
 
 
 def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -> ItemResult:
@@ -105,7 +112,7 @@ def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -
         return _cached(build, key, rendered)
     reason = _why(build, plan, components, rendered)
     if build.options.dry_run:
-        return ItemResult(would_run=True, reason=reason, rendered=rendered, key=key)
+        return ItemResult(would_run=True, reason=reason, rendered=rendered, key=key, components=components)
     if build.options.replay:
         return ItemResult(failure=StepFailure("cache-miss", f"not in the cache and --replay forbids running it "
                                                              f"({reason})"), key=key)
@@ -113,8 +120,11 @@ def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -
     if isinstance(result, StepFailure):
         return ItemResult(failure=result, reason=reason, rendered=rendered, key=key)
     record = _store(build, plan, key, result)
-    build.store.set_latest(build.plan.workflow, _latest_name(plan, item),
-                           Latest(key, _digest(record), components, rendered, None, None, time.time()))
+    name = _latest_name(plan, item)
+    before = build.store.latest(build.plan.workflow, name)  # keeps what muxc last wrote to the saved file
+    build.store.set_latest(build.plan.workflow, name, Latest(
+        key, _digest(record), components, rendered, before.target if before else None,
+        before.target_digest if before else None, time.time()))
     return ItemResult(record=record, reason=reason, rendered=rendered, key=key)
 
 
@@ -221,7 +231,7 @@ def _settle_items(build: Build, plan: StepPlan, state: StepState, results: list[
 
 
 def _settle(build: Build, plan: StepPlan, state: StepState, result: ItemResult) -> None:
-    state.rendered, state.key = result.rendered, result.key
+    state.rendered, state.key, state.components = result.rendered, result.key, result.components
     if result.failure is not None:
         state.reason = result.reason
         _fail(state, result.failure)

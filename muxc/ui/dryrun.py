@@ -37,8 +37,11 @@ def show_dry_run(build: Build) -> None:
             total_in, total_out, total_cost = total_in + est_in, total_out + est_out, total_cost + (cost or 0)
             click.echo(f"  estimate: ~{est_in:,} tokens in, ~{est_out:,} out" + (f", ~${cost:.4f}" if cost else ""))
         click.echo("")
-    click.echo(f"{len(would)} steps would run; LLM estimate ~{total_in:,} tokens in, ~{total_out:,} out"
-               + (f", ~${total_cost:.4f}" if total_cost else ""))
+    line = f"{len(would)} step{'s' if len(would) != 1 else ''} would run"
+    if any(plan.kind == "query" for plan in would):
+        line += f"; LLM estimate ~{total_in:,} tokens in, ~{total_out:,} out" + (f", ~${total_cost:.4f}" if total_cost
+                                                                                else "")
+    click.echo(line)
 
 
 def _excerpt(field: str, text: str) -> str:
