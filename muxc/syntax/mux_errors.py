@@ -132,12 +132,20 @@ def _attribute_mistake(kind: str, expected: set[str]) -> str | None:
 
 
 def _known_mistake(error: UnexpectedToken, lark: Callable[[], Lark]) -> str | None:
-    examples = {label: samples for label, (_, samples) in _EXAMPLES.items()}
+    examples = {label: [v for s in samples for v in _in_context(s)] for label, (_, samples) in _EXAMPLES.items()}
     try:
         label = error.match_examples(lark().parse, examples, use_accepts=True)
     except Exception:  # a label lookup must never turn into a crash
         return None
     return _EXAMPLES[label][0] if label else None
+
+
+def _in_context(sample: str) -> list[str]:
+    """The sample as the first statement and after others (with or without a leading comment).
+
+    Lark matches an example by parser state *and stack depth*; the statements before an error
+    (and a leading comment line) change the depth, so each position needs its own sample."""
+    return [prefix + sample for prefix in ("", "workflow w\n", "#\n", "#\nworkflow w\n")]
 
 
 def _unclosed_hint(source: str) -> str | None:
