@@ -204,22 +204,26 @@ def _msgspec_convert(node: Node, annotation: Any, key: str, ctx: Context) -> Any
         return msgspec.convert(to_python(node), annotation, strict=True)
     except msgspec.ValidationError as error:
         message, _, path = str(error).partition(" - at `")
-        target = _locate(node, path.rstrip("`"))
-        _report_validation(target, annotation, message, key, ctx)
+        target, where = _locate(node, path.rstrip("`"))
+        _report_validation(target, annotation, message, key + where, ctx)
         return INVALID
 
 
-def _locate(node: Node, path: str) -> Node:
-    """The node a msgspec error path such as ``$[2]`` or ``$.a.b`` points at."""
+def _locate(node: Node, path: str) -> tuple[Node, str]:
+    """The node a msgspec error path such as ``$[2]`` or ``$.a.b`` points at, and the part of
+    the path that was followed (``[2]``, ``.a.b``), so a message can name the item, not the list."""
+    followed = ""
     for match in _PATH_PART.finditer(path):
         index, attr, quoted = match.groups()
         if index is not None and isinstance(node, Array) and int(index) < len(node.items):
             node = node.items[int(index)]
+            followed += f"[{index}]"
         elif isinstance(node, Table) and (attr or quoted) in node.entries:
             node = node.entries[attr or quoted].value
+            followed += f".{attr or quoted}"
         else:
             break
-    return node
+    return node, followed
 
 
 def _report_validation(node: Node, annotation: Any, message: str, key: str, ctx: Context) -> None:
