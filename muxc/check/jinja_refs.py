@@ -241,11 +241,12 @@ def _advance(source: str, position: int, kind: str, value: str) -> int:
     return found if found != -1 else position
 
 
-def locate_chain(source: str, ref: Ref, depth: int) -> tuple[int, int] | None:
+def locate_chain(source: str, ref: Ref, depth: int, occurrence: int = 0) -> tuple[int, int] | None:
     """Offsets in ``source`` of ``ref``'s root (depth 0) or of its ``depth``-th path part.
 
-    The first occurrence on the reference's line that spells the whole chain wins; failing
-    that, the first that spells its root."""
+    The ``occurrence``-th place on the reference's line that spells the whole chain wins (the
+    same chain written twice on a line is two references); failing that, the first that
+    spells its root."""
     parts = [ref.root, *ref.path]
     line = [t for t in tokens(source) if t.lineno == ref.lineno]
     partial = None
@@ -255,7 +256,10 @@ def locate_chain(source: str, ref: Ref, depth: int) -> tuple[int, int] | None:
         spelled = _spell(line, index, parts)
         if len(spelled) == len(parts):
             partial = spelled
-            break
+            if occurrence == 0:
+                break
+            occurrence -= 1
+            continue
         partial = partial or spelled
     if partial is None:
         return None
@@ -289,10 +293,19 @@ def _literal(token: Token) -> str | None:
 
 def locate_filter(source: str, use: Use, occurrence: int = 0) -> tuple[int, int] | None:
     """Offsets of a filter's name (the token after ``|`` on its line)."""
+    return _locate_after(source, use, occurrence, ("|",))
+
+
+def locate_test(source: str, use: Use, occurrence: int = 0) -> tuple[int, int] | None:
+    """Offsets of a test's name (the token after ``is`` or ``is not`` on its line)."""
+    return _locate_after(source, use, occurrence, ("is", "not"))
+
+
+def _locate_after(source: str, use: Use, occurrence: int, markers: tuple[str, ...]) -> tuple[int, int] | None:
     toks = [t for t in tokens(source) if t.lineno == use.lineno]
     seen = 0
     for before, token in itertools.pairwise(toks):
-        if before.value == "|" and token.kind == "name" and token.value == use.name:
+        if before.value in markers and token.kind == "name" and token.value == use.name:
             if seen == occurrence:
                 return token.start, token.start + len(token.value)
             seen += 1

@@ -11,7 +11,9 @@ problem points at the exact name inside the file, however deep in a multi-line p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 from muxc.check import jinja_refs as J
 from muxc.check.state import CheckState, Edge, Template
@@ -72,6 +74,7 @@ class _Site:
         node = template.node
         self.source, self.shift = (J.expression_source(node.value) if template.info.is_expression
                                    else (node.value, 0))
+        self.nth = _occurrences(template.info.refs, lambda ref: (ref.root, ref.path, ref.lineno))
 
     def span_of(self, located: tuple[int, int] | None) -> Span:
         node = self.template.node
@@ -82,10 +85,22 @@ class _Site:
         return node.source_span(start, end)
 
     def ref_span(self, ref: J.Ref, depth: int) -> Span:
-        return self.span_of(J.locate_chain(self.source, ref, depth))
+        return self.span_of(J.locate_chain(self.source, ref, depth, self.nth[id(ref)]))
 
     def report(self, code: str, message: str, span: Span, label: str = "", **extra: object) -> None:
         self.state.report(code, message, span, label, **extra)
+
+
+def _occurrences(items: tuple, key: Callable[[Any], tuple]) -> dict[int, int]:
+    """For each item (by identity), how many equal items on the same line came before it:
+    the same name written twice on a line must point at two places, not twice at the first."""
+    counts: dict[tuple, int] = {}
+    nth = {}
+    for item in items:
+        k = key(item)
+        nth[id(item)] = counts.get(k, 0)
+        counts[k] = nth[id(item)] + 1
+    return nth
 
 
 def _check_template(state: CheckState, step: Step, template: Template, reported_args: set[str]) -> None:
@@ -239,15 +254,18 @@ def _bare_name(site: _Site, ref: J.Ref) -> None:
 
 
 def _check_filters(site: _Site, info: J.TemplateInfo) -> None:
+    nth = _occurrences(info.filters, lambda use: (use.name, use.lineno))
     for use in info.filters:
         if use.name not in known_filters():
-            located = J.locate_filter(site.source, use)
+            located = J.locate_filter(site.source, use, nth[id(use)])
             site.report("unknown-filter", f"no filter named `{use.name}`", site.span_of(located), "unknown filter",
                         help=did_you_mean(use.name, known_filters()) or "muxc's filters are " +
                         ", ".join(sorted(OUR_FILTERS)) + ", plus Jinja's built-in filters")
+    nth = _occurrences(info.tests, lambda use: (use.name, use.lineno))
     for use in info.tests:
         if use.name not in known_tests():
-            site.report("unknown-test", f"no test named `{use.name}`", site.template.node.span, "unknown test",
+            located = J.locate_test(site.source, use, nth[id(use)])
+            site.report("unknown-test", f"no test named `{use.name}`", site.span_of(located), "unknown test",
                         help=did_you_mean(use.name, known_tests()))
 
 
