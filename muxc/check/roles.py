@@ -42,7 +42,8 @@ def _check_role(state: CheckState, step: Step) -> None:
                      "[roles.NAME] in .muxc/config.toml or in the workflow")
         return
     role = state.config.roles.get(step.role)
-    if role is not None and not _enabled(role.backends, state.config):
+    # A role that lists no backends at all is reported once, where it is defined.
+    if role is not None and role.backends and not _enabled(role.backends, state.config):
         state.report("role-without-backends", f"role `{step.role}` has no enabled backend", span,
                      "nothing can answer", help="enable one of its backends or add another: "
                      + ", ".join(f"`{b}`" for b in role.backends))
