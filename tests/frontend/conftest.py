@@ -1,0 +1,43 @@
+"""Fixtures for the front-end tests: run `muxc` the way a user does, in an isolated environment.
+
+``muxc`` fixture: ``muxc("check", "cases/x.toml", "--format", "json")`` runs the real command
+line in-process (click's runner) with HOME/XDG in a temporary directory (``isolated_env``), the
+project root at ``project`` (an empty temporary directory unless a test writes a config there),
+and the current directory at ``tests/frontend`` so the paths diagnostics show are relative and
+stable. It returns the click ``Result`` (``exit_code``, ``stdout``, ``stderr``); exceptions are
+not caught, so a traceback fails the test instead of becoming exit code 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.frontend.support import HERE
+
+Muxc = Callable[..., Result]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty project directory (the `-C` of every command the ``muxc`` fixture runs)."""
+    root = tmp_path / "project"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def muxc(isolated_env: dict[str, str], project: Path, monkeypatch: pytest.MonkeyPatch) -> Muxc:
+    from muxc.cli import main
+
+    monkeypatch.chdir(HERE)
+
+    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        return CliRunner(env=env).invoke(main, ["-C", str(project), *args], catch_exceptions=False)
+
+    return run
