@@ -78,9 +78,32 @@ def _unexpected_character(error: UnexpectedCharacters, source: str, file: str, s
         sink.report("mux-syntax", "unterminated string", file, Span(pos, line_end), "this string never ends",
                     help=f"close it with {char} on the same line, or use {char * 3} for text over several lines")
         return
+    if _in_name(source, pos, char, error.allowed or ()):
+        start = pos
+        while start > 0 and (source[start - 1].isalnum() or source[start - 1] in "_-"):
+            start -= 1
+        end = pos
+        while end < len(source) and (source[end].isalnum() or source[end] in "_-"):
+            end += 1
+        word = source[start:end]
+        sink.report("mux-syntax", f"unexpected character {char!r} in the name `{word}`", file, Span(pos, pos + 1),
+                    "not allowed in a bare name",
+                    help=f'bare names are ASCII letters, digits, \'_\' and \'-\'; quote other names: "{word}"')
+        return
     expected = _words(error.allowed or ())
     sink.report("mux-syntax", f"unexpected character {char!r}", file, Span(pos, pos + 1),
                 f"expected {expected}" if expected else "not allowed here")
+
+
+def _in_name(source: str, pos: int, char: str, allowed: Iterable[str]) -> bool:
+    """A letter or digit outside ASCII where a bare name is being written (``workflow café``).
+
+    The terminals Lark lists there are every follower of a name in any statement (LALR shares
+    the state), which would mislead; the user only needs to know names are ASCII or quoted."""
+    if char.isascii() or not char.isalnum():
+        return False
+    return "NAME" in allowed or (pos > 0 and (source[pos - 1].isascii() and (source[pos - 1].isalnum()
+                                                                             or source[pos - 1] in "_-")))
 
 
 def _unexpected_token(error: UnexpectedToken, source: str, file: str, lark: Callable[[], Lark],
