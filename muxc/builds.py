@@ -34,17 +34,48 @@ def prepare(project: Project, workflow: str, args: Mapping[str, str], options: B
                            help="run `muxc list` to see the workflows muxc can find, or pass a path")
         return report
     report.workflow_path = path
+    compiled = _cached_plan(project, path, args, options) or _compile(project, path, args, options, report)
+    if compiled is None:
+        return report
+    plan, config = compiled
+    report.build = _assemble(project, plan, config, options, reporter or SilentReporter(), report)
+    return report
+
+
+def _plan_cache(project: Project, path: Path, args: Mapping[str, str], options: BuildOptions
+                ) -> tuple[str | None, Path, Path]:
+    from muxc.config.paths import config_files, user_data_dir
+    from muxc.run import plancache
+
+    files = config_files(project.root, project.environ) + ([project.config_path] if project.config_path else [])
+    key = plancache.cache_key(path, files, args, options.team, project.environ)
+    return key, project.root / ".muxc" / "state" / "plans", user_data_dir(project.environ)
+
+
+def _cached_plan(project: Project, path: Path, args: Mapping[str, str], options: BuildOptions) -> Any:
+    """(plan, config) from an earlier build of the same unchanged workflow and config, or None."""
+    from muxc.run import plancache
+
+    key, directory, data_dir = _plan_cache(project, path, args, options)
+    return plancache.load(directory, key, data_dir) if key else None
+
+
+def _compile(project: Project, path: Path, args: Mapping[str, str], options: BuildOptions,
+             report: Prepared) -> Any:
+    from muxc.compile import compile_plan
+    from muxc.run import plancache
+
     config = load_config(project, report)
     checked = check_file(path, config, report).checked
     if checked is None or report.errors:
-        return report
-    from muxc.compile import compile_plan
-
+        return None
     plan = compile_plan(checked, args, report.sink)
     if plan is None:
-        return report
-    report.build = _assemble(project, plan, checked.config, options, reporter or SilentReporter(), report)
-    return report
+        return None
+    key, directory, data_dir = _plan_cache(project, path, args, options)
+    if key:
+        plancache.save(directory, key, data_dir, (plan, checked.config))
+    return plan, checked.config
 
 
 def _assemble(project: Project, plan: Any, config: Any, options: BuildOptions, reporter: Reporter,
@@ -65,6 +96,7 @@ def _assemble(project: Project, plan: Any, config: Any, options: BuildOptions, r
     build = Build(plan=plan, root=project.root, state_dir=directory, environ=project.environ, config=config,
                   store=ResultStore(directory / "cache.db"), fingerprints=Fingerprinter(project.root),
                   reporter=reporter, options=options, data_dir=user_data_dir(project.environ))
+    build.latest = build.store.latest_all(plan.workflow)
     _set_team(build, team)
     _set_ecosystem(build, project)
     _set_targets(build, report)

@@ -37,7 +37,7 @@ def detect_team(config: Config, start: Path, root: Path) -> TeamConfig | None:
 
 
 def _upwards(start: Path, root: Path) -> list[Path]:
-    chain = [start]
-    if start != root and root in start.parents:
-        chain += [p for p in start.parents if p == root or root in p.parents]
-    return chain
+    """From ``start`` up to ``root``; a start outside the project means the root itself."""
+    if start != root and root not in start.parents:
+        return [root]
+    return [start, *(p for p in start.parents if p == root or root in p.parents)]

@@ -127,7 +127,7 @@ def _status_row(build: Any, step: Any) -> dict[str, Any]:
         return {"step": step.name, "status": "cannot tell", "reason": state.failure.message, "details": []}
     details: list[str] = []
     if state.components:
-        previous = build.store.latest(build.plan.workflow, step.name)
+        previous = build.latest.get(step.name)
         changes = change_list(build, step, previous, state.components, state.rendered, detailed=True)
         details = [line for change in changes for line in change.splitlines()[1:]]
     return {"step": step.name, "status": "would run", "reason": state.reason, "details": details}

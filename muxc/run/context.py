@@ -89,16 +89,20 @@ class Build:
     seen_trees: set[str] = field(default_factory=set)
     answers: dict[str, str] = field(default_factory=dict)  # input steps answered in this build
     timed_out: bool = False  # the workflow's timeout passed
+    memo: dict[Any, Any] = field(default_factory=dict)  # per-build lookups worth doing once
+    latest: dict[str, Any] = field(default_factory=dict)  # step -> store.results.Latest, read at the start
+    _plans: dict[str, StepPlan] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for step in self.plan.steps:
             self.states.setdefault(step.name, StepState())
+        self._plans = {step.name: step for step in self.plan.steps}
 
     def state(self, name: str) -> StepState:
         return self.states[name]
 
     def step(self, name: str) -> StepPlan:
-        return self.plan.step(name)
+        return self._plans[name]
 
     def add_cost(self, calls: int, cost: float | None) -> None:
         with self.lock:

@@ -96,21 +96,22 @@ def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -
     extras = extras_for(build, plan, item, context)
     if isinstance(extras, StepFailure):
         return ItemResult(failure=extras)
-    key_args = item if item is not NO_ITEM else None
-    pre = keys.pre_key(build, plan, key_args, extras)
-    known = None if plan.volatile else build.store.memo(pre)
+    key_item = item if item is not NO_ITEM else None
+    name = _latest_name(plan, item)
+    pre = keys.pre_key(build, plan, key_item, extras)
+    known = None if plan.volatile else known_key(build, name, pre)
     if known is not None and _usable(build, plan, known):
-        return _cached(build, known)
+        return _cached(build, plan, name, pre, known)
     try:
         rendered = _render(plan, context)
     except RenderError as error:
         return ItemResult(failure=StepFailure("render", str(error)))
-    key, components = keys.full_key(build, plan, rendered, key_args, extras)
+    key, components = keys.full_key(build, plan, rendered, key_item, extras)
     if not plan.volatile:
         build.store.remember(pre, key)
     if _usable(build, plan, key):
-        return _cached(build, key, rendered)
-    reason = _why(build, plan, components, rendered)
+        return _cached(build, plan, name, pre, key, rendered)
+    reason = _why(build, plan, name, components, rendered)
     if build.options.dry_run:
         return ItemResult(would_run=True, reason=reason, rendered=rendered, key=key, components=components)
     if build.options.replay:
@@ -119,13 +120,28 @@ def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -
     result = handler_for(plan.kind)(build, plan, rendered, context, item)
     if isinstance(result, StepFailure):
         return ItemResult(failure=result, reason=reason, rendered=rendered, key=key)
-    record = _store(build, plan, key, result)
-    name = _latest_name(plan, item)
-    before = build.store.latest(build.plan.workflow, name)  # keeps what muxc last wrote to the saved file
-    build.store.set_latest(build.plan.workflow, name, Latest(
-        key, _digest(record), components, rendered, before.target if before else None,
-        before.target_digest if before else None, time.time()))
+    record = _store(build, plan, key, result, components, rendered)
+    _note_latest(build, name, key, pre, _digest(record), record.created_at)
     return ItemResult(record=record, reason=reason, rendered=rendered, key=key)
+
+
+def known_key(build: Build, name: str, pre: str) -> str | None:
+    """The key a pre-key led to: the step's last build if it matches, else the memo."""
+    latest = build.latest.get(name)
+    if latest is not None and latest.pre_key == pre:
+        return latest.key
+    return build.store.memo(pre)
+
+
+def _note_latest(build: Build, name: str, key: str, pre: str, digest: str, created_at: float) -> None:
+    """Record the step's latest build, keeping what muxc last wrote to its saved file."""
+    before = build.latest.get(name)
+    if before is not None and (before.key, before.pre_key) == (key, pre):
+        return
+    latest = Latest(key, pre, digest, created_at, before.target if before else None,
+                    before.target_digest if before else None)
+    build.store.set_latest(build.plan.workflow, name, latest)
+    build.latest[name] = latest
 
 
 def _usable(build: Build, plan: StepPlan, key: str) -> bool:
@@ -138,8 +154,13 @@ def _usable(build: Build, plan: StepPlan, key: str) -> bool:
     return ttl is None or (ttl > 0 and (time.time() - found[1]) * 1000 < ttl)
 
 
-def _cached(build: Build, key: str, rendered: dict[str, str] | None = None) -> ItemResult:
+def _cached(build: Build, plan: StepPlan, name: str, pre: str, key: str,
+            rendered: dict[str, str] | None = None) -> ItemResult:
     record = build.store.get(key)
+    if record is None:  # removed meanwhile (muxc clean in another shell): run it
+        return ItemResult(failure=StepFailure("cache-miss", "its cached result disappeared; build again"))
+    if not plan.volatile:
+        _note_latest(build, name, key, pre, _digest(record), record.created_at)
     return ItemResult(record=record, cached=True, rendered=rendered or {}, key=key)
 
 
@@ -151,13 +172,14 @@ def _render(plan: StepPlan, context: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _store(build: Build, plan: StepPlan, key: str, produced: Produced) -> StepRecord:
+def _store(build: Build, plan: StepPlan, key: str, produced: Produced, components: dict[str, Any],
+           rendered: dict[str, str]) -> StepRecord:
     usage = UsageRecord(produced.usage.input_tokens, produced.usage.cached_input_tokens,
                         produced.usage.output_tokens, produced.cost_usd)
     record = StepRecord(key=key, step=plan.name, output=produced.output, outputs=produced.outputs,
                         backend=produced.backend, backends=produced.backends, duration_ms=produced.duration_ms,
                         usage=usage, created_at=time.time())
-    build.store.put(record, build.plan.workflow, _digest(record))
+    build.store.put(record, build.plan.workflow, _digest(record), components, rendered)
     return record
 
 
@@ -173,15 +195,14 @@ def _latest_name(plan: StepPlan, item: Any) -> str:
     return f"{plan.name}[{digest_value(item)[:12]}]"
 
 
-def _why(build: Build, plan: StepPlan, components: dict[str, Any], rendered: dict[str, str]) -> str:
+def _why(build: Build, plan: StepPlan, name: str, components: dict[str, Any], rendered: dict[str, str]) -> str:
     from muxc.run.reasons import explain_change
 
     if build.options.forces(plan.name):
         return "forced"
     if plan.volatile and plan.step.always:
         return "volatile (always = true)"
-    previous = build.store.latest(build.plan.workflow, plan.name)
-    return explain_change(build, plan, previous, components, rendered)
+    return explain_change(build, plan, build.latest.get(name), components, rendered)
 
 
 # --- for_each --------------------------------------------------------------------------

@@ -47,6 +47,7 @@ class Fingerprinter:
         self._cache: dict[str, _Stat] = _load(cache_path)
         self._lock = threading.Lock()
         self._project: Tree | None = None
+        self._inputs: dict[tuple[str, ...], Tree] = {}  # per build: the same globs give the same tree
 
     def project(self) -> Tree:
         """The project's tree, computed once per build."""
@@ -56,11 +57,18 @@ class Fingerprinter:
             return self._project
 
     def inputs(self, patterns: Iterable[str]) -> Tree:
+        """The tree of the files the globs match (computed once per build for each set of globs)."""
+        wanted = tuple(patterns)
+        with self._lock:
+            known = self._inputs.get(wanted)
+        if known is not None:
+            return known
         files: set[str] = set()
-        for pattern in patterns:
+        for pattern in wanted:
             files.update(self._glob(pattern))
         with self._lock:
-            return self._tree(sorted(files))
+            tree = self._inputs[wanted] = self._tree(sorted(files))
+            return tree
 
     def save(self) -> None:
         if self.cache_path is None:

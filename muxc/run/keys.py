@@ -19,7 +19,6 @@ from typing import Any
 from muxc.compile.keys import digest, digest_value, normalize_text
 from muxc.compile.plan import StepPlan
 from muxc.run.context import Build
-from muxc.toml.document import Array, Str
 
 # The fields whose rendered text is part of the key, per step kind.
 KEY_TEMPLATES = {
@@ -43,9 +42,6 @@ def templates_of(plan: StepPlan) -> dict[str, str]:
 
 
 def input_patterns(plan: StepPlan) -> list[str]:
-    node = plan.step.origin.value("inputs") if plan.step.origin else None
-    if isinstance(node, Array):
-        return [item.value for item in node.items if isinstance(item, Str)]
     return list(plan.step.inputs)
 
 

@@ -39,7 +39,7 @@ def files_read(build: Build, plan: StepPlan, context: dict[str, Any], whole_proj
     patterns = input_patterns(plan)
     if patterns:
         try:
-            rendered = [render(p, context) for p in patterns]
+            rendered = [render(p, context) if "{" in p else p for p in patterns]
         except RenderError:
             rendered = patterns
         return {"inputs": _kept(build, build.fingerprints.inputs(rendered))}

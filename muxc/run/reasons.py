@@ -28,14 +28,16 @@ def change_list(build: Build, plan: StepPlan, previous: Latest | None, component
                 rendered: dict[str, str], detailed: bool = False) -> list[str]:
     if previous is None:
         return ["never built"]
-    old = previous.components
+    old, old_rendered = build.store.details(previous.key)
+    if not old:
+        return ["its last build is no longer in the cache"]
     reasons: list[str] = []
     if old.get("salt") != components.get("salt"):
         reasons.append("the cache salt changed")
     if old.get("definition") != components.get("definition"):
         reasons.append(_definition(old.get("definition", {}), components["definition"]))
     if old.get("rendered") != components.get("rendered"):
-        reasons += _rendered(old, components, previous.rendered, rendered, detailed)
+        reasons += _rendered(old, components, old_rendered, rendered, detailed)
     if old.get("backends") != components.get("backends"):
         reasons.append(_backends(old.get("backends"), components.get("backends")))
     for part, what in (("inputs", "input files"), ("project", "the project")):

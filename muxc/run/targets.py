@@ -36,7 +36,7 @@ def write_target(build: Build, plan: StepPlan, state: StepState) -> str | None:
     if current == wanted:
         _remember(build, plan, path, wanted)
         return None
-    latest = build.store.latest(build.plan.workflow, plan.name)
+    latest = build.latest.get(plan.name)
     edited = current is not None and (latest is None or latest.target_digest != file_digest(current))
     note = None
     if edited and state.status == CACHED:
@@ -51,10 +51,11 @@ def write_target(build: Build, plan: StepPlan, state: StepState) -> str | None:
 
 
 def _remember(build: Build, plan: StepPlan, path: Path, data: bytes) -> None:
-    latest = build.store.latest(build.plan.workflow, plan.name)
+    latest = build.latest.get(plan.name)
     if latest is not None and latest.target_digest != file_digest(data):
-        build.store.set_latest(build.plan.workflow, plan.name,
-                               msgspec.structs.replace(latest, target=str(path), target_digest=file_digest(data)))
+        updated = msgspec.structs.replace(latest, target=str(path), target_digest=file_digest(data))
+        build.store.set_latest(build.plan.workflow, plan.name, updated)
+        build.latest[plan.name] = updated
 
 
 def _shown(build: Build, path: Path) -> str:

@@ -51,7 +51,9 @@ def up_to_date(build: Build, name: str) -> bool:
     key = _known_key(build, plan)
     if key is None:
         return False
-    found = build.store.lookup(key)
+    latest = build.latest.get(name)
+    found = (latest.output_digest, latest.created_at) if latest is not None and latest.key == key else \
+        build.store.lookup(key)
     if found is None or not _fresh(plan, found[1]) or not _target_ok(build, plan):
         return False
     state = build.state(name)
@@ -70,13 +72,14 @@ def _decidable(build: Build, plan: StepPlan) -> bool:
 
 
 def _known_key(build: Build, plan: StepPlan) -> str | None:
+    from muxc.run.executor import known_key
     from muxc.run.kinds import extras_for
     from muxc.run.outcome import StepFailure
 
     extras = extras_for(build, plan, None, LazyContext(build, plan))  # type: ignore[arg-type]
     if isinstance(extras, StepFailure):
         return None
-    return build.store.memo(keys.pre_key(build, plan, None, extras))
+    return known_key(build, plan.name, keys.pre_key(build, plan, None, extras))
 
 
 def _fresh(plan: StepPlan, created_at: float) -> bool:
@@ -88,7 +91,7 @@ def _target_ok(build: Build, plan: StepPlan) -> bool:
     path = build.targets.get(plan.name)
     if path is None:
         return True
-    latest = build.store.latest(build.plan.workflow, plan.name)
+    latest = build.latest.get(plan.name)
     try:
         return latest is not None and latest.target_digest == file_digest(path.read_bytes())
     except OSError:

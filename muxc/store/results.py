@@ -1,11 +1,13 @@
 """The build cache: step results stored content-addressed by cache key, in ``.muxc/state/cache.db``.
 
 Tables (sqlite-utils, migrations in ``_muxc_migrations``):
-- ``results``: every successful result ever built, by key (kept until ``muxc clean``), so
-  switching an input back and forth costs nothing the second time;
-- ``memo``: pre-render fingerprint -> key, so a no-op rebuild need not render templates;
-- ``latest``: per workflow and step, the last key built, with the key's components and the
-  rendered texts, so ``muxc status`` can say what changed and show the difference;
+- ``results``: every successful result ever built, by key (kept until ``muxc clean``), with the
+  key's components and the rendered texts (so ``muxc status`` can show what changed); switching
+  an input back and forth costs nothing the second time;
+- ``memo``: pre-key (everything rendering reads) -> key, so a rebuild need not render templates;
+- ``latest``: per workflow and step, the last key and pre-key, and what muxc last wrote to the
+  step's saved file. A build reads all of a workflow's rows at once: a step whose pre-key equals
+  its latest one is up to date without a single further query;
 - ``trees``: file listings (path -> digest) behind project and input fingerprints, for status.
 
 Invariant: a result is committed the moment its step finishes (autocommit, WAL), so ``kill -9``
@@ -30,11 +32,10 @@ MIGRATIONS = MuxcMigrations("muxc.results")
 @MIGRATIONS(name="0001_results")
 def _create(db: Database) -> None:
     db["results"].create({"key": str, "step": str, "workflow": str, "record": str, "output_digest": str,
-                          "created_at": float}, pk="key")
+                          "created_at": float, "components": str, "rendered": str}, pk="key")
     db["memo"].create({"pre_key": str, "key": str}, pk="pre_key")
-    db["latest"].create({"workflow": str, "step": str, "key": str, "output_digest": str, "components": str,
-                         "rendered": str, "target": str, "target_digest": str, "created_at": float},
-                        pk=("workflow", "step"))
+    db["latest"].create({"workflow": str, "step": str, "key": str, "pre_key": str, "output_digest": str,
+                         "created_at": float, "target": str, "target_digest": str}, pk=("workflow", "step"))
     db["trees"].create({"digest": str, "files": str}, pk="digest")
 
 
@@ -64,13 +65,14 @@ class StepRecord(msgspec.Struct, frozen=True):
 
 
 class Latest(msgspec.Struct, frozen=True):
+    """The last build of a step: its key, and what muxc last wrote to its saved file."""
+
     key: str
+    pre_key: str
     output_digest: str
-    components: dict[str, Any]
-    rendered: dict[str, str]
-    target: str | None
-    target_digest: str | None
     created_at: float
+    target: str | None = None
+    target_digest: str | None = None
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -81,6 +83,7 @@ class ResultStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db = connect(path)
+        self._conn = self._db.conn  # plain sqlite3 for the hot queries: sqlite-utils' wrapper costs more
         self._lock = threading.Lock()
         migrate(self._db, path, MIGRATIONS)
 
@@ -88,82 +91,87 @@ class ResultStore:
         with self._lock:
             self._db.close()
 
+    def _one(self, sql: str, params: list[Any]) -> Any:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchone()
+
     # results
     def lookup(self, key: str) -> tuple[str, float] | None:
         """(output digest, created_at) of a stored result, without loading it."""
-        with self._lock:
-            row = self._db.execute("select output_digest, created_at from results where key = ?", [key]).fetchone()
+        row = self._one("select output_digest, created_at from results where key = ?", [key])
         return (row[0], row[1]) if row else None
 
     def get(self, key: str) -> StepRecord | None:
-        with self._lock:
-            row = self._db.execute("select record from results where key = ?", [key]).fetchone()
+        row = self._one("select record from results where key = ?", [key])
         return _RECORD.decode(row[0]) if row else None
 
-    def put(self, record: StepRecord, workflow: str, output_digest: str) -> None:
+    def details(self, key: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """(components, rendered texts) a result was built from; empty when unknown."""
+        row = self._one("select components, rendered from results where key = ?", [key])
+        if not row or not row[0]:
+            return {}, {}
+        return msgspec.json.decode(row[0]), msgspec.json.decode(row[1] or "{}")
+
+    def put(self, record: StepRecord, workflow: str, output_digest: str, components: dict[str, Any],
+            rendered: dict[str, str]) -> None:
         row = {"key": record.key, "step": record.step, "workflow": workflow, "output_digest": output_digest,
-               "record": _ENCODER.encode(record).decode(), "created_at": record.created_at or time.time()}
+               "record": _ENCODER.encode(record).decode(), "created_at": record.created_at or time.time(),
+               "components": _ENCODER.encode(components).decode(), "rendered": _ENCODER.encode(rendered).decode()}
         with self._lock:
             self._db["results"].upsert(row, pk="key")
 
     # memo
     def memo(self, pre_key: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("select key from memo where pre_key = ?", [pre_key]).fetchone()
+        row = self._one("select key from memo where pre_key = ?", [pre_key])
         return row[0] if row else None
 
     def remember(self, pre_key: str, key: str) -> None:
         with self._lock:
-            self._db["memo"].upsert({"pre_key": pre_key, "key": key}, pk="pre_key")
+            self._conn.execute("insert or replace into memo (pre_key, key) values (?, ?)", [pre_key, key])
 
     # latest
     def latest(self, workflow: str, step: str) -> Latest | None:
+        row = self._one("select key, pre_key, output_digest, created_at, target, target_digest from latest "
+                        "where workflow = ? and step = ?", [workflow, step])
+        return Latest(*row) if row else None
+
+    def latest_all(self, workflow: str) -> dict[str, Latest]:
+        """Every step's latest row for a workflow, in one query (the rebuild fast path)."""
         with self._lock:
-            row = self._db.execute("select key, output_digest, components, rendered, target, target_digest, "
-                                   "created_at from latest where workflow = ? and step = ?",
-                                   [workflow, step]).fetchone()
-        if row is None:
-            return None
-        return Latest(row[0], row[1], msgspec.json.decode(row[2]), msgspec.json.decode(row[3]), row[4], row[5],
-                      row[6])
+            rows = self._conn.execute("select step, key, pre_key, output_digest, created_at, target, target_digest "
+                                      "from latest where workflow = ?", [workflow]).fetchall()
+        return {row[0]: Latest(*row[1:]) for row in rows}
 
     def set_latest(self, workflow: str, step: str, latest: Latest) -> None:
-        row = {"workflow": workflow, "step": step, "key": latest.key, "output_digest": latest.output_digest,
-               "components": _ENCODER.encode(latest.components).decode(),
-               "rendered": _ENCODER.encode(latest.rendered).decode(), "target": latest.target,
-               "target_digest": latest.target_digest, "created_at": latest.created_at}
         with self._lock:
-            self._db["latest"].upsert(row, pk=("workflow", "step"))
+            self._conn.execute(
+                "insert or replace into latest (workflow, step, key, pre_key, output_digest, created_at, target, "
+                "target_digest) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [workflow, step, latest.key, latest.pre_key, latest.output_digest, latest.created_at, latest.target,
+                 latest.target_digest])
 
     # trees
     def tree(self, digest: str) -> dict[str, str] | None:
-        with self._lock:
-            row = self._db.execute("select files from trees where digest = ?", [digest]).fetchone()
+        row = self._one("select files from trees where digest = ?", [digest])
         return msgspec.json.decode(row[0]) if row else None
 
     def put_tree(self, digest: str, files: dict[str, str]) -> None:
         with self._lock:
-            self._db["trees"].upsert({"digest": digest, "files": _ENCODER.encode(files).decode()}, pk="digest")
+            self._conn.execute("insert or replace into trees (digest, files) values (?, ?)",
+                               [digest, _ENCODER.encode(files).decode()])
 
     # maintenance
     def forget(self, workflow: str, step: str) -> int:
-        """Drop every result of a step (all keys) and its latest record; returns results dropped."""
+        """Drop every result of a step (all keys, all items) and its latest rows; returns results dropped."""
         with self._lock:
-            dropped = self._db.execute("delete from results where workflow = ? and step = ?",
-                                       [workflow, step]).rowcount
-            self._db.execute("delete from latest where workflow = ? and step = ?", [workflow, step])
-            self._db.execute("delete from memo where key not in (select key from results)")
+            dropped = self._conn.execute("delete from results where workflow = ? and step = ?",
+                                         [workflow, step]).rowcount
+            self._conn.execute("delete from latest where workflow = ? and (step = ? or step like ?)",
+                               [workflow, step, f"{step}[%"])
+            self._conn.execute("delete from memo where key not in (select key from results)")
         return dropped
-
-    def clean(self) -> int:
-        with self._lock:
-            count = self._db.execute("select count(*) from results").fetchone()[0]
-            for table in ("results", "memo", "latest", "trees"):
-                self._db.execute(f"delete from {table}")
-            self._db.execute("vacuum")
-        return count
 
     def counts(self) -> dict[str, int]:
         with self._lock:
-            return {t: self._db.execute(f"select count(*) from {t}").fetchone()[0]
+            return {t: self._conn.execute(f"select count(*) from {t}").fetchone()[0]
                     for t in ("results", "memo", "latest", "trees")}

@@ -57,11 +57,11 @@ def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, A
 
 
 def _recorded_post(build: Build, plan: StepPlan) -> tuple[tuple[str, str], list[str], str] | None:
-    latest = build.store.latest(build.plan.workflow, plan.name)
+    latest = build.latest.get(plan.name)
     record = build.store.get(latest.key) if latest else None
-    if record is None or "post" not in record.outputs:
+    if latest is None or record is None or "post" not in record.outputs:
         return None
-    meta = latest.components
+    meta, _ = build.store.details(latest.key)
     return (meta.get("files", ""), record.outputs["post"]), record.outputs.get("paths", "").split("\n"), \
         meta.get("source", "")
 
@@ -175,8 +175,8 @@ def _team_verify(build: Build) -> str | None:
 
 
 def _latest_prompt(build: Build, step: str) -> str:
-    latest = build.store.latest(build.plan.workflow, step)
-    return latest.rendered.get("prompt", "") if latest else ""
+    latest = build.latest.get(step)
+    return build.store.details(latest.key)[1].get("prompt", "") if latest else ""
 
 
 def preview(build: Build, plan: StepPlan) -> str:

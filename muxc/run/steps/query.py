@@ -34,18 +34,34 @@ def resolved_role(build: Build, plan: StepPlan) -> Any:
 
 
 def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, Any] | StepFailure:
+    identity = _identity(build, plan)
+    if isinstance(identity, StepFailure):
+        return identity
+    backends, agentic = identity
+    return {"backends": backends, **files_read(build, plan, context, whole_project=agentic)}
+
+
+def _identity(build: Build, plan: StepPlan) -> tuple[dict[str, Any], bool] | StepFailure:
+    """The role's backends as they enter keys, and whether one reads the project (memoised per build)."""
+    from muxc.backends.base import BackendError
+    from muxc.backends.identity import identity, reads_project
     from muxc.backends.roles import RoleError
 
+    memo_key = ("identity", plan.step.role, plan.step.parallel, plan.step.min_success)
+    known = build.memo.get(memo_key)
+    if known is not None:
+        return known
     try:
         role = resolved_role(build, plan)
+        members = [build.config.backends[name] for name in role.backends]
+        described = {"execution": role.execution, "min_success": role.min_success,
+                     "backends": [identity(member) for member in members]}
     except RoleError as error:
         return StepFailure("config", error.message)
-    pool = pool_of(build)
-    members = [pool.get(name) for name in role.backends]
-    identity = {"execution": role.execution, "min_success": role.min_success,
-                "backends": [member.identity() for member in members]}
-    agentic = any(member.reads_project for member in members)
-    return {"backends": identity, **files_read(build, plan, context, whole_project=agentic)}
+    except BackendError as error:
+        return StepFailure("config", error.message)
+    result = build.memo[memo_key] = (described, any(reads_project(member) for member in members))
+    return result
 
 
 def pool_of(build: Build) -> Any:
