@@ -28,6 +28,13 @@ COMMANDS = {
     "graph": "muxc.cli.state:graph",
     "clean": "muxc.cli.state:clean",
     "forget": "muxc.cli.state:forget",
+    "doctor": "muxc.cli.backends:doctor",
+    "backends": "muxc.cli.backends:backends_command",
+    "roles": "muxc.cli.backends:roles",
+    "teams": "muxc.cli.backends:teams",
+    "logs": "muxc.cli.backends:logs",
+    "memory": "muxc.cli.memory:memory",
+    "ecosystems": "muxc.cli.memory:ecosystems",
 }
 
 

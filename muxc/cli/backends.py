@@ -1,0 +1,158 @@
+"""``muxc doctor``, ``backends``, ``roles``, ``teams`` and ``logs``: the backend layer, inspected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+
+from muxc.cli.build import render_diagnostics
+from muxc.cli.common import echo_json, global_options, globals_of
+
+
+def _config(ctx: click.Context) -> tuple[Any, Any]:
+    """(project, merged config); config problems are shown on stderr but do not stop the command."""
+    from muxc.api import Report, load_config
+
+    project = globals_of(ctx).project()
+    report = Report()
+    config = load_config(project, report)
+    if report.diagnostics:
+        render_diagnostics(report)
+    return project, config
+
+
+def _table(rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+@click.command()
+@click.option("--probe", is_flag=True, help="Also send each backend a one-token request.")
+@global_options
+@click.pass_context
+def doctor(ctx: click.Context, probe: bool) -> None:
+    """Check that every configured backend can answer: the CLI is on PATH, the HTTP endpoint answers.
+
+    \b
+    Exit status: 0 every enabled backend is usable, 1 otherwise.
+    """
+    from muxc.backends.doctor import check_all
+    from muxc.teams import detect_team
+
+    project, config = _config(ctx)
+    results = check_all(config, project_root=project.root, environ=project.environ, probe=probe)
+    team = detect_team(config, Path.cwd(), project.root)
+    if globals_of(ctx).output == "json":
+        echo_json({"backends": msgspec.to_builtins(results), "team": team.name if team else None})
+    else:
+        for result in results:
+            mark = "✓" if result.ok else "✗"
+            probe_text = f" — probe: {result.probe.detail}" if result.probe else ""
+            click.echo(f"{mark} {result.backend} ({result.kind}): {result.detail}{probe_text}")
+        click.echo(f"team: {team.name} (found {', '.join(team.detect)})" if team else "team: none detected")
+    ctx.exit(0 if all(r.ok and (r.probe is None or r.probe.ok) for r in results) else 1)
+
+
+def _backend_row(config: Any) -> dict[str, Any]:
+    from muxc.backends.identity import identity, reads_project
+
+    try:
+        described = identity(config)
+    except Exception as error:
+        described = {"kind": "invalid", "error": str(error)}
+    return {"name": config.name, "enabled": config.enabled, "kind": described.get("kind"),
+            "model": described.get("model"), "endpoint": described.get("base_url") or described.get("command"),
+            "reads_project": reads_project(config) if described.get("kind") != "invalid" else None,
+            "max_concurrent": config.max_concurrent, "managed": config.managed is not None,
+            "defined_in": config.origin.file if config.origin else "<built-in>"}
+
+
+@click.command("backends")
+@global_options
+@click.pass_context
+def backends_command(ctx: click.Context) -> None:
+    """List the configured backends (built-in ones included) and where each is defined."""
+    _, config = _config(ctx)
+    rows = [_backend_row(b) for b in config.backends.values()]
+    if globals_of(ctx).output == "json":
+        echo_json(rows)
+        return
+    _table([[("✓ " if r["enabled"] else "✗ ") + r["name"], r["kind"] or "", r["model"] or "", r["endpoint"] or "",
+             r["defined_in"]] for r in rows])
+
+
+@click.command()
+@global_options
+@click.pass_context
+def roles(ctx: click.Context) -> None:
+    """List the roles: their backends, execution mode, and team overrides."""
+    _, config = _config(ctx)
+    rows = []
+    for role in config.roles.values():
+        overrides = {team.name: list(team.roles[role.name].backends) for team in config.teams.values()
+                     if role.name in team.roles}
+        rows.append({"name": role.name, "execution": role.execution, "min_success": role.min_success,
+                     "backends": list(role.backends), "description": role.description, "team_overrides": overrides,
+                     "defined_in": role.origin.file if role.origin else "<built-in>"})
+    if globals_of(ctx).output == "json":
+        echo_json(rows)
+        return
+    _table([[r["name"], r["execution"], ", ".join(r["backends"]),
+             "; ".join(f"{t}: {', '.join(b)}" for t, b in r["team_overrides"].items()), r["description"]]
+            for r in rows])
+
+
+@click.command()
+@global_options
+@click.pass_context
+def teams(ctx: click.Context) -> None:
+    """List the teams, how each is detected, its verify command, and which one applies here."""
+    from muxc.teams import detect_team
+
+    project, config = _config(ctx)
+    active = detect_team(config, Path.cwd(), project.root)
+    rows = [{"name": t.name, "detect": list(t.detect), "verify": t.verify, "roles": sorted(t.roles),
+             "description": t.description, "active": active is not None and active.name == t.name}
+            for t in config.teams.values()]
+    if globals_of(ctx).output == "json":
+        echo_json(rows)
+        return
+    _table([[("* " if r["active"] else "  ") + r["name"], ", ".join(r["detect"]), r["verify"] or "",
+             r["description"]] for r in rows])
+
+
+@click.command()
+@click.option("-n", "--limit", default=20, show_default=True, help="How many calls.")
+@click.option("--backend", help="Only this backend's calls.")
+@click.option("--step", help="Only this step's calls.")
+@click.option("--full", is_flag=True, help="Print each prompt and response in full.")
+@global_options
+@click.pass_context
+def logs(ctx: click.Context, limit: int, backend: str | None, step: str | None, full: bool) -> None:
+    """List recent LLM calls from the log (newest first): tokens, latency, cost, status.
+
+    The log lives in the user data dir ($XDG_DATA_HOME/muxc/llm-log.db); keys never reach it.
+    """
+    from muxc.config.paths import user_data_dir
+    from muxc.store.llm_log import LlmLog
+
+    path = user_data_dir(globals_of(ctx).project().environ) / "llm-log.db"
+    if not path.exists():
+        click.echo("no LLM calls recorded yet", err=True)
+        return
+    with LlmLog(path) as log:
+        entries = log.recent(limit, backend=backend, step=step)
+    if globals_of(ctx).output == "json":
+        echo_json(msgspec.to_builtins(entries))
+        return
+    for entry in entries:
+        tokens = f"{entry.input_tokens or '?'}→{entry.output_tokens or '?'} tok"
+        cost = f" ${entry.cost_usd:.4f}" if entry.cost_usd else ""
+        click.echo(f"{entry.time[:19]}  {entry.workflow}/{entry.step}  {entry.backend}  {entry.status}  "
+                   f"{tokens}  {entry.latency_ms} ms{cost}")
+        if full:
+            click.echo(f"--- prompt\n{entry.prompt}\n--- response\n{entry.response or entry.error or ''}\n")
