@@ -45,7 +45,8 @@ def _workflow_line(workflow: Workflow) -> str:
     if description is not None:
         line += " " + V.inline(description)
     entries = [origin.entries[k] for k in HEADER_ATTRS if k in origin.entries]
-    return V.comment_lines(origin.comments) + _with_attrs(line, entries) + "\n"
+    comments = origin.comments + (origin.entries["description"].comments if description is not None else ())
+    return V.comment_lines(comments) + _with_attrs(line, entries) + "\n"
 
 
 def _arg(arg: Arg) -> str:
@@ -94,7 +95,9 @@ def _step(step: Step) -> str:
     attrs = [origin.entries[k] for k in V.field_order(Step) if k in origin.entries and k not in skip]
     line = _with_attrs(header, attrs)
     body = origin.entry(body_field) if body_field else None
-    comments = origin.comments + tuple(moved)
+    # the name and the kind are the header itself: comments a TOML file wrote above them go above it
+    named = tuple(c for key in ("name", "type") if key in origin.entries for c in origin.entries[key].comments)
+    comments = origin.comments + named + tuple(moved)
     if body is None:
         return V.comment_lines(comments) + line + "\n"
     text, trailing = _body(body)
