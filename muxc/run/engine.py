@@ -64,6 +64,10 @@ class _Loader(TaskLoader2):
             "uptodate": [_Check(build, plan.name)],
             "targets": [str(target)] if target is not None else [],
             "verbosity": 0,
+            # doit would swap the process-wide sys.stdout/sys.stderr around each action to capture
+            # what it prints; with steps on worker threads the swaps interleave and can leave a
+            # capture buffer installed for good, swallowing the build's output. Steps never print.
+            "io": {"capture": False},
         }
 
 
