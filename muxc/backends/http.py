@@ -20,6 +20,7 @@ reads and waits within a fraction of a second (``netio``). Every message is mask
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -61,6 +62,7 @@ log = logging.getLogger(__name__)
 
 BODY_START_CHARS = 200
 MAX_ERROR_BODY = 64 * 1024  # enough of an error page to explain it
+DRAIN_SECONDS = 0.5  # after the terminal event, how long the rest of the body may take
 SSE_FIRST_BYTES = (b"d", b"e", b":", b"i", b"r")  # data:, event:, comment, id:, retry:
 SECRET_QUERY_WORDS = ("key", "token", "secret", "sig", "password")
 
@@ -99,6 +101,7 @@ class _Call:
     same_key_waits: int = 0
     rate_waited: float = 0.0
     last: _Failure | None = None  # the latest failed attempt, for the final message
+    limits: netio.CallLimits | None = None  # the bounds of the attempt in progress
 
 
 def http_target(config: BackendConfig) -> tuple[str, str] | None:
@@ -272,21 +275,21 @@ class HttpBackend:
             call.cancel, lambda: self._error("cancelled", "interrupted while waiting for a free slot", call)
         ):
             deadline = min(time.monotonic() + self._total, call.deadline)
-            with netio.watch(call.cancel, deadline) as limits:
+            with netio.watch(call.cancel, deadline) as call.limits:
                 try:
                     return self._send(call, headers, body)
-                except httpx.TimeoutException as exc:
-                    raise self._timeout(call, limits.reason, exc) from None
-                except httpx.UnsupportedProtocol:
-                    raise _Failure(
-                        "config", f"unsupported URL scheme in {self._shown_url}; use http:// or https://"
-                    ) from None
-                except httpx.TransportError as exc:
-                    raise _Failure("connection", self._connection_message(exc)) from None
-                except httpx.RequestError as exc:  # e.g. a body that fails to decompress
-                    raise _Failure(
-                        "bad_response", f"unreadable answer from {self._shown_url}: {self._mask(str(exc))}"
-                    ) from None
+                except httpx.RequestError as exc:
+                    raise self._request_failure(call, exc) from None
+
+    def _request_failure(self, call: _Call, exc: httpx.RequestError) -> BackendError | _Failure:
+        if isinstance(exc, httpx.TimeoutException):
+            return self._timeout(call, call.limits.reason if call.limits else None, exc)
+        if isinstance(exc, httpx.UnsupportedProtocol):
+            return _Failure("config", f"unsupported URL scheme in {self._shown_url}; use http:// or https://")
+        if isinstance(exc, httpx.TransportError):
+            return _Failure("connection", self._connection_message(exc))
+        # e.g. a body that fails to decompress
+        return _Failure("bad_response", f"unreadable answer from {self._shown_url}: {self._mask(str(exc))}")
 
     def _send(self, call: _Call, headers: dict[str, str], body: bytes) -> Answer:
         timeout = httpx.Timeout(connect=self._connect, read=self._idle, write=self._idle, pool=None)
@@ -337,6 +340,7 @@ class HttpBackend:
             if call.on_progress is not None:
                 call.on_progress(stream.text_length)
             if terminal:
+                self._drain(call, body)
                 return stream.answer()
         self._feed(stream, parser.close())
         if stream.finished:
@@ -346,6 +350,18 @@ class HttpBackend:
             f"stream ended before completion: {self._shown_url} closed the stream without {stream.terminal_name} "
             f"after {stream.text_length} characters; the partial answer was discarded",
         )
+
+    def _drain(self, call: _Call, body: Iterator[bytes]) -> None:
+        """Read what follows the terminal event (normally just the end of the chunked body), so
+        the connection returns to the pool instead of being closed; bounded in time and size."""
+        if call.limits is not None:
+            call.limits.deadline = min(call.limits.deadline, time.monotonic() + DRAIN_SECONDS)
+        drained = 0
+        with contextlib.suppress(httpx.HTTPError):
+            for chunk in body:
+                drained += len(chunk)
+                if drained > MAX_ERROR_BODY:
+                    break
 
     def _feed(self, stream: Any, events: list[Any]) -> bool:
         """Feed decoded events; True once the terminal event arrived."""

@@ -20,10 +20,20 @@ def identity(config: BackendConfig) -> dict[str, Any]:
     target = http_target(config)
     if target is not None:
         protocol, url = target
-        return {"kind": "http", "protocol": protocol, "model": config.model or _default_model(protocol),
-                "params": dict(config.params), "base_url": public_url(url)}
-    return {"kind": "cli", "command": config.command, "args": list(config.args), "model": config.model,
-            "env": sorted(env_pairs(config.env))}
+        return {
+            "kind": "http",
+            "protocol": protocol,
+            "model": config.model or _default_model(protocol),
+            "params": dict(config.params),
+            "base_url": public_url(url),
+        }
+    return {
+        "kind": "cli",
+        "command": config.command,
+        "args": list(config.args),
+        "model": config.model,
+        "env": sorted(env_pairs(config.env)),
+    }
 
 
 def reads_project(config: BackendConfig) -> bool:

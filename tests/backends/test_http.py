@@ -183,6 +183,14 @@ def test_openai_stream_without_done_but_with_finish_reason_is_complete(llm_serve
     assert ask(make_backend(base_url=llm_server.openai_url)).text == "ok"
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_one_connection_serves_successive_streamed_calls(llm_server, make_backend, protocol) -> None:
+    backend = make_backend(base_url=base(llm_server, protocol), protocol=protocol)
+    for prompt in ("one", "two", "three"):
+        ask(backend, prompt)
+    assert len({request.client for request in llm_server.completions}) == 1
+
+
 def test_progress_reports_characters_received(llm_server, make_backend) -> None:
     seen: list[int] = []
     llm_server.script(Reply(text="a b c d"))

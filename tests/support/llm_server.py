@@ -6,7 +6,8 @@ It speaks enough of two protocols to stand in for a provider or a local model se
 - Anthropic messages: ``POST /v1/messages``, streaming (``message_start`` … ``message_stop``) or JSON;
 - ``GET /v1/models`` (and ``/models``): a model list.
 
-Each request is recorded (``requests``: method, path, headers, parsed body, arrival time) and
+Each request is recorded (``requests``: method, path, headers, parsed body, arrival time, client
+address) and
 answered by the first entry of the script queue (``script(...)``), else by ``responder`` (default:
 ``echo_reply``, which answers ``"echo: " + the first 40 characters of the prompt``). A script entry
 is a ``Reply`` or a callable ``(RecordedRequest) -> Reply | None`` (None: fall through to the
@@ -53,6 +54,7 @@ class RecordedRequest:
     body: Any  # parsed JSON, or None
     raw: bytes
     time: float  # time.monotonic() at arrival
+    client: tuple[str, int] = ("", 0)  # the client's address: one per connection
 
     @property
     def protocol(self) -> str:
@@ -297,6 +299,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 256  # many threads connect at once; the default 5 drops connections
     owner: LLMServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -432,7 +435,9 @@ class LLMServer:
         except ValueError:
             body = None
         headers = {key.lower(): value for key, value in handler.headers.items()}
-        request = RecordedRequest(handler.command, handler.path, headers, body, raw, time.monotonic())
+        request = RecordedRequest(
+            handler.command, handler.path, headers, body, raw, time.monotonic(), handler.client_address
+        )
         with self._lock:
             self._requests.append(request)
         return request
