@@ -97,8 +97,9 @@ def check_backend(
 ) -> DoctorResult:
     try:
         target = http_target(config)
-    except BackendError as error:
-        return DoctorResult(config.name, "http", "config", False, error.message)
+    except BackendError as error:  # no URL, or the built-in local model is not installed
+        status: Status = "missing" if error.kind == "unavailable" else "config"
+        return DoctorResult(config.name, "http", status, False, error.message)
     kind: Literal["cli", "http"] = "cli" if target is None else "http"
     if not config.enabled:
         return DoctorResult(config.name, kind, "disabled", True, "disabled in config (enabled = false)")

@@ -64,6 +64,10 @@ BODY_START_CHARS = 200
 MAX_ERROR_BODY = 64 * 1024  # enough of an error page to explain it
 DRAIN_SECONDS = 0.5  # after the terminal event, how long the rest of the body may take
 SSE_FIRST_BYTES = (b"d", b"e", b":", b"i", b"r")  # data:, event:, comment, id:, retry:
+LOCAL_UNAVAILABLE = (
+    "the built-in local model is not running: install the muxc[local] extra, "
+    "or route this role to a backend of your own in .muxc/config.toml"
+)
 SECRET_QUERY_WORDS = ("key", "token", "secret", "sig", "password")
 
 
@@ -107,8 +111,11 @@ class _Call:
 def http_target(config: BackendConfig) -> tuple[str, str] | None:
     """(protocol, base URL) for an HTTP backend, None for a CLI backend.
 
-    Raises ``BackendError(config)`` for an HTTP backend without a URL."""
+    Raises ``BackendError(config)`` for an HTTP backend without a URL. The built-in ``local``
+    backend is an OpenAI server once something (the managed layer) gives it a ``base_url``."""
     url = config.base_url or (config.command if config.command.startswith(("http://", "https://")) else None)
+    if config.type == "local" and url is None:
+        raise BackendError("unavailable", config.name, LOCAL_UNAVAILABLE)
     protocol = config.protocol
     if protocol is None and (
         config.type == "claude-api" or (config.api_key_env and not config.command and url is None)

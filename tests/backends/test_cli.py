@@ -41,6 +41,7 @@ def test_prompt_is_the_last_argument_and_runs_in_the_project_root(make_backend, 
     backend = fake(make_backend, fake_cli, {"FAKE_LLM_REPORT": "1"}, root=root)
     seen = report(backend)
     assert seen["via"] == "argv" and seen["head"] == "hello from the test"
+    assert seen["stdin_is_devnull"] is True
     assert seen["cwd"] == str(root)
 
 

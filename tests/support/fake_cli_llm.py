@@ -11,8 +11,8 @@ Behaviour is chosen with environment variables (so the backend's ``env`` can set
 - ``FAKE_LLM_CHILD_PIDFILE=<path>``: start a long-sleeping child in the same process group and
   write its pid to the file (process-group kill tests);
 - ``FAKE_LLM_REPORT=1``: answer with a JSON report instead: how the prompt arrived (``via``:
-  argv or stdin), its length, the working directory, whether ``CLAUDECODE`` was set, and
-  ``FAKE_LLM_ECHO_ENV``'s value;
+  argv or stdin), its length, the working directory, whether ``CLAUDECODE`` was set, whether
+  stdin is /dev/null, and ``FAKE_LLM_ECHO_ENV``'s value;
 - ``--json`` in argv, or ``FAKE_LLM_CODEX=1``: print codex-style JSONL events, with two agent
   messages (the last one is the answer) and a ``turn.completed`` usage event.
 Only the standard library is used, so any Python can run it.
@@ -48,6 +48,7 @@ def report(prompt: str, via: str) -> str:
             "head": prompt[:40],
             "cwd": os.getcwd(),
             "claudecode": "CLAUDECODE" in os.environ,
+            "stdin_is_devnull": os.path.realpath("/proc/self/fd/0") == "/dev/null",
             "echo_env": os.environ.get("FAKE_LLM_ECHO_ENV"),
         }
     )
