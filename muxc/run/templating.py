@@ -93,7 +93,35 @@ def environment() -> jinja2.Environment:
 
 @lru_cache(maxsize=4096)
 def _compiled(text: str) -> jinja2.Template:
-    return environment().from_string(text)
+    return environment().from_string(without_comment_lines(text))
+
+
+def without_comment_lines(text: str) -> str:
+    """The template without the lines that hold nothing but a Jinja comment.
+
+    A comment is for the reader of the workflow: left in place, such a line would send the LLM an
+    empty line and, between two lines of text, change the step's key, so adding a comment would
+    rerun the step. Comments sharing a line with text render as nothing already."""
+    if "{#" not in text:
+        return text
+    from muxc.check.jinja_refs import tokens
+
+    cuts = []
+    for token in tokens(text):
+        if token.kind != "comment_begin":
+            continue
+        end = text.find("#}", token.start + len(token.value))
+        if end == -1:
+            break
+        end += 2
+        line_start = text.rfind("\n", 0, token.start) + 1
+        line_end = text.find("\n", end)
+        line_end = len(text) if line_end == -1 else line_end + 1
+        if not text[line_start : token.start].strip() and not text[end:line_end].strip():
+            cuts.append((line_start, line_end))
+    for start, stop in reversed(cuts):
+        text = text[:start] + text[stop:]
+    return text
 
 
 @lru_cache(maxsize=1024)
@@ -101,10 +129,8 @@ def _compiled_expression(text: str) -> Callable[..., Any]:
     from muxc.check.jinja_refs import expression_source
 
     source, shift = expression_source(text)
-    if shift == 0:  # written as {{ expr }}: strip the braces to evaluate a value, not text
-        source = source.strip()[2:-2]
-    else:
-        source = text
+    # written as {{ expr }}: strip the braces to evaluate a value, not text
+    source = source.strip()[2:-2] if shift == 0 else text
     return environment().compile_expression(source, undefined_to_none=False)
 
 
