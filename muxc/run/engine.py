@@ -10,6 +10,7 @@ anyway (finished steps are already stored).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import signal
@@ -179,10 +180,8 @@ def _force_exit(on_forced_exit: Callable[[], None] | None) -> None:
     """Worker threads are stuck (a stalled HTTP read): finished steps are stored, so leave."""
     process.kill_all(signal.SIGKILL)
     if on_forced_exit is not None:
-        try:
+        with contextlib.suppress(Exception):  # exiting matters more than a clean message
             on_forced_exit()
-        except Exception:  # exiting matters more than a clean message
-            pass
     sys.stderr.flush()
     os._exit(EXIT_INTERRUPTED)
 
