@@ -108,6 +108,26 @@ class _Call:
     limits: netio.CallLimits | None = None  # the bounds of the attempt in progress
 
 
+STATUS_MESSAGES = {
+    "auth": "{status} from {url}: {detail}",
+    "rate_limit": "429 from {url}: {detail}",
+    "server": "server error {status} from {url}: {detail}",
+    "config": "request rejected with {status} by {url}: {detail}; check the model ({model!r}), params and base_url",
+    "bad_response": "unexpected status {status} from {url}: {detail}",
+}
+
+
+def status_kind(status: int) -> str:
+    """What a non-200 status means: 401/403 auth, 429 rate limit, 408/5xx transient, other 4xx config."""
+    if status in (401, 403):
+        return "auth"
+    if status == 429:
+        return "rate_limit"
+    if status == 408 or status >= 500:
+        return "server"
+    return "config" if 400 <= status < 500 else "bad_response"
+
+
 def http_target(config: BackendConfig) -> tuple[str, str] | None:
     """(protocol, base URL) for an HTTP backend, None for a CLI backend.
 
@@ -131,13 +151,13 @@ def http_target(config: BackendConfig) -> tuple[str, str] | None:
 
 
 def public_url(url: str) -> str:
-    """``url`` without user:password and without query values that look like credentials."""
+    """``url`` without user:password, query values that look like credentials, or a trailing /."""
     parts = urlsplit(url)
     netloc = parts.hostname or ""
     if parts.port:
         netloc += f":{parts.port}"
     query = [(k, v) for k, v in parse_qsl(parts.query) if not any(w in k.lower() for w in SECRET_QUERY_WORDS)]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), urlencode(query), ""))
 
 
 ADAPTERS: dict[str, Adapter] = {"openai": OpenAIAdapter(), "anthropic": AnthropicAdapter()}
@@ -395,44 +415,16 @@ class HttpBackend:
     def _status_failure(self, response: httpx.Response) -> _Failure:
         raw = _read_some(response)
         start = self._body_start(raw)
-        detail = self._mask(_detail(raw) or start or "(empty body)")
         status = response.status_code
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
-        if status in (401, 403):
-            return _Failure(
-                "auth", f"{status} from {self._shown_url}: {detail}", status=status, body_start=start
-            )
-        if status == 429:
-            retry_after = retry_after if retry_after is not None else _body_retry_after(raw)
-            return _Failure(
-                "rate_limit",
-                f"429 from {self._shown_url}: {detail}",
-                status=status,
-                retry_after=retry_after,
-                body_start=start,
-            )
-        if status == 408 or status >= 500:
-            return _Failure(
-                "server",
-                f"server error {status} from {self._shown_url}: {detail}",
-                status=status,
-                retry_after=retry_after,
-                body_start=start,
-            )
-        if 400 <= status < 500:
-            hint = f"check the model ({self._model!r}), params and base_url"
-            return _Failure(
-                "config",
-                f"request rejected with {status} by {self._shown_url}: {detail}; {hint}",
-                status=status,
-                body_start=start,
-            )
-        return _Failure(
-            "bad_response",
-            f"unexpected status {status} from {self._shown_url}: {detail}",
-            status=status,
-            body_start=start,
+        kind = status_kind(status)
+        detail = self._mask(_detail(raw) or start or "(empty body)")
+        message = STATUS_MESSAGES[kind].format(
+            status=status, url=self._shown_url, detail=detail, model=self._model
         )
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if kind == "rate_limit" and retry_after is None:
+            retry_after = _body_retry_after(raw)
+        return _Failure(kind, message, status=status, retry_after=retry_after, body_start=start)
 
     def _timeout(self, call: _Call, reason: str | None, exc: Exception) -> BackendError | _Failure:
         if reason == "cancelled":

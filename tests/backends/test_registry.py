@@ -20,6 +20,7 @@ CONFIGS = [
     BackendConfig(
         name="base-url", base_url="https://user:pw@example.test/v1?api-key=x", api_key="sk-zzzzzzzz"
     ),
+    BackendConfig(name="slash", base_url="http://127.0.0.1:3/v1/"),
     BackendConfig(name="claude", type="claude-api", api_key_env="MY_ANTHROPIC"),
     BackendConfig(name="anthropic-local", protocol="anthropic", base_url="http://127.0.0.1:2", model="c"),
     BackendConfig(name="codex", command="codex", args=["exec", "--json"], env=[["NO_COLOR", "1"]]),
@@ -42,6 +43,7 @@ def test_the_kind_follows_the_config(tmp_path) -> None:
     assert kinds == {
         "cmd-url": HttpBackend.__name__,
         "base-url": HttpBackend.__name__,
+        "slash": HttpBackend.__name__,
         "claude": HttpBackend.__name__,
         "anthropic-local": HttpBackend.__name__,
         "codex": CliBackend.__name__,
