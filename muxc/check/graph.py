@@ -27,31 +27,38 @@ def check_graph(state: CheckState) -> None:
 
 
 def _cycles(names: list[str], upstream: dict[str, list[Edge]]) -> list[list[Edge]]:
-    """Each elementary cycle found by a depth-first search, once (as a chain of edges)."""
+    """Each elementary cycle found by a depth-first search, once (as a chain of edges).
+
+    The search keeps its own stack instead of recursing: a chain of a few thousand steps
+    (generated workflows have them) would exceed Python's recursion limit."""
     state = dict.fromkeys(names, 0)  # 0 new, 1 on the stack, 2 done
-    stack: list[Edge] = []
     found: list[list[Edge]] = []
     seen: set[frozenset[str]] = set()
-
-    def visit(name: str) -> None:
-        state[name] = 1
-        for edge in upstream[name]:
-            if state[edge.upstream] == 1:
-                start = next((i for i, e in enumerate(stack) if e.step == edge.upstream), len(stack))
-                cycle = [*stack[start:], edge]
+    for root in names:
+        if state[root] != 0:
+            continue
+        state[root] = 1
+        frames = [(root, iter(upstream[root]))]
+        path: list[Edge] = []  # the edges from root to the step on top of ``frames``
+        while frames:
+            name, edges = frames[-1]
+            edge = next(edges, None)
+            if edge is None:
+                state[name] = 2
+                frames.pop()
+                if path:
+                    path.pop()
+            elif state[edge.upstream] == 1:
+                start = next((i for i, e in enumerate(path) if e.step == edge.upstream), len(path))
+                cycle = [*path[start:], edge]
                 key = frozenset(e.step for e in cycle)
                 if key not in seen:
                     seen.add(key)
                     found.append(cycle)
             elif state[edge.upstream] == 0:
-                stack.append(edge)
-                visit(edge.upstream)
-                stack.pop()
-        state[name] = 2
-
-    for name in names:
-        if state[name] == 0:
-            visit(name)
+                state[edge.upstream] = 1
+                path.append(edge)
+                frames.append((edge.upstream, iter(upstream[edge.upstream])))
     return found
 
 
