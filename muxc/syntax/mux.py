@@ -30,6 +30,21 @@ _COMMENT = re.compile(r"#([^\n]*)")
 _OPEN, _CLOSE = {"LSQB", "LBRACE"}, {"RSQB", "RBRACE"}
 
 
+# muxc.toml refuses documents nested more than 100 levels (deeper is never meant and would exhaust
+# the stack later). A statement's values sit three levels deep in its TOML form (the root,
+# [[steps]] or [args]/[roles], the entry), so the DSL allows 97 levels: what it accepts, fmt can
+# always write as TOML that reads back.
+MAX_DEPTH = 97
+
+
+class TooDeep(Exception):
+    """Raised by the post-lexer at the bracket that opens value level ``MAX_DEPTH + 1``."""
+
+    def __init__(self, token: Token) -> None:
+        super().__init__("nested too deeply")
+        self.token = token
+
+
 class _PostLex:
     """Drop line breaks inside brackets; collect comments (offset, text) as they pass."""
 
@@ -51,6 +66,8 @@ class _PostLex:
                     continue
             elif token.type in _OPEN:
                 depth += 1
+                if depth > MAX_DEPTH + 1:  # the attribute list's own "[" is not a value
+                    raise TooDeep(token)
             elif token.type in _CLOSE:
                 depth = max(0, depth - 1)
             yield token
@@ -319,6 +336,11 @@ def parse(text: str, file: str, sink: DiagnosticSink) -> Document | None:
         from muxc.syntax.mux_errors import report_syntax_error
 
         report_syntax_error(error, source, file, _lark, sink)
+        return None
+    except TooDeep as error:
+        at = error.token.start_pos
+        sink.report("mux-syntax", f"values are nested too deeply (more than {MAX_DEPTH} levels)", file,
+                    Span(at, at + 1), "one level too many")
         return None
     statements = _ToDocument(source, problems).transform(tree)
     for code, message, span, label in problems:
