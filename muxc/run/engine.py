@@ -119,9 +119,9 @@ class _QuietReporter:
 def run_build(build: Build, on_forced_exit: Callable[[], None] | None = None) -> int:
     """Run every step; returns doit's exit code (0 ok, 1 a step failed, 2 error, 3 usage)."""
     build.reporter.build_started(build.plan.workflow, [p.name for p in build.plan.steps])
-    args = ["-n", str(max(1, build.options.jobs))]
-    if build.options.jobs > 1:
-        args += ["-P", "thread"]
+    # doit's `-n 1` means one *forked process*: the steps would run in a child and their states
+    # (what ran, the final output) would never reach this one. Serial is `-n 0`, in this thread.
+    args = ["-n", str(build.options.jobs), "-P", "thread"] if build.options.jobs > 1 else ["-n", "0"]
     if build.options.keep_going:
         args.append("--continue")
     restore = _install_interrupt(build, on_forced_exit)
