@@ -116,22 +116,25 @@ class CliBackend:
         started = time.monotonic()
         prompt = f"{request.system}\n\n{request.prompt}" if request.system else request.prompt
         via_stdin = self._via_stdin(prompt)
+        # The step's timeout bounds the whole call, retries included; ours bounds each run.
+        deadline = started + request.timeout if request.timeout else float("inf")
         attempts = 0
         while True:
             attempts += 1
-            limit = min(self._timeout, request.timeout) if request.timeout else self._timeout
+            limit = min(self._timeout, deadline - time.monotonic())
             try:
                 text, usage = self._once(prompt, via_stdin, limit, cancel, attempts)
             except BackendError as error:
-                if (
-                    error.kind != "timeout"
-                    or not self._policy.retry_timeout
-                    or attempts > self._policy.max_retries
-                ):
+                delay = self._policy.backoff(attempts)
+                if not self._retries(error, attempts) or time.monotonic() + delay >= deadline:
                     raise
-                wait_or_cancel(cancel, self._policy.backoff(attempts), self.name, attempts)
+                wait_or_cancel(cancel, delay, self.name, attempts)
                 continue
             return self._completion(text, usage, started, attempts)
+
+    def _retries(self, error: BackendError, attempts: int) -> bool:
+        """Only a timed-out run is retried, and only with ``retry_timeout`` (llm-mux's meaning)."""
+        return error.kind == "timeout" and self._policy.retry_timeout and attempts <= self._policy.max_retries
 
     # -- one run -------------------------------------------------------------------------------
 

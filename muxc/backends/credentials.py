@@ -31,6 +31,7 @@ from muxc.config.env import expand, references
 from muxc.config.schema import BackendConfig
 
 DEFAULT_ANTHROPIC_ENV = "ANTHROPIC_API_KEY"
+NO_KEY = "(no key)"  # the one "credential" of a backend configured without any
 
 
 class Credential(msgspec.Struct, frozen=True):
@@ -86,7 +87,7 @@ def _single(config: BackendConfig, protocol: str | None, environ: Mapping[str, s
         if config.type == "claude-api" or config.api_key_env:
             raise CredentialError(f"the variable {name} holding the API key is not set")
     # No key configured: fine for local servers and proxies; a 401 will say what to set.
-    return [Credential("none", None)]
+    return [Credential(NO_KEY, None)]
 
 
 def _from_api_key(api_key: str, environ: Mapping[str, str]) -> Credential:

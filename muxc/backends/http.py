@@ -39,7 +39,7 @@ from muxc.backends import netio
 from muxc.backends.anthropic_protocol import DEFAULT_BASE as ANTHROPIC_BASE
 from muxc.backends.anthropic_protocol import AnthropicAdapter
 from muxc.backends.base import BackendError, Cancel, Completion, CompletionRequest, ProgressCallback
-from muxc.backends.credentials import Credential, CredentialError, CredentialPool, resolve
+from muxc.backends.credentials import NO_KEY, Credential, CredentialError, CredentialPool, resolve
 from muxc.backends.durations import parse_duration
 from muxc.backends.masking import SECRETS, Secrets, mask
 from muxc.backends.openai_protocol import OpenAIAdapter
@@ -508,7 +508,7 @@ class HttpBackend:
         last = call.last
         detail = f" Last answer: {last.message}." if last is not None else ""
         names = self._pool.names
-        if names == ["none"]:
+        if names == [NO_KEY]:
             what = "no API key is configured; set api_key, credentials or api_key_env"
         else:
             what = f"keys: {', '.join(names)}; every one was rejected with 401/403, check their values"

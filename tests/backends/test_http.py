@@ -176,6 +176,22 @@ def test_json_document_when_a_stream_was_asked_for_is_used(llm_server, make_back
     assert ask(make_backend(base_url=base(llm_server, protocol), protocol=protocol)).text == "plain json"
 
 
+def test_an_overloaded_error_inside_a_stream_is_retried(llm_server, make_backend) -> None:
+    overloaded = 'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}'
+    llm_server.script(
+        Reply(events=['event: ping\ndata: {"type": "ping"}', overloaded]), Reply(text="second try")
+    )
+    completion = ask(make_backend(protocol="anthropic", base_url=llm_server.url))
+    assert completion.text == "second try" and completion.attempts == 2
+
+
+def test_a_rate_limited_keyless_local_server_is_waited_for(llm_server, make_backend) -> None:
+    llm_server.script(Reply.rate_limited(retry_after="1"), Reply.rate_limited(retry_after="1"))
+    with pytest.raises(BackendError) as caught:
+        ask(make_backend(base_url=llm_server.openai_url, max_rate_limit_wait=0))
+    assert "rate limited on every credential of backend 'b' ((no key): retry in 1s" in caught.value.message
+
+
 def test_openai_stream_without_done_but_with_finish_reason_is_complete(llm_server, make_backend) -> None:
     llm_server.script(
         Reply(events=['data: {"choices": [{"delta": {"content": "ok"}, "finish_reason": "stop"}]}'])
