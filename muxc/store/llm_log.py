@@ -163,6 +163,7 @@ class LlmLog:
         attempts: int = 1,
     ) -> int:
         """Store one call; returns its row id. Text is masked before it is written."""
+        # Every keyword argument is a column of the same name.
         row: dict[str, Any] = {key: value for key, value in locals().items() if key not in ("self", "time")}
         row["time"] = _timestamp(time)
         for field in TEXT_FIELDS:

@@ -186,3 +186,13 @@ def test_a_cli_ignoring_sigterm_is_killed_after_the_grace(make_backend, fake_cli
         ask(make_backend("stubborn", command=str(stubborn), timeout="300ms"))
     assert caught.value.kind == "timeout"
     assert time.monotonic() - started < 2.0  # 0.3 s timeout + 0.5 s grace, then SIGKILL
+
+
+def test_children_left_behind_by_a_finished_cli_are_killed(make_backend, fake_cli, tmp_path) -> None:
+    pidfile = tmp_path / "child.pid"
+    backend = fake(make_backend, fake_cli, {"FAKE_LLM_CHILD_PIDFILE": str(pidfile)})
+    started = time.monotonic()
+    assert ask(backend, "done quickly").text == "echo: done quickly"
+    assert time.monotonic() - started < 2.0  # the child held stdout open; it did not hold us
+    time.sleep(0.1)
+    assert not alive(int(pidfile.read_text()))

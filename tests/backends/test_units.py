@@ -169,3 +169,8 @@ def test_every_key_parked_offers_the_earliest_and_every_key_dead_offers_none() -
     pool.kill(A)
     pool.kill(B)
     assert pool.choose(now=1) is None
+
+
+def test_prose_survives_masking() -> None:
+    text = "The bearer of bad news said the api key rotation is done."
+    assert mask(text) == text
