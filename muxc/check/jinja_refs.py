@@ -92,7 +92,10 @@ def analyze(text: str, expression: bool = False) -> TemplateInfo:
                             is_expression=expression)
     except RecursionError:
         return TemplateInfo(error="the template is nested too deeply", error_line=1, is_expression=expression)
-    return _collect(tree, expression)
+    try:
+        return _collect(tree, expression)
+    except RecursionError:  # a tree Jinja could build iteratively, such as thousands of chained filters
+        return TemplateInfo(error="the template is nested too deeply", error_line=1, is_expression=expression)
 
 
 class _Walk:
