@@ -8,6 +8,8 @@ front-ends are written above what they belong to. Large tables inside a step (su
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from muxc.config.schema import RoleConfig
 from muxc.syntax import emit_values as V
 from muxc.syntax.ast import Arg, Step, Workflow
@@ -53,7 +55,7 @@ def _step(step: Step) -> str:
     return V.comment_lines(origin.comments) + "[[steps]]\n" + _entries(origin.entries, V.field_order(Step), "steps")
 
 
-def _entries(entries: dict[str, Entry], order: list[str], path: str) -> str:
+def _entries(entries: dict[str, Entry], order: Sequence[str], path: str) -> str:
     """Key/value lines in canonical order, then sub-table sections for tables that need them."""
     lines: list[str] = []
     sections: list[str] = []
