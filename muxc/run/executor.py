@@ -48,11 +48,11 @@ def _run(build: Build, plan: StepPlan, state: StepState) -> None:
         _fail(state, StepFailure("cancelled", f"{why} before this step ran"))
         return
     waiting = [dep for dep in plan.consumes if build.state(dep).status == WOULD_RUN]
+    context = template_context(build, plan)
     if waiting:  # a dry run cannot know what they will produce
         state.status = WOULD_RUN
-        state.reason = "after " + ", ".join(f"steps.{dep}" for dep in waiting) + " runs (unless its output is the same)"
+        state.reason = _waiting_reason(build, plan, waiting, context)
         return
-    context = template_context(build, plan)
     if plan.step.if_ is not None and not _condition(build, plan, state, context):
         return
     if plan.step.for_each is not None:
@@ -60,6 +60,25 @@ def _run(build: Build, plan: StepPlan, state: StepState) -> None:
         return
     result = _run_one(build, plan, NO_ITEM, context)
     _settle(build, plan, state, result)
+
+
+def _waiting_reason(build: Build, plan: StepPlan, waiting: list[str], context: dict[str, Any]) -> str:
+    """Why a step waiting on an upstream that would run would run too.
+
+    What does not depend on the upstream output (its definition, its backends, the files it
+    reads) is compared now: a change there means it runs whatever the upstream produces."""
+    from muxc.run.kinds import extras_for
+    from muxc.run.reasons import change_list
+
+    after = "after " + ", ".join(f"steps.{dep}" for dep in waiting) + " runs (unless its output is the same)"
+    if plan.step.for_each is not None or build.options.forces(plan.name):
+        return "forced" if build.options.forces(plan.name) else after
+    extras = extras_for(build, plan, None, context)
+    if isinstance(extras, StepFailure):
+        return after
+    own = {"salt": build.plan.salt, "definition": plan.definition, **extras}
+    changes = change_list(build, plan, build.latest.get(plan.name), own, {})
+    return "; ".join(changes) or after
 
 
 def _condition(build: Build, plan: StepPlan, state: StepState, context: dict[str, Any]) -> bool:
