@@ -338,7 +338,7 @@ def test_a_cache_duration_expires(project):
     project.workflow("""
         workflow w "a short-lived result"
 
-        shell fresh [cache = "1s", inputs = []]:
+        shell fresh [cache = "1s"]:
             echo fresh >> "$COUNTER"
             echo value
         """)

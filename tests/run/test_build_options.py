@@ -65,11 +65,11 @@ BRANCHES = """
         echo "cannot parse config" >&2
         exit 3
 
-    shell after [inputs = []]:
+    shell after:
         echo after >> "$COUNTER"
         echo {{ broken }}
 
-    shell independent [inputs = []]:
+    shell independent:
         echo independent >> "$COUNTER"
         echo fine
     """

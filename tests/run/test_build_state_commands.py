@@ -1,0 +1,201 @@
+"""`muxc status`, `plan`, `graph`, `forget` and `clean`: what a user sees and what they change."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+CHAIN = """
+    workflow w "a probe, a query on it, a summary"
+
+    shell probe [inputs = ["src/*.txt"]]:
+        echo probe >> "$COUNTER"
+        cat src/*.txt
+
+    query review @analyzer:
+        Review {{ probe }}
+
+    query summary @synthesizer > "out/summary.md":
+        Summarize {{ review }}
+
+    shell tidy [depends_on = ["summary"], inputs = ["tidy.cfg"]]:
+        echo tidy >> "$COUNTER"
+    """
+
+
+@pytest.fixture
+def built(project):
+    project.workflow(CHAIN)
+    project.write("src/a.txt", "alpha\n")
+    project.build()
+    project.ran()
+    project.server.reset()
+    return project
+
+
+def status(project, *args):
+    result = project.cli("status", "w", *args)
+    return result.exit_code, result.stdout
+
+
+def test_status_of_a_project_never_built(project):
+    project.workflow(CHAIN)
+    project.write("src/a.txt", "alpha\n")
+    code, out = status(project)
+    assert code == 1
+    assert out.splitlines() == [
+        "probe: would run — never built",
+        "review: would run — never built",
+        "summary: would run — never built",
+        "tidy: would run — never built",
+    ]
+    assert project.ran() == [] and project.calls == 0
+
+
+def test_status_when_up_to_date(built):
+    code, out = status(built)
+    assert code == 0
+    assert out.splitlines() == ["probe: up to date", "review: up to date", "summary: up to date",
+                                "tidy: up to date"]
+    assert built.ran() == [] and built.calls == 0
+
+
+def test_status_names_the_changed_file(built):
+    built.write("src/a.txt", "beta\n")
+    code, out = status(built)
+    assert code == 1
+    assert out.splitlines()[0] == "probe: would run — src/a.txt changed"
+    assert built.ran() == []
+
+
+def test_status_shows_a_diff_of_a_changed_command(built):
+    built.workflow(CHAIN.replace("cat src/*.txt", "cat src/*.txt | sort"))
+    code, out = status(built)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == "probe: would run — command changed"
+    assert "    -cat src/*.txt" in lines and "    +cat src/*.txt | sort" in lines
+    assert lines[-3:] == ["review: would run — after steps.probe runs (unless its output is the same)",
+                          "summary: would run — after steps.review runs (unless its output is the same)",
+                          "tidy: up to date"]
+
+
+def test_status_says_which_upstream_step_changed(built):
+    built.write("src/a.txt", "beta\n")
+    built.build("--max-calls", "1", code=1)  # review reruns; summary is not asked
+    code, out = status(built)
+    assert code == 1
+    assert "summary: would run — prompt changed because steps.review changed" in out.splitlines()
+    assert "    -Summarize answer to: Review alpha" in out.splitlines()
+
+
+def test_status_says_the_model_changed(built):
+    built.config(model="m2")
+    code, out = status(built)
+    assert code == 1
+    lines = out.splitlines()
+    assert "review: would run — the model changed: m -> m2" in lines
+    assert "summary: would run — the model changed: m -> m2" in lines
+    assert "probe: up to date" in lines
+
+
+def test_status_as_json(built):
+    built.write("src/a.txt", "beta\n")
+    result = built.cli("status", "w", "--output", "json")
+    assert result.exit_code == 1
+    rows = json.loads(result.stdout)
+    assert rows[0] == {"step": "probe", "status": "would run", "reason": "src/a.txt changed", "details": []}
+    assert [row["status"] for row in rows] == ["would run", "would run", "would run", "up to date"]
+
+
+def test_status_leaves_nothing_behind_that_a_build_would_trust(built):
+    built.write("src/a.txt", "beta\n")
+    status(built)
+    assert built.build().ran == {"probe", "review", "summary"}
+
+
+def test_plan_lists_steps_in_build_order_with_their_keys(built):
+    result = built.cli("plan", "w")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        "probe (shell)  key: rendered run, inputs, type",
+        "review (query @analyzer)  after probe  key: rendered prompt, type",
+        "summary (query @synthesizer)  after review  saves out/summary.md  key: rendered prompt, type",
+        "tidy (shell)  after summary  key: rendered run, inputs, type",
+    ]
+
+
+def test_plan_as_json(built):
+    result = built.cli("plan", "w", "--output", "json")
+    doc = json.loads(result.stdout)
+    assert doc["workflow"] == "w" and doc["final"] == "tidy"
+    assert [(s["name"], s["deps"], s["consumes"]) for s in doc["steps"]] == [
+        ("probe", [], []), ("review", ["probe"], ["probe"]), ("summary", ["review"], ["review"]),
+        ("tidy", ["summary"], [])]
+    assert doc["steps"][2]["save"] == str(built.root / "out/summary.md")
+
+
+def test_graph_mermaid(built):
+    result = built.cli("graph", "w")
+    assert result.exit_code == 0
+    assert result.stdout == (
+        "flowchart TD\n"
+        '    s0["probe<br/>shell"]\n'
+        '    s1["review<br/>query @analyzer"]\n'
+        '    s2["summary<br/>query @synthesizer"]\n'
+        '    s3["tidy<br/>shell"]\n'
+        "    s2 -.-> s3\n"
+        "    s0 --> s1\n"
+        "    s1 --> s2\n"
+    )
+
+
+def test_graph_dot(built):
+    result = built.cli("graph", "w", "--format", "dot")
+    assert result.exit_code == 0
+    assert result.stdout == (
+        'digraph "w" {\n'
+        "    rankdir=TB;\n"
+        "    node [shape=box];\n"
+        '    "probe" [label="probe\\nshell"];\n'
+        '    "review" [label="review\\nquery @analyzer"];\n'
+        '    "summary" [label="summary\\nquery @synthesizer"];\n'
+        '    "tidy" [label="tidy\\nshell"];\n'
+        '    "summary" -> "tidy" [style=dashed];\n'
+        '    "probe" -> "review";\n'
+        '    "review" -> "summary";\n'
+        "}\n"
+    )
+
+
+def test_forget_reruns_just_that_step(built):
+    result = built.cli("forget", "w", "review")
+    assert result.exit_code == 0
+    assert "review: forgot 1 cached result" in result.stderr
+    again = built.build()
+    assert again.ran == {"review"} and again.cached == {"probe", "summary", "tidy"}
+    assert built.calls == 1 and built.ran() == []
+
+
+def test_forget_an_unknown_workflow_is_a_usage_error(built):
+    result = built.cli("forget", "nope", "review")
+    assert result.exit_code == 2
+    assert "no workflow named 'nope'" in result.stderr
+
+
+def test_clean_empties_the_state(built):
+    result = built.cli("clean", "--yes")
+    assert result.exit_code == 0
+    state = built.root / ".muxc" / "state"
+    assert sorted(p.name for p in state.iterdir()) == [".gitignore", "lock"]
+    assert "cleaned" in result.stderr
+    again = built.build()
+    assert again.ran == {"probe", "review", "summary", "tidy"}
+    assert built.ran() == ["probe", "tidy"] and built.calls == 2
+
+
+def test_clean_asks_first(built):
+    result = built.cli("clean")  # no terminal input: the answer is no
+    assert result.exit_code == 1
+    assert built.build().ran == set()
