@@ -119,6 +119,7 @@ def _write_atomically(path: Path, text: str) -> None:
     import os
     import tempfile
 
+    path = Path(os.path.realpath(path))  # through a symlink: replace its target, keep the link
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
