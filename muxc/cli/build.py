@@ -39,11 +39,11 @@ def build_options(options: dict, g: object, jobs: int | None) -> object:
     )
 
 
-def render_diagnostics(report: object, stream: object = None) -> None:
+def render_diagnostics(report: object, stream: object = None, fmt: str | None = None) -> None:
     from muxc.diagnostics.render import render
 
     stream = stream or sys.stderr
-    fmt = "full" if stream.isatty() else "concise"
+    fmt = fmt or ("full" if stream.isatty() else "concise")
     text = render(fmt, report.diagnostics, report.sources, color=use_color(stream))
     if text:
         click.echo(text, nl=False, err=True)
@@ -137,7 +137,9 @@ def report_failures(build: object) -> None:
         file = diagnostic.labels[0].file
         if file not in report.sources:
             read_source(Path(file), report.sink, report.sources)
-    render_diagnostics(report)
+    # in full even in a pipe or a CI log: the command, its exit code and its stderr are notes,
+    # which the one-line format leaves out, and they are what the reader needs
+    render_diagnostics(report, fmt="full")
 
 
 run = click.Command("run", callback=build.callback, params=build.params, help="Alias of `build` (llm-mux's name).")
