@@ -17,6 +17,8 @@ The one private detail relied on: ``httpx.HTTPTransport`` keeps its pool in ``_p
 from __future__ import annotations
 
 import contextlib
+import functools
+import ssl
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -132,10 +134,10 @@ class _Backend(httpcore.NetworkBackend):
 class InterruptibleTransport(httpx.HTTPTransport):
     """``httpx.HTTPTransport`` whose connections read through ``_Stream``."""
 
-    def __init__(self, limits: httpx.Limits) -> None:
+    def __init__(self, limits: httpx.Limits, *, tls: bool) -> None:
         # Not calling super().__init__: it would build a second SSL context and pool for nothing.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=_ssl_context() if tls else None,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -143,8 +145,16 @@ class InterruptibleTransport(httpx.HTTPTransport):
         )
 
 
-def new_client(max_connections: int | None) -> httpx.Client:
-    """One client per backend, shared by all threads (httpx.Client is thread-safe)."""
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes ~40 ms; one context serves every backend (it is thread-safe).
+    return httpx.create_ssl_context()
+
+
+def new_client(max_connections: int | None, *, tls: bool = True) -> httpx.Client:
+    """One client per backend, shared by all threads (httpx.Client is thread-safe).
+
+    ``tls=False`` (a plain http:// base URL) skips loading the CA bundle altogether."""
     keepalive = max_connections or 64
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=keepalive)
-    return httpx.Client(transport=InterruptibleTransport(limits), follow_redirects=False)
+    return httpx.Client(transport=InterruptibleTransport(limits, tls=tls), follow_redirects=False)
