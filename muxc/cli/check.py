@@ -101,7 +101,9 @@ def fmt(ctx: click.Context, file: Path, to: str | None, write: bool, check_only:
 
     result = format_file(file, to)
     if result.text is None:
-        click.echo(render("full" if sys.stderr.isatty() else "concise", result.diagnostics, result.sources,
+        # the refusal note (at the top of the file) says "fix the errors above": print it last
+        shown = sorted(result.diagnostics, key=lambda d: d.code == "fmt-refused")
+        click.echo(render("full" if sys.stderr.isatty() else "concise", shown, result.sources,
                           color=use_color(sys.stderr)), err=True, nl=False)
         ctx.exit(1)
     original = file.read_text(encoding="utf-8")
