@@ -151,7 +151,8 @@ def _ask(build: Build, plan: StepPlan, request: CompletionRequest) -> Produced |
     calls = len(result.completions) + len(result.failures)
     build.add_cost(calls, result.cost_usd)
     if result.cancelled:
-        return StepFailure("cancelled", "interrupted while waiting for the backend")
+        why = "the workflow's timeout passed" if build.timed_out else "interrupted"
+        return StepFailure("cancelled", f"{why} while waiting for the backend")
     if not result.ok:
         return StepFailure("backend", result.error or "no backend answered")
     return Produced(result.output, dict(result.outputs), result.backend, list(result.backends),

@@ -29,6 +29,8 @@ def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[st
             break
         result = run_command(build, command, plan.step.timeout)
         failure = failure_of(result, command, plan.step.timeout)
+        if failure is not None and build.cancel.is_set:
+            failure = stopped(build, result, command)
         if failure is None:
             return Produced(result.stdout.strip(), duration_ms=result.duration_ms)
         if failure.kind == "cancelled":
@@ -50,6 +52,14 @@ def wrap(build: Build, command: str) -> str:
 def run_command(build: Build, command: str, timeout_ms: int | None) -> process.ProcessResult:
     timeout = timeout_ms / 1000 if timeout_ms else None
     return process.run(command, cwd=build.root, env=dict(build.environ), timeout_s=timeout, cancel=build.cancel)
+
+
+def stopped(build: Build, result: process.ProcessResult, command: str) -> StepFailure:
+    """The build was stopped while the command ran: say so, not the exit code of the killed
+    process (it may have died of the kill before muxc saw the cancellation)."""
+    why = "the workflow's timeout passed" if build.timed_out else "interrupted"
+    return StepFailure("cancelled", f"{why}; its process group was killed", command=command,
+                       stderr_tail=result.stderr_tail(), output=result.stdout)
 
 
 def failure_of(result: process.ProcessResult, command: str, timeout_ms: int | None) -> StepFailure | None:
