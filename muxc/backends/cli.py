@@ -92,20 +92,19 @@ class CliBackend:
 
     @property
     def reads_project(self) -> bool:
-        return True if self.config.reads_project is None else self.config.reads_project
+        from muxc.backends.identity import reads_project  # it imports this module
+
+        return reads_project(self.config)
 
     @property
     def in_flight(self) -> int:
         return self._slots.in_flight
 
     def identity(self) -> dict[str, Any]:
-        return {
-            "kind": "cli",
-            "command": self.config.command,
-            "args": list(self.config.args),
-            "model": self.config.model,
-            "env": sorted(env_pairs(self.config.env)),  # names only: values may be secrets
-        }
+        """The config-only identity cache keys use: command, args, model, env *names*."""
+        from muxc.backends.identity import identity  # it imports this module
+
+        return identity(self.config)
 
     def close(self) -> None:
         pass

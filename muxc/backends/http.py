@@ -204,7 +204,9 @@ class HttpBackend:
 
     @property
     def reads_project(self) -> bool:
-        return bool(self.config.reads_project)
+        from muxc.backends.identity import reads_project  # it imports this module
+
+        return reads_project(self.config)
 
     @property
     def in_flight(self) -> int:
@@ -212,13 +214,10 @@ class HttpBackend:
         return self._slots.in_flight
 
     def identity(self) -> dict[str, Any]:
-        return {
-            "kind": "http",
-            "protocol": self._adapter.name,
-            "model": self._model,
-            "params": dict(self.config.params),
-            "base_url": public_url(self._base),
-        }
+        """The config-only identity cache keys use: protocol, model, params, URL without secrets."""
+        from muxc.backends.identity import identity  # it imports this module
+
+        return identity(self.config)
 
     def close(self) -> None:
         self._client.close()

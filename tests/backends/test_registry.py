@@ -28,14 +28,48 @@ CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.name)
-def test_backend_identity_matches_the_config_only_identity(config, tmp_path) -> None:
-    backend = create_backend(config, project_root=tmp_path, environ={"MY_ANTHROPIC": "sk-ant-123456"})
-    try:
-        assert backend.identity() == config_identity.identity(config)
-        assert backend.reads_project == config_identity.reads_project(config)
-    finally:
-        backend.close()
+def test_identities_hold_what_shapes_answers_and_never_secrets(tmp_path) -> None:
+    environ = {"MY_ANTHROPIC": "sk-ant-123456"}
+    described = {
+        c.name: create_backend(c, project_root=tmp_path, environ=environ).identity() for c in CONFIGS
+    }
+    assert described["base-url"] == {
+        "kind": "http",
+        "protocol": "openai",
+        "model": "gpt-4",
+        "params": {},
+        "base_url": "https://example.test/v1",
+    }
+    assert described["slash"]["base_url"] == "http://127.0.0.1:3/v1"
+    assert described["claude"] == {
+        "kind": "http",
+        "protocol": "anthropic",
+        "model": "claude-sonnet-4-20250514",
+        "params": {},
+        "base_url": "https://api.anthropic.com",
+    }
+    assert described["codex"] == {
+        "kind": "cli",
+        "command": "codex",
+        "args": ["exec", "--json"],
+        "model": None,
+        "env": ["NO_COLOR"],
+    }
+    assert "sk-" not in repr(described) and "pw" not in repr(described)
+    assert described == {c.name: config_identity.identity(c) for c in CONFIGS}
+
+
+def test_cli_backends_read_the_project_unless_told_otherwise(tmp_path) -> None:
+    reads = {c.name: create_backend(c, project_root=tmp_path, environ={}).reads_project for c in CONFIGS}
+    assert reads == {
+        "cmd-url": False,
+        "base-url": False,
+        "slash": False,
+        "claude": False,
+        "anthropic-local": False,
+        "codex": True,
+        "claude-cli": False,
+    }
 
 
 def test_the_kind_follows_the_config(tmp_path) -> None:
