@@ -87,8 +87,8 @@ def _lark() -> Lark:
     grammar = resources.grammar_text("muxc.lark")
     try:  # Lark's cache (keyed by the grammar's hash) saves ~40 ms per process
         return Lark(grammar, cache=_cache_file(), **options)
-    except OSError:  # an unwritable cache directory only costs time
-        return Lark(grammar, **options)
+    except (OSError, KeyError):  # an unwritable cache directory, or a uid with no user name (containers)
+        return Lark(grammar, **options)  # only costs time
 
 
 def _cache_file() -> str:
