@@ -221,3 +221,23 @@ def test_a_chain_longer_than_the_recursion_limit_checks_and_its_closing_cycle_is
     lines[1] = "shell s0: echo" if order == "forward" else lines[1]
     lines[-1] = f"shell s{n - 1}: echo" if order == "backward" else lines[-1]
     assert list(run_pipeline("\n".join(lines) + "\n", "mux")) == []
+
+
+def test_the_dsl_parses_for_a_user_without_a_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a container running as a uid with no passwd entry, getpass.getuser() raises; the DSL
+    parser names its grammar cache after the user, and must then simply not cache."""
+    import pwd
+
+    from muxc.syntax import mux
+
+    def no_such_user(uid: int) -> object:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", no_such_user)
+    mux._lark.cache_clear()
+    try:
+        assert list(run_pipeline("workflow w\nshell a: echo\n", "mux")) == []
+    finally:
+        mux._lark.cache_clear()

@@ -1,0 +1,177 @@
+"""The pure stages stay pure: syntax, check, compile, diagnostics and toml (and the pure half of
+config) never reach the runtime, the network, subprocesses, files, the environment or the console.
+
+Imports are read with ``ast`` from the source files, including imports inside functions (muxc
+imports lazily); ``if TYPE_CHECKING:`` blocks are skipped, as they never run. The rule applies
+transitively: a muxc module a pure module imports runs inside the pure stage too, so it is
+checked by the same rules. Each violation is reported as ``path:line: what``.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "muxc"
+
+PURE_PACKAGES = ("muxc.syntax", "muxc.check", "muxc.compile", "muxc.diagnostics", "muxc.toml")
+# muxc.config is the bridge: these modules are pure, load.py and paths.py do the I/O.
+PURE_MODULES = ("muxc.config.schema", "muxc.config.build", "muxc.config.validate", "muxc.config.env",
+                "muxc.config.defaults")
+
+FORBIDDEN_IMPORTS = (
+    "muxc.run", "muxc.backends", "muxc.store", "muxc.ui", "muxc.cli", "muxc.builds", "muxc.api",
+    "muxc.config.load", "muxc.config.paths", "muxc.sources",
+    "httpx", "sqlite_utils", "subprocess", "doit", "rich", "socket", "urllib.request", "shutil",
+    "tempfile", "getpass",
+)
+FORBIDDEN_CALLS = {
+    "open": "opens a file",
+    "print": "prints",
+    "input": "reads the console",
+}
+FORBIDDEN_METHODS = {
+    "read_text": "reads a file", "read_bytes": "reads a file", "write_text": "writes a file",
+    "write_bytes": "writes a file", "unlink": "deletes a file", "mkdir": "creates a directory",
+}
+FORBIDDEN_ATTRIBUTES = {
+    ("os", "environ"): "reads the environment", ("os", "getenv"): "reads the environment",
+    ("os", "putenv"): "changes the environment", ("os", "system"): "runs a command",
+    ("time", "time"): "reads the clock", ("sys", "stdout"): "prints", ("sys", "stderr"): "prints",
+}
+
+# Known, deliberate exceptions (module, import or method). Each is I/O on muxc's own files, never on
+# the user's input or output; anything new still fails the test.
+ALLOWED = {
+    # loading muxc's own grammar files (muxc/resources.py)
+    ("muxc.resources", "read_text"),
+    # Lark's grammar cache for the DSL parser: a file in the temp dir named after the user and
+    # the version, a speed cache only (an unwritable directory just costs time)
+    ("muxc.syntax.mux", "tempfile"),
+    ("muxc.syntax.mux", "getpass"),
+    # a developer script (`python -m muxc.toml._generate`) that regenerates _tables.py; it is
+    # never imported at run time
+    ("muxc.toml._generate", "write_text"),
+}
+
+
+def module_path(name: str) -> Path | None:
+    relative = Path(*name.split("."))
+    for candidate in (ROOT / relative.with_suffix(".py"), ROOT / relative / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def pure_roots() -> list[str]:
+    names = list(PURE_MODULES)
+    for package in PURE_PACKAGES:
+        directory = ROOT / Path(*package.split("."))
+        names += [module_name(path) for path in sorted(directory.rglob("*.py"))]
+    return names
+
+
+class _Visitor(ast.NodeVisitor):
+    """Collects (line, imported module) and (line, problem) for one module, skipping TYPE_CHECKING."""
+
+    def __init__(self, name: str, is_package: bool) -> None:
+        self.name = name
+        self.package = name if is_package else name.rpartition(".")[0]
+        self.imports: list[tuple[int, str]] = []
+        self.problems: list[tuple[int, str]] = []
+
+    def visit_If(self, node: ast.If) -> None:
+        test = node.test
+        if (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+                isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"):
+            for child in node.orelse:
+                self.visit(child)
+            return
+        self.generic_visit(node)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        self.imports += [(node.lineno, alias.name) for alias in node.names]
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        base = node.module or ""
+        if node.level:
+            parent = self.package.split(".")[: len(self.package.split(".")) - node.level + 1]
+            base = ".".join([*parent, base] if base else parent)
+        self.imports.append((node.lineno, base))
+        for alias in node.names:  # `from muxc.config import load` imports the module muxc.config.load
+            if module_path(f"{base}.{alias.name}") is not None:
+                self.imports.append((node.lineno, f"{base}.{alias.name}"))
+
+    def visit_Call(self, node: ast.Call) -> None:
+        function = node.func
+        if isinstance(function, ast.Name) and function.id in FORBIDDEN_CALLS:
+            self.problems.append((node.lineno, f"calls {function.id}(): {FORBIDDEN_CALLS[function.id]}"))
+        method = function.attr if isinstance(function, ast.Attribute) else None
+        if method in FORBIDDEN_METHODS and (self.name, method) not in ALLOWED:
+            self.problems.append((node.lineno, f"calls .{method}(): {FORBIDDEN_METHODS[method]}"))
+        self.generic_visit(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if isinstance(node.value, ast.Name) and (node.value.id, node.attr) in FORBIDDEN_ATTRIBUTES:
+            what = FORBIDDEN_ATTRIBUTES[(node.value.id, node.attr)]
+            self.problems.append((node.lineno, f"uses {node.value.id}.{node.attr}: {what}"))
+        self.generic_visit(node)
+
+
+def scan(name: str) -> _Visitor:
+    path = module_path(name)
+    assert path is not None, name
+    visitor = _Visitor(name, path.name == "__init__.py")
+    visitor.visit(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+    return visitor
+
+
+def forbidden(module: str) -> bool:
+    return any(module == bad or module.startswith(bad + ".") for bad in FORBIDDEN_IMPORTS)
+
+
+def violations() -> Iterator[str]:
+    """Every violation in the pure modules and in the muxc modules they reach."""
+    queue = pure_roots()
+    seen = set(queue)
+    via: dict[str, str] = {}
+    while queue:
+        name = queue.pop(0)
+        visitor = scan(name)
+        where = str(module_path(name).relative_to(ROOT))
+        reached = f" (pure because {via[name]} imports it)" if name in via else ""
+        for line, problem in visitor.problems:
+            yield f"{where}:{line}: {problem}{reached}"
+        for line, imported in visitor.imports:
+            if forbidden(imported) and (name, imported) not in ALLOWED:
+                yield f"{where}:{line}: imports {imported}{reached}"
+            elif imported.startswith("muxc") and imported not in seen and module_path(imported) is not None:
+                seen.add(imported)
+                via[imported] = name
+                queue.append(imported)
+
+
+def test_the_pure_stages_reach_no_runtime_and_do_no_io() -> None:
+    found = list(violations())
+    assert found == [], "the pure stages must stay pure:\n" + "\n".join(found)
+
+
+def test_the_checker_sees_every_pure_module_and_follows_imports() -> None:
+    """Guard the test itself: it scans real files, resolves relative imports, and would notice."""
+    roots = pure_roots()
+    assert "muxc.syntax.mux" in roots and "muxc.check.templates" in roots and "muxc.config.build" in roots
+    visitor = scan("muxc.check.templates")
+    assert any(imported == "muxc.check.jinja_refs" for _, imported in visitor.imports)
+    bad = _Visitor("muxc.syntax.example", False)
+    bad.visit(ast.parse("import os\nimport subprocess\nfrom ..api import check\n"
+                        "def f():\n    print(os.environ['X'])\n    open('x')\n"))
+    assert [i for _, i in bad.imports if forbidden(i)] == ["subprocess", "muxc.api"]
+    assert [p for _, p in bad.problems] == ["calls print(): prints", "uses os.environ: reads the environment",
+                                            "calls open(): opens a file"]
