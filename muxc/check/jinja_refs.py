@@ -88,14 +88,34 @@ def analyze(text: str, expression: bool = False) -> TemplateInfo:
     try:
         tree = environment().parse(source)
     except TemplateSyntaxError as error:
-        return TemplateInfo(error=error.message or "invalid template", error_line=error.lineno,
-                            is_expression=expression)
+        message = error.message or "invalid template"
+        return TemplateInfo(error=_expression_words(message, text) if expression else message,
+                            error_line=error.lineno, is_expression=expression)
     except RecursionError:
         return TemplateInfo(error="the template is nested too deeply", error_line=1, is_expression=expression)
     try:
         return _collect(tree, expression)
     except RecursionError:  # a tree Jinja could build iteratively, such as thousands of chained filters
         return TemplateInfo(error="the template is nested too deeply", error_line=1, is_expression=expression)
+
+
+_EXPRESSION_WORDS = (
+    ("unexpected 'end of print statement'", "unexpected end of the expression"),
+    ("expected token 'end of print statement'", "expected the end of the expression"),
+    ("got 'end of print statement'", "got the end of the expression"),
+)
+
+
+def _expression_words(message: str, text: str) -> str:
+    """Jinja's message about an expression, without the ``{{ }}`` it was wrapped in to parse it
+    (the user never wrote a print statement, nor the '}' Jinja may complain about)."""
+    if not text.strip():
+        return "the expression is empty"
+    for jinja, ours in _EXPRESSION_WORDS:
+        message = message.replace(jinja, ours)
+    if "}" not in text:
+        message = message.replace("unexpected '}'", "unexpected end of the expression")
+    return message
 
 
 class _Walk:
