@@ -99,9 +99,13 @@ def status(ctx: click.Context, workflow: str, args: tuple[str, ...]) -> None:
     Exit status: 0 everything is up to date, 1 something would run, 2 usage.
     """
     from muxc.builds import close, execute
+    from muxc.run.statedir import LockHeld
 
     build = _prepared(ctx, workflow, args)
-    done = execute(build)
+    try:
+        done = execute(build)
+    except LockHeld as error:  # it would see half a build: wait for it
+        raise click.ClickException(str(error)) from None
     try:
         rows = [_status_row(build, step) for step in build.plan.steps]
     finally:
