@@ -1,0 +1,214 @@
+"""A build as a process among others: Ctrl-C, kill -9, and a second build in the same project."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.run.procs import alive, wait_for_pids, wait_until
+
+# `slow` hangs (with a child of its own) until $FLAGS/fast exists; the others are quick.
+STAGES = """
+    workflow w "quick steps, then a slow one"
+
+    shell one [inputs = []]:
+        echo one >> "$COUNTER"
+        echo 1
+
+    shell two:
+        echo two >> "$COUNTER"
+        echo {{ one }}2
+
+    shell slow:
+        echo slow >> "$COUNTER"
+        if test -e "$FLAGS/fast"; then echo {{ two }}3; else
+            sleep 30 &
+            echo $! >> "$PIDS"
+            echo $$ >> "$PIDS"
+            wait
+        fi
+
+    shell last:
+        echo last >> "$COUNTER"
+        echo {{ slow }}4
+    """
+
+
+@pytest.fixture
+def stages(project, tmp_path, monkeypatch):
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    monkeypatch.setenv("FLAGS", str(flags))
+    monkeypatch.setenv("PIDS", str(tmp_path / "pids"))
+    project.env.update(FLAGS=str(flags), PIDS=str(tmp_path / "pids"))
+    project.flags = flags
+    project.pids = tmp_path / "pids"
+    project.workflow(STAGES)
+    return project
+
+
+def reap(process: subprocess.Popen[str]) -> None:
+    """Kill a build the test did not end itself, and close its pipes."""
+    if process.poll() is None:
+        process.kill()
+    process.communicate()
+
+
+def _stop_leftovers(pids):
+    for pid in pids:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_promptly_kills_the_step_and_keeps_what_finished(stages):
+    build = stages.spawn("build", "w", "-j", "1")
+    try:
+        pids = wait_for_pids(stages.pids, 2, timeout=20)
+        interrupted = time.monotonic()
+        build.send_signal(signal.SIGINT)
+        out, err = build.communicate(timeout=5)
+        assert time.monotonic() - interrupted < 2.0
+    finally:
+        reap(build)
+    assert build.returncode == 130, err
+    assert "interrupted: finished steps are kept; build again to resume" in err
+    assert out == ""
+    assert wait_until(lambda: not [pid for pid in pids if alive(pid)], timeout=2), "a child survived Ctrl-C"
+    assert stages.ran() == ["one", "two", "slow"]
+
+    (stages.flags / "fast").touch()
+    again = stages.build("-j", "1")
+    assert again.status == {"one": "cached", "two": "cached", "slow": "ran", "last": "ran"}
+    assert stages.ran() == ["slow", "last"]
+    assert again.output == "1234"
+
+
+@pytest.mark.slow
+def test_ctrl_c_with_parallel_workers(stages):
+    build = stages.spawn("build", "w", "-j", "4")
+    try:
+        pids = wait_for_pids(stages.pids, 2, timeout=20)
+        interrupted = time.monotonic()
+        build.send_signal(signal.SIGINT)
+        _, err = build.communicate(timeout=5)
+        assert time.monotonic() - interrupted < 2.0
+    finally:
+        reap(build)
+    assert build.returncode == 130, err
+    assert wait_until(lambda: not [pid for pid in pids if alive(pid)], timeout=2), "a child survived Ctrl-C"
+
+
+@pytest.mark.slow
+def test_kill_9_loses_nothing_that_finished(stages):
+    build = stages.spawn("build", "w", "-j", "1")
+    try:
+        pids = wait_for_pids(stages.pids, 2, timeout=20)
+        build.kill()  # SIGKILL: no handler runs, no cleanup
+        build.communicate(timeout=5)
+    finally:
+        reap(build)
+    _stop_leftovers(pids)  # nobody can kill them for a process that was killed with -9
+    assert stages.ran() == ["one", "two", "slow"]
+
+    (stages.flags / "fast").touch()
+    result = stages.run("status", "w")
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[:2] == ["one: up to date", "two: up to date"]
+    again = stages.build("-j", "1")
+    assert again.status == {"one": "cached", "two": "cached", "slow": "ran", "last": "ran"}
+    assert stages.ran() == ["slow", "last"]
+    assert stages.build().ran == set()
+
+
+@pytest.mark.slow
+def test_a_second_build_in_the_same_project_fails_fast(stages):
+    first = stages.spawn("build", "w", "-j", "1")
+    try:
+        wait_for_pids(stages.pids, 2, timeout=20)
+        started = time.monotonic()
+        second = stages.cli("build", "w")
+        assert time.monotonic() - started < 2
+        assert second.exit_code == 1
+        assert second.stderr == f"Error: another muxc build is running in this project (pid {first.pid}); " \
+                                "wait for it to finish or stop it\n"
+        status = stages.cli("status", "w")
+        assert status.exit_code == 1
+        assert f"another muxc build is running in this project (pid {first.pid})" in status.stderr
+        (stages.flags / "fast").touch()
+        first.send_signal(signal.SIGINT)  # end it without waiting 30 s; what it finished is kept
+        first.communicate(timeout=5)
+    finally:
+        reap(first)
+    assert stages.ran() == ["one", "two", "slow"]  # the second build ran nothing
+    assert stages.build().status == {"one": "cached", "two": "cached", "slow": "ran", "last": "ran"}
+
+
+def test_the_first_build_is_unaffected_by_a_second_one(project, tmp_path):
+    gate = tmp_path / "gate"
+    project.workflow(f"""
+        workflow w "waits for a gate"
+
+        shell wait:
+            while ! test -e {gate}; do sleep 0.05; done
+            echo waited
+
+        shell after:
+            echo {{{{ wait }}}} and done
+        """)
+    first = project.spawn("build", "w")
+    try:
+        assert wait_until(lambda: (project.root / ".muxc/state/lock").is_file()
+                          and (project.root / ".muxc/state/lock").read_text().strip() == str(first.pid),
+                          timeout=20)
+        assert project.cli("build", "w").exit_code == 1
+        gate.touch()
+        out, err = first.communicate(timeout=20)
+    finally:
+        reap(first)
+    assert first.returncode == 0, err
+    assert out == "waited and done\n"
+
+
+def test_the_lock_is_released_when_a_build_ends(project):
+    project.workflow("""
+        workflow w "trivial"
+
+        shell hello: echo hello
+        """)
+    assert project.run("build", "w").returncode == 0
+    assert (project.root / ".muxc/state/lock").read_text() == ""
+    assert project.build().cached == {"hello"}
+
+
+def test_a_stale_lock_file_from_a_killed_build_does_not_block(project):
+    project.workflow("""
+        workflow w "trivial"
+
+        shell hello: echo hello
+        """)
+    state = project.root / ".muxc" / "state"
+    state.mkdir(parents=True)
+    (state / "lock").write_text("999999")  # written by a build that died: nobody holds the flock
+    assert project.build().ran == {"hello"}
+
+
+def test_ps_shows_no_leftover_after_a_normal_build(project, tmp_path):
+    pids = tmp_path / "pids"
+    project.workflow(f"""
+        workflow w "a command that leaves a child behind"
+
+        shell leaky:
+            sleep 30 > /dev/null 2>&1 &
+            echo $! >> {pids}
+            echo started
+        """)
+    assert project.build().output == "started"
+    [pid] = wait_for_pids(pids, 1)
+    assert wait_until(lambda: not alive(pid), timeout=2), subprocess.run(["ps", "-o", "pid,pgid,cmd", "-p",
+                                                                          str(pid)], capture_output=True,
+                                                                         text=True).stdout
