@@ -100,8 +100,9 @@ def _assemble(project: Project, plan: Any, config: Any, options: BuildOptions, r
     _set_team(build, team)
     _set_ecosystem(build, project)
     _set_targets(build, report)
+    saved = [_relative(project.root, p) for p in build.targets.values()]
     build.fingerprints = Fingerprinter(project.root, directory / "stat-cache",
-                                       exclude={_relative(project.root, p) for p in build.targets.values()})
+                                       exclude={*saved, *(f"{name}.orig" for name in saved)})
     return None if report.errors else build
 
 

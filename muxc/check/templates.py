@@ -111,6 +111,8 @@ def _check_template(state: CheckState, step: Step, template: Template, reported_
         return
     for ref in info.refs:
         _check_ref(site, ref, reported_args)
+    if template.field == "save":
+        _check_save_refs(site, info)
     _check_filters(site, info)
     if template.field == "for_each":
         _check_for_each_type(site, info)
@@ -139,8 +141,8 @@ def _check_ref(site: _Site, ref: J.Ref, reported_args: set[str]) -> None:
         _item_ref(site, ref)
     elif (ref.root in RETRY_ROOTS and site.template.field == "verify_retry_prompt") or ref.root in ("env", "workflow"):
         return
-    elif not guarded:
-        _bare_name(site, ref)
+    else:
+        _bare_name(site, ref, guarded)
 
 
 def _step_ref(site: _Site, ref: J.Ref) -> None:
@@ -230,7 +232,8 @@ def _item_ref(site: _Site, ref: J.Ref) -> None:
                     help="`item` is the current element inside a step that has for_each")
 
 
-def _bare_name(site: _Site, ref: J.Ref) -> None:
+def _bare_name(site: _Site, ref: J.Ref, guarded: bool) -> None:
+    """An argument or a step; a step is an edge even when guarded (`| default`, `is defined`)."""
     state = site.state
     name = ref.root
     is_arg, is_step = name in state.workflow.args, state.step(name) is not None
@@ -239,7 +242,7 @@ def _bare_name(site: _Site, ref: J.Ref) -> None:
                     "which one?", help=f"write args.{name} or steps.{name}.output")
     elif is_step:
         _add_edge(site, name, ref, 0)
-    elif not is_arg:
+    elif not is_arg and not guarded:
         span = site.ref_span(ref, 0)
         candidates = [*state.workflow.args, *state.workflow.step_names, *ROOTS]
         if site.template.field == "verify_retry_prompt":
@@ -248,6 +251,16 @@ def _bare_name(site: _Site, ref: J.Ref) -> None:
                     help=did_you_mean(name, candidates) or
                     "a bare name must be an argument or a step; other values live under steps, args, env, team, "
                     "ecosystem, memory, workflow")
+
+
+def _check_save_refs(site: _Site, info: J.TemplateInfo) -> None:
+    """Saved files are build targets, named before anything runs: no step results in the path."""
+    for ref in info.refs:
+        step = ref.path[0] if ref.root == "steps" and ref.path else ref.root
+        if (ref.root == "steps" or ref.root not in ROOTS) and site.state.step(step) is not None:
+            site.report("bad-save-path", f"the save path reads the result of step `{step}`",
+                        site.ref_span(ref, 1 if ref.root == "steps" else 0), "not known before the build",
+                        help="a save path may use args, env, workflow and team; it is decided before any step runs")
 
 
 # --- filters and for_each --------------------------------------------------------------
@@ -348,10 +361,12 @@ def _check_for_each_type(site: _Site, info: J.TemplateInfo) -> None:
     kind = value_type(info.shape, site)
     if kind in ("list", "any"):
         return
-    hint = {
-        "text": "split text into items with `| lines`, or give the step an output_schema whose type is an array "
-                "and iterate steps.X.json",
-        "table": "iterate a table's keys with `| list`, or its entries with `| dictsort`",
-    }[kind]
+    if kind == "text":  # llm-mux took items from JSON in the text: keep such workflows working, but say so
+        site.report("for-each-text", "`for_each` yields text: its items will be a JSON array found in it, "
+                    "else its non-blank lines", site.template.node.span, "this is text",
+                    help="write `| lines` to say you mean lines, or give the step an output_schema whose type is "
+                    "an array and iterate steps.X.json")
+        return
     site.report("for-each-not-list", f"`for_each` must yield a list, but this yields {kind}",
-                site.template.node.span, f"this is {kind}", help=hint)
+                site.template.node.span, f"this is {kind}",
+                help="iterate a table's keys with `| list`, or its entries with `| dictsort`")

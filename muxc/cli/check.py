@@ -16,9 +16,15 @@ def _targets(ctx: click.Context, names: tuple[str, ...], project: object) -> lis
     """Files as given, or workflows by name through the lookup path."""
     from muxc.api import resolve_workflow
 
-    paths = []
+    paths: list[Path] = []
     for name in names:
         path = Path(name)
+        if path.is_dir():
+            found = _workflows_in(path)
+            if not found:
+                raise click.UsageError(f"no workflow files (.mux, .toml) in {name}", ctx)
+            paths += found
+            continue
         if path.exists():
             paths.append(path)
             continue
@@ -29,8 +35,15 @@ def _targets(ctx: click.Context, names: tuple[str, ...], project: object) -> lis
     return paths
 
 
+def _workflows_in(directory: Path) -> list[Path]:
+    """The workflow files under a directory (config files are not workflows)."""
+    return sorted(p for p in directory.rglob("*") if p.suffix in (".mux", ".toml") and p.is_file()
+                  and p.name != "config.toml" and not any(part.startswith(".") and part not in (".muxc", ".llm-mux")
+                                                           for part in p.relative_to(directory).parts[:-1]))
+
+
 @click.command()
-@click.argument("files", nargs=-1, metavar="[FILE|NAME]...")
+@click.argument("files", nargs=-1, metavar="[FILE|DIR|NAME]...")
 @click.option("--format", "fmt", type=click.Choice(FORMATS),
               help="full: code frames (default on a terminal); concise: one line each (default otherwise); "
                    "json: an array on stdout; github: workflow annotations.")

@@ -132,9 +132,16 @@ CATALOG: tuple[Code, ...] = (
     Code("unknown-test", E, "A Jinja test that does not exist", "Tests are Jinja's built-in tests.",
          "{% if x is definded %}", "{% if x is defined %}"),
     Code("for-each-not-list", E, "for_each that does not yield a list",
-         "for_each runs the step once per element of a list. Text is not split implicitly (llm-mux split on "
-         "commas, which broke on commas in the text).", 'for_each = "steps.list.output"',
-         'for_each = "steps.list.output | lines"'),
+         "for_each runs the step once per element of a list; a table is not a list.",
+         'for_each = "steps.x.outputs"', 'for_each = "steps.x.outputs | list"'),
+    Code("for-each-text", W, "for_each over text",
+         "for_each runs the step once per element of a list. Given text (as llm-mux workflows often do), muxc "
+         "takes the items from a JSON array in it (fenced or not), else its non-blank lines — never by splitting "
+         "on commas, which broke on commas inside items. Say which you mean.", 'for_each = "steps.list.output"',
+         'for_each = "steps.list.output | lines"   # or steps.list.json with an output_schema'),
+    Code("empty-field", E, "A required field that is empty",
+         "A shell step needs a command, a query a prompt; an empty one would run nothing or ask nothing.",
+         "shell lint:", "shell lint: cargo clippy"),
     # --- roles, backends, config -------------------------------------------------------------
     Code("unknown-role", E, "A role that is not defined",
          "A query step's role must be defined in the config ([roles.NAME]), in the workflow, or by a team. The "

@@ -53,10 +53,10 @@ def _run(build: Build, plan: StepPlan, state: StepState) -> None:
         state.status = WOULD_RUN
         state.reason = _waiting_reason(build, plan, waiting, context)
         return
-    if plan.step.if_ is not None and not _condition(build, plan, state, context):
-        return
-    if plan.step.for_each is not None:
+    if plan.step.for_each is not None:  # `if` is then asked per item (llm-mux's rule): it may read `item`
         _run_items(build, plan, state, context)
+        return
+    if plan.step.if_ is not None and not _condition(build, plan, state, context):
         return
     result = _run_one(build, plan, NO_ITEM, context)
     _settle(build, plan, state, result)
@@ -164,7 +164,7 @@ def _note_latest(build: Build, name: str, key: str, pre: str, digest: str, creat
 
 
 def _usable(build: Build, plan: StepPlan, key: str) -> bool:
-    if build.options.forces(plan.name):
+    if build.options.forces(plan.name) or plan.step.always:  # `always = true`: runs on every build
         return False
     found = build.store.lookup(key)
     if found is None:
@@ -233,16 +233,36 @@ def _run_items(build: Build, plan: StepPlan, state: StepState, context: dict[str
     except RenderError as error:
         _fail(state, StepFailure("render", f"cannot evaluate `for_each`: {error}"))
         return
-    if isinstance(items, (str, dict)) or not hasattr(items, "__iter__"):
-        kind = "text" if isinstance(items, str) else type(items).__name__
-        _fail(state, StepFailure("render", f"`for_each` gave {kind}, not a list",
-                                 hint="split text with `| lines`, or iterate steps.X.json"))
+    if isinstance(items, str):  # as llm-mux: a JSON array in the text, else its non-blank lines
+        from muxc.llmjson import parse_list_items
+
+        items = parse_list_items(items)
+    if isinstance(items, dict) or not hasattr(items, "__iter__"):
+        _fail(state, StepFailure("render", f"`for_each` gave {type(items).__name__}, not a list",
+                                 hint="iterate a table's keys with `| list`, or its entries with `| dictsort`"))
         return
-    items = list(items)
+    items = _wanted_items(plan, list(items), context)
+    if isinstance(items, StepFailure):
+        _fail(state, items)
+        return
     workers = max(1, min(build.options.jobs, len(items)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(lambda value: _run_one(build, plan, value, {**context, "item": value}), items))
     _settle_items(build, plan, state, results)
+
+
+def _wanted_items(plan: StepPlan, items: list[Any], context: dict[str, Any]) -> list[Any] | StepFailure:
+    """The items whose `if` holds (every item when the step has no `if`)."""
+    if plan.step.if_ is None:
+        return items
+    kept = []
+    for value in items:
+        try:
+            if evaluate(plan.step.if_.value, {**context, "item": value}):
+                kept.append(value)
+        except RenderError as error:
+            return StepFailure("render", f"cannot evaluate `if` for item {value!r}: {error}")
+    return kept
 
 
 def _settle_items(build: Build, plan: StepPlan, state: StepState, results: list[ItemResult]) -> None:

@@ -50,10 +50,13 @@ class Fingerprinter:
         self._inputs: dict[tuple[str, ...], Tree] = {}  # per build: the same globs give the same tree
 
     def project(self) -> Tree:
-        """The project's tree, computed once per build."""
+        """The project's tree, computed once per build (with git's HEAD and index, when in git:
+        a shell step such as `git diff HEAD` reads them too)."""
         with self._lock:
             if self._project is None:
-                self._project = self._tree(self._project_files())
+                tree = self._tree(self._project_files())
+                files = {**tree.files, **_git_state(self.root)}
+                self._project = Tree(digest_value(files), files)
             return self._project
 
     def inputs(self, patterns: Iterable[str]) -> Tree:
@@ -133,6 +136,23 @@ def _git_files(root: Path) -> list[str] | None:
     if done.returncode != 0:
         return None
     return [name for name in done.stdout.decode("utf-8", "replace").split("\0") if name]
+
+
+def _git_state(root: Path) -> dict[str, str]:
+    """Pseudo-entries for the checked-out commit and the index (empty outside git)."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD", "--git-path", "index"], cwd=root, capture_output=True,
+                              timeout=30, check=False, text=True)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    lines = done.stdout.split()
+    if done.returncode != 0 or len(lines) < 2:
+        return {}
+    try:
+        index = hashlib.blake2b((root / lines[1]).read_bytes(), digest_size=16).hexdigest()
+    except OSError:
+        index = "none"
+    return {":git/HEAD": lines[0], ":git/index": index}
 
 
 def _walk(root: Path) -> list[str]:

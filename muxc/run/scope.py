@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import StrictUndefined
 
 from muxc.compile.plan import StepPlan
 from muxc.run.context import Build
-from muxc.run.templating import EnvView, StepView
+from muxc.run.templating import EnvView, MuxcUndefined, StepView
 
 NO_ITEM = object()
 
@@ -27,8 +26,9 @@ def view_of(build: Build, name: str) -> StepView:
         return StepView(record.output, record.outputs, record.failed, record.error, record.skipped, record.backend,
                         record.backends, record.duration_ms)
     failure = state.failure
-    if failure is not None:
-        return StepView(failure.output, {}, True, failure.message, False, None, [], state.duration_ms)
+    if failure is not None:  # what a continue_on_error step's dependents see: the message and stderr's end
+        error = failure.message + (f"\n{failure.stderr_tail}" if failure.stderr_tail else "")
+        return StepView(failure.output, {}, True, error, False, None, [], state.duration_ms)
     return StepView(skipped=state.status == "skipped")
 
 
@@ -41,9 +41,9 @@ def template_context(build: Build, plan: StepPlan, item: Any = NO_ITEM) -> dict[
         env=EnvView(build.environ),
         workflow=build.plan.workflow,
         team=build.team if build.team is not None else
-        StrictUndefined(name="team", hint="no team was detected; pass --team NAME or configure [teams.X] detect"),
+        MuxcUndefined(name="team", hint="no team was detected; pass --team NAME or configure [teams.X] detect"),
         ecosystem=build.ecosystem if build.ecosystem is not None else
-        StrictUndefined(name="ecosystem", hint="this project is not in any configured ecosystem"),
+        MuxcUndefined(name="ecosystem", hint="this project is not in any configured ecosystem"),
     )
     memory = _memory(build)
     if memory is not None:

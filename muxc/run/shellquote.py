@@ -7,8 +7,10 @@ shell reads it, and each ``{{ ... }}`` gets the escaping its position needs:
 - a bare word: ``shlex.quote`` (``{{ f }}`` with f = ``a b`` gives ``'a b'``);
 - inside ``"..."``: backslash before ``\\ " $ ` `` (the value stays one double-quoted string);
 - inside ``'...'``: ``'`` becomes ``'\\''``;
-- in an unquoted heredoc body: backslash before ``\\ $ ` ``; in a quoted one (``<<'EOF'``) and in a
-  comment: the value as is.
+- in an unquoted heredoc body: backslash before ``\\ $ ` ``; in a quoted one (``<<'EOF'``): the value
+  as is — and a value holding the heredoc's terminator line is refused, since it would end the
+  heredoc early and run the rest as commands;
+- in a comment: the value with its line breaks turned into spaces (a new line would be a command).
 
 A value that already went through ``| shell_escape`` is left alone wherever it is.
 """
@@ -48,14 +50,20 @@ ESCAPERS = {
     SINGLE: lambda text: text.replace("'", "'\\''"),
     HEREDOC: _escape_heredoc,
     HEREDOC_RAW: lambda text: text,
-    COMMENT: lambda text: text,
+    COMMENT: lambda text: text.replace("\r", " ").replace("\n", " "),
 }
 
 
-def escape_for(context: str, value: object) -> str:
+def escape_for(context: str, value: object, terminator: str | None = None) -> str:
     if isinstance(value, ShellSafe):
         return str(value)
-    return ESCAPERS[context](str(value))
+    text = str(value)
+    if terminator is not None and any(line.strip("\t") == terminator for line in text.splitlines()):
+        from jinja2.exceptions import TemplateRuntimeError
+
+        raise TemplateRuntimeError(f"a value holds the line {terminator!r}, which would end the heredoc early; "
+                                   "pass it another way (a file, or printf with an argument)")
+    return ESCAPERS[context](text)
 
 
 class _Scanner:
@@ -66,6 +74,8 @@ class _Scanner:
         self.pending: list[tuple[str, bool]] = []  # heredocs opened on the current line
         self.heredoc: tuple[str, bool, bool] | None = None  # (word, quoted, strip tabs)
         self.line = ""  # text of the current line so far (for heredoc terminators)
+        # open command substitutions, innermost last: [state outside it, its closer, open parens]
+        self.nested: list[list] = []
 
     def feed(self, text: str) -> None:
         index = 0
@@ -86,15 +96,49 @@ class _Scanner:
             if char == "\\":
                 self.line += text[index + 1 : index + 2]
                 return index + 2
+            if char == "`" or text.startswith("$(", index):
+                return self._open_substitution(text, index, char)
             self.state = BARE if char == '"' else DOUBLE
         else:
             return self._bare(text, index, char)
         return index + 1
 
+    def _open_substitution(self, text: str, index: int, char: str) -> int:
+        """``$(`` or a backtick: what follows is a new command, read as bare words again (even
+        inside double quotes), until the matching ``)`` or backtick."""
+        self.nested.append([self.state, "`" if char == "`" else ")", 0])
+        self.state = BARE
+        width = 1 if char == "`" else 2
+        self.line += text[index + 1 : index + width]
+        return index + width
+
+    def _close_substitution(self, char: str) -> bool:
+        """Follow parentheses in a ``$( )``; True when ``char`` ends the innermost substitution."""
+        if not self.nested:
+            return False
+        top = self.nested[-1]
+        if top[1] == "`":
+            if char != "`":
+                return False
+        elif char == "(":
+            top[2] += 1
+            return False
+        elif char != ")":
+            return False
+        elif top[2]:
+            top[2] -= 1
+            return False
+        self.state = self.nested.pop()[0]
+        return True
+
     def _bare(self, text: str, index: int, char: str) -> int:
         if char == "\\":
             self.line += text[index + 1 : index + 2]
             return index + 2
+        if self._close_substitution(char):
+            return index + 1
+        if char == "`" or text.startswith("$(", index):
+            return self._open_substitution(text, index, char)
         if char == "'":
             self.state = SINGLE
         elif char == '"':
@@ -127,6 +171,13 @@ class _Scanner:
             return HEREDOC_RAW if self.heredoc[1] else HEREDOC
         return self.state
 
+    @property
+    def filter_call(self) -> str:
+        """The filter (with its argument) that escapes a value here."""
+        if self.heredoc is not None:
+            return f"__shell_{self.context}({self.heredoc[0]!r})"
+        return f"__shell_{self.context}"
+
 
 def annotate(template: str) -> str:
     """The template with each ``{{ expr }}`` wrapped to escape for where it sits in the command.
@@ -146,7 +197,7 @@ def annotate(template: str) -> str:
         elif token.kind == "variable_end":
             if not _ends_with_shell_escape(group):
                 # parenthesised, so `{{ a ~ b }}` escapes the whole value, not just b
-                inserts += [(opened, " ("), (token.start, f") | __shell_{scanner.context} ")]
+                inserts += [(opened, " ("), (token.start, f") | {scanner.filter_call} ")]
             position = token.start + len(token.value)
         else:
             group.append(token)
@@ -167,5 +218,6 @@ def _ends_with_shell_escape(group: list) -> bool:
 
 
 def filters() -> dict[str, object]:
-    """The ``__shell_<context>`` filters ``annotate`` inserts."""
-    return {f"__shell_{context}": (lambda value, c=context: escape_for(c, value)) for context in ESCAPERS}
+    """The ``__shell_<context>`` filters ``annotate`` inserts (heredoc ones take the terminator)."""
+    return {f"__shell_{context}": (lambda value, terminator=None, c=context: escape_for(c, value, terminator))
+            for context in ESCAPERS}

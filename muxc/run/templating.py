@@ -15,13 +15,21 @@ from functools import cache, lru_cache
 from typing import Any
 
 import jinja2
-from jinja2 import StrictUndefined, Undefined
+from jinja2 import ChainableUndefined, StrictUndefined, Undefined
 
 from muxc.run import shellquote
 
 
 class RenderError(Exception):
     """A template failed at build time; the message names what was undefined or wrong."""
+
+
+class MuxcUndefined(ChainableUndefined, StrictUndefined):
+    """Strict when printed, compared or iterated, but attribute access on it stays undefined, so
+    ``team.verify | default("make test")`` works when no team was detected (what the checker
+    accepts as guarded never fails at build time)."""
+
+    __slots__ = ()
 
 
 # --- filters ----------------------------------------------------------------------------
@@ -53,7 +61,7 @@ def _json(value: Any) -> str:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, StepView):
-        return value.output
+        return str(value.output)
     return value
 
 
@@ -85,7 +93,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
 
 @cache
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    env = jinja2.Environment(undefined=MuxcUndefined, keep_trailing_newline=True, autoescape=False)
     env.filters.update(FILTERS)
     env.filters.update(shellquote.filters())
     return env
@@ -177,40 +185,46 @@ def _undefined_name(value: Undefined) -> str:
 # --- the context ------------------------------------------------------------------------
 
 
-class StepView:
-    """What ``steps.X`` is in a template: prints as its output, has the result's fields."""
+class StepView(str):
+    """What ``steps.X`` (or a bare step name) is in a template: its output text, with the result's
+    fields as attributes. Being the text itself, it compares, tests and filters like it
+    (``{% if review == "ok" %}``, ``"TODO" in notes``, ``notes | lines``)."""
 
-    __slots__ = ("_json", "backend", "backends", "duration_ms", "error", "failed", "output", "outputs", "skipped")
+    output: str
+    outputs: dict[str, str]
+    failed: bool
+    error: str
+    skipped: bool
+    backend: str
+    backends: list[str]
+    duration_ms: int
 
-    def __init__(self, output: str = "", outputs: Mapping[str, str] | None = None, failed: bool = False,
-                 error: str | None = None, skipped: bool = False, backend: str | None = None,
-                 backends: list[str] | None = None, duration_ms: int = 0) -> None:
-        self.output = output
-        self.outputs = dict(outputs or {})
-        self.failed = failed
-        self.error = error or ""
-        self.skipped = skipped
-        self.backend = backend or ""
-        self.backends = list(backends or [])
-        self.duration_ms = duration_ms
-        self._json: Any = None
-
-    def __str__(self) -> str:
-        return self.output
-
-    def __html__(self) -> str:
-        return self.output
+    def __new__(cls, output: str = "", outputs: Mapping[str, str] | None = None, failed: bool = False,
+                error: str | None = None, skipped: bool = False, backend: str | None = None,
+                backends: list[str] | None = None, duration_ms: int = 0) -> StepView:
+        view = super().__new__(cls, output)
+        view.output = output
+        view.outputs = dict(outputs or {})
+        view.failed = failed
+        view.error = error or ""
+        view.skipped = skipped
+        view.backend = backend or ""
+        view.backends = list(backends or [])
+        view.duration_ms = duration_ms
+        return view
 
     @property
     def json(self) -> Any:
         """The output parsed as JSON (fenced or surrounded by prose is fine); undefined if none."""
-        if self._json is None:
+        cached = self.__dict__.get("_json")
+        if cached is None:
             from muxc.llmjson import extract_json
 
             found = extract_json(self.output)
-            self._json = found.value if found is not None else StrictUndefined(
+            cached = found.value if found is not None else MuxcUndefined(
                 hint="the output of this step holds no JSON", name="json")
-        return self._json
+            self.__dict__["_json"] = cached
+        return cached
 
 
 class TeamView:
@@ -221,7 +235,7 @@ class TeamView:
         self.name = name
         self.description = description
         self.detect = list(detect or [])
-        self.verify = verify if verify is not None else StrictUndefined(name="verify", hint="the team has no verify")
+        self.verify = verify if verify is not None else MuxcUndefined(name="verify", hint="the team has no verify")
         self.roles = list(roles or [])
 
     def __str__(self) -> str:
@@ -248,7 +262,7 @@ class EnvView(Mapping[str, str]):
             raise AttributeError(key)
         if key in self._environ:
             return self._environ[key]
-        return StrictUndefined(name=key, hint=f"environment variable {key} is not set")
+        return MuxcUndefined(name=key, hint=f"environment variable {key} is not set")
 
     def __iter__(self) -> Any:
         return iter(self._environ)

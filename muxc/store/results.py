@@ -39,6 +39,16 @@ def _create(db: Database) -> None:
     db["trees"].create({"digest": str, "files": str}, pk="digest")
 
 
+@MIGRATIONS(name="0002_rebuild_pre_0_1_state")
+def _rebuild_old(db: Database) -> None:
+    """A state dir from a development build of muxc lacks pre-keys: it is only a cache, start over."""
+    if "pre_key" in db["latest"].columns_dict and "components" in db["results"].columns_dict:
+        return
+    for table in ("results", "memo", "latest", "trees"):
+        db[table].drop(ignore=True)
+    _create(db)
+
+
 class UsageRecord(msgspec.Struct, frozen=True):
     input_tokens: int | None = None
     cached_input_tokens: int | None = None

@@ -20,6 +20,7 @@ from muxc.toml.document import Entry, Str
 SHORTHAND = {"role": "@", "source": "from ", "save": "> "}
 HEADER_ATTRS = ("version", "timeout", "continue_on_error")
 NAME_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
+DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z_][A-Za-z0-9_\-]*)*")
 
 
 def emit_mux(workflow: Workflow) -> str:
@@ -89,7 +90,13 @@ def _step(step: Step) -> str:
     for field, prefix in SHORTHAND.items():
         entry = origin.entry(field)
         if entry is not None and isinstance(entry.value, Str):
-            header += " " + prefix + (V.inline(entry.value) if field == "save" else _name(entry.value.value))
+            value = entry.value.value
+            if field == "save":
+                header += " " + prefix + V.inline(entry.value)
+            elif field == "source" and DOTTED.fullmatch(value):
+                header += " " + prefix + value
+            else:
+                header += " " + prefix + _name(value)
             moved += entry.comments
     skip = {"name", "type", *SHORTHAND, body_field}
     attrs = [origin.entries[k] for k in V.field_order(Step) if k in origin.entries and k not in skip]

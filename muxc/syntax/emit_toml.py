@@ -55,16 +55,19 @@ def _step(step: Step) -> str:
     return V.comment_lines(origin.comments) + "[[steps]]\n" + _entries(origin.entries, V.field_order(Step), "steps")
 
 
-def _entries(entries: dict[str, Entry], order: Sequence[str], path: str) -> str:
-    """Key/value lines in canonical order, then sub-table sections for tables that need them."""
-    lines: list[str] = []
-    sections: list[str] = []
-    for key in sorted(entries, key=lambda k: order.index(k) if k in order else len(order)):
-        entry = entries[key]
-        if isinstance(entry.value, Table) and _needs_section(entry.value):
-            sections.append(_section(f"{path}.{V.key(key)}", entry))
-            continue
-        lines.append(V.comment_lines(entry.comments) + f"{V.key(key)} = {V.inline(entry.value)}\n")
+def _entries(entries: dict[str, Entry], order: list[str] | None, path: str) -> str:
+    """Key/value lines, then sub-table sections when any table of this level needs one.
+
+    At a step's level keys follow ``order`` (the canonical field order); inside a table they
+    follow ``emit_values.ordered``. If one table value is too long for a line, every table of
+    the level becomes a section, so their order stays as written."""
+    items = (sorted(entries.values(), key=lambda e: order.index(e.key) if e.key in order else len(order))
+             if order is not None else V.ordered(entries))
+    tables = [e for e in items if isinstance(e.value, Table)]
+    sectioned = any(_needs_section(e.value) for e in tables)
+    lines = [V.comment_lines(e.comments) + f"{V.key(e.key)} = {V.inline(e.value)}\n" for e in items
+             if not (sectioned and isinstance(e.value, Table))]
+    sections = [_section(f"{path}.{V.key(e.key)}", e) for e in tables] if sectioned else []
     return "".join(lines) + "".join(sections)
 
 
@@ -76,4 +79,4 @@ def _section(path: str, entry: Entry) -> str:
     table = entry.value
     assert isinstance(table, Table)
     header = "\n" + V.comment_lines(entry.comments) + f"[{path}]\n"
-    return header + _entries(table.entries, list(table.entries), path)
+    return header + _entries(table.entries, None, path)

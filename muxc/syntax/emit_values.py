@@ -15,7 +15,7 @@ import re
 import msgspec
 
 from muxc.syntax.strings import quote_basic
-from muxc.toml.document import Array, Node, Scalar, Str, Table
+from muxc.toml.document import Array, Entry, Node, Scalar, Str, Table
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 LINE_WIDTH = 100
@@ -102,9 +102,18 @@ def _inline_array(node: Array, multiline: bool, indent: str) -> str:
     return "[\n" + "".join(f"{inner}{item},\n" for item in items) + indent + "]"
 
 
+def ordered(entries: dict[str, Entry]) -> list[Entry]:
+    """A table's entries as both formats write them: plain values first, then tables.
+
+    TOML must write sub-tables after a table's plain keys (as ``[a.b]`` sections), so both formats
+    use this order; converting back and forth then never moves a key."""
+    values = list(entries.values())
+    return [e for e in values if not isinstance(e.value, Table)] + [e for e in values if isinstance(e.value, Table)]
+
+
 def _inline_table(node: Table, multiline: bool, indent: str) -> str:
-    pairs = [f"{key(k)} = {inline(e.value, multiline_tables=multiline, indent=indent + '    ')}"
-             for k, e in node.entries.items()]
+    pairs = [f"{key(e.key)} = {inline(e.value, multiline_tables=multiline, indent=indent + '    ')}"
+             for e in ordered(node.entries)]
     flat = "{" + ", ".join(pairs) + "}"
     if not multiline or len(flat) + len(indent) <= LINE_WIDTH:
         return flat

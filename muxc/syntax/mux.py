@@ -191,6 +191,11 @@ class _ToDocument(Transformer[Token, Any]):
     def from_clause(self, keyword: Token, name: Str) -> tuple[str, Str]:
         return "source", name
 
+    def dotted_name(self, *parts: Token) -> Str:
+        """``steps.fix`` after ``from``: one name with its dots (llm-mux's spelling of a source)."""
+        start, end = parts[0].start_pos, parts[-1].end_pos
+        return Str(self.text[start:end], Span(start, end), ((0, start),))
+
     def save_clause(self, path: Str) -> tuple[str, Str]:
         return "save", path
 

@@ -198,11 +198,18 @@ def _check_fields_for_kind(step: Step, table: Table, ctx: Context, name_span: Sp
         if step.type in info.required_for and not present:
             ctx.report("missing-field", f"{step.type} step `{step.name}` is missing `{info.name}`",
                        name_span, f"needs `{info.name}`", help=_required_help(step.type, info.name))
+        elif step.type in info.required_for and _blank(table.entries[info.name].value):
+            ctx.report("empty-field", f"`{info.name}` of {step.type} step `{step.name}` is empty",
+                       table.entries[info.name].value.span, "empty", help=_required_help(step.type, info.name))
         elif present and step.type not in info.kinds:
             entry = table.entries[info.name]
             ctx.report("field-not-applicable", f"`{info.name}` has no effect on a {step.type} step",
                        entry.key_span, f"ignored on a {step.type} step",
                        help=f"`{info.name}` is used by {', '.join(sorted(info.kinds))} steps")
+
+
+def _blank(node: object) -> bool:
+    return isinstance(node, Str) and not node.value.strip()
 
 
 def _required_help(kind: str, field: str) -> str:

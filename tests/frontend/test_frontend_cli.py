@@ -80,11 +80,20 @@ def test_check_with_no_file_checks_every_workflow_it_can_find(muxc, files: Path)
     assert result.exit_code == 0
 
 
-def test_a_directory_named_like_a_workflow_is_an_unreadable_file(muxc, files: Path) -> None:
+def test_a_directory_is_checked_workflow_by_workflow(muxc, files: Path) -> None:
+    (files / "flows").mkdir()
+    (files / "flows" / "clean.mux").write_text((files / "clean.mux").read_text())
+    (files / "flows" / "config.toml").write_text("[roles.x]\nbackends = []\n")  # not a workflow: skipped
+    result = muxc("check", "--format", "concise", "flows", cwd=files)
+    assert result.exit_code == 0
+    assert result.stderr == "checked 1 workflow: no problems\n"
+
+
+def test_a_directory_without_workflows_is_a_usage_error(muxc, files: Path) -> None:
     (files / "dir.toml").mkdir()
     result = muxc("check", "--format", "concise", "dir.toml", cwd=files)
-    assert result.exit_code == 1
-    assert result.stdout == "dir.toml:1:1: error[unreadable-file]: cannot read dir.toml: Is a directory\n"
+    assert result.exit_code == 2
+    assert "no workflow files (.mux, .toml) in dir.toml" in result.output
 
 
 # --- check: formats ----------------------------------------------------------------------------

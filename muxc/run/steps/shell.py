@@ -78,4 +78,4 @@ def failure_of(result: process.ProcessResult, command: str, timeout_ms: int | No
                            command=command, stderr_tail=tail, output=result.stdout,
                            hint="raise `timeout` on the step if it needs longer")
     return StepFailure("process", f"the command exited with code {result.exit_code}", command=command,
-                       exit_code=result.exit_code, stderr_tail=tail, output=result.stdout)
+                       exit_code=result.exit_code, stderr_tail=tail, output=result.stdout.strip())
