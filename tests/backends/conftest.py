@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-# The repository root must be importable as ``tests.support`` however pytest was started.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from muxc.backends.base import Backend  # noqa: E402
-from muxc.backends.calls import CallLogger  # noqa: E402
-from muxc.backends.http import http_target  # noqa: E402
-from muxc.backends.registry import create_backend  # noqa: E402
-from muxc.backends.retry import Tuning  # noqa: E402
-from muxc.config.schema import BackendConfig  # noqa: E402
-from tests.support.fixtures import fake_cli, llm_server  # noqa: E402, F401
+from muxc.backends.base import Backend
+from muxc.backends.calls import CallLogger
+from muxc.backends.http import http_target
+from muxc.backends.registry import create_backend
+from muxc.backends.retry import Tuning
+from muxc.config.schema import BackendConfig
+from tests.support.fixtures import fake_cli, llm_server  # noqa: F401  (fixtures used by name)
 
 # Small bounds so rate-limit scenarios take a second, not a minute: a Retry-After above half a
 # second parks the key, and heuristic parks last a fraction of a second.
