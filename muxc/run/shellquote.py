@@ -12,6 +12,10 @@ shell reads it, and each ``{{ ... }}`` gets the escaping its position needs:
   heredoc early and run the rest as commands;
 - in a comment: the value with its line breaks turned into spaces (a new line would be a command).
 
+Inside ``$( )`` or backticks — within double quotes too — a new command starts, so the rules apply
+afresh there (``"$(cat {{ f }})"`` quotes f as a bare word); inside backticks each value also gets
+the extra backslashes the shell removes there first.
+
 A value that already went through ``| shell_escape`` is left alone wherever it is.
 """
 
@@ -64,6 +68,14 @@ def escape_for(context: str, value: object, terminator: str | None = None) -> st
         raise TemplateRuntimeError(f"a value holds the line {terminator!r}, which would end the heredoc early; "
                                    "pass it another way (a file, or printf with an argument)")
     return ESCAPERS[context](text)
+
+
+def _in_backticks(escape: object) -> object:
+    """Inside backticks the shell first removes one backslash before ``\\ $ ` ``: add it back."""
+    return lambda text: re.sub(r"([\\$`])", r"\\\1", escape(text))
+
+
+ESCAPERS.update({f"{context}_bt": _in_backticks(escape) for context, escape in list(ESCAPERS.items())})
 
 
 class _Scanner:
@@ -169,7 +181,7 @@ class _Scanner:
     def context(self) -> str:
         if self.heredoc is not None:
             return HEREDOC_RAW if self.heredoc[1] else HEREDOC
-        return self.state
+        return self.state + "_bt" if any(closer == "`" for _, closer, _ in self.nested) else self.state
 
     @property
     def filter_call(self) -> str:
