@@ -143,9 +143,10 @@ class Project:
     def build(self, *args: str, code: int = 0, workflow: str = "w") -> Built:
         """``muxc build WORKFLOW ARGS --output json``; asserts the exit code."""
         result = self.cli("build", workflow, *args, "--output", "json")
-        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
         assert result.stdout.strip(), (result.exit_code, result.stderr)
-        return Built(result.exit_code, json.loads(result.stdout), result.stderr)
+        built = Built(result.exit_code, json.loads(result.stdout), result.stderr)
+        assert result.exit_code == code, [(s["name"], s["status"], s["error"]) for s in built.doc["steps"]]
+        return built
 
     def spawn(self, *args: str, **popen: Any) -> subprocess.Popen[str]:
         """``python -m muxc ARGS`` as a child process in the project."""
