@@ -121,6 +121,74 @@ def test_arbitrary_bytes_in_a_file_give_only_diagnostics(data: bytes, suffix: st
             render(output, report.diagnostics, report.sources)
 
 
+# Workflows generated from the DSL's own shapes: every statement kind, header clauses, attributes
+# of every type, the three body forms, and templates mixing good and bad references, so most
+# parse and many reach the checker and `muxc fmt` (about a third are formattable).
+NAMES = st.sampled_from(["a", "b", "diff", "x-y", "item", "steps", "base"])
+TEMPLATE_BITS = st.one_of(
+    NAMES.map(lambda n: f"{{{{ {n} }}}}"),
+    st.tuples(NAMES, st.sampled_from(["output", "json.k", "outptu", "failed"])).map(
+        lambda t: f"{{{{ steps.{t[0]}.{t[1]} }}}}"),
+    NAMES.map(lambda n: f"{{{{ args.{n} }}}}"),
+    st.sampled_from(["{{ item }}", "{{ env.HOME }}", "{{ team.verfy }}", "{% if a is defined %}y{% endif %}",
+                     "{{ b | default('z') }}", "{% for l in a | lines %}{{ l }}{% endfor %}", "{{ a | shel }}",
+                     "{{", "}}", "{%", "| grep x", "\\", "'", '"', "#", "é", "\t"]),
+    st.text(alphabet="abc xyz:=-\n", max_size=10),
+)
+TEXT = st.lists(TEMPLATE_BITS, max_size=5).map("".join)
+
+
+def quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
+
+
+VALUES = st.one_of(TEXT.map(quoted), st.integers(-5, 200_000).map(str), st.sampled_from(["true", "false"]),
+                   st.lists(NAMES.map(quoted), max_size=3).map(lambda items: "[" + ", ".join(items) + "]"),
+                   st.just('{type = "array", items = {type = "string"}}'))
+ATTRS = st.lists(st.tuples(st.sampled_from(["timeout", "depends_on", "if", "for_each", "inputs", "cache", "params",
+                                            "output_schema", "verify_retries", "system", "options", "role"]),
+                           VALUES), max_size=3, unique_by=lambda attr: attr[0])
+
+
+@st.composite
+def dsl_step(draw: st.DrawFn) -> str:
+    kind = draw(st.sampled_from(["shell", "query", "apply", "store", "input"]))
+    header = f"{kind} {draw(NAMES) if draw(st.booleans()) else quoted(draw(NAMES))}"
+    if kind == "query" and draw(st.booleans()):
+        header += " @" + draw(st.sampled_from(["analyzer", "nope", "r"]))
+    header += " from " + draw(NAMES) if kind == "apply" else ""
+    header += " > " + quoted(draw(TEXT)) if draw(st.booleans()) else ""
+    attrs = draw(ATTRS)
+    header += " [" + ", ".join(f"{k} = {v}" for k, v in attrs) + "]" if attrs else ""
+    body = draw(TEXT)
+    form = draw(st.sampled_from(["block", "line", "string"]))
+    if kind == "apply":
+        return header + "\n"
+    if form == "block" and body.strip():
+        return header + ":\n" + "".join(f"    {line}\n" for line in body.split("\n"))
+    if form == "line" and body.strip() and "\n" not in body and not body.strip().startswith("#"):
+        return f"{header}: {body}\n"
+    return f"{header} = {quoted(body)}\n"
+
+
+@st.composite
+def dsl_workflow(draw: st.DrawFn) -> str:
+    lines = [f"workflow {draw(NAMES)} {quoted(draw(TEXT))}\n"]
+    for name in draw(st.lists(NAMES, max_size=2, unique=True)):
+        lines.append(f"arg {name}" + (f" = {quoted(draw(TEXT))}" if draw(st.booleans()) else "") + "\n")
+    lines += ['role r [backends = ["local"], execution = "parallel"]\n'] if draw(st.booleans()) else []
+    for _ in range(draw(st.integers(0, 5))):
+        lines += ["# a comment\n"] if draw(st.booleans()) else []
+        lines.append(draw(dsl_step()))
+    return "".join(lines)
+
+
+@settings(FUZZ, max_examples=100)
+@given(text=dsl_workflow())
+def test_generated_dsl_workflows_give_only_diagnostics_and_format_losslessly(text: str) -> None:
+    run_pipeline(text, "mux")
+
+
 # --- explicit edge cases -------------------------------------------------------------------
 
 
