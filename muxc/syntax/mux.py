@@ -317,14 +317,27 @@ def _dedent(lines: list[str], offsets: list[int], problems: list) -> Str:
         elif line.startswith(indent):
             cut = len(indent)
         else:
-            problems.append(("bad-indentation", "this line is indented less than the first line of the text",
-                             Span(offset, offset + len(line) - len(line.lstrip(" \t"))), "indented less"))
             cut = len(line) - len(line.lstrip(" \t"))
+            message, label = _indentation_problem(line[:cut], indent)
+            problems.append(("bad-indentation", message, Span(offset, offset + cut), label))
         pieces.append((length, offset + cut))
         out.append(line[cut:])
         length += len(line) - cut + 1
     text = "\n".join(out) + "\n"
     return Str(text, Span(pieces[0][1], offsets[len(lines) - 1] + len(lines[-1])), tuple(pieces))
+
+
+def _indentation_problem(lead: str, indent: str) -> tuple[str, str]:
+    """(message, label) for a line whose indentation ``lead`` does not start with ``indent``."""
+    used, first = _whitespace_kind(lead), _whitespace_kind(indent)
+    if used != first:  # not "less": a tab and four spaces only look alike
+        return f"this line is indented with {used}, the first line of the text with {first}", f"{used}"
+    return "this line is indented less than the first line of the text", "indented less"
+
+
+def _whitespace_kind(text: str) -> str:
+    return {frozenset("\t"): "a tab" if text == "\t" else "tabs", frozenset(" "): "spaces"}.get(
+        frozenset(text), "tabs and spaces")
 
 
 # --- assembling the document -----------------------------------------------------------
