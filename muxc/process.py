@@ -32,6 +32,7 @@ class ProcessResult(msgspec.Struct, frozen=True):
     stopped: str | None = None  # "timeout" | "cancelled" when muxc killed it
     duration_ms: int = 0
     error: str | None = None  # could not start: the reason
+    error_kind: str | None = None  # "not-found" | "not-executable" | "other" when it could not start
 
     @property
     def ok(self) -> bool:
@@ -74,7 +75,7 @@ def run(
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
     except OSError as error:
-        return ProcessResult(None, "", "", error=_start_error(argv[0], error))
+        return ProcessResult(None, "", "", error=_start_error(argv[0], error), error_kind=_error_kind(error))
     with _LIVE_LOCK:
         _LIVE.add(process)
     try:
@@ -140,6 +141,12 @@ def _exit_code(returncode: int | None) -> int | None:
     if returncode is None:
         return None
     return 128 - returncode if returncode < 0 else returncode
+
+
+def _error_kind(error: OSError) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "not-found"
+    return "not-executable" if isinstance(error, PermissionError) else "other"
 
 
 def _start_error(executable: str, error: OSError) -> str:

@@ -18,17 +18,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
-import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from muxc import process
 from muxc.backends.base import (
     BackendError,
     Cancel,
@@ -53,16 +51,6 @@ LEFTOVER_GRACE = 0.5  # the CLI exited but a child still holds its output pipes
 STDERR_TAIL_LINES = 20
 STDERR_TAIL_CHARS = 2000
 REMOVED_ENV = ("CLAUDECODE",)
-
-
-class _Run:
-    """What one process run produced."""
-
-    def __init__(self, stdout: bytes, stderr: bytes, returncode: int | None, stopped: str | None) -> None:
-        self.stdout = stdout
-        self.stderr = stderr
-        self.returncode = returncode
-        self.stopped = stopped  # "timeout" or "cancelled" when we killed it
 
 
 class CliBackend:
@@ -140,88 +128,38 @@ class CliBackend:
     def _once(
         self, prompt: str, via_stdin: bool, limit: float, cancel: Cancel, attempts: int
     ) -> tuple[str, Usage]:
-        argv = [self.config.command, *self.config.args] + ([] if via_stdin else [prompt])
-        cancelled = lambda: self._error("cancelled", "interrupted while waiting for a free slot", attempts)  # noqa: E731
-        with self._slots.hold(cancel, cancelled):
-            process = self._spawn(argv, via_stdin, attempts)
-            run = self._communicate(
-                process, prompt.encode() if via_stdin else None, time.monotonic() + limit, cancel
-            )
-        return self._outcome(run, limit, attempts)
-
-    def _spawn(self, argv: list[str], via_stdin: bool, attempts: int) -> subprocess.Popen[bytes]:
         if not self.config.command:
             raise self._error(
                 "config", 'no command configured; set command = "<executable>" for this backend', attempts
             )
-        try:
-            return subprocess.Popen(
+        argv = [self.config.command, *self.config.args] + ([] if via_stdin else [prompt])
+        cancelled = lambda: self._error("cancelled", "interrupted while waiting for a free slot", attempts)  # noqa: E731
+        with self._slots.hold(cancel, cancelled):
+            result = process.run(
                 argv,
-                stdin=subprocess.PIPE if via_stdin else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
                 cwd=self._root,
                 env=self._env,
-                start_new_session=True,  # our own process group: killable as a whole
+                stdin=prompt.encode() if via_stdin else None,
+                timeout_s=limit,
+                cancel=cancel,
+                kill_grace_s=self._policy.tuning.cli_kill_grace,
             )
-        except FileNotFoundError:
-            raise self._error("config", self._not_found_message(), attempts) from None
-        except PermissionError:
-            raise self._error(
-                "config",
-                f"{self.config.command!r} is not executable; check its permissions (chmod +x)",
-                attempts,
-            ) from None
-        except OSError as exc:
-            raise self._error("config", f"could not start {self.config.command!r}: {exc}", attempts) from None
+        return self._outcome(result, limit, attempts)
 
-    def _communicate(
-        self, process: subprocess.Popen[bytes], data: bytes | None, deadline: float, cancel: Cancel
-    ) -> _Run:
-        exited_at: float | None = None
-        while True:
-            try:
-                # Called again after a timeout, communicate() resumes: input already written stays written.
-                stdout, stderr = process.communicate(data, timeout=POLL)
-                _kill_group(process, signal.SIGKILL)  # leftover children of a finished CLI
-                return _Run(stdout, stderr, process.returncode, None)
-            except subprocess.TimeoutExpired:
-                pass
-            now = time.monotonic()
-            if cancel.is_set:
-                return self._stop(process, "cancelled", self._policy.tuning.cancel_kill_grace)
-            if now >= deadline:
-                return self._stop(process, "timeout", self._policy.tuning.cli_kill_grace)
-            if process.poll() is not None:
-                exited_at = exited_at or now
-                if now - exited_at > LEFTOVER_GRACE:
-                    return self._stop(process, None, 0.0)
-
-    def _stop(self, process: subprocess.Popen[bytes], reason: str | None, grace: float) -> _Run:
-        """Kill the process group: SIGTERM, then SIGKILL after ``grace``; collect what it printed."""
-        if grace > 0:
-            _kill_group(process, signal.SIGTERM)
-            try:
-                stdout, stderr = process.communicate(timeout=grace)
-                _kill_group(process, signal.SIGKILL)
-                return _Run(stdout, stderr, process.returncode, reason)
-            except subprocess.TimeoutExpired:
-                pass
-        _kill_group(process, signal.SIGKILL)
-        try:
-            stdout, stderr = process.communicate(timeout=5)
-        except subprocess.TimeoutExpired:  # a grandchild left the group and holds the pipes
-            process.kill()
-            stdout, stderr = b"", b""
-            for pipe in (process.stdout, process.stderr):
-                if pipe is not None:
-                    pipe.close()
-            process.wait()
-        return _Run(stdout, stderr, process.returncode, reason)
+    def _start_failure(self, result: process.ProcessResult, attempts: int) -> BackendError:
+        if result.error_kind == "not-found":
+            return self._error("config", self._not_found_message(), attempts)
+        if result.error_kind == "not-executable":
+            return self._error(
+                "config", f"{self.config.command!r} is not executable; check its permissions (chmod +x)", attempts
+            )
+        return self._error("config", f"could not start {self.config.command!r}: {result.error}", attempts)
 
     # -- results -------------------------------------------------------------------------------
 
-    def _outcome(self, run: _Run, limit: float, attempts: int) -> tuple[str, Usage]:
+    def _outcome(self, run: process.ProcessResult, limit: float, attempts: int) -> tuple[str, Usage]:
+        if run.error is not None:
+            raise self._start_failure(run, attempts)
         tail = self._tail(run.stderr)
         if run.stopped == "cancelled":
             raise self._error(
@@ -230,7 +168,7 @@ class CliBackend:
         if run.stopped == "timeout":
             message = f"{self.config.command!r} did not finish within {limit:g}s (timeout); its process group was killed"
             raise self._error("timeout", message, attempts, stderr_tail=tail)
-        code = _exit_code(run.returncode)
+        code = run.exit_code
         if code != 0:
             shown = f": {tail}" if tail else " (no stderr)"
             raise self._error(
@@ -240,7 +178,7 @@ class CliBackend:
                 exit_code=code,
                 stderr_tail=tail,
             )
-        text = run.stdout.decode("utf-8", "replace")
+        text = run.stdout
         return self._codex_answer(text, attempts) if self._codex else (text.rstrip(), Usage())
 
     def _codex_answer(self, text: str, attempts: int) -> tuple[str, Usage]:
@@ -290,8 +228,8 @@ class CliBackend:
         where = "relative to the project root" if "/" in command else "on PATH"
         return f"command {command!r} not found {where}; install it or set command to its full path in [backends.{self.name}]"
 
-    def _tail(self, stderr: bytes) -> str:
-        lines = stderr.decode("utf-8", "replace").rstrip().splitlines()[-STDERR_TAIL_LINES:]
+    def _tail(self, stderr: str) -> str:
+        lines = stderr.rstrip().splitlines()[-STDERR_TAIL_LINES:]
         return self._mask("\n".join(lines)[-STDERR_TAIL_CHARS:])
 
     def _mask(self, text: str) -> str:
@@ -342,17 +280,6 @@ def _codex_usage(data: dict[str, Any]) -> Usage:
     total, cached = data.get("input_tokens"), data.get("cached_input_tokens")
     fresh = total - cached if isinstance(total, int) and isinstance(cached, int) else total
     return Usage(fresh, cached, data.get("output_tokens"))
-
-
-def _exit_code(returncode: int | None) -> int:
-    if returncode is None:
-        return -1
-    return 128 - returncode if returncode < 0 else returncode  # killed by signal N → 128+N
-
-
-def _kill_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone already
-        os.killpg(process.pid, sig)
 
 
 def which(command: str, project_root: str | Path, environ: Mapping[str, str] | None = None) -> str | None:

@@ -19,7 +19,6 @@ Invariants:
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,10 +26,10 @@ from typing import Any
 
 import msgspec
 from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
 
 from muxc.backends.calls import CallRecord
 from muxc.backends.masking import SECRETS, Secrets, mask
+from muxc.store.sqlite import MuxcMigrations, connect, migrate
 
 BUSY_TIMEOUT_S = 30.0
 TEXT_FIELDS = ("workflow", "step", "backend", "model", "system", "prompt", "response", "error", "cache_key")
@@ -80,11 +79,7 @@ class BackendAverage(msgspec.Struct, frozen=True):
     latency_ms: float | None = None
 
 
-class _Migrations(Migrations):
-    migrations_table = "_muxc_migrations"
-
-
-MIGRATIONS = _Migrations("muxc.llm_log")
+MIGRATIONS = MuxcMigrations("muxc.llm_log")
 
 
 @MIGRATIONS(name="0001_calls")
@@ -124,9 +119,9 @@ class LlmLog:
         self._secrets = secrets
         self._lock = threading.Lock()  # one sqlite3 connection must not run two statements at once
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = _connect(self.path)
+        self._db = connect(self.path, autocommit=False)  # one lock serialises the build's threads
         with self._lock:
-            MIGRATIONS.apply(self._db)
+            migrate(self._db, self.path, MIGRATIONS)
 
     def close(self) -> None:
         with self._lock:
@@ -239,12 +234,3 @@ def _filters(**equal: str | None) -> tuple[str | None, list[str]]:
 def _timestamp(epoch: float | None) -> str:
     moment = datetime.now(UTC) if epoch is None else datetime.fromtimestamp(epoch, UTC)
     return moment.isoformat(timespec="microseconds")
-
-
-def _connect(path: Path) -> Database:
-    # check_same_thread=False: LlmLog serialises use of the connection with its own lock.
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
-    db = Database(conn, execute_plugins=False)
-    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-    db.enable_wal()
-    return db

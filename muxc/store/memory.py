@@ -40,7 +40,8 @@ from typing import Any
 import msgspec
 from sqlite_utils import Database
 from sqlite_utils.db import ForeignKey, Table
-from sqlite_utils.migrations import Migrations
+
+from muxc.store.sqlite import MuxcMigrations, connect
 
 Clock = Callable[[], datetime]
 KINDS = ("facts", "relationships", "entities", "findings")
@@ -140,11 +141,7 @@ class _Tally:
 # Schema
 
 
-class _MuxcMigrations(Migrations):
-    migrations_table = "_muxc_migrations"
-
-
-MIGRATIONS = _MuxcMigrations("muxc.memory")
+MIGRATIONS = MuxcMigrations("muxc.memory")
 
 
 @MIGRATIONS(name="0001_llm_mux_tables")
@@ -787,13 +784,8 @@ def _items(
 
 
 def _connect(path: Path) -> Database:
-    # check_same_thread=False: MemoryDB serialises use of the connection with its own lock.
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
-    db = Database(conn, execute_plugins=False)
-    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-    db.enable_wal()
-    db.execute("PRAGMA foreign_keys = ON")
-    return db
+    # MemoryDB serialises use of the connection with its own lock and its own transactions.
+    return connect(path, foreign_keys=True, autocommit=False)
 
 
 def _without(row: dict[str, Any], key: str) -> dict[str, Any]:

@@ -22,9 +22,12 @@ class MuxcMigrations(Migrations):
     migrations_table = "_muxc_migrations"
 
 
-def connect(path: Path, *, foreign_keys: bool = False) -> Database:
+def connect(path: Path, *, foreign_keys: bool = False, autocommit: bool = True) -> Database:
+    """``autocommit``: every statement commits at once (the result store: a finished step is never
+    lost); without it, callers group writes in their own transactions (``BEGIN IMMEDIATE``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False,
+                           isolation_level=None if autocommit else "DEFERRED")
     db = Database(conn, execute_plugins=False)
     db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     db.enable_wal()
