@@ -95,6 +95,10 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
         if prepared.workflow_path is None:
             ctx.exit(2)
         ctx.exit(1)
+    unknown = _unknown_steps(prepared.build, refresh)
+    if unknown:
+        close(prepared.build)
+        raise click.UsageError(unknown, ctx)
     try:
         done = execute(prepared.build)
     except LockHeld as error:
@@ -104,6 +108,18 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
     finally:
         close(done.build)
     ctx.exit(code)
+
+
+def _unknown_steps(build: object, refresh: tuple[str, ...]) -> str | None:
+    """A message for a --refresh that names no step (a typo would otherwise refresh nothing)."""
+    from muxc.syntax.validate import did_you_mean
+
+    names = [plan.name for plan in build.plan.steps]
+    for name in refresh:
+        if name not in names:
+            hint = did_you_mean(name, names) or "its steps are: " + ", ".join(names)
+            return f"--refresh {name}: `{build.plan.workflow}` has no step `{name}`; {hint}"
+    return None
 
 
 def _report(g: object, build: object, code: int, dry_run: bool) -> int:

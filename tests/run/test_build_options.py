@@ -164,3 +164,10 @@ def test_max_cost_stops_asking_once_spent(project):
     assert built.step("review")["cost_usd"] == pytest.approx(1.0)
     assert built.step("summary")["error"] == "not asked: the cost limit of $0.50 is reached ($1.00 spent)"
     assert project.calls == 1
+
+
+def test_refresh_of_an_unknown_step_is_a_usage_error(chain):
+    result = chain.cli("build", "w", "--refresh", "reveiw")
+    assert result.exit_code == 2
+    assert "Error: --refresh reveiw: `w` has no step `reveiw`; did you mean `review`?" in result.stderr
+    assert chain.calls == 0 and chain.ran() == []
