@@ -8,8 +8,6 @@ front-ends are written above what they belong to. Large tables inside a step (su
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from muxc.config.schema import RoleConfig
 from muxc.syntax import emit_values as V
 from muxc.syntax.ast import Arg, Step, Workflow

@@ -291,15 +291,17 @@ def _decode_block(token: Token, problems: list) -> tuple[Str, str | None]:
     first_break = raw.find("\n")
     header = raw[1:first_break if first_break != -1 else len(raw)].strip(" \t\r")
     comment = header[1:] if header.startswith("#") else None
+    colon = Span(token.start_pos, token.start_pos + 1)  # where an empty body is: the ':' that promised it
     if first_break == -1:
-        return Str("", Span(token.end_pos, token.end_pos)), comment
+        return Str("", colon), comment
     lines = raw[first_break + 1 :].split("\n")
     offsets = []
     position = token.start_pos + first_break + 1
     for line in lines:
         offsets.append(position)
         position += len(line) + 1
-    return _dedent(lines, offsets, problems), comment
+    text = _dedent(lines, offsets, problems)
+    return (text if text.value else Str("", colon)), comment
 
 
 def _dedent(lines: list[str], offsets: list[int], problems: list) -> Str:
