@@ -212,3 +212,64 @@ def test_ps_shows_no_leftover_after_a_normal_build(project, tmp_path):
     assert wait_until(lambda: not alive(pid), timeout=2), subprocess.run(["ps", "-o", "pid,pgid,cmd", "-p",
                                                                           str(pid)], capture_output=True,
                                                                          text=True).stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_waiting_for_the_llm_stops_promptly(project):
+    from tests.support.llm_server import Reply
+
+    project.server.script(Reply(text="too late", delay=30))
+    project.workflow("""
+        workflow w "a slow model"
+
+        shell first:
+            echo first >> "$COUNTER"
+
+        query ask @analyzer:
+            Take your time. {{ first }}
+        """)
+    build = project.spawn("build", "w")
+    try:
+        assert wait_until(lambda: project.calls == 1, timeout=20)
+        interrupted = time.monotonic()
+        build.send_signal(signal.SIGINT)
+        _, err = build.communicate(timeout=5)
+        assert time.monotonic() - interrupted < 2.0
+    finally:
+        reap(build)
+    assert build.returncode == 130, err
+    assert "interrupted: finished steps are kept" in err
+    assert project.ran() == ["first"]
+    assert project.build().status == {"first": "cached", "ask": "ran"}
+
+
+@pytest.mark.slow
+def test_kill_9_during_for_each_keeps_the_finished_items(project, tmp_path, monkeypatch):
+    gate = tmp_path / "gate"
+    monkeypatch.setenv("GATE", str(gate))
+    monkeypatch.setenv("PIDS", str(tmp_path / "pids"))
+    project.env.update(GATE=str(gate), PIDS=str(tmp_path / "pids"))
+    project.workflow("""
+        workflow w "items, the last one slow"
+
+        shell each [for_each = "['a', 'b', 'c', 'slow']"]:
+            echo {{ item }} >> "$COUNTER"
+            if [ {{ item }} = slow ] && ! [ -e "$GATE" ]; then sleep 30 & echo $! >> "$PIDS"; wait; fi
+            echo done {{ item }}
+        """)
+    build = project.spawn("build", "w", "-j", "4")
+    try:
+        assert wait_until(lambda: project.counter.exists() and len(project.counter.read_text().split()) == 4,
+                          timeout=20)
+        time.sleep(0.3)  # let the quick items be stored
+        build.kill()
+        build.communicate(timeout=5)
+    finally:
+        reap(build)
+    _stop_leftovers(wait_for_pids(tmp_path / "pids", 1))
+    assert sorted(project.ran()) == ["a", "b", "c", "slow"]
+    gate.touch()
+    again = project.build()
+    assert again.step("each")["reason"] == "1 of 4 items ran"
+    assert project.ran() == ["slow"]
+    assert again.output == "done a\ndone b\ndone c\ndone slow"
