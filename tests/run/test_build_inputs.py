@@ -1,0 +1,131 @@
+"""What else enters a step's key, and what must not: the workflow's format, unrelated config,
+environment variables a template reads, input answers."""
+
+from __future__ import annotations
+
+import pytest
+
+WORKFLOW = """
+    workflow w "a probe and a question"
+
+    shell probe [inputs = ["src/*.txt"]]:
+        echo probe >> "$COUNTER"
+        cat src/*.txt
+
+    query ask @analyzer:
+        Summarize {{ probe }} for {{ env.READER | default("anyone") }}
+    """
+
+
+@pytest.fixture
+def built(project, monkeypatch):
+    monkeypatch.delenv("READER", raising=False)
+    project.workflow(WORKFLOW)
+    project.write("src/a.txt", "alpha\n")
+    assert project.build().ran == {"probe", "ask"}
+    project.ran()
+    project.server.reset()
+    return project
+
+
+def test_the_same_workflow_in_toml_reuses_every_result(built):
+    converted = built.cli("fmt", ".muxc/workflows/w.mux", "--to", "toml")
+    assert converted.exit_code == 0, converted.stderr
+    assert "[[steps]]" in converted.stdout
+    (built.root / ".muxc/workflows/w.mux").unlink()
+    built.write(".muxc/workflows/w.toml", converted.stdout)
+    again = built.build()
+    assert again.cached == {"probe", "ask"}
+    assert built.calls == 0 and built.ran() == []
+
+
+def test_a_toml_workflow_builds_and_rebuilds_like_llm_mux_wrote_it(project):
+    project.workflow("""
+        name = "w"
+        description = "llm-mux style"
+
+        [[steps]]
+        name = "probe"
+        type = "shell"
+        run = "echo probe >> \\"$COUNTER\\"; cat src/*.txt"
+        inputs = ["src/*.txt"]
+
+        [[steps]]
+        name = "ask"
+        type = "query"
+        role = "analyzer"
+        prompt = "Summarize {{ steps.probe.output }}"
+        """, suffix="toml")
+    project.write("src/a.txt", "alpha\n")
+    assert project.build().output == "answer to: Summarize alpha"
+    assert project.build().cached == {"probe", "ask"}
+    project.write("src/a.txt", "beta\n")
+    assert project.build().ran == {"probe", "ask"}
+    assert project.ran() == ["probe", "probe"] and project.calls == 2
+
+
+def test_unrelated_config_changes_rerun_nothing(built):
+    built.config("""
+        [backends.other]
+        command = "http://127.0.0.1:9/v1"
+        model = "other-model"
+
+        [roles.writer]
+        backends = ["other"]
+        """)
+    assert built.build().ran == set()
+    assert built.calls == 0
+
+
+def test_an_environment_variable_a_template_reads_reruns_what_reads_it(built, monkeypatch):
+    monkeypatch.setenv("READER", "a manager")
+    again = built.build()
+    assert again.ran == {"ask"} and again.cached == {"probe"}
+    assert built.prompts() == ["Summarize alpha for a manager\n"]
+    monkeypatch.setenv("UNRELATED", "x")
+    assert built.build().ran == set()
+    monkeypatch.delenv("READER")
+    assert built.build().cached == {"probe", "ask"}  # back to the first answer, from the cache
+    assert built.calls == 1
+
+
+def test_an_input_step_reuses_results_for_the_same_answer(project):
+    project.workflow("""
+        workflow w "asks the user"
+
+        input depth [options = ["quick", "deep"]]:
+            How deep?
+
+        query review @analyzer:
+            Review, {{ depth }}.
+        """)
+    missing = project.build(code=1)
+    assert missing.step("depth")["error"] == "needs an answer and this build is not interactive (one of: quick, deep)"
+    assert project.calls == 0
+    assert project.build("--input", "depth=quick").ran == {"depth", "review"}
+    assert project.build("--input", "depth=deep").ran == {"depth", "review"}
+    assert project.build("--input", "depth=quick").cached == {"depth", "review"}
+    assert project.calls == 2
+    wrong = project.build("--input", "depth=medium", code=1)
+    assert wrong.step("depth")["error"] == "'medium' is not one of the options: quick, deep"
+
+
+def test_a_project_outside_git_is_fingerprinted_by_walking_it(project):
+    import shutil
+
+    shutil.rmtree(project.root / ".git")
+    project.workflow("""
+        workflow w "no git here"
+
+        shell probe:
+            echo probe >> "$COUNTER"
+            ls
+        """)
+    project.write("main.py", "print()\n")
+    project.build()
+    project.write("node_modules/dep/index.js", "x")
+    project.write(".cache/blob", "x")
+    assert project.build().ran == set()
+    project.write("main.py", "print(1)\n")
+    assert project.build().ran == {"probe"}
+    assert project.ran() == ["probe", "probe"]
