@@ -126,7 +126,8 @@ def _status_row(build: Any, step: Any) -> dict[str, Any]:
     state = build.state(step.name)
     if state.status in ("cached", "skipped"):
         label = "up to date" if state.status == "cached" else "skipped (its `if` is false)"
-        return {"step": step.name, "status": label, "reason": "", "details": []}
+        reason = state.reason if state.status == "cached" else ""  # what a build does to its saved file
+        return {"step": step.name, "status": label, "reason": reason, "details": []}
     if state.status == "failed":
         return {"step": step.name, "status": "cannot tell", "reason": state.failure.message, "details": []}
     details: list[str] = []

@@ -308,8 +308,11 @@ def _accept(build: Build, plan: StepPlan, state: StepState, record: StepRecord) 
     state.output_digest = _digest(record)
     state.cost_usd = record.usage.cost_usd
     if plan.name in build.targets:
-        from muxc.run.targets import write_target
+        from muxc.run.targets import target_note, write_target
 
+        if build.options.dry_run:  # status and --dry-run look at saved files, they never write them
+            state.reason = target_note(build, plan, state) or state.reason
+            return
         problem = write_target(build, plan, state)
         if problem is not None:
             build.reporter.note(problem)

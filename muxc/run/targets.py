@@ -50,6 +50,21 @@ def write_target(build: Build, plan: StepPlan, state: StepState) -> str | None:
     return note
 
 
+def target_note(build: Build, plan: StepPlan, state: StepState) -> str | None:
+    """What a build would do to the step's saved file (for status and --dry-run, which write nothing)."""
+    assert state.record is not None
+    path = build.targets[plan.name]
+    current = path.read_bytes() if path.is_file() else None
+    if current == content_of(state.record.output):
+        return None
+    if current is None:
+        return f"{_shown(build, path)} is missing: the next build writes it again from the cache"
+    latest = build.latest.get(plan.name)
+    if latest is not None and latest.target_digest == file_digest(current):
+        return f"the next build rewrites {_shown(build, path)}"
+    return f"{_shown(build, path)} was edited since muxc wrote it; a build leaves it as is"
+
+
 def _remember(build: Build, plan: StepPlan, path: Path, data: bytes) -> None:
     latest = build.latest.get(plan.name)
     if latest is not None and latest.target_digest != file_digest(data):

@@ -98,3 +98,26 @@ def test_the_state_directory_is_git_ignored(saved):
     assert not [line for line in saved.git("ls-files").splitlines() if line.startswith(".muxc/state")]
     saved.build()
     assert saved.git("status", "--porcelain", "--untracked-files=all") == ""
+
+
+def test_status_and_dry_run_never_write_a_saved_file(saved):
+    report = saved.root / "reports/report.md"
+    report.unlink()
+    status = saved.cli("status", "w")
+    assert status.exit_code == 0
+    assert status.stdout.splitlines() == [
+        "probe: up to date",
+        "report: up to date — reports/report.md is missing: the next build writes it again from the cache"]
+    assert not report.exists()
+    saved.cli("build", "w", "--dry-run")
+    assert not report.exists()
+    saved.build()
+    assert report.read_text() == "answer to: Report on alpha\n"
+
+
+def test_status_mentions_a_hand_edited_saved_file(saved):
+    saved.write("reports/report.md", "mine\n")
+    status = saved.cli("status", "w")
+    assert "report: up to date — reports/report.md was edited since muxc wrote it; a build leaves it as is" \
+        in status.stdout.splitlines()
+    assert saved.read("reports/report.md") == "mine\n"
