@@ -79,6 +79,8 @@ def build(
             values[field.name] = value
     if not _has_required(fields, table, values, ctx, name_span):
         return None
+    if "origin" not in cls.__struct_fields__:  # a plain value table, such as a backend's price
+        return cls(**values, **fixed)
     origin = Origin(ctx.file, table.span, dict(table.entries), name_span, comments or table.comments)
     return cls(**values, **fixed, origin=origin)
 

@@ -147,9 +147,6 @@ def test_max_calls_stops_asking(project):
     assert project.build().ran == {"summary"}
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="a [backends.X.price] table crashes config loading (validate.build passes "
-                          "origin= to Price, which has no such field); outside muxc/run")
 def test_max_cost_stops_asking_once_spent(project):
     project.config("""
         [backends.fake.price]
