@@ -20,17 +20,20 @@ from muxc.compile.plan import StepPlan
 from muxc.run.context import Build
 from muxc.run.outcome import Produced, StepFailure
 
+# `error` says what went wrong: the verifier's output, or why the edits could not be parsed or
+# applied (then nothing was written), so this text must not claim the edits were applied.
 DEFAULT_RETRY_PROMPT = """{{ original }}
 
-Your previous edits were applied and then failed verification.
+Your previous edits did not work.
 
 Previous edits:
 {{ edits }}
 
-Verifier output:
+What went wrong:
 {{ error }}
 
-Reply with corrected edits for the original files (they have been restored)."""
+Reply with corrected edits for the original files (any change your edits made has been undone)."""
+HEADLINE_CHARS = 200
 
 
 def source_name(plan: StepPlan) -> str:
@@ -78,21 +81,25 @@ class _Attempts:
         self.output = _source_output(build, plan)
         self.snapshot: Any = None
         self.history: list[str] = []
+        self.wrote: tuple[str, ...] = ()  # the files the latest attempt wrote (and left in place)
 
     def run(self) -> Produced | StepFailure:
         attempts = self.plan.step.verify_retries + 1
         problem = ""
         for attempt in range(1, attempts + 1):
+            self.wrote = ()
             result = self._attempt()
             if isinstance(result, Produced):
                 return result
             problem = result
-            self.history.append(f"attempt {attempt}: {problem.splitlines()[0] if problem else ''}")
+            self.history.append(_headline(problem))
             if attempt < attempts:
-                self._restore()
+                undone = self._restore()
+                if undone is not None and not undone.ok:
+                    return self._final(problem, undone)
                 asked = self._reask(problem)
                 if isinstance(asked, StepFailure):
-                    return self._final(asked.message)
+                    return self._final(f"asking {source_name(self.plan)}'s role again failed: {asked.message}")
         return self._final(problem)
 
     def _attempt(self) -> Produced | str:
@@ -108,6 +115,7 @@ class _Attempts:
         applied = apply(planned)
         if isinstance(applied, ApplyFailure):
             return f"the edits could not be written: {applied.message}"
+        self.wrote = planned.paths
         failure = self._verify()
         if failure is not None:
             return failure
@@ -130,9 +138,12 @@ class _Attempts:
         why = "timed out" if result.stopped == "timeout" else result.error or f"exited with code {result.exit_code}"
         return f"verify `{self.verify}` {why}:\n{(result.stdout + result.stderr).strip()[-4000:]}"
 
-    def _restore(self) -> None:
-        if self.snapshot is not None:
-            self.snapshot.restore()
+    def _restore(self) -> Any:
+        """Undo every attempt so far (a RestoreReport), or None when nothing was ever written."""
+        if self.snapshot is None:
+            return None
+        self.wrote = ()
+        return self.snapshot.restore()
 
     def _reask(self, error: str) -> str | StepFailure:
         from muxc.run.steps.query import ask_again
@@ -157,15 +168,42 @@ class _Attempts:
         except RenderError:
             return render(DEFAULT_RETRY_PROMPT, values)
 
-    def _final(self, problem: str) -> StepFailure:
-        tried = "; ".join(self.history)
-        if self.plan.step.rollback_on_failure:
-            self._restore()
-            state = "every touched file was restored byte for byte"
+    def _final(self, problem: str, undone: Any = None) -> StepFailure:
+        """Every attempt failed: restore (when asked to), and say what was tried and where the files are."""
+        rollback = self.plan.step.rollback_on_failure
+        if undone is None and rollback:
+            undone = self._restore()
+        if undone is not None and not undone.ok:
+            state = "the files could NOT all be restored: " + "; ".join(undone.problems)
+        elif self.wrote:
+            state = f"the last attempt's edits are left in place (rollback_on_failure is off): {', '.join(self.wrote)}"
+        elif self.snapshot is not None and rollback:
+            state = self._restored(undone)
         else:
-            state = "the last attempt's edits are still in place (rollback_on_failure is off)"
-        return StepFailure("edits", f"{problem}\n({tried}; {state})", hint=None if self.plan.step.rollback_on_failure
-                           else "set rollback_on_failure = true to restore the files when all attempts fail")
+            state = "no file is changed" + (" (every attempt's edits were undone)" if self.snapshot is not None else "")
+        count = len(self.history)
+        tried = "\n".join(f"  attempt {number}: {line}" for number, line in enumerate(self.history, 1))
+        message = f"{'all ' if count > 1 else ''}{count} attempt{'s' if count != 1 else ''} failed; {state}\n{tried}\nthe last error:\n{problem}"
+        hint = None if rollback or not self.wrote else \
+            "set rollback_on_failure = true to restore the files when all attempts fail"
+        return StepFailure("edits", message, hint=hint)
+
+    def _restored(self, undone: Any) -> str:
+        existed = [record.path for record in self.snapshot.records if record.existed]
+        created = [record.path for record in self.snapshot.records if not record.existed]
+        said = "every file the edits touched is back to its pre-step bytes"
+        said += f" ({', '.join(existed)})" if existed else ""
+        said += f", and the files they created are removed ({', '.join(created)})" if created else ""
+        if undone is not None and undone.kept_dirs:
+            said += f"; directories kept because they now hold other files: {', '.join(undone.kept_dirs)}"
+        return said
+
+
+def _headline(problem: str) -> str:
+    """A problem in one line for the list of attempts: its first line and the first line of detail."""
+    lines = [line.strip() for line in problem.splitlines() if line.strip()]
+    text = " ".join(lines[:2])
+    return text if len(text) <= HEADLINE_CHARS else text[: HEADLINE_CHARS - 1] + "…"
 
 
 def _team_verify(build: Build) -> str | None:
