@@ -83,7 +83,7 @@ def _assemble(project: Project, plan: Any, config: Any, options: BuildOptions, r
     from muxc.config.paths import user_data_dir
     from muxc.run.fingerprint import Fingerprinter
     from muxc.run.statedir import state_dir
-    from muxc.store.results import ResultStore
+    from muxc.store.results import open_store
     from muxc.teams import UnknownTeam, select_team
 
     try:
@@ -93,9 +93,12 @@ def _assemble(project: Project, plan: Any, config: Any, options: BuildOptions, r
                            help="see `muxc teams` for the configured teams")
         return None
     directory = state_dir(project.root)
+    store, damaged = open_store(directory / "cache.db")
     build = Build(plan=plan, root=project.root, state_dir=directory, environ=project.environ, config=config,
-                  store=ResultStore(directory / "cache.db"), fingerprints=Fingerprinter(project.root),
+                  store=store, fingerprints=Fingerprinter(project.root),
                   reporter=reporter, options=options, data_dir=user_data_dir(project.environ))
+    if damaged:
+        reporter.note(damaged)
     build.latest = build.store.latest_all(plan.workflow)
     _set_team(build, team)
     _set_ecosystem(build, project)

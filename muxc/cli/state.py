@@ -238,7 +238,7 @@ def forget(ctx: click.Context, workflow: str, steps: tuple[str, ...]) -> None:
     """
     from muxc.api import resolve_workflow, workflow_summary
     from muxc.run.statedir import BuildLock, LockHeld, state_dir
-    from muxc.store.results import ResultStore
+    from muxc.store.results import open_store
 
     project = globals_of(ctx).project()
     path = resolve_workflow(project, workflow)
@@ -248,7 +248,9 @@ def forget(ctx: click.Context, workflow: str, steps: tuple[str, ...]) -> None:
     directory = state_dir(project.root)
     try:
         with BuildLock(directory):
-            store = ResultStore(directory / "cache.db")
+            store, damaged = open_store(directory / "cache.db")
+            if damaged:
+                click.echo(f"note: {damaged}", err=True)
             try:
                 for step in steps:
                     dropped = store.forget(name, step)

@@ -14,9 +14,11 @@ import contextlib
 import inspect
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from doit.cmd_base import TaskLoader2
@@ -124,6 +126,7 @@ def run_build(build: Build, on_forced_exit: Callable[[], None] | None = None) ->
     args = ["-n", str(build.options.jobs), "-P", "thread"] if build.options.jobs > 1 else ["-n", "0"]
     if build.options.keep_going:
         args.append("--continue")
+    _reset_damaged_index(build.state_dir / "doit.db")
     restore = _install_interrupt(build, on_forced_exit)
     deadline = _start_deadline(build)
     try:
@@ -140,6 +143,19 @@ def run_build(build: Build, on_forced_exit: Callable[[], None] | None = None) ->
     if build.cancel.is_set:
         code = EXIT_INTERRUPTED
     return code
+
+
+def _reset_damaged_index(path: Path) -> None:
+    """doit's database is only an index (up-to-date answers come from the result store): one
+    SQLite cannot read is deleted and doit makes a new one, instead of the build failing."""
+    if not path.exists():
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute("select count(*) from sqlite_master").fetchone()
+    except sqlite3.DatabaseError:
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 def _start_deadline(build: Build) -> threading.Timer | None:

@@ -16,6 +16,7 @@ loses nothing that finished. doit's own database is only an index over this one.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -87,6 +88,22 @@ class Latest(msgspec.Struct, frozen=True):
 
 _ENCODER = msgspec.json.Encoder()
 _RECORD = msgspec.json.Decoder(StepRecord)
+
+
+def open_store(path: Path) -> tuple[ResultStore, str | None]:
+    """The store at ``path``, and a note when a damaged file had to be set aside.
+
+    The store is a cache: a file SQLite cannot read (a disk that filled up, a bad copy) is moved
+    to ``cache.db.damaged`` and the build starts afresh instead of failing with a traceback."""
+    try:
+        return ResultStore(path), None
+    except sqlite3.DatabaseError as error:
+        aside = path.with_name(path.name + ".damaged")
+        path.replace(aside)
+        for suffix in ("-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        return ResultStore(path), (f"the build cache {path.name} could not be read ({error}); it was moved to "
+                                   f"{aside.name} and every step builds again")
 
 
 class ResultStore:

@@ -273,3 +273,47 @@ def test_kill_9_during_for_each_keeps_the_finished_items(project, tmp_path, monk
     assert again.step("each")["reason"] == "1 of 4 items ran"
     assert project.ran() == ["slow"]
     assert again.output == "done a\ndone b\ndone c\ndone slow"
+
+
+def _built_once(project):
+    project.workflow("""
+        workflow w "two steps"
+
+        shell one:
+            echo one >> "$COUNTER"
+
+        query ask @analyzer:
+            Hello {{ one }}
+        """)
+    project.build()
+    assert project.ran() == ["one"]
+    return project.root / ".muxc" / "state"
+
+
+def test_a_damaged_doit_index_is_rebuilt_and_nothing_reruns(project):
+    state = _built_once(project)
+    (state / "doit.db").write_bytes(b"not a database at all")
+    built = project.build()
+    assert built.cached == {"one", "ask"}
+    assert project.ran() == [] and project.calls == 1
+
+
+def test_a_damaged_result_store_is_set_aside_and_the_build_starts_afresh(project):
+    state = _built_once(project)
+    (state / "cache.db").write_bytes(b"not a database at all")
+    result = project.cli("build", "w")
+    assert result.exit_code == 0, result.stderr
+    assert "note: the build cache cache.db could not be read (file is not a database); it was moved to " \
+           "cache.db.damaged and every step builds again" in result.stderr
+    assert (state / "cache.db.damaged").read_bytes() == b"not a database at all"
+    assert project.ran() == ["one"] and project.calls == 2
+    assert project.build().cached == {"one", "ask"}
+
+
+def test_damaged_stat_and_plan_caches_only_cost_time(project):
+    state = _built_once(project)
+    (state / "stat-cache").write_bytes(b"\x00garbage")
+    for plan in (state / "plans").iterdir():
+        plan.write_bytes(b"forged or damaged")
+    assert project.build().cached == {"one", "ask"}
+    assert project.ran() == []
