@@ -313,7 +313,15 @@ def _accept(build: Build, plan: StepPlan, state: StepState, record: StepRecord) 
         if build.options.dry_run:  # status and --dry-run look at saved files, they never write them
             state.reason = target_note(build, plan, state) or state.reason
             return
-        problem = write_target(build, plan, state)
+        try:
+            problem = write_target(build, plan, state)
+        except OSError as error:  # the result is stored: the next build writes it without rerunning
+            path = build.targets[plan.name]
+            shown = path.relative_to(build.root) if path.is_relative_to(build.root) else path
+            _fail(state, StepFailure("save", f"cannot write its saved file {shown}: {error.strerror or error}",
+                                     hint="its result is in the cache: fix the path and build again "
+                                          "(the step does not run again)"))
+            return
         if problem is not None:
             build.reporter.note(problem)
 

@@ -24,7 +24,7 @@ class Produced(msgspec.Struct, frozen=True):
 
 
 class StepFailure(msgspec.Struct, frozen=True):
-    kind: str  # process | timeout | backend | render | cache-miss | budget | cancelled | config | edits | internal
+    kind: str  # process | timeout | backend | render | cache-miss | budget | cancelled | config | edits | save | internal
     message: str
     command: str | None = None
     exit_code: int | None = None

@@ -121,3 +121,20 @@ def test_status_mentions_a_hand_edited_saved_file(saved):
     assert "report: up to date — reports/report.md was edited since muxc wrote it; a build leaves it as is" \
         in status.stdout.splitlines()
     assert saved.read("reports/report.md") == "mine\n"
+
+
+def test_a_saved_file_that_cannot_be_written_fails_the_step_and_keeps_the_answer(project):
+    project.workflow(SAVED)
+    project.write("src/a.txt", "alpha\n")
+    project.write("reports", "a file where the directory should be\n")
+    result = project.cli("build", "w")
+    assert result.exit_code == 1
+    assert "error[step-failed]: step `report` failed: cannot write its saved file reports/report.md: " \
+           "File exists" in result.stderr
+    assert "its result is in the cache: fix the path and build again" in result.stderr
+    assert project.calls == 1
+    (project.root / "reports").unlink()
+    again = project.build()
+    assert again.cached == {"probe", "report"}
+    assert project.read("reports/report.md") == "answer to: Report on alpha\n"
+    assert project.calls == 1
