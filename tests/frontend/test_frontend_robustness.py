@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -22,6 +23,15 @@ from hypothesis import strategies as st
 from muxc.api import Project, check_paths
 from muxc.check import check
 from muxc.config.defaults import builtin_config
+from muxc.config.schema import (
+    BackendConfig,
+    Budget,
+    CacheConfig,
+    Defaults,
+    EcosystemConfig,
+    RoleConfig,
+    TeamConfig,
+)
 from muxc.diagnostics.render import render
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.source import SourceFile
@@ -187,6 +197,40 @@ def dsl_workflow(draw: st.DrawFn) -> str:
 @given(text=dsl_workflow())
 def test_generated_dsl_workflows_give_only_diagnostics_and_format_losslessly(text: str) -> None:
     run_pipeline(text, "mux")
+
+
+CONFIG_SECTIONS = {"backends": BackendConfig, "roles": RoleConfig, "teams": TeamConfig, "ecosystems": EcosystemConfig,
+                   "defaults": Defaults, "budget": Budget, "cache": CacheConfig}
+CONFIG_VALUES = st.sampled_from(['"claude"', '"http://localhost"', '"${X}"', '"${Y:-d}"', "-1", "0", "300", "1.5", "true",
+                                 '["claude", "local"]', "[]", '[["K", "V"]]', '{a = "b"}', '"parallel"', '"5m"',
+                                 "1979-05-27", '{input = 1, output = "x"}', '{start = "echo", port = "x"}',
+                                 '{analyzer = {backends = ["nope"]}}'])
+
+
+@st.composite
+def config_section(draw: st.DrawFn) -> str:
+    kind = draw(st.sampled_from([*CONFIG_SECTIONS, "bogus"]))
+    cls = CONFIG_SECTIONS.get(kind, Defaults)
+    named = kind in ("backends", "roles", "teams", "ecosystems")
+    lines = [f"[{kind}.{draw(st.sampled_from(['claude', 'local', 'x']))}]" if named else f"[{kind}]"]
+    fields = [f.encode_name for f in msgspec.structs.fields(cls) if f.name not in ("origin", "name")]
+    for key in draw(st.lists(st.sampled_from([*fields, "bogus"]), unique=True, max_size=5)):
+        lines.append(f"{key} = {draw(CONFIG_VALUES)}")
+    return "\n".join(lines) + "\n"
+
+
+@settings(FUZZ, max_examples=100)
+@given(sections=st.lists(config_section(), max_size=5))
+@example(sections=['[backends.claude]\nprice = {input = 1.0}\nmanaged = {start = "echo"}\n'])  # once a TypeError
+def test_generated_project_configs_give_only_diagnostics(sections: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        (root / ".muxc").mkdir()
+        (root / ".muxc" / "config.toml").write_text("\n".join(sections))
+        (root / "w.mux").write_text('workflow w\nrole r [backends = ["claude"]]\nquery a @analyzer: hi\nquery b @r: hi\n')
+        report = check_paths(Project(root, {"HOME": directory}), [root / "w.mux"])
+        for output in FORMATS:
+            render(output, report.diagnostics, report.sources)
 
 
 # --- explicit edge cases -------------------------------------------------------------------
