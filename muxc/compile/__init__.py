@@ -35,7 +35,7 @@ def compile_plan(checked: CheckedWorkflow, args: Mapping[str, str], sink: Diagno
         return None
     steps = tuple(_lower(checked.steps[name], index_of(workflow, name), workflow.file) for name in checked.order)
     return Plan(workflow.name, workflow.file, resolved, steps, _final(checked), checked.config.cache.salt,
-                workflow.timeout or None)
+                workflow.timeout or None, workflow.continue_on_error)
 
 
 def index_of(workflow: Workflow, name: str) -> int:

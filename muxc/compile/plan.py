@@ -40,6 +40,7 @@ class Plan(msgspec.Struct, frozen=True):
     final: str | None  # the step whose output is the build's result
     salt: str = ""
     timeout_ms: int | None = None  # the whole build's limit (the workflow's `timeout`)
+    continue_on_error: bool = False  # the workflow's: a failed step stops nothing (llm-mux's meaning)
 
     def step(self, name: str) -> StepPlan:
         for plan in self.steps:

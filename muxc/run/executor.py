@@ -39,7 +39,7 @@ def run_step(build: Build, name: str) -> bool:
         state.status = FAILED
     state.finished = time.time()
     build.reporter.step_finished(name, state)
-    return state.status != FAILED or plan.step.continue_on_error
+    return state.status != FAILED or plan.step.continue_on_error or build.plan.continue_on_error
 
 
 def _run(build: Build, plan: StepPlan, state: StepState) -> None:

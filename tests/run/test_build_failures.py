@@ -157,3 +157,23 @@ def test_the_workflow_timeout_stops_the_build(project):
     assert built.step("slow")["error"] == "the workflow's timeout passed; its process group was killed"
     assert project.ran() == ["quick", "slow"]
     assert Path(project.root / ".muxc/state/cache.db").is_file()
+
+
+def test_continue_on_error_on_the_workflow_applies_to_every_step(project):
+    project.workflow("""
+        workflow w "failures are tolerated everywhere" [continue_on_error = true]
+
+        shell flaky:
+            echo flaky >> "$COUNTER"
+            exit 1
+
+        shell other:
+            echo other >> "$COUNTER"
+
+        shell report:
+            echo failed={{ steps.flaky.failed }}
+        """)
+    built = project.build("-j", "1")
+    assert built.status == {"flaky": "failed", "other": "ran", "report": "ran"}
+    assert built.output == "failed=True"
+    assert project.ran() == ["flaky", "other"]
