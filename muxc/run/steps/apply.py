@@ -182,8 +182,9 @@ class _Attempts:
         else:
             state = "no file is changed" + (" (every attempt's edits were undone)" if self.snapshot is not None else "")
         count = len(self.history)
-        tried = "\n".join(f"  attempt {number}: {line}" for number, line in enumerate(self.history, 1))
-        message = f"{'all ' if count > 1 else ''}{count} attempt{'s' if count != 1 else ''} failed; {state}\n{tried}\nthe last error:\n{problem}"
+        tried = "".join(f"  attempt {number}: {line}\n" for number, line in enumerate(self.history, 1))
+        message = f"all {count} attempts failed; {state}\n{tried}the last error:\n{problem}" if count > 1 else \
+            f"the edits failed; {state}\n{problem}"
         hint = None if rollback or not self.wrote else \
             "set rollback_on_failure = true to restore the files when all attempts fail"
         return StepFailure("edits", message, hint=hint)
