@@ -63,6 +63,11 @@ CATALOG: tuple[Code, ...] = (
          "The field is valid elsewhere but this step type ignores it, which usually means a mistake "
          "(for example `run` on a query step, whose text is `prompt`).",
          '[[steps]]\nname = "a"\ntype = "query"\nrole = "x"\nrun = "..."', 'prompt = "..."'),
+    Code("short-timeout", W, "An LLM call given under a second",
+         "Step timeouts are milliseconds. llm-mux ignored timeouts on query steps, so its workflows often write "
+         "seconds there: `timeout = 180` would give the call 180 ms.", "timeout = 180", 'timeout = "180s"'),
+    Code("empty-workflow", W, "A workflow with no steps", "A workflow builds nothing without steps.",
+         'workflow notes "Nothing yet"', 'workflow notes "Nothing yet"\nshell today: date'),
     Code("invalid-duration", E, "A duration muxc cannot read",
          "Durations are integers in the field's unit (milliseconds for step and workflow timeouts, seconds for "
          "backend timeouts) or strings with a unit: 250ms, 30s, 5m, 2h, 7d.",

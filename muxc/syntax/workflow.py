@@ -39,6 +39,9 @@ def build_workflow(
         _missing_name(root, fmt, ctx)
         return None
     args_node = root.get("args")
+    if root.get("steps") is None:
+        ctx.report("empty-workflow", "the workflow has no steps", _name_span(root) or Span(0, 0), "nothing to build",
+                   help="add steps: [[steps]] in TOML, or `shell NAME: command` / `query NAME @role:` in .mux")
     return Workflow(
         name=name,
         file=file,
@@ -169,7 +172,18 @@ def _step(table: Table, ctx: Context) -> Step | None:
         return None
     _check_name(step, name_span, sub)
     _check_fields_for_kind(step, table, sub, name_span)
+    _check_short_query_timeout(step, table, sub)
     return step
+
+
+def _check_short_query_timeout(step: Step, table: Table, ctx: Context) -> None:
+    """llm-mux ignored query timeouts, so its workflows write seconds there (`timeout = 180`)."""
+    node = table.get("timeout")
+    if step.type != "query" or step.timeout is None or not 100 <= step.timeout < 1000 or isinstance(node, Str):
+        return
+    ctx.report("short-timeout", f"`timeout = {step.timeout}` gives this LLM call {step.timeout} milliseconds",
+               node.span if node is not None else table.span, f"{step.timeout} ms",
+               help=f'step timeouts are milliseconds; for seconds write timeout = "{step.timeout}s"')
 
 
 def _kind(table: Table) -> str | None:
@@ -193,8 +207,11 @@ def _check_name(step: Step, span: Span, ctx: Context) -> None:
 
 
 def _check_fields_for_kind(step: Step, table: Table, ctx: Context, name_span: Span) -> None:
+    misspelled = _misspelled_fields(table)
     for info in F.STEP_FIELDS:
         present = info.name in table.entries
+        if step.type in info.required_for and not present and info.name in misspelled:
+            continue  # "unknown field `promt`, did you mean `prompt`" already says it
         if step.type in info.required_for and not present:
             ctx.report("missing-field", f"{step.type} step `{step.name}` is missing `{info.name}`",
                        name_span, f"needs `{info.name}`", help=_required_help(step.type, info.name))
@@ -206,6 +223,14 @@ def _check_fields_for_kind(step: Step, table: Table, ctx: Context, name_span: Sp
             ctx.report("field-not-applicable", f"`{info.name}` has no effect on a {step.type} step",
                        entry.key_span, f"ignored on a {step.type} step",
                        help=f"`{info.name}` is used by {', '.join(sorted(info.kinds))} steps")
+
+
+def _misspelled_fields(table: Table) -> set[str]:
+    """Known fields that an unknown key of the table is a close misspelling of."""
+    import difflib
+
+    unknown = [key for key in table.entries if key not in F.BY_NAME]
+    return {match for key in unknown for match in difflib.get_close_matches(key, list(F.BY_NAME), n=1, cutoff=0.6)}
 
 
 def _blank(node: object) -> bool:
