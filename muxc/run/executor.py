@@ -140,7 +140,7 @@ def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -
     if isinstance(result, StepFailure):
         return ItemResult(failure=result, reason=reason, rendered=rendered, key=key)
     record = _store(build, plan, key, result, components, rendered)
-    _note_latest(build, name, key, pre, _digest(record), record.created_at)
+    note_latest(build, name, key, pre, _digest(record), record.created_at)
     return ItemResult(record=record, reason=reason, rendered=rendered, key=key)
 
 
@@ -152,7 +152,7 @@ def known_key(build: Build, name: str, pre: str) -> str | None:
     return build.store.memo(pre)
 
 
-def _note_latest(build: Build, name: str, key: str, pre: str, digest: str, created_at: float) -> None:
+def note_latest(build: Build, name: str, key: str, pre: str, digest: str, created_at: float) -> None:
     """Record the step's latest build, keeping what muxc last wrote to its saved file."""
     before = build.latest.get(name)
     if before is not None and (before.key, before.pre_key) == (key, pre):
@@ -179,7 +179,7 @@ def _cached(build: Build, plan: StepPlan, name: str, pre: str, key: str,
     if record is None:  # removed meanwhile (muxc clean in another shell): run it
         return ItemResult(failure=StepFailure("cache-miss", "its cached result disappeared; build again"))
     if not plan.volatile:
-        _note_latest(build, name, key, pre, _digest(record), record.created_at)
+        note_latest(build, name, key, pre, _digest(record), record.created_at)
     return ItemResult(record=record, cached=True, rendered=rendered or {}, key=key)
 
 

@@ -48,14 +48,21 @@ def up_to_date(build: Build, name: str) -> bool:
     plan = build.step(name)
     if not _decidable(build, plan):
         return False
-    key = _known_key(build, plan)
-    if key is None:
+    known = _known_key(build, plan)
+    if known is None:
         return False
+    pre, key = known
     latest = build.latest.get(name)
     found = (latest.output_digest, latest.created_at) if latest is not None and latest.key == key else \
         build.store.lookup(key)
     if found is None or not _fresh(plan, found[1]) or not _target_ok(build, plan):
         return False
+    if latest is None or (latest.key, latest.pre_key) != (key, pre):
+        # found through the memo (a renamed step, an identical step elsewhere): from now on this
+        # is the step's latest build, which status explains changes against and forget finds
+        from muxc.run.executor import note_latest
+
+        note_latest(build, name, key, pre, found[0], found[1])
     state = build.state(name)
     state.status, state.key, state.output_digest = CACHED, key, found[0]
     build.reporter.step_finished(name, state)
@@ -71,7 +78,8 @@ def _decidable(build: Build, plan: StepPlan) -> bool:
     return all(build.state(dep).status != FAILED for dep in plan.deps)
 
 
-def _known_key(build: Build, plan: StepPlan) -> str | None:
+def _known_key(build: Build, plan: StepPlan) -> tuple[str, str] | None:
+    """(pre-key, key) when the pre-key is known to lead to a key."""
     from muxc.run.executor import known_key
     from muxc.run.kinds import extras_for
     from muxc.run.outcome import StepFailure
@@ -79,7 +87,9 @@ def _known_key(build: Build, plan: StepPlan) -> str | None:
     extras = extras_for(build, plan, None, LazyContext(build, plan))  # type: ignore[arg-type]
     if isinstance(extras, StepFailure):
         return None
-    return known_key(build, plan.name, keys.pre_key(build, plan, None, extras))
+    pre = keys.pre_key(build, plan, None, extras)
+    key = known_key(build, plan.name, pre)
+    return (pre, key) if key is not None else None
 
 
 def _fresh(plan: StepPlan, created_at: float) -> bool:

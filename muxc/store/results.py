@@ -189,10 +189,16 @@ class ResultStore:
 
     # maintenance
     def forget(self, workflow: str, step: str) -> int:
-        """Drop every result of a step (all keys, all items) and its latest rows; returns results dropped."""
+        """Drop every result of a step (all keys, all items) and its latest rows; returns results dropped.
+
+        A result is stored once per key, under the workflow and step that last wrote it; the same
+        key may serve a renamed step or an identical step of another workflow. So the results the
+        step's latest rows point at go too, whoever wrote them."""
         with self._lock:
-            dropped = self._conn.execute("delete from results where workflow = ? and step = ?",
-                                         [workflow, step]).rowcount
+            dropped = self._conn.execute(
+                "delete from results where (workflow = ? and step = ?) or key in "
+                "(select key from latest where workflow = ? and (step = ? or step like ?))",
+                [workflow, step, workflow, step, f"{step}[%"]).rowcount
             self._conn.execute("delete from latest where workflow = ? and (step = ? or step like ?)",
                                [workflow, step, f"{step}[%"])
             self._conn.execute("delete from memo where key not in (select key from results)")

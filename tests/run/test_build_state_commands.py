@@ -199,3 +199,19 @@ def test_clean_asks_first(built):
     result = built.cli("clean")  # no terminal input: the answer is no
     assert result.exit_code == 1
     assert built.build().ran == set()
+
+
+def test_renaming_a_step_reruns_nothing_and_forget_still_finds_it(built):
+    built.workflow(CHAIN.replace("query review", "query critique").replace("{{ review }}", "{{ critique }}"))
+    assert built.build().ran == set()
+    result = built.cli("forget", "w", "critique")
+    assert "critique: forgot 1 cached result" in result.stderr
+    assert built.build().ran == {"critique"}
+    assert built.calls == 1
+
+
+def test_forget_in_one_workflow_also_drops_a_result_an_identical_step_elsewhere_wrote(built):
+    built.workflow(CHAIN.replace('workflow w "', 'workflow other "'), name="other")
+    assert built.build(workflow="other").ran == set()  # the same keys as w's steps
+    built.cli("forget", "w", "review")
+    assert built.build().ran == {"review"}
