@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from muxc.compile.plan import StepPlan
 from muxc.run.context import Build
 from muxc.run.templating import EnvView, MuxcUndefined, StepView
