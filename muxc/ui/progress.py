@@ -51,7 +51,7 @@ class PlainReporter:
             self.stream.flush()
 
     def build_started(self, workflow: str, steps: list[str]) -> None:
-        self._line(f"building {workflow} ({len(steps)} steps)")
+        self._line(f"building {workflow} ({len(steps)} step{'' if len(steps) == 1 else 's'})")
 
     def step_started(self, step: str, detail: str) -> None:
         self._line(f"  … {step} ({detail})")

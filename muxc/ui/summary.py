@@ -53,7 +53,8 @@ def summary_line(build: Build) -> str:
     t = totals(build)
     parts = [f"{t[RAN]} ran", f"{t[CACHED]} cached"]
     parts += [f"{t[k]} {k}" for k in (FAILED, "skipped", "not reached", "would run") if t.get(k)]
-    line = f"{build.plan.workflow}: {t['steps']} steps — " + ", ".join(parts) + f" in {t['seconds']:.1f}s"
+    steps = f"{t['steps']} step{'' if t['steps'] == 1 else 's'}"
+    line = f"{build.plan.workflow}: {steps} — " + ", ".join(parts) + f" in {t['seconds']:.1f}s"
     if t["input_tokens"] or t["output_tokens"]:
         line += f"; {t['input_tokens']:,} tokens in, {t['output_tokens']:,} out"
     if t["cost_usd"]:

@@ -113,3 +113,14 @@ def test_an_unknown_workflow_is_a_usage_error(project):
     assert done.returncode == 2
     assert "no workflow named 'nope'" in done.stderr
     assert done.stdout == ""
+
+
+def test_a_one_step_workflow_is_one_step(project):
+    project.workflow("""
+        workflow w "one"
+
+        shell only: echo only
+        """)
+    result = project.cli("build", "w")
+    assert result.stderr.startswith("building w (1 step)\n")
+    assert result.stderr.splitlines()[-1].startswith("w: 1 step — 1 ran, 0 cached in ")
