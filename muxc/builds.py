@@ -142,7 +142,14 @@ def _set_targets(build: Build, report: Prepared) -> None:
                                f"build: {error}", plan.file, plan.step.save.span, "",
                                help="a save path may use args, env, workflow and team, not step outputs")
             continue
-        build.targets[plan.name] = (build.root / relative).resolve()
+        path = (build.root / relative).resolve()
+        other = next((name for name, known in build.targets.items() if known == path), None)
+        if other is not None:  # doit would refuse the whole build with its own task names
+            report.sink.report("bad-save-path", f"`{plan.name}` saves to {relative}, and so does `{other}`",
+                               plan.file, plan.step.save.span, "the same file",
+                               help="give each step its own file: one would overwrite the other")
+            continue
+        build.targets[plan.name] = path
 
 
 def _relative(root: Path, path: Path) -> str:

@@ -138,3 +138,22 @@ def test_a_saved_file_that_cannot_be_written_fails_the_step_and_keeps_the_answer
     assert again.cached == {"probe", "report"}
     assert project.read("reports/report.md") == "answer to: Report on alpha\n"
     assert project.calls == 1
+
+
+def test_two_steps_saving_to_the_same_file_is_an_error_before_anything_runs(project):
+    project.workflow("""
+        workflow w "two steps, one file"
+
+        arg name = "out" "the file"
+
+        shell a > "{{ name }}.md":
+            echo a >> "$COUNTER"
+
+        shell b > "out.md":
+            echo b >> "$COUNTER"
+        """)
+    result = project.cli("build", "w")
+    assert result.exit_code == 1
+    assert result.stderr == ".muxc/workflows/w.mux:8:11: error[bad-save-path]: `b` saves to out.md, and so does `a`\n"
+    assert project.ran() == []
+    assert project.build("name=other").ran == {"a", "b"}
