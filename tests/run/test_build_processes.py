@@ -65,12 +65,13 @@ def _stop_leftovers(pids):
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_promptly_kills_the_step_and_keeps_what_finished(stages):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_stops_promptly_kills_the_step_and_keeps_what_finished(stages, sig):
     build = stages.spawn("build", "w", "-j", "1")
     try:
         pids = wait_for_pids(stages.pids, 2, timeout=20)
         interrupted = time.monotonic()
-        build.send_signal(signal.SIGINT)
+        build.send_signal(sig)
         out, err = build.communicate(timeout=5)
         assert time.monotonic() - interrupted < 2.0
     finally:
@@ -139,6 +140,10 @@ def test_a_second_build_in_the_same_project_fails_fast(stages):
         status = stages.cli("status", "w")
         assert status.exit_code == 1
         assert f"another muxc build is running in this project (pid {first.pid})" in status.stderr
+        for command in (["clean", "--yes"], ["forget", "w", "one"]):
+            refused = stages.cli(*command)
+            assert refused.exit_code == 1
+            assert f"another muxc build is running in this project (pid {first.pid})" in refused.stderr
         (stages.flags / "fast").touch()
         first.send_signal(signal.SIGINT)  # end it without waiting 30 s; what it finished is kept
         first.communicate(timeout=5)
