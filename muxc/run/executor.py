@@ -221,7 +221,10 @@ def _why(build: Build, plan: StepPlan, name: str, components: dict[str, Any], re
         return "forced"
     if plan.volatile and plan.step.always:
         return "volatile (always = true)"
-    return explain_change(build, plan, build.latest.get(name), components, rendered)
+    changes = explain_change(build, plan, build.latest.get(name), components, rendered)
+    if plan.cache_ttl_ms == 0 and changes == "its cached result expired":
+        return 'never reused (cache = "never")'
+    return changes
 
 
 # --- for_each --------------------------------------------------------------------------

@@ -325,9 +325,10 @@ def test_cache_never_reruns_every_build(project):
         query say @analyzer:
             Say {{ now }}
         """)
-    for _ in range(3):
+    for build in range(3):
         built = project.build()
         assert built.step("now")["status"] == "ran"
+        assert built.step("now")["reason"] == ("never built" if build == 0 else 'never reused (cache = "never")')
         assert built.step("say")["status"] in ("ran", "cached")
     assert project.ran() == ["now", "now", "now"]
     assert project.calls == 1  # its output never changed
