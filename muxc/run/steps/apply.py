@@ -9,12 +9,16 @@ After the last failed attempt the files are restored when ``rollback_on_failure`
 otherwise the last attempt stays and the failure says so. Git is never used on the user's files.
 
 The key covers the source's output and the touched files' pre-state; once applied, a rebuild
-sees the files in the recorded post-state and does not apply again.
+sees the files in the recorded post-state and does not apply again. Files put back in their
+pre-step state after a successful apply (the user undid it) get a new key: the edits are applied
+again from the cached source output, without asking the LLM.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import msgspec
 
 from muxc.compile.plan import StepPlan
 from muxc.run.context import Build
@@ -46,27 +50,47 @@ def _source_output(build: Build, plan: StepPlan) -> str:
 
 
 def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, Any]:
+    """The key: the source's output and the touched files' state, read against the last apply.
+
+    Files still as the last successful apply left them give that apply's key again (cached, not
+    applied twice). Files put back in the state that apply started from (the user undid it)
+    give a new key, so the edits are applied again: a cached result must describe the files."""
     from muxc.edits import EditSet, fingerprint, parse_edits, state_fingerprint
 
-    source = build.state(source_name(plan))
+    source = build.state(source_name(plan)).output_digest
     parsed = parse_edits(_source_output(build, plan))
-    files = fingerprint(build.root, parsed) if isinstance(parsed, EditSet) else "unparsed"
-    post = _recorded_post(build, plan)
-    if post is not None and isinstance(parsed, EditSet):
-        pre, paths, recorded_source = post
-        if recorded_source == source.output_digest and state_fingerprint(build.root, paths) == pre[1]:
-            files = pre[0]  # already applied: the files are in the state this apply left them in
-    return {"source": source.output_digest, "files": files}
+    if not isinstance(parsed, EditSet):
+        return {"source": source, "files": "unparsed"}
+    files = fingerprint(build.root, parsed)
+    last = _last_apply(build, plan)
+    if last is None or last.source != source:
+        return {"source": source, "files": files}
+    if state_fingerprint(build.root, last.paths) == last.post:
+        return {"source": source, "files": last.files}  # already applied
+    if files == last.files.partition(UNDONE)[0]:
+        return {"source": source, "files": f"{files}{UNDONE}{last.key}"}
+    return {"source": source, "files": files}
 
 
-def _recorded_post(build: Build, plan: StepPlan) -> tuple[tuple[str, str], list[str], str] | None:
+UNDONE = ":undone-after:"
+
+
+class _LastApply(msgspec.Struct, frozen=True):
+    key: str
+    source: str
+    files: str  # its key's files component
+    post: str  # the state it left the files in
+    paths: list[str]
+
+
+def _last_apply(build: Build, plan: StepPlan) -> _LastApply | None:
     latest = build.latest.get(plan.name)
     record = build.store.get(latest.key) if latest else None
     if latest is None or record is None or "post" not in record.outputs:
         return None
     meta, _ = build.store.details(latest.key)
-    return (meta.get("files", ""), record.outputs["post"]), record.outputs.get("paths", "").split("\n"), \
-        meta.get("source", "")
+    return _LastApply(latest.key, meta.get("source", ""), meta.get("files", ""), record.outputs["post"],
+                      record.outputs.get("paths", "").split("\n"))
 
 
 def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any
