@@ -45,8 +45,9 @@ def source_name(plan: StepPlan) -> str:
 
 
 def _source_output(build: Build, plan: StepPlan) -> str:
-    record = build.state(source_name(plan)).record
-    return record.output if record is not None else ""
+    from muxc.run.scope import view_of
+
+    return view_of(build, source_name(plan)).output  # loads a result the fast path left unread
 
 
 def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, Any]:
@@ -247,6 +248,9 @@ def preview(build: Build, plan: StepPlan) -> str:
     from muxc.edits import ApplyFailure, EditSet, parse_edits
     from muxc.edits import plan as plan_edits
 
+    source = source_name(plan)
+    if build.state(source).status == "would run":  # its edits are not known yet
+        return f"(not known until steps.{source} runs and answers with the edits)"
     parsed = parse_edits(_source_output(build, plan))
     if not isinstance(parsed, EditSet):
         return f"(the source output holds no edits: {parsed.message})"

@@ -1,0 +1,150 @@
+"""Apply steps inside a build: the team's verify, verify timeouts, the output later steps read,
+rebuilds that must not apply twice, and --dry-run's diff."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.apply.conftest import statuses
+from tests.support.llm_server import Reply
+
+EDIT = json.dumps({"path": "calc.py", "old": "return a - b", "new": "return a + b"})
+
+
+def calc_project(proj, workflow: str) -> None:
+    proj.write("calc.py", "def add(a, b):\n    return a - b\n")
+    proj.workflow(workflow)
+    proj.commit()
+
+
+def test_verify_defaults_to_the_active_teams_verify(proj):
+    proj.config("""
+        [teams.py]
+        detect = ["marker.toml"]
+        verify = "echo TEAM-VERIFY-RAN >&2; grep -q 'a + b' calc.py"
+        """)
+    proj.write("marker.toml", "")
+    calc_project(proj, """
+        workflow x "fix"
+
+        query fix @coder:
+            Fix add.
+
+        apply apply from fix [verify_retries = 1]
+        """)
+    proj.server.script(Reply(text=json.dumps({"path": "calc.py", "old": "return a - b", "new": "return a * b"})),
+                       Reply(text=EDIT))
+    proj.build()
+    assert proj.server.calls == 2
+    assert "TEAM-VERIFY-RAN" in proj.server.requests[1].prompt
+    assert "grep -q 'a + b' calc.py" in proj.server.requests[1].prompt
+    assert proj.read("calc.py").endswith("return a + b\n")
+
+
+def test_a_verify_that_hangs_is_stopped_at_verify_timeout_and_the_files_restored(proj):
+    calc_project(proj, """
+        workflow x "fix"
+
+        query fix @coder:
+            Fix add.
+
+        apply apply from fix [verify = "echo checking; sleep 30", verify_timeout = "1s", rollback_on_failure = true]
+        """)
+    proj.server.script(Reply(text=EDIT))
+    started = time.monotonic()
+    done = proj.build(code=1)
+    assert time.monotonic() - started < 15
+    assert "verify `echo checking; sleep 30` timed out" in done.stderr
+    assert proj.read("calc.py") == "def add(a, b):\n    return a - b\n"
+    assert proj.status() == ""
+
+
+COMMIT = """
+    workflow x "fix and describe"
+
+    query fix @coder:
+        Fix add.
+
+    apply apply from fix [verify = "grep -q 'a + b' calc.py"]
+
+    query message @analyzer:
+        Write a commit message for this change:
+        {{ steps.apply.output }}
+    """
+
+
+def test_the_apply_output_is_a_summary_and_the_diff_and_a_later_step_reads_it(proj):
+    calc_project(proj, COMMIT)
+    proj.server.script(Reply(text=EDIT), Reply(text="Fix add: it subtracted"))
+    done = proj.build()
+    prompt = proj.server.requests[1].prompt
+    assert prompt == ("Write a commit message for this change:\n"
+                      "1 file changed: calc.py (+1 −1)\n\n"
+                      "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n"
+                      "-    return a - b\n+    return a + b\n\n")
+    assert done.stdout == "Fix add: it subtracted\n"
+
+
+def test_a_rebuild_does_not_apply_again_nor_ask_again(proj):
+    calc_project(proj, COMMIT)
+    proj.server.script(Reply(text=EDIT), Reply(text="Fix add"))
+    proj.build()
+    after = proj.bytes("calc.py")
+    mtime = (proj.root / "calc.py").stat().st_mtime_ns
+    again = proj.build_json()
+    assert statuses(again) == {"fix": "cached", "apply": "cached", "message": "cached"}
+    assert proj.server.calls == 2
+    assert proj.bytes("calc.py") == after and (proj.root / "calc.py").stat().st_mtime_ns == mtime
+    assert again["output"] == "Fix add"
+
+
+def test_a_retried_apply_is_not_applied_again_on_rebuild(proj):
+    """The source's cached output holds the first (wrong) edits; the files hold the retried ones."""
+    calc_project(proj, COMMIT.replace("verify = ", "verify_retries = 1, verify = "))
+    proj.server.script(Reply(text=json.dumps({"path": "calc.py", "old": "return a - b", "new": "return a * b"})),
+                       Reply(text=EDIT), Reply(text="Fix add"))
+    proj.build()
+    assert proj.server.calls == 3
+    again = proj.build_json()
+    assert statuses(again) == {"fix": "cached", "apply": "cached", "message": "cached"}
+    assert proj.server.calls == 3
+    assert proj.read("calc.py").endswith("return a + b\n")
+
+
+def test_undoing_an_applied_fix_by_hand_applies_it_again_from_the_cache(proj):
+    """A cached apply must describe the files: once they lose its edits, the build puts them back."""
+    calc_project(proj, COMMIT)
+    proj.server.script(Reply(text=EDIT), Reply(text="Fix add"))
+    proj.build()
+    for _ in range(2):  # twice: the second undo must not find the first re-apply in the cache
+        proj.git("checkout", "--", "calc.py")
+        again = proj.build_json()
+        assert statuses(again) == {"fix": "cached", "apply": "ran", "message": "cached"}
+        assert proj.read("calc.py").endswith("return a + b\n")
+        assert "the files the edits touch changed" in again["steps"][1]["reason"]
+        assert statuses(proj.build_json()) == {"fix": "cached", "apply": "cached", "message": "cached"}
+    assert proj.server.calls == 2
+
+
+def test_dry_run_shows_the_diff_an_apply_would_make_without_writing(proj):
+    calc_project(proj, COMMIT)
+    proj.server.script(Reply(text=EDIT), Reply(text="Fix add"))
+    proj.build()
+    proj.git("checkout", "--", "calc.py")  # the user undoes the fix: the apply would run again
+    calls = proj.server.calls
+    done = proj.build("--dry-run")
+    assert "apply (apply) would run" in done.stdout
+    assert "diff:\n    --- a/calc.py\n    +++ b/calc.py" in done.stdout
+    assert "    -    return a - b\n    +    return a + b" in done.stdout
+    assert proj.read("calc.py") == "def add(a, b):\n    return a - b\n"
+    assert proj.server.calls == calls and proj.status() == ""
+
+
+def test_dry_run_before_the_source_ran_says_the_apply_waits_for_it(proj):
+    calc_project(proj, COMMIT)
+    done = proj.build("--dry-run")
+    assert "fix (query) would run: never built" in done.stdout
+    assert "apply (apply) would run" in done.stdout
+    assert "diff:\n    (not known until steps.fix runs and answers with the edits)" in done.stdout
+    assert proj.server.calls == 0 and proj.status() == ""
