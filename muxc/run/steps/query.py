@@ -109,8 +109,11 @@ def _ask_with_schema(build: Build, plan: StepPlan, request: CompletionRequest, s
         if not problems:
             break
         if retries <= 0:
-            return StepFailure("schema", "the answer does not match output_schema: " + "; ".join(problems[:5]),
-                               output=produced.output, hint="the answer is in the LLM log (muxc logs)")
+            asked = plan.step.schema_retries
+            again = f" (asked again {asked} time{'s' if asked != 1 else ''} with the errors)" if asked > 0 else ""
+            return StepFailure("schema", f"the answer does not match output_schema{again}: " +
+                               "; ".join(problems[:5]), output=produced.output,
+                               hint="the answer is in the LLM log (muxc logs); raise schema_retries to ask more")
         retries -= 1
         request = msgspec.structs.replace(request, prompt=_retry_prompt(request.prompt, produced.output, schema))
         produced = _ask(build, plan, request)
