@@ -112,13 +112,17 @@ def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -
     """Decide from the cache, else render and run; the result is stored before returning."""
     from muxc.run.kinds import extras_for, handler_for
 
-    extras = extras_for(build, plan, item, context)
-    if isinstance(extras, StepFailure):
-        return ItemResult(failure=extras)
     key_item = item if item is not NO_ITEM else None
     name = _latest_name(plan, item)
-    pre = keys.pre_key(build, plan, key_item, extras)
-    known = None if plan.volatile else known_key(build, name, pre)
+    decided = build.memo.pop(("decided", plan.name), None) if item is NO_ITEM else None
+    if decided is not None:  # the up-to-date check worked these out moments ago
+        extras, pre, known = decided
+    else:
+        extras = extras_for(build, plan, item, context)
+        if isinstance(extras, StepFailure):
+            return ItemResult(failure=extras)
+        pre = keys.pre_key(build, plan, key_item, extras)
+        known = None if plan.volatile else known_key(build, name, pre)
     if known is not None and _usable(build, plan, known):
         return _cached(build, plan, name, pre, known)
     try:

@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 from jinja2 import ChainableUndefined, StrictUndefined, Undefined
 
+from muxc.check.jinja_refs import has_syntax
 from muxc.run import shellquote
 
 
@@ -143,6 +144,8 @@ def _compiled_expression(text: str) -> Callable[..., Any]:
 
 
 def render(text: str, context: Mapping[str, Any]) -> str:
+    if not has_syntax(text):  # plain text renders to itself: skip compiling it
+        return text
     try:
         return _compiled(text).render(context)
     except jinja2.TemplateError as error:
@@ -151,7 +154,7 @@ def render(text: str, context: Mapping[str, Any]) -> str:
 
 def render_shell(text: str, context: Mapping[str, Any]) -> str:
     """A command template, each value escaped for where it sits (see ``shellquote``)."""
-    return render(_annotated(text), context)
+    return render(_annotated(text) if has_syntax(text) else text, context)
 
 
 @lru_cache(maxsize=1024)

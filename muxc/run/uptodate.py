@@ -89,6 +89,7 @@ def _known_key(build: Build, plan: StepPlan) -> tuple[str, str] | None:
         return None
     pre = keys.pre_key(build, plan, None, extras)
     key = known_key(build, plan.name, pre)
+    build.memo[("decided", plan.name)] = (extras, pre, key)  # the executor need not work these out again
     return (pre, key) if key is not None else None
 
 

@@ -164,8 +164,12 @@ class LlmLog:
         for field in TEXT_FIELDS:
             if isinstance(row[field], str):
                 row[field] = mask(row[field], self._secrets)
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        # plain SQL: sqlite-utils' insert re-reads the table's schema on every call
         with self._lock, self._db.conn:
-            return int(self._db["calls"].insert(row).last_pk)
+            cursor = self._db.conn.execute(f"insert into calls ({columns}) values ({marks})", list(row.values()))
+            return int(cursor.lastrowid or 0)
 
     def log_call(self, record: CallRecord) -> None:
         """The ``CallLogger`` interface: store a backend's ``CallRecord``."""

@@ -110,17 +110,22 @@ class ResultStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db = connect(path)
+        migrate(self._db, path, MIGRATIONS)
         self._conn = self._db.conn  # plain sqlite3 for the hot queries: sqlite-utils' wrapper costs more
         self._lock = threading.Lock()
-        migrate(self._db, path, MIGRATIONS)
+        # Reads get their own connection: in WAL mode they never wait for a writer, so the thread
+        # deciding what is up to date is not held up by workers storing results.
+        self._reader = connect(path).conn
+        self._read_lock = threading.Lock()
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
+            self._reader.close()
             self._db.close()
 
     def _one(self, sql: str, params: list[Any]) -> Any:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchone()
+        with self._read_lock:
+            return self._reader.execute(sql, params).fetchone()
 
     # results
     def lookup(self, key: str) -> tuple[str, float] | None:
@@ -141,11 +146,12 @@ class ResultStore:
 
     def put(self, record: StepRecord, workflow: str, output_digest: str, components: dict[str, Any],
             rendered: dict[str, str]) -> None:
-        row = {"key": record.key, "step": record.step, "workflow": workflow, "output_digest": output_digest,
-               "record": _ENCODER.encode(record).decode(), "created_at": record.created_at or time.time(),
-               "components": _ENCODER.encode(components).decode(), "rendered": _ENCODER.encode(rendered).decode()}
+        values = [record.key, record.step, workflow, _ENCODER.encode(record).decode(), output_digest,
+                  record.created_at or time.time(), _ENCODER.encode(components).decode(),
+                  _ENCODER.encode(rendered).decode()]
         with self._lock:
-            self._db["results"].upsert(row, pk="key")
+            self._conn.execute("insert or replace into results (key, step, workflow, record, output_digest, "
+                               "created_at, components, rendered) values (?, ?, ?, ?, ?, ?, ?, ?)", values)
 
     # memo
     def memo(self, pre_key: str) -> str | None:
@@ -164,8 +170,8 @@ class ResultStore:
 
     def latest_all(self, workflow: str) -> dict[str, Latest]:
         """Every step's latest row for a workflow, in one query (the rebuild fast path)."""
-        with self._lock:
-            rows = self._conn.execute("select step, key, pre_key, output_digest, created_at, target, target_digest "
+        with self._read_lock:
+            rows = self._reader.execute("select step, key, pre_key, output_digest, created_at, target, target_digest "
                                       "from latest where workflow = ?", [workflow]).fetchall()
         return {row[0]: Latest(*row[1:]) for row in rows}
 
