@@ -83,8 +83,8 @@ CONFIG_DOCS: dict[str, dict[str, Doc]] = {
         "args": Doc("CLI: arguments placed before the prompt."),
         "model": Doc("HTTP: the model requested (default `gpt-4` for OpenAI, `claude-sonnet-4-20250514` for "
                      "Anthropic). CLI: only recorded (logs, cache keys); put model flags in `args`."),
-        "api_key": Doc("HTTP: the API key, normally `\"${VAR}\"` (expanded when a request is sent). A literal "
-                       "key draws warning `literal-secret`."),
+        "api_key": Doc("HTTP: the API key, normally `\"${VAR}\"` (expanded when the backend is first used). A "
+                       "literal key draws warning `literal-secret`."),
         "api_key_env": Doc("HTTP: the name of the variable holding the key. Anthropic backends read "
                            "`ANTHROPIC_API_KEY` when no key is configured; set with no `command`, it makes the "
                            "backend an Anthropic one."),
@@ -145,12 +145,12 @@ CONFIG_DOCS: dict[str, dict[str, Doc]] = {
         "start_timeout": Doc("Longest wait for a start.", "s"),
         "stop_timeout": Doc("Longest wait for a stop.", "s"),
         "health_timeout": Doc("Longest run of one health check.", "s"),
-        "health_interval": Doc("Pause between health checks.", "s"),
+        "health_interval": Doc("Pause between health checks.", "seconds"),
         "slots": Doc("How many of `[resources] slots` the backend occupies while it runs."),
         "adopt_running": Doc("Use an instance that is already running instead of starting one."),
         "keep_running": Doc("Leave it running when the build ends."),
         "port": Doc("The port it listens on (unset: a free loopback port is picked)."),
-        "switch_cost_hint": Doc("Expected start-up time, a hint for scheduling.", "s"),
+        "switch_cost_hint": Doc("Expected start-up time, a hint for scheduling.", "seconds"),
     },
     "RoleConfig": {
         "backends": Doc("The backends, in order (required)."),
@@ -169,7 +169,7 @@ CONFIG_DOCS: dict[str, dict[str, Doc]] = {
     },
     "TeamConfig": {
         "description": Doc("What kind of project this is (shown by `muxc teams`)."),
-        "detect": Doc("File or directory names whose presence identifies the team."),
+        "detect": Doc("File or directory names (relative paths allowed) whose presence identifies the team."),
         "verify": Doc("The command apply steps run to check edits when they set no `verify`; also "
                       "`{{ team.verify }}`."),
         "roles": Doc("Role overrides while this team is active: `[teams.NAME.roles.ROLE]`."),
@@ -218,6 +218,7 @@ ARG_DOCS: dict[str, str] = {
 }
 
 STEP_DEFAULTS: dict[str, Any] = {"cache": "forever"}
+TYPE_WORDS = {"env": "list of `[\"K\", \"V\"]` pairs, or table of strings"}
 
 
 # --- diagnostics.md -------------------------------------------------------------------------------
@@ -584,7 +585,7 @@ def _table(cls: type, durations: dict[str, str]) -> str:
         if field.name in INTERNAL_FIELDS or key == "name":
             continue
         doc = CONFIG_DOCS[cls.__name__][key]
-        kind = "duration" if key in durations else _type_words(field.type)
+        kind = "duration" if key in durations else TYPE_WORDS.get(key) or _type_words(field.type)
         unit = {"s": "seconds", "ms": "milliseconds"}[durations[key]] if key in durations else doc.unit
         default = "(required)" if field.required else _default_words(field)
         rows.append(f"| `{key}` | {kind} | {default} | {unit} | {doc.text} |")
@@ -597,10 +598,12 @@ def _type_words(annotation: Any) -> str:
     if origin is typing.Literal:
         return " \\| ".join(f"`\"{c}\"`" for c in typing.get_args(inner))
     if origin is list:
-        return f"list of {_type_words(typing.get_args(inner)[0])}"
+        item = typing.get_args(inner)[0]
+        return f"list of {_type_words(item)}" if typing.get_origin(item) is typing.Literal else \
+            f"list of {_type_words(item)}s"
     if origin is dict:
         value = typing.get_args(inner)[1]
-        return "table" if value is Any else f"table of {_type_words(value)}"
+        return "table" if value is Any else f"table of {_type_words(value)}s"
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_words(a) for a in typing.get_args(inner))
     if isinstance(inner, type) and issubclass(inner, msgspec.Struct):
