@@ -18,6 +18,12 @@ def ecosystem_of(build: Build) -> str:
     return build.ecosystem_name or build.root.name
 
 
+def project_of(build: Build) -> str:
+    """The detected project's name, or the project directory's name."""
+    current = build.ecosystem.get("current_project") if isinstance(build.ecosystem, dict) else None
+    return (current or {}).get("name") or build.root.name
+
+
 def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, Any]:
     return {"ecosystem": ecosystem_of(build)}
 
@@ -32,12 +38,13 @@ def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[st
         start = rendered["prompt"][:200]
         return StepFailure("store", f"no JSON to store; the data starts: {start!r}",
                            hint="a store step's prompt should render JSON such as {{ steps.X.output }}")
-    project = build.ecosystem.get("current_project", {}).get("name") if isinstance(build.ecosystem, dict) else None
     assert build.data_dir is not None
     with MemoryDB.open(build.data_dir, ecosystem_of(build)) as db:
-        report = db.store(found.value, project_default=project or build.root.name)
+        report = db.store(found.value, project_default=project_of(build))
     if report.error:
         return StepFailure("store", report.error)
     for warning in report.warnings:
         build.reporter.note(f"{plan.name}: {warning}")
-    return Produced(report.summary())
+    # the warnings are in the output too: --output json/quiet show no notes, and a later step may read them
+    warnings = "".join(f"\n  - {warning}" for warning in report.warnings)
+    return Produced(report.summary() + (f"\nwarnings:{warnings}" if warnings else ""))
