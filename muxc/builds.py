@@ -176,11 +176,38 @@ def execute(build: Build) -> Executed:
     try:
         with BuildLock(build.state_dir):
             code = run_build(build, on_forced_exit=lambda: build.reporter.build_finished(build))
+            _record_run(build, code)
     except BaseException:
         close(build)
         raise
     build.reporter.build_finished(build)
     return Executed(code, build)
+
+
+ERROR_CHARS = 4000
+
+
+def _record_run(build: Build, code: int) -> None:
+    """Record the build in its ecosystem's ``workflow_runs`` (projects with an ecosystem or a store step)."""
+    if build.data_dir is None or build.options.dry_run:
+        return
+    if build.ecosystem_name is None and not any(plan.kind == "store" for plan in build.plan.steps):
+        return
+    import time
+
+    from muxc.run.context import FAILED
+    from muxc.run.steps.store import ecosystem_of, project_of
+    from muxc.store.memory import MemoryDB
+
+    failed = next((plan.name for plan in build.plan.steps if build.state(plan.name).status == FAILED), None)
+    failure = build.state(failed).failure if failed is not None else None
+    error = failure.message[:ERROR_CHARS] if failure is not None else "interrupted" if code == 130 else None
+    duration_ms = int((time.time() - build.started) * 1000)
+    try:
+        with MemoryDB.open(build.data_dir, ecosystem_of(build)) as db:
+            db.record_run(build.plan.workflow, project_of(build), code == 0, duration_ms, failed, error, None)
+    except Exception as problem:  # recording must never fail the build
+        build.reporter.note(f"this build could not be recorded in the memory database: {problem}")
 
 
 def _open_llm_log(build: Build) -> None:
