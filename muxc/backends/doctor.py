@@ -4,8 +4,13 @@
   exact command looked for and where it was found.
 - HTTP: ``GET {base}/models`` answers within ``CHECK_TIMEOUT`` seconds (with the backend's
   credential and headers). 401/403 means the endpoint is up but the key is rejected.
+- Local (``type = "local"``): the ``muxc[local]`` extra is installed and where the model is (or
+  will be assembled); nothing is started.
+- Managed (``[backends.X.managed]``): a server that is not running is fine ("stopped"): muxc
+  starts it when a step needs it.
 - ``probe``: one real request through the backend itself (``max_tokens: 1`` for HTTP, a tiny
-  prompt for a CLI), without retries, so a broken model or key shows up before a long build.
+  prompt for a CLI), without retries, so a broken model or key shows up before a long build. A
+  managed backend is started for it and stopped again (unless it was already running).
 
 Results are msgspec structs (``muxc doctor --output json`` encodes them as they are). Messages are
 masked like every other message of the backend layer.
@@ -27,6 +32,7 @@ from muxc.backends.base import BackendError, Cancel, CompletionRequest
 from muxc.backends.cli import which
 from muxc.backends.credentials import CredentialError, resolve
 from muxc.backends.http import ADAPTERS, http_target, public_url
+from muxc.backends.managed import Supervisor, is_managed
 from muxc.backends.masking import SECRETS, Secrets, mask
 from muxc.backends.registry import create_backend
 from muxc.config.env import expand
@@ -36,7 +42,7 @@ CHECK_TIMEOUT = 5.0
 PROBE_TIMEOUT = 60.0
 PROBE_PROMPT = "Reply with the single word OK."
 
-Status = Literal["ok", "reachable", "disabled", "missing", "unreachable", "auth", "config", "error"]
+Status = Literal["ok", "reachable", "stopped", "disabled", "missing", "unreachable", "auth", "config", "error"]
 
 
 class ProbeResult(msgspec.Struct, frozen=True):
@@ -48,7 +54,7 @@ class ProbeResult(msgspec.Struct, frozen=True):
 
 class DoctorResult(msgspec.Struct, frozen=True):
     backend: str
-    kind: Literal["cli", "http"]
+    kind: Literal["cli", "http", "local"]
     status: Status
     ok: bool
     detail: str
@@ -95,6 +101,11 @@ def check_backend(
     probe: bool = False,
     secrets: Secrets = SECRETS,
 ) -> DoctorResult:
+    if config.type == "local":
+        result = _check_local(config, project_root, environ)
+        if probe and result.ok and config.enabled:
+            result = msgspec.structs.replace(result, probe=_probe(config, project_root, environ, secrets))
+        return result
     try:
         target = http_target(config)
     except BackendError as error:  # no URL, or the built-in local model is not installed
@@ -111,9 +122,23 @@ def check_backend(
         )
     except Exception as exc:  # the doctor reports; it never crashes on a bad backend
         result = DoctorResult(config.name, kind, "error", False, mask(f"check failed: {exc!r}", secrets))
+    if config.managed is not None and result.status == "unreachable":
+        result = msgspec.structs.replace(
+            result, status="stopped", ok=True,
+            detail=f"not running now; muxc runs its start hook when a step needs it ({result.detail})")
     if probe and result.ok:
         result = msgspec.structs.replace(result, probe=_probe(config, project_root, environ, secrets))
     return result
+
+
+def _check_local(config: BackendConfig, project_root: str | Path, environ: Mapping[str, str] | None
+                 ) -> DoctorResult:
+    from muxc.backends import local
+
+    if not config.enabled:
+        return DoctorResult(config.name, "local", "disabled", True, "disabled in config (enabled = false)")
+    status, ok, detail = local.status(config, Path(project_root), os.environ if environ is None else environ)
+    return DoctorResult(config.name, "local", status, ok, detail)  # type: ignore[arg-type]
 
 
 def _check_cli(
@@ -195,14 +220,20 @@ def _probe(
     quick = msgspec.structs.replace(
         config, max_retries=0, stream=False, max_rate_limit_wait=0, params={**config.params, "max_tokens": 1}
     )
-    backend = create_backend(quick, project_root=project_root, secrets=secrets, environ=environ)
+    supervisor = Supervisor() if is_managed(quick) else None  # started for the probe, then stopped
     started = time.monotonic()
     try:
-        completion = backend.complete(
-            CompletionRequest(PROBE_PROMPT, timeout=PROBE_TIMEOUT, step="doctor"), Cancel()
-        )
+        backend = create_backend(quick, project_root=project_root, secrets=secrets, environ=environ,
+                                 supervisor=supervisor)
+        try:
+            completion = backend.complete(
+                CompletionRequest(PROBE_PROMPT, timeout=PROBE_TIMEOUT, step="doctor"), Cancel()
+            )
+        finally:
+            backend.close()
     except BackendError as error:
         return ProbeResult(False, error.message, int((time.monotonic() - started) * 1000), error.kind)
     finally:
-        backend.close()
+        if supervisor is not None:
+            supervisor.shutdown()
     return ProbeResult(True, f"answered {completion.text[:40]!r}", completion.latency_ms)

@@ -16,7 +16,10 @@ from muxc.config.schema import BackendConfig
 
 def identity(config: BackendConfig) -> dict[str, Any]:
     if config.type == "local":
-        return {"kind": "local", "model": config.model, "params": dict(config.params)}
+        from muxc.backends import local
+
+        # the defaults the server is sent are part of the answer; the port never is
+        return {"kind": "local", "model": local.model_ref(config), "params": local.effective_params(config)}
     target = http_target(config)
     if target is not None:
         protocol, url = target

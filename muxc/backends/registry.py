@@ -2,17 +2,21 @@
 
 ``create_backend`` decides the kind the way llm-mux does, made explicit: ``protocol``,
 ``base_url``, an http(s) ``command``, ``type = "http"`` or ``type = "claude-api"`` make an HTTP
-backend (``claude-api`` means the Anthropic protocol); anything else is a CLI. Managed lifecycles
-(``[backends.X.managed]``) are someone else's layer: they wrap what this module builds.
+backend (``claude-api`` means the Anthropic protocol); anything else is a CLI. Given a
+``Supervisor``, a managed backend (``[backends.X.managed]``, or ``type = "local"``) is wrapped in
+its lifecycle (``managed.py``); without one it is built plain, and ``local`` has no server.
 
 ``BackendPool`` creates one instance per backend name, lazily and thread-safely, for the whole
 build (one HTTP client, one concurrency limit, one credential pool each), and closes them all at
-the end. A configuration problem surfaces as a ``BackendError(kind="config")`` when the backend is
+the end. It also owns the build's one ``Supervisor``, made when the first managed backend is
+asked for: ``stop_managed`` (the end of the build, Ctrl-C) and ``close`` stop the backends muxc
+started. A configuration problem surfaces as a ``BackendError(kind="config")`` when the backend is
 first asked for, naming it and what to fix.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +25,7 @@ from muxc.backends.base import Backend, BackendError
 from muxc.backends.calls import CallLogger, LoggedBackend
 from muxc.backends.cli import CliBackend
 from muxc.backends.http import HttpBackend, http_target
+from muxc.backends.managed import COSTS_FILE, CostBook, Supervisor, is_managed, managed_backend, new_run_id
 from muxc.backends.masking import SECRETS, Secrets
 from muxc.backends.retry import Tuning
 from muxc.config.schema import BackendConfig, Config, Defaults
@@ -35,8 +40,36 @@ def create_backend(
     logger: CallLogger | None = None,
     environ: Mapping[str, str] | None = None,
     tuning: Tuning | None = None,
+    supervisor: Supervisor | None = None,
+    run_id: str | None = None,
+    state_dir: Path | None = None,
 ) -> Backend:
-    """One backend instance for ``config``; wrapped so every call reaches ``logger`` if given."""
+    """One backend instance for ``config``; wrapped so every call reaches ``logger`` if given,
+    and in its managed lifecycle if ``supervisor`` is given and the backend is managed."""
+
+    def plain(effective: BackendConfig) -> Backend:
+        return _plain(effective, project_root=project_root, defaults=defaults, secrets=secrets,
+                      environ=environ, tuning=tuning)
+
+    backend: Backend
+    if supervisor is not None and is_managed(config):
+        backend = managed_backend(config, supervisor, plain, project_root=Path(project_root),
+                                  environ=os.environ if environ is None else environ,
+                                  run_id=run_id or new_run_id(), state_dir=state_dir)
+    else:
+        backend = plain(config)
+    return LoggedBackend(backend, logger, secrets) if logger is not None else backend
+
+
+def _plain(
+    config: BackendConfig,
+    *,
+    project_root: str | Path,
+    defaults: Defaults | None,
+    secrets: Secrets,
+    environ: Mapping[str, str] | None,
+    tuning: Tuning | None,
+) -> Backend:
     target = http_target(config)
     backend: Backend
     if target is not None:
@@ -59,11 +92,14 @@ def create_backend(
             environ=environ,
             tuning=tuning,
         )
-    return LoggedBackend(backend, logger, secrets) if logger is not None else backend
+    return backend
 
 
 class BackendPool:
-    """The build's backends: created on first use, one per name, closed together."""
+    """The build's backends: created on first use, one per name, closed together.
+
+    ``run_id`` reaches managed hooks as MUXC_RUN_ID (default: a new one); ``state_dir`` keeps
+    the start costs and hook logs (default: the project's ``.muxc/state``)."""
 
     def __init__(
         self,
@@ -74,6 +110,8 @@ class BackendPool:
         logger: CallLogger | None = None,
         environ: Mapping[str, str] | None = None,
         tuning: Tuning | None = None,
+        run_id: str | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         self.config = config
         self._root = project_root
@@ -83,6 +121,9 @@ class BackendPool:
         self._tuning = tuning
         self._lock = threading.Lock()
         self._backends: dict[str, Backend] = {}
+        self.run_id = run_id or new_run_id()
+        self._state_dir = state_dir
+        self.supervisor: Supervisor | None = None  # made with the first managed backend
 
     def get(self, name: str) -> Backend:
         with self._lock:
@@ -95,7 +136,14 @@ class BackendPool:
         with self._lock:
             return dict(self._backends)
 
+    def stop_managed(self) -> list[str]:
+        """Stop the managed backends muxc started; notes on what they cost (once, then []).
+        Never takes the pool's lock: a signal handler may call it while a thread holds it."""
+        supervisor = self.supervisor
+        return supervisor.shutdown() if supervisor is not None else []
+
     def close(self) -> None:
+        self.stop_managed()
         with self._lock:
             backends, self._backends = list(self._backends.values()), {}
         for backend in backends:
@@ -114,6 +162,7 @@ class BackendPool:
             raise BackendError(
                 "config", name, f"no backend named {name!r} is configured (configured: {known})"
             )
+        supervisor = self._managed() if is_managed(config) else None
         return create_backend(
             config,
             project_root=self._root,
@@ -122,4 +171,18 @@ class BackendPool:
             logger=self._logger,
             environ=self._environ,
             tuning=self._tuning,
+            supervisor=supervisor,
+            run_id=self.run_id,
+            state_dir=self._state_dir,
         )
+
+    def _managed(self) -> Supervisor:
+        """The build's one supervisor (the caller holds the pool's lock)."""
+        if self.supervisor is None:
+            if self._state_dir is None:
+                from muxc.run.statedir import state_dir  # git-ignored, made on first use
+
+                self._state_dir = state_dir(Path(self._root))
+            costs = CostBook(self._state_dir / COSTS_FILE)
+            self.supervisor = Supervisor(self.config.resources.slots, costs=costs)
+        return self.supervisor

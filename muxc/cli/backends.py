@@ -57,8 +57,9 @@ def doctor(ctx: click.Context, probe: bool) -> None:
     ctx.exit(0 if all(r.ok and (r.probe is None or r.probe.ok) for r in results) else 1)
 
 
-def _backend_row(config: Any) -> dict[str, Any]:
+def _backend_row(config: Any, costs: dict[str, Any]) -> dict[str, Any]:
     from muxc.backends.identity import identity, reads_project
+    from muxc.backends.managed import is_managed
 
     try:
         described = identity(config)
@@ -67,22 +68,41 @@ def _backend_row(config: Any) -> dict[str, Any]:
     return {"name": config.name, "enabled": config.enabled, "kind": described.get("kind"),
             "model": described.get("model"), "endpoint": described.get("base_url") or described.get("command"),
             "reads_project": reads_project(config) if described.get("kind") != "invalid" else None,
-            "max_concurrent": config.max_concurrent, "managed": config.managed is not None,
+            "max_concurrent": config.max_concurrent, "managed": is_managed(config),
+            "start_cost_s": costs[config.name].average_s if config.name in costs else None,
+            "starts": costs[config.name].starts if config.name in costs else 0,
             "defined_in": config.origin.file if config.origin else "<built-in>"}
+
+
+def _start_costs(root: Path) -> dict[str, Any]:
+    """Average start costs of managed backends in this project (``.muxc/state/backends.json``)."""
+    from muxc.backends.managed import COSTS_FILE, CostBook
+
+    return CostBook(root / ".muxc" / "state" / COSTS_FILE).all()
+
+
+def _start_text(row: dict[str, Any]) -> str:
+    if not row["managed"]:
+        return ""
+    if row["start_cost_s"] is None:
+        return "managed, never started"
+    return f"starts in ~{row['start_cost_s']:.1f}s ({row['starts']} start{'s' if row['starts'] != 1 else ''})"
 
 
 @click.command("backends")
 @global_options
 @click.pass_context
 def backends_command(ctx: click.Context) -> None:
-    """List the configured backends (built-in ones included) and where each is defined."""
-    _, config = _config(ctx)
-    rows = [_backend_row(b) for b in config.backends.values()]
+    """List the configured backends (built-in ones included), where each is defined, and how long a
+    managed one takes to start (a moving average over this project's builds)."""
+    project, config = _config(ctx)
+    costs = _start_costs(project.root)
+    rows = [_backend_row(b, costs) for b in config.backends.values()]
     if globals_of(ctx).output == "json":
         echo_json(rows)
         return
     _table([[("✓ " if r["enabled"] else "✗ ") + r["name"], r["kind"] or "", r["model"] or "", r["endpoint"] or "",
-             r["defined_in"]] for r in rows])
+             _start_text(r), r["defined_in"]] for r in rows])
 
 
 @click.command()

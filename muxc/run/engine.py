@@ -5,7 +5,9 @@ dependency database (sqlite3 backend) lives in ``.muxc/state/doit.db`` and is on
 up-to-date check consults muxc's result store, which survives ``kill -9`` because every result is
 committed when its step finishes. Ctrl-C sets the build's cancel flag and kills every child
 process group at once; if worker threads are still blocked after a moment, the process exits
-anyway (finished steps are already stored).
+anyway (finished steps are already stored). Tasks are listed in ``schedule.ordered_steps`` order
+(steps batched by managed backend). Managed backends muxc started are stopped when the build
+ends, normally or by Ctrl-C, through the build's backend pool (``_stop_backends``).
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ class _Loader(TaskLoader2):
     def load_tasks(self, cmd: Any, pos_args: list[str]) -> list[Any]:
         from doit.loader import dict_to_task
 
+        from muxc.run.schedule import ordered_steps
+
         names = {plan.name: task_name(plan.index) for plan in self.build.plan.steps}
-        return [dict_to_task(self._task(plan, names)) for plan in self.build.plan.steps]
+        return [dict_to_task(self._task(plan, names)) for plan in ordered_steps(self.build)]
 
     def _task(self, plan: Any, names: dict[str, str]) -> dict[str, Any]:
         build = self.build
@@ -134,6 +138,10 @@ def run_build(build: Build, on_forced_exit: Callable[[], None] | None = None) ->
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     finally:
+        # still under the interrupt handler: a Ctrl-C now kills the stop hook under way, and the
+        # forced exit that follows it runs the stops again before leaving
+        with contextlib.suppress(KeyboardInterrupt):
+            _stop_backends(build)
         restore()
         if deadline is not None:
             deadline.cancel()
@@ -180,10 +188,10 @@ def _install_interrupt(build: Build, on_forced_exit: Callable[[], None] | None) 
 
     def interrupted(signum: int, frame: Any) -> None:
         if build.cancel.is_set:  # a second Ctrl-C: stop now
-            _force_exit(on_forced_exit)
+            _force_exit(on_forced_exit, build)
         build.cancel.set()
         process.kill_all(signal.SIGKILL)
-        timer = threading.Timer(INTERRUPT_GRACE_S, _force_exit, [on_forced_exit])
+        timer = threading.Timer(INTERRUPT_GRACE_S, _force_exit, [on_forced_exit, build])
         timer.daemon = True
         timer.start()
         raise KeyboardInterrupt
@@ -192,14 +200,28 @@ def _install_interrupt(build: Build, on_forced_exit: Callable[[], None] | None) 
     return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()] and None
 
 
-def _force_exit(on_forced_exit: Callable[[], None] | None) -> None:
-    """Worker threads are stuck (a stalled HTTP read): finished steps are stored, so leave."""
+def _force_exit(on_forced_exit: Callable[[], None] | None, build: Build | None = None) -> None:
+    """Worker threads are stuck (a stalled HTTP read): finished steps are stored, so leave, but
+    not before the managed backends muxc started are stopped (their stop hooks are bounded)."""
+    if build is not None:
+        with contextlib.suppress(Exception):
+            _stop_backends(build)
     process.kill_all(signal.SIGKILL)
     if on_forced_exit is not None:
         with contextlib.suppress(Exception):  # exiting matters more than a clean message
             on_forced_exit()
     sys.stderr.flush()
     os._exit(EXIT_INTERRUPTED)
+
+
+def _stop_backends(build: Build) -> None:
+    """Stop the managed backends this build started and note what they cost. Idempotent and
+    safe from any thread; the pool exists only once a query step ran."""
+    pool = build.backends
+    if pool is None:
+        return
+    for note in pool.stop_managed():
+        build.reporter.note(note)
 
 
 def cached_states(build: Build) -> int:
