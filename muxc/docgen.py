@@ -80,9 +80,10 @@ CONFIG_DOCS: dict[str, dict[str, Doc]] = {
     "BackendConfig": {
         "command": Doc("A CLI backend's executable (on PATH, or a path relative to the project root), or an "
                        "HTTP backend's base URL when it starts with `http://` or `https://`."),
-        "args": Doc("CLI: arguments placed before the prompt."),
+        "args": Doc("CLI: arguments placed before the prompt. `local`: extra llama.cpp server options."),
         "model": Doc("HTTP: the model requested (default `gpt-4` for OpenAI, `claude-sonnet-4-20250514` for "
-                     "Anthropic). CLI: only recorded (logs, cache keys); put model flags in `args`."),
+                     "Anthropic). CLI: only recorded (logs, cache keys); put model flags in `args`. `local`: a "
+                     "GGUF file to serve instead of the built-in model."),
         "api_key": Doc("HTTP: the API key, normally `\"${VAR}\"` (expanded when the backend is first used). A "
                        "literal key draws warning `literal-secret`."),
         "api_key_env": Doc("HTTP: the name of the variable holding the key. Anthropic backends read "
