@@ -42,7 +42,7 @@ def test_four_jobs_run_four_steps_at_once(project):
     project.workflow(FOUR)
     built, seconds = _timed_build(project, "-j", "4")
     assert built.ran == {"a", "b", "c", "d", "join"}
-    assert seconds < 1.6  # one sleep's worth, plus the build's own time
+    assert seconds < 1.9  # one sleep's worth, plus the build's own time (four in a row take 2 s)
     events = _events(project)
     starts = [events[("start", s)] for s in "abcd"]
     ends = [events[("end", s)] for s in "abcd"]
@@ -63,10 +63,14 @@ def test_one_job_runs_one_step_at_a_time(project):
 
 
 @pytest.mark.slow
-def test_two_jobs_run_in_two_waves(project):
+def test_two_jobs_never_run_more_than_two_steps(project):
     project.workflow(FOUR)
     _, seconds = _timed_build(project, "-j", "2")
-    assert 1.0 <= seconds < 2.0
+    events = _events(project)
+    spans = [(events[("start", s)], events[("end", s)]) for s in "abcd"]
+    running = [sum(1 for start, end in spans if start <= moment < end) for moment, _ in spans]
+    assert max(running) == 2
+    assert seconds >= 1.0
 
 
 @pytest.mark.slow
@@ -79,7 +83,7 @@ def test_for_each_items_run_at_once(project):
         """)
     built, seconds = _timed_build(project, "-j", "4")
     assert built.output == "a\nb\nc\nd"  # in the list's order, however they finished
-    assert seconds < 1.6
+    assert seconds < 1.9
 
 
 def test_queries_run_concurrently_against_the_server(project):
@@ -94,7 +98,6 @@ def test_queries_run_concurrently_against_the_server(project):
         query three @analyzer:
             Three?
         """)
-    built, seconds = _timed_build(project, "-j", "3")
+    built = project.build("-j", "3")
     assert built.ran == {"one", "two", "three"}
-    assert project.server.max_in_flight == 3
-    assert seconds < 0.9
+    assert project.server.max_in_flight == 3  # all three were waiting for an answer at once
