@@ -92,6 +92,8 @@ def _assemble(project: Project, plan: Any, config: Any, options: BuildOptions, r
         report.sink.report("unknown-team", str(error), plan.file, Span(0, 0), "",
                            help="see `muxc teams` for the configured teams")
         return None
+    if not _answers_known(plan, options, report):
+        return None
     directory = state_dir(project.root)
     store, damaged = open_store(directory / "cache.db")
     build = Build(plan=plan, root=project.root, state_dir=directory, environ=project.environ, config=config,
@@ -107,6 +109,19 @@ def _assemble(project: Project, plan: Any, config: Any, options: BuildOptions, r
     build.fingerprints = Fingerprinter(project.root, directory / "stat-cache",
                                        exclude={*saved, *(f"{name}.orig" for name in saved)})
     return None if report.errors else build
+
+
+def _answers_known(plan: Any, options: BuildOptions, report: Prepared) -> bool:
+    """Every ``--input NAME=VALUE`` names an input step: a typo must not fall back to a default unseen."""
+    from muxc.syntax.validate import did_you_mean
+
+    inputs = [step.name for step in plan.steps if step.kind == "input"]
+    unknown = [name for name in options.answers if name not in inputs]
+    for name in unknown:
+        report.sink.report("unknown-arg", f"`{plan.workflow}` has no input step `{name}` (given as --input {name}=...)",
+                           plan.file, Span(0, 0), "", help=did_you_mean(name, inputs) or
+                           (f"its input steps are: {', '.join(inputs)}" if inputs else "it has no input steps"))
+    return not unknown
 
 
 def _set_team(build: Build, team: Any) -> None:
