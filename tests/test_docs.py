@@ -381,3 +381,31 @@ def test_broken_configs_fail_the_schema_and_muxc(change: tuple[str, str]) -> Non
     assert text != REALISTIC_CONFIG
     assert schema_errors("config.schema.json", tomllib.loads(text)), "the schema accepts it"
     assert muxc_config_errors(text), "muxc accepts it"
+
+
+# --- links ---------------------------------------------------------------------------------------
+
+LINKED_DOCS = ("index.md", "getting-started.md", "configuration.md", "backends.md", "cli.md", "diagnostics.md")
+
+
+def anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.S | re.M)
+    found = set()
+    for heading in re.findall(r"^#+ (.+)$", text, re.M):
+        found.add(re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-"))
+    return found
+
+
+@pytest.mark.parametrize("name", LINKED_DOCS)
+def test_links_between_docs_resolve(name: str) -> None:
+    text = re.sub(r"^```.*?^```", "", (ROOT / "docs" / name).read_text(encoding="utf-8"), flags=re.S | re.M)
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if target.startswith(("http://", "https://")):
+            continue
+        file, _, anchor = target.partition("#")
+        path = ROOT / "docs" / (file or name)
+        if not path.exists() or (anchor and path.suffix == ".md" and anchor not in anchors(path)):
+            broken.append(target)
+    assert broken == []
