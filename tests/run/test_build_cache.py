@@ -365,3 +365,15 @@ def test_a_line_holding_only_a_jinja_comment_is_not_sent(project):
         """)
     project.build()
     assert project.prompts() == ["First line.\nSecond line. \n"]
+
+
+def test_forget_a_for_each_step_reruns_every_item(project):
+    project.workflow(EACH)
+    project.write("list.txt", "a.rs\nb.rs\n")
+    project.build()
+    project.server.reset()
+    result = project.cli("forget", "w", "each")
+    assert "each: forgot 2 cached results" in result.stderr
+    again = project.build()
+    assert again.step("each")["reason"] == "2 of 2 items ran"
+    assert sorted(project.prompts()) == ["Describe a.rs\n", "Describe b.rs\n"]
