@@ -90,7 +90,10 @@ class _Check:
         self.name = name
 
     def __call__(self) -> bool:
-        return up_to_date(self.build, self.name)
+        try:
+            return up_to_date(self.build, self.name)
+        except Exception:  # doit would print a traceback and stop: let the step itself say what is wrong
+            return False
 
 
 def _action(build: Build, name: str) -> bool | TaskFailed:

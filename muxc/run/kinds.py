@@ -31,7 +31,8 @@ def extras_for(build: Build, plan: StepPlan, item: Any, context: dict[str, Any])
     return extras(build, plan, context)
 
 
-def files_read(build: Build, plan: StepPlan, context: dict[str, Any], whole_project: bool) -> dict[str, Any]:
+def files_read(build: Build, plan: StepPlan, context: dict[str, Any], whole_project: bool
+               ) -> dict[str, Any] | StepFailure:
     """The key component for the files a step reads: its ``inputs``, else maybe the project."""
     from muxc.run.keys import input_patterns
     from muxc.run.templating import RenderError, render
@@ -42,7 +43,12 @@ def files_read(build: Build, plan: StepPlan, context: dict[str, Any], whole_proj
             rendered = [render(p, context) if "{" in p else p for p in patterns]
         except RenderError:
             rendered = patterns
-        return {"inputs": _kept(build, build.fingerprints.inputs(rendered))}
+        try:
+            tree = build.fingerprints.inputs(rendered)
+        except ValueError as error:  # a pattern pathlib refuses, such as `src/**.rs`
+            return StepFailure("config", f"an `inputs` pattern is not a valid glob: {error}",
+                               hint="`**` must be a whole path component: write src/**/*.rs, not src/**.rs")
+        return {"inputs": _kept(build, tree)}
     if whole_project:
         return {"project": _kept(build, build.fingerprints.project())}
     return {}

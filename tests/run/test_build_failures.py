@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.run.procs import alive, wait_for_pids
 
 BROKEN = """
@@ -177,3 +179,27 @@ def test_continue_on_error_on_the_workflow_applies_to_every_step(project):
     assert built.status == {"flaky": "failed", "other": "ran", "report": "ran"}
     assert built.output == "failed=True"
     assert project.ran() == ["flaky", "other"]
+
+
+def test_an_invalid_inputs_glob_fails_that_step_with_a_clear_message(project):
+    try:
+        list(Path(project.root).glob("src/**.txt"))
+        pytest.skip("this Python's pathlib accepts `**` inside a path component")
+    except ValueError:
+        pass
+    project.workflow("""
+        workflow w "a bad glob"
+
+        shell probe [inputs = ["src/**.txt"]]:
+            cat src/*.txt
+
+        shell other:
+            echo fine
+        """)
+    project.write("src/a.txt", "a\n")
+    result = project.cli("build", "w", "--keep-going")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.stderr
+    assert "error[step-failed]: step `probe` failed: an `inputs` pattern is not a valid glob: " in result.stderr
+    assert "`**` must be a whole path component: write src/**/*.rs, not src/**.rs" in result.stderr
+    assert "1 ran, 0 cached, 1 failed" in result.stderr

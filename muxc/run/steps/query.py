@@ -38,7 +38,8 @@ def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, A
     if isinstance(identity, StepFailure):
         return identity
     backends, agentic = identity
-    return {"backends": backends, **files_read(build, plan, context, whole_project=agentic)}
+    files = files_read(build, plan, context, whole_project=agentic)
+    return files if isinstance(files, StepFailure) else {"backends": backends, **files}
 
 
 def _identity(build: Build, plan: StepPlan) -> tuple[dict[str, Any], bool] | StepFailure:

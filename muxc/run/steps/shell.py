@@ -15,7 +15,7 @@ from muxc.run.kinds import files_read
 from muxc.run.outcome import Produced, StepFailure
 
 
-def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, Any]:
+def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, Any] | StepFailure:
     return files_read(build, plan, context, whole_project=True)
 
 
