@@ -413,10 +413,8 @@ class Supervisor:
             return
         try:
             seconds = self._start(entry, cancel)
-        except BackendError as error:
-            if error.kind != "cancelled":  # an interrupted start is stopped by the shutdown
-                self._clean_up_failed_start(entry, error)
-            raise
+        except _StartFailed as failed:
+            raise self._failed_start(entry, failed) from None
         with self._cond:
             entry.state = RUNNING
             entry.starts.append(seconds)
@@ -440,7 +438,7 @@ class Supervisor:
             with self._operation(entry):
                 result = entry.hooks.run("start", entry.env, limit, cancel)
             if not result.ok:
-                raise self._hook_error(entry, "start", result, limit)
+                raise _StartFailed("start", result, f"{entry.hooks.label('start')} {_how(result, limit, 'start')}")
         self._await_health(entry, began + limit, cancel)
         return time.monotonic() - began
 
@@ -452,7 +450,7 @@ class Supervisor:
             exited = entry.hooks.exited()
             if exited is not None:
                 how = _how(exited, settings.start_timeout, "start") + " before it was ready"
-                raise self._hook_error(entry, "start", exited, settings.start_timeout, how)
+                raise _StartFailed("start", exited, f"{entry.hooks.label('start')} {how}")
             remaining = deadline - time.monotonic()
             result = entry.hooks.run("health", entry.env, max(0.05, min(settings.health_timeout, remaining)), cancel)
             if result.ok:
@@ -460,19 +458,35 @@ class Supervisor:
             if cancel.is_set:
                 raise BackendError("cancelled", entry.name, "interrupted while waiting for the backend to become healthy")
             if time.monotonic() + settings.health_interval > deadline:
-                raise self._health_error(entry, result)
+                last = result.error or (_how(result, settings.health_timeout, "health") if result.stopped
+                                        else f"exit code {result.exit_code}")
+                raise _StartFailed("health", result, f"{entry.hooks.label('health')} did not pass within "
+                                   f"{settings.start_timeout:g}s of starting (start_timeout); last check: {last}")
             cancel.wait(settings.health_interval)
 
-    def _clean_up_failed_start(self, entry: _Entry, error: BackendError) -> None:
-        """Run ``stop`` after a failed start (a half-started server must not hold the slot), and
-        remember the failure: every later call for this backend fails the same way at once."""
+    def _failed_start(self, entry: _Entry, failed: _StartFailed) -> BackendError:
+        """The error for a failed start. Unless the build was interrupted (the shutdown stops it
+        then), ``stop`` runs first to clean up: a half-started server must not hold the slot. The
+        failure is remembered, so every later call for this backend fails the same way at once."""
+        hook, result = failed.hook, failed.result
+        if result.stopped == "cancelled":
+            return BackendError("cancelled", entry.name, f"interrupted while running {entry.hooks.label(hook)}")
+        lines = [f"backend {entry.name!r} did not start: {failed.headline}"]
+        tail = result.stderr_tail(lines=20)
+        if tail:
+            lines.append("stderr ends:\n" + _indent(tail))
         cleanup = self._stop(entry)
         if entry.hooks.has("stop"):
-            done = "muxc ran the stop hook to clean up" if cleanup is None or cleanup.ok else (
-                f"the stop hook run to clean up failed too ({_how(cleanup, entry.settings.stop_timeout, 'stop')})")
-            error.message += f"\n{done}."
+            lines.append("muxc ran the stop hook to clean up." if cleanup is None or cleanup.ok else
+                         f"The stop hook run to clean up failed too ({_how(cleanup, entry.settings.stop_timeout, 'stop')}).")
+        advice = entry.hooks.advice(hook, result)
+        if advice:
+            lines.append(advice[0].upper() + advice[1:] + ".")
+        error = BackendError("unavailable", entry.name, "\n".join(lines), exit_code=result.exit_code,
+                             stderr_tail=tail or None)
         with self._cond:
             entry.failure = error
+        return error
 
     def _stop(self, entry: _Entry) -> ProcessResult | None:
         """Run ``stop`` (never cancelled by the build: a stop must finish) and mark it stopped."""
@@ -504,36 +518,6 @@ class Supervisor:
         finally:
             entry.op_owner = None
             entry.op_lock.release()
-
-    # -- errors ------------------------------------------------------------------------------
-
-    def _hook_error(self, entry: _Entry, hook: str, result: ProcessResult, limit: float,
-                    how: str | None = None) -> BackendError:
-        if result.stopped == "cancelled":
-            return BackendError("cancelled", entry.name, f"interrupted while running {entry.hooks.label(hook)}")
-        tail = result.stderr_tail(lines=20)
-        lines = [f"backend {entry.name!r} did not start: {entry.hooks.label(hook)} {how or _how(result, limit, hook)}"]
-        if tail:
-            lines.append("stderr ends:\n" + _indent(tail))
-        advice = entry.hooks.advice(hook, result)
-        if advice:
-            lines.append(advice[0].upper() + advice[1:] + ".")
-        return BackendError("unavailable", entry.name, "\n".join(lines),
-                            exit_code=result.exit_code, stderr_tail=tail or None)
-
-    def _health_error(self, entry: _Entry, last: ProcessResult) -> BackendError:
-        limit = entry.settings.start_timeout
-        detail = last.error or (f"exit code {last.exit_code}" if not last.stopped else
-                                f"timed out after {entry.settings.health_timeout:g}s (health_timeout)")
-        tail = last.stderr_tail(lines=20)
-        message = (f"backend {entry.name!r} did not start: {entry.hooks.label('health')} did not pass within "
-                   f"{limit:g}s of starting (start_timeout); last check: {detail}")
-        if tail:
-            message += "\nstderr ends:\n" + _indent(tail)
-        advice = entry.hooks.advice("health", last)
-        if advice:
-            message += "\n" + advice[0].upper() + advice[1:] + "."
-        return BackendError("unavailable", entry.name, message, exit_code=last.exit_code, stderr_tail=tail or None)
 
     # -- the end of the build ----------------------------------------------------------------
 
@@ -602,6 +586,14 @@ class Supervisor:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
+class _StartFailed(Exception):
+    """A start that did not come up: which hook, its result, and what happened in words."""
+
+    def __init__(self, hook: str, result: ProcessResult, headline: str) -> None:
+        super().__init__(headline)
+        self.hook, self.result, self.headline = hook, result, headline
 
 
 def _how(result: ProcessResult, limit: float, hook: str) -> str:
