@@ -8,7 +8,10 @@ build needs.
 
 Endpoints: ``GET /v1/models`` and ``GET /health`` (200 once the model is loaded: the port is
 bound only then), and ``POST /v1/chat/completions``, which answers with a JSON document or, with
-``stream: true``, server-sent events ending in ``[DONE]`` with the usage in the last chunk.
+``stream: true``, server-sent events ending in ``[DONE]`` with the usage in the last chunk. A
+stream starts at once and carries ``: waiting`` comments until the first token, so a client's
+idle timeout measures silence, not the time a long prompt takes to read. A prompt that cannot
+fit the context is a 400 before anything is streamed.
 
 Invariants:
 - One generation at a time: a llama.cpp context is not thread-safe, so a lock serialises calls.
@@ -38,6 +41,7 @@ from typing import Any
 DEFAULT_N_CTX = 8192
 CHAT_FORMAT = "gemma"
 PARENT_POLL_S = 1.0
+KEEPALIVE_S = 5.0  # a comment this often while the prompt is read or another call runs
 # request fields passed to llama.cpp as they are; anything else (stream_options, user, ...) is ignored
 SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "min_p", "typical_p", "stop", "seed", "max_tokens",
                    "presence_penalty", "frequency_penalty", "repeat_penalty", "mirostat_mode", "mirostat_tau",
@@ -74,21 +78,34 @@ class Engine:
         import llama_cpp
 
         self.name = model.stem
+        self.n_ctx = n_ctx
         self.llm = llama_cpp.Llama(model_path=str(model), n_ctx=n_ctx, n_threads=threads,
                                    chat_format=CHAT_FORMAT, verbose=False)
         self.lock = threading.Lock()
 
     def complete(self, body: dict[str, Any]) -> dict[str, Any]:
         messages, options = request_parts(body)
+        self.check_fits(messages)
         with self.lock:
             answer = self.llm.create_chat_completion(messages, stream=False, **options)
         answer["model"] = self.name
         return answer
 
-    def stream(self, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def check_fits(self, messages: list[dict[str, str]]) -> None:
+        tokens = self.prompt_tokens(messages)
+        if tokens >= self.n_ctx:
+            raise BadRequest(f"the prompt is {tokens} tokens but the context holds {self.n_ctx}; shorten it, or "
+                             f'raise the context with args = ["--n-ctx", "N"] in [backends.local]')
+
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        from llama_cpp.llama_chat_format import format_gemma
+
+        prompt = format_gemma(messages).prompt
+        return len(self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+
+    def stream(self, messages: list[dict[str, str]], options: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """The answer's chunks, then one carrying the usage. Closing the iterator stops the
         generation (a disconnected client) and releases the model."""
-        messages, options = request_parts(body)
         with self.lock:
             chunks = self.llm.create_chat_completion(messages, stream=True, **options)
             text: list[str] = []
@@ -108,10 +125,7 @@ class Engine:
     def usage(self, messages: list[dict[str, str]], text: str) -> dict[str, int]:
         """Token counts for a streamed answer (llama.cpp reports none): the prompt as the chat
         format renders it, and the answer re-tokenised, which gives back the tokens generated."""
-        from llama_cpp.llama_chat_format import format_gemma
-
-        prompt = format_gemma(messages).prompt
-        prompt_tokens = len(self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        prompt_tokens = self.prompt_tokens(messages)
         completion_tokens = len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)) if text else 0
         return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens}
@@ -191,28 +205,43 @@ class Handler(BaseHTTPRequestHandler):
             pass  # the client left; the generation has been stopped
 
     def _stream(self, body: dict[str, Any]) -> None:
-        chunks = self.engine.stream(body)
+        messages, options = request_parts(body)
+        self.engine.check_fits(messages)  # the last moment a 400 can be sent
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.end_headers()
+        self._write_lock = threading.Lock()
+        first_token = threading.Event()
+        threading.Thread(target=self._keep_alive, args=(first_token,), daemon=True).start()
+        chunks = self.engine.stream(messages, options)
         try:
-            first = next(chunks)  # a bad request fails here, while a 400 can still be sent
-            self.send_response(200)
-            self.send_header("content-type", "text/event-stream")
-            self.send_header("cache-control", "no-cache")
-            self.end_headers()
-            try:
-                for chunk in _prepend(first, chunks):
-                    self._event(chunk)
-            except (BrokenPipeError, ConnectionResetError):
-                raise
-            except Exception as error:  # the 200 is sent: say it in the stream
-                self._event({"error": {"message": f"generation failed: {error}", "type": "server_error"}})
-                return
-            self.wfile.write(b"data: [DONE]\n\n")
+            for chunk in chunks:
+                first_token.set()
+                self._event(chunk)
+            self._write(b"data: [DONE]\n\n")
+        except (BrokenPipeError, ConnectionResetError):
+            raise
+        except Exception as error:  # the 200 is sent: say it in the stream
+            self._event({"error": {"message": f"generation failed: {error}", "type": "server_error"}})
         finally:
+            first_token.set()
             chunks.close()  # stops the generation and releases the model
 
+    def _keep_alive(self, first_token: threading.Event) -> None:
+        while not first_token.wait(KEEPALIVE_S):
+            try:
+                self._write(b": waiting\n\n")
+            except OSError:
+                return
+
     def _event(self, payload: Any) -> None:
-        self.wfile.write(b"data: " + json.dumps(payload).encode("utf-8") + b"\n\n")
-        self.wfile.flush()
+        self._write(b"data: " + json.dumps(payload).encode("utf-8") + b"\n\n")
+
+    def _write(self, data: bytes) -> None:
+        with self._write_lock:  # the keep-alive thread writes too
+            self.wfile.write(data)
+            self.wfile.flush()
 
     def _json(self, status: int, payload: Any) -> None:
         data = json.dumps(payload).encode("utf-8")
@@ -228,11 +257,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # one line per request would only bury the errors in the log
-
-
-def _prepend(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    yield first
-    yield from rest
 
 
 def handler_for(engine: Engine) -> type[Handler]:
