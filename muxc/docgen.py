@@ -151,7 +151,8 @@ CONFIG_DOCS: dict[str, dict[str, Doc]] = {
         "adopt_running": Doc("Use an instance that is already running instead of starting one."),
         "keep_running": Doc("Leave it running when the build ends."),
         "port": Doc("The port it listens on (unset: a free loopback port is picked)."),
-        "switch_cost_hint": Doc("Expected start-up time, a hint for scheduling.", "seconds"),
+        "switch_cost_hint": Doc("Expected start time before muxc has measured one; accepted, not read yet.",
+                                "seconds"),
     },
     "RoleConfig": {
         "backends": Doc("The backends, in order (required)."),
