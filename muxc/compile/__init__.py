@@ -61,6 +61,7 @@ def _lower(checked: CheckedStep, index: int, file: str) -> StepPlan:
         env_vars=checked.env_vars,
         file=file,
         span=step.origin.anchor if step.origin else Span(0, 0),
+        reads_memory=any(ref.root == "memory" for template in checked.templates for ref in template.info.refs),
     )
 
 

@@ -30,6 +30,7 @@ class StepPlan(msgspec.Struct, frozen=True):
     env_vars: tuple[str, ...]
     file: str
     span: Span  # where the step is named, for runtime diagnostics
+    reads_memory: bool = False  # its templates read `memory`, which a pre-key cannot see change
 
 
 class Plan(msgspec.Struct, frozen=True):

@@ -122,7 +122,7 @@ def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -
         if isinstance(extras, StepFailure):
             return ItemResult(failure=extras)
         pre = keys.pre_key(build, plan, key_item, extras)
-        known = None if plan.volatile else known_key(build, name, pre)
+        known = None if plan.volatile or plan.reads_memory else known_key(build, name, pre)
     if known is not None and _usable(build, plan, known):
         return _cached(build, plan, name, pre, known)
     try:

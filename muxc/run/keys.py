@@ -53,12 +53,22 @@ def pre_key(build: Build, plan: StepPlan, item: Any, extras: dict[str, Any]) -> 
         "templates": templates_of(plan),
         "args": build.plan.args,
         "env": {name: build.environ.get(name) for name in plan.env_vars},
-        "team": str(build.team) if build.team is not None else None,
-        "ecosystem": build.ecosystem_name,
+        "team": _team(build),
+        "ecosystem": build.ecosystem,  # every value templates may read, not just the name
         "upstream": {name: build.state(name).output_digest for name in plan.consumes},
         "item": item,
         "extras": extras,
     })
+
+
+def _team(build: Build) -> Any:
+    """The active team as templates see it (`team.description`, `team.verify`, ...)."""
+    team = build.team
+    if team is None:
+        return None
+    verify = team.verify if isinstance(team.verify, str) else None
+    return {"name": team.name, "description": team.description, "detect": team.detect, "verify": verify,
+            "roles": team.roles}
 
 
 def full_key(build: Build, plan: StepPlan, rendered: dict[str, str], item: Any,

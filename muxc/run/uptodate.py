@@ -73,7 +73,8 @@ def _decidable(build: Build, plan: StepPlan) -> bool:
     step = plan.step
     if build.options.dry_run or build.options.forces(plan.name) or build.cancel.is_set:
         return False
-    if step.if_ is not None or step.for_each is not None or plan.volatile or plan.kind in _DEFER_KINDS:
+    if step.if_ is not None or step.for_each is not None or plan.volatile or plan.reads_memory or \
+            plan.kind in _DEFER_KINDS:
         return False
     return all(build.state(dep).status != FAILED for dep in plan.deps)
 

@@ -129,3 +129,47 @@ def test_a_project_outside_git_is_fingerprinted_by_walking_it(project):
     project.write("main.py", "print(1)\n")
     assert project.build().ran == {"probe"}
     assert project.ran() == ["probe", "probe"]
+
+
+def test_a_changed_team_field_reruns_the_steps_that_read_it(project):
+    team = """
+        [teams.rust]
+        description = "{description}"
+        detect = ["Cargo.toml"]
+        """
+    project.config(team.format(description="Rust crates"))
+    project.write("Cargo.toml", "[package]\n")
+    project.workflow("""
+        workflow w "reads the team"
+
+        query ask @analyzer:
+            You review {{ team.description }} for team {{ team }}.
+        """)
+    assert project.build().ran == {"ask"}
+    assert project.build().cached == {"ask"}
+    project.config(team.format(description="Rust crates and workspaces"))
+    assert project.build().ran == {"ask"}
+    assert project.prompts()[-1] == "You review Rust crates and workspaces for team rust.\n"
+
+
+def test_a_changed_ecosystem_field_reruns_the_steps_that_read_it(project):
+    ecosystem = """
+        [ecosystems.shop]
+        description = "{description}"
+
+        [ecosystems.shop.projects.api]
+        path = "{root}"
+        type = "python"
+        """
+    project.config(ecosystem.format(description="the web shop", root=project.root))
+    project.workflow("""
+        workflow w "reads the ecosystem"
+
+        query ask @analyzer:
+            This is part of {{ ecosystem.description }}.
+        """)
+    assert project.build().ran == {"ask"}
+    assert project.build().cached == {"ask"}
+    project.config(ecosystem.format(description="the web shop and its warehouse", root=project.root))
+    assert project.build().ran == {"ask"}
+    assert project.prompts()[-1] == "This is part of the web shop and its warehouse.\n"
