@@ -110,13 +110,13 @@ class Repo:
         return subprocess.run([sys.executable, "-m", "muxc", *args], cwd=self.root, env=self.env, text=True,
                               capture_output=True, timeout=timeout, **kwargs)
 
-    def build(self, *args: str, code: int = 0, workflow: str = "x") -> subprocess.CompletedProcess[str]:
-        """``muxc build WORKFLOW ARGS`` (plain progress on stderr); asserts the exit code."""
+    def build(self, *args: str, code: int | None = 0, workflow: str = "x") -> subprocess.CompletedProcess[str]:
+        """``muxc build WORKFLOW ARGS`` (plain progress on stderr); asserts the exit code (unless None)."""
         done = self.muxc("build", workflow, *args)
-        assert done.returncode == code, f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+        assert code is None or done.returncode == code, f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
         return done
 
-    def build_json(self, *args: str, code: int = 0, workflow: str = "x") -> dict[str, Any]:
+    def build_json(self, *args: str, code: int | None = 0, workflow: str = "x") -> dict[str, Any]:
         done = self.build(*args, "--output", "json", code=code, workflow=workflow)
         return json.loads(done.stdout)
 

@@ -74,29 +74,28 @@ COMMIT = """
     """
 
 
-def test_the_apply_output_is_a_summary_and_the_diff_and_a_later_step_reads_it(proj):
+def test_the_apply_output_is_the_diff_a_later_step_reads_and_a_rebuild_neither_applies_nor_asks(proj):
     calc_project(proj, COMMIT)
+    dry = proj.build("--dry-run")  # before anything ran: the edits are not known yet
+    assert "fix (query) would run: never built" in dry.stdout and "apply (apply) would run" in dry.stdout
+    assert "diff:\n    (not known until steps.fix runs and answers with the edits)" in dry.stdout
+    assert proj.server.calls == 0 and proj.status() == ""
+
     proj.server.script(Reply(text=EDIT), Reply(text="Fix add: it subtracted"))
     done = proj.build()
-    prompt = proj.server.requests[1].prompt
-    assert prompt == ("Write a commit message for this change:\n"
-                      "1 file changed: calc.py (+1 −1)\n\n"
-                      "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n"
-                      "-    return a - b\n+    return a + b\n\n")
+    assert proj.server.requests[1].prompt == (
+        "Write a commit message for this change:\n"
+        "1 file changed: calc.py (+1 −1)\n\n"
+        "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n"
+        "-    return a - b\n+    return a + b\n\n")
     assert done.stdout == "Fix add: it subtracted\n"
 
-
-def test_a_rebuild_does_not_apply_again_nor_ask_again(proj):
-    calc_project(proj, COMMIT)
-    proj.server.script(Reply(text=EDIT), Reply(text="Fix add"))
-    proj.build()
-    after = proj.bytes("calc.py")
-    mtime = (proj.root / "calc.py").stat().st_mtime_ns
+    after, mtime = proj.bytes("calc.py"), (proj.root / "calc.py").stat().st_mtime_ns
     again = proj.build_json()
     assert statuses(again) == {"fix": "cached", "apply": "cached", "message": "cached"}
     assert proj.server.calls == 2
     assert proj.bytes("calc.py") == after and (proj.root / "calc.py").stat().st_mtime_ns == mtime
-    assert again["output"] == "Fix add"
+    assert again["output"] == "Fix add: it subtracted"
 
 
 def test_a_retried_apply_is_not_applied_again_on_rebuild(proj):
@@ -112,39 +111,23 @@ def test_a_retried_apply_is_not_applied_again_on_rebuild(proj):
     assert proj.read("calc.py").endswith("return a + b\n")
 
 
-def test_undoing_an_applied_fix_by_hand_applies_it_again_from_the_cache(proj):
+def test_undone_by_hand_dry_run_shows_the_diff_and_the_build_applies_it_again_from_the_cache(proj):
     """A cached apply must describe the files: once they lose its edits, the build puts them back."""
     calc_project(proj, COMMIT)
     proj.server.script(Reply(text=EDIT), Reply(text="Fix add"))
     proj.build()
-    for _ in range(2):  # twice: the second undo must not find the first re-apply in the cache
-        proj.git("checkout", "--", "calc.py")
+    proj.git("checkout", "--", "calc.py")
+    dry = proj.build("--dry-run")
+    assert "apply (apply) would run: the files the edits touch changed" in dry.stdout
+    assert "diff:\n    --- a/calc.py\n    +++ b/calc.py" in dry.stdout
+    assert "    -    return a - b\n    +    return a + b" in dry.stdout
+    assert proj.read("calc.py") == "def add(a, b):\n    return a - b\n" and proj.status() == ""
+    for undo in range(2):  # twice: the second undo must not find the first re-apply in the cache
+        if undo:
+            proj.git("checkout", "--", "calc.py")
         again = proj.build_json()
         assert statuses(again) == {"fix": "cached", "apply": "ran", "message": "cached"}
         assert proj.read("calc.py").endswith("return a + b\n")
-        assert "the files the edits touch changed" in again["steps"][1]["reason"]
-        assert statuses(proj.build_json()) == {"fix": "cached", "apply": "cached", "message": "cached"}
+        if not undo:
+            assert statuses(proj.build_json()) == {"fix": "cached", "apply": "cached", "message": "cached"}
     assert proj.server.calls == 2
-
-
-def test_dry_run_shows_the_diff_an_apply_would_make_without_writing(proj):
-    calc_project(proj, COMMIT)
-    proj.server.script(Reply(text=EDIT), Reply(text="Fix add"))
-    proj.build()
-    proj.git("checkout", "--", "calc.py")  # the user undoes the fix: the apply would run again
-    calls = proj.server.calls
-    done = proj.build("--dry-run")
-    assert "apply (apply) would run" in done.stdout
-    assert "diff:\n    --- a/calc.py\n    +++ b/calc.py" in done.stdout
-    assert "    -    return a - b\n    +    return a + b" in done.stdout
-    assert proj.read("calc.py") == "def add(a, b):\n    return a - b\n"
-    assert proj.server.calls == calls and proj.status() == ""
-
-
-def test_dry_run_before_the_source_ran_says_the_apply_waits_for_it(proj):
-    calc_project(proj, COMMIT)
-    done = proj.build("--dry-run")
-    assert "fix (query) would run: never built" in done.stdout
-    assert "apply (apply) would run" in done.stdout
-    assert "diff:\n    (not known until steps.fix runs and answers with the edits)" in done.stdout
-    assert proj.server.calls == 0 and proj.status() == ""

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
-
 from tests.support.llm_server import Reply
 
 APPLY = """
@@ -21,25 +19,30 @@ APPLY = """
 
 GREETING = "def greet(name):\n    return 'hi ' + name\n\n\nprint(greet('you'))\n"
 FIXED = GREETING.replace("'hi '", "'hello, '")
+NEW_DOC = "# New\nmade by the edits\n"
 
-DIFF = """I changed the greeting:
+
+def diff_answer(d: str) -> str:
+    return f"""I changed the greeting:
 
 ```diff
---- a/greet.py
-+++ b/greet.py
+--- a/{d}/greet.py
++++ b/{d}/greet.py
 @@ -1,2 +1,2 @@
  def greet(name):
 -    return 'hi ' + name
 +    return 'hello, ' + name
 --- /dev/null
-+++ b/docs/new.md
++++ b/{d}/docs/new.md
 @@ -0,0 +1,2 @@
 +# New
-+made by a diff
++made by the edits
 ```
 """
 
-BLOCKS = """greet.py
+
+def blocks_answer(d: str) -> str:
+    return f"""{d}/greet.py
 ```python
 <<<<<<< SEARCH
     return 'hi ' + name
@@ -49,60 +52,49 @@ BLOCKS = """greet.py
 ```
 """
 
+
+# Each format an LLM may answer in, as a function of the directory its case edits in:
+# (the answer, the file and the bytes it must hold afterwards, whether it also creates docs/new.md)
 FORMATS = {
-    "json old/new": json.dumps({"path": "greet.py", "old": "    return 'hi ' + name\n",
-                                "new": "    return 'hello, ' + name\n"}),
-    "json list in prose": "Here you go:\n```json\n" + json.dumps([
-        {"path": "greet.py", "old": "'hi '", "new": "'hello, '"}]) + "\n```\nThat should do it.",
-    "edits object": json.dumps({"edits": [{"path": "greet.py", "old": "'hi '", "new": "'hello, '"},
-                                          {"path": "docs/new.md", "content": "# New\nmade by a diff\n"}]}),
-    "lok file alias": json.dumps({"file": "greet.py", "old": "'hi '", "new": "'hello, '"}),
-    "unified diff with /dev/null": DIFF,
-    "search/replace": BLOCKS,
+    "json-old-new": lambda d: json.dumps({"path": f"{d}/greet.py", "old": "    return 'hi ' + name\n",
+                                          "new": "    return 'hello, ' + name\n"}),
+    "json-list-in-prose": lambda d: "Here you go:\n```json\n" + json.dumps([
+        {"path": f"{d}/greet.py", "old": "'hi '", "new": "'hello, '"}]) + "\n```\nThat should do it.",
+    "edits-object": lambda d: json.dumps({"edits": [{"path": f"{d}/greet.py", "old": "'hi '", "new": "'hello, '"},
+                                                    {"path": f"{d}/docs/new.md", "content": NEW_DOC}]}),
+    "lok-file-alias": lambda d: json.dumps({"file": f"{d}/greet.py", "old": "'hi '", "new": "'hello, '"}),
+    "unified-diff-dev-null": diff_answer,
+    "search-replace": blocks_answer,
+    "json-content": lambda d: json.dumps({"path": f"{d}/greet.py", "content": FIXED}),
 }
 
 
-def project_with_greeting(proj) -> None:
-    proj.write("greet.py", GREETING)
-    proj.workflow(APPLY)
+def test_each_edit_format_applies_and_crlf_files_keep_crlf(proj):
+    """One build with one query and apply per case (a build per case would be slow)."""
+    cases = {name: (make(f"cases/{name}"), f"cases/{name}/greet.py", GREETING.encode(), FIXED.encode())
+             for name, make in FORMATS.items()}
+    cases["crlf-json"] = (json.dumps({"path": "cases/crlf-json/win.txt", "old": "two\nthree\n",
+                                      "new": "2\n3\nfour\n"}),
+                          "cases/crlf-json/win.txt", b"one\r\ntwo\r\nthree\r\n", b"one\r\n2\r\n3\r\nfour\r\n")
+    cases["crlf-diff"] = ("--- a/cases/crlf-diff/win.txt\n+++ b/cases/crlf-diff/win.txt\n"
+                          "@@ -1,3 +1,3 @@\n one\n-two\n+TWO\n three\n",
+                          "cases/crlf-diff/win.txt", b"one\r\ntwo\r\nthree\r\n", b"one\r\nTWO\r\nthree\r\n")
+    steps = ['workflow x "every edit format"']
+    for number, (name, (_, path, before, _)) in enumerate(cases.items()):
+        proj.write(path, before)
+        steps.append(f"query q{number} @coder: Edit case {name}.\n\napply a{number} from q{number} [verify_retries = 0]")
+    proj.workflow("\n\n".join(steps) + "\n")
     proj.commit()
-
-
-@pytest.mark.parametrize("name", list(FORMATS))
-def test_each_edit_format_applies(proj, name):
-    project_with_greeting(proj)
-    proj.server.script(Reply(text=FORMATS[name]))
-    done = proj.build()
-    assert proj.read("greet.py") == FIXED
-    assert "-    return 'hi ' + name\n+    return 'hello, ' + name" in done.stdout
-    if "docs/new.md" in FORMATS[name]:
-        assert proj.read("docs/new.md") == "# New\nmade by a diff\n"
-        assert "+++ b/docs/new.md" in done.stdout
-
-
-def test_json_content_writes_a_whole_file(proj):
-    project_with_greeting(proj)
-    proj.server.script(Reply(text=json.dumps({"path": "greet.py", "content": "print('replaced')\n"})))
-    proj.build()
-    assert proj.read("greet.py") == "print('replaced')\n"
-
-
-def test_crlf_files_keep_crlf(proj):
-    proj.write("win.txt", b"one\r\ntwo\r\nthree\r\n")
-    proj.workflow(APPLY)
-    proj.commit()
-    proj.server.script(Reply(text=json.dumps({"path": "win.txt", "old": "two\nthree\n", "new": "2\n3\nfour\n"})))
-    proj.build()
-    assert proj.bytes("win.txt") == b"one\r\n2\r\n3\r\nfour\r\n"
-
-
-def test_crlf_files_keep_crlf_through_a_diff(proj):
-    proj.write("win.txt", b"one\r\ntwo\r\nthree\r\n")
-    proj.workflow(APPLY)
-    proj.commit()
-    proj.server.script(Reply(text="--- a/win.txt\n+++ b/win.txt\n@@ -1,3 +1,3 @@\n one\n-two\n+TWO\n three\n"))
-    proj.build()
-    assert proj.bytes("win.txt") == b"one\r\nTWO\r\nthree\r\n"
+    answers = {f"Edit case {name}.": answer for name, (answer, *_) in cases.items()}
+    proj.server.responder = lambda request: Reply(text=answers[request.prompt])
+    doc = proj.build_json(code=None)
+    failed = {name: step["error"] for name, step in zip(cases, doc["steps"][1::2], strict=True)
+              if step["status"] != "ran"}
+    assert failed == {}
+    for name, (_, path, _, after) in cases.items():
+        assert proj.bytes(path) == after, name
+    for name in ("edits-object", "unified-diff-dev-null"):
+        assert proj.read(f"cases/{name}/docs/new.md") == NEW_DOC
 
 
 def test_an_ambiguous_old_is_refused_with_its_line_numbers_and_nothing_is_written(proj):
