@@ -92,7 +92,11 @@ def server_config(config: BackendConfig, base_url: str) -> BackendConfig:
 
 
 def settings(config: BackendConfig) -> Settings:
-    managed = config.managed or ManagedConfig(health_interval=HEALTH_INTERVAL_S)
+    """The backend's ``managed`` table if it has one (port, keep_running, timeouts), polled more
+    closely than a hook-managed server unless the user chose an interval."""
+    managed = config.managed or ManagedConfig()
+    if managed.health_interval == ManagedConfig().health_interval:
+        managed = msgspec.structs.replace(managed, health_interval=HEALTH_INTERVAL_S)
     return Settings.of(managed)
 
 

@@ -432,6 +432,8 @@ class Supervisor:
         """Run ``start``, then poll ``health`` until it passes; seconds from start to healthy."""
         limit = entry.settings.start_timeout
         began = time.monotonic()
+        if cancel.is_set:  # interrupted while waiting for the switch: start nothing
+            raise BackendError("cancelled", entry.name, "interrupted before the backend was started")
         with self._cond:
             entry.needs_stop = True  # from here on, whatever start began is muxc's to stop
         if entry.hooks.has("start"):
