@@ -58,6 +58,8 @@ def batched(nodes: Sequence[Node]) -> list[str]:
 
 def _pick(ready: list[int], nodes: Sequence[Node], current: str | None) -> int:
     """The first ready step that causes no switch, else the first ready step."""
+    if current is None:  # nothing is resident yet: any step is as cheap as any other
+        return 0
     for slot, index in enumerate(ready):
         if nodes[index][2] in (None, current):
             return slot
