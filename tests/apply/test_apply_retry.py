@@ -131,3 +131,33 @@ def test_a_custom_verify_retry_prompt_gets_error_original_and_edits(proj):
     assert "FAIL: add(2, 2)" in retry
     assert "ORIG[Fix add in calc.py.\n]" in retry
     assert f"EDITS[{first}]" in retry
+
+
+def test_the_re_ask_keeps_the_source_steps_system_prompt_and_output_schema(proj):
+    proj.write("calc.py", "def add(a, b):\n    return a - b\n")
+    proj.write("check.sh", CHECK)
+    proj.workflow("""
+        workflow x "fix with a schema"
+
+        query fix @coder [
+            system = "You only answer JSON edits.",
+            output_schema = {type = "object", required = ["edits"], properties = {edits = {type = "array"}}},
+        ]:
+            Fix add in calc.py.
+
+        apply apply from fix [verify = "sh check.sh", verify_retries = 1]
+        """)
+    proj.commit()
+    wrong = {"edits": [{"path": "calc.py", "old": "return a - b", "new": "return a * b"}]}
+    right = {"edits": [{"path": "calc.py", "old": "return a - b", "new": "return a + b"}]}
+    proj.server.script(Reply(text=json.dumps(wrong)), Reply(text="Use a plus."), Reply(text=json.dumps(right)))
+    proj.build()
+    first, retry, schema_retry = proj.server.requests
+    system = {"role": "system", "content": "You only answer JSON edits."}
+    assert first.body["messages"][0] == system
+    assert retry.body["messages"][0] == system
+    assert "FAIL: add(2, 2)" in retry.prompt
+    assert "IMPORTANT: You MUST respond with valid JSON matching this schema" in retry.prompt
+    # an answer to the re-ask that does not match the schema is asked again like any other
+    assert "It did not contain any valid JSON." in schema_retry.prompt
+    assert proj.read("calc.py").endswith("return a + b\n")

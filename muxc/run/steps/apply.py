@@ -174,9 +174,9 @@ class _Attempts:
         from muxc.run.steps.query import ask_again
 
         source = self.build.step(source_name(self.plan))
-        original = self.build.state(source.name).rendered.get("prompt") or _latest_prompt(self.build, source.name)
-        prompt = self._retry_prompt(original, error)
-        answer = ask_again(self.build, source, prompt)
+        asked = _source_rendered(self.build, source.name)
+        prompt = self._retry_prompt(asked.get("prompt", ""), error)
+        answer = ask_again(self.build, source, prompt, asked.get("system"))
         if isinstance(answer, StepFailure):
             return answer
         self.output = answer
@@ -238,9 +238,13 @@ def _team_verify(build: Build) -> str | None:
     return verify if isinstance(verify, str) else None
 
 
-def _latest_prompt(build: Build, step: str) -> str:
+def _source_rendered(build: Build, step: str) -> dict[str, str]:
+    """The source's rendered prompt and system: from this build, else from the result it was served from."""
+    rendered = build.state(step).rendered
+    if rendered.get("prompt"):
+        return rendered
     latest = build.latest.get(step)
-    return build.store.details(latest.key)[1].get("prompt", "") if latest else ""
+    return build.store.details(latest.key)[1] if latest else {}
 
 
 def preview(build: Build, plan: StepPlan) -> str:

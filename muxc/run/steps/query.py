@@ -163,11 +163,17 @@ def _ask(build: Build, plan: StepPlan, request: CompletionRequest) -> Produced |
                     result.usage or Usage(), result.cost_usd, calls=calls)
 
 
-def ask_again(build: Build, plan: StepPlan, prompt: str) -> str | StepFailure:
-    """Ask a query step's role a new prompt (an apply step re-asking for corrected edits)."""
+def ask_again(build: Build, plan: StepPlan, prompt: str, system: str | None = None) -> str | StepFailure:
+    """Ask a query step's role a new prompt (an apply step re-asking for corrected edits).
+
+    The request is the step's own in everything but the prompt: its system prompt, parameters and
+    timeout, and its output_schema (instructions appended, the answer validated and re-asked)."""
     blocked = build.budget_left()
     if blocked is not None:
         return StepFailure("budget", f"not asked again: {blocked}")
-    request = CompletionRequest(prompt=prompt, params=plan.step.params, step=plan.name, workflow=build.plan.workflow)
-    produced = _ask(build, plan, request)
+    schema = plan.step.output_schema
+    request = CompletionRequest(prompt=prompt + (_suffix(schema) if schema else ""), system=system,
+                                params=plan.step.params, step=plan.name, workflow=build.plan.workflow,
+                                timeout=plan.step.timeout / 1000 if plan.step.timeout else None)
+    produced = _ask_with_schema(build, plan, request, schema)
     return produced if isinstance(produced, StepFailure) else produced.output
