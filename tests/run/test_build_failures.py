@@ -132,7 +132,7 @@ def test_a_step_timeout_kills_its_whole_process_group(project, tmp_path):
         """)
     started = time.monotonic()
     built = project.build(code=1)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10  # not the 30 s of its sleep
     assert built.step("hang")["error"] == "timed out after 300ms; its process group was killed"
     found = wait_for_pids(pids, 3)
     assert not [pid for pid in found if alive(pid)]
@@ -154,7 +154,7 @@ def test_the_workflow_timeout_stops_the_build(project):
         """)
     started = time.monotonic()
     built = project.build("-j", "1", code=1)
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 10  # not the 30 s of its sleep
     assert built.status == {"quick": "ran", "slow": "failed", "never": "not reached"}
     assert built.step("slow")["error"] == "the workflow's timeout passed; its process group was killed"
     assert project.ran() == ["quick", "slow"]

@@ -11,6 +11,10 @@ import pytest
 
 from tests.run.procs import alive, wait_for_pids, wait_until
 
+# How soon an interrupted build must be gone: muxc waits at most 1 s for its workers, the rest is
+# slack for a loaded machine.
+STOP_S = 2.5
+
 # `slow` hangs (with a child of its own) until $FLAGS/fast exists; the others are quick.
 STAGES = """
     workflow w "quick steps, then a slow one"
@@ -73,7 +77,7 @@ def test_ctrl_c_stops_promptly_kills_the_step_and_keeps_what_finished(stages, si
         interrupted = time.monotonic()
         build.send_signal(sig)
         out, err = build.communicate(timeout=5)
-        assert time.monotonic() - interrupted < 2.0
+        assert time.monotonic() - interrupted < STOP_S
     finally:
         reap(build)
     assert build.returncode == 130, err
@@ -97,7 +101,7 @@ def test_ctrl_c_with_parallel_workers(stages):
         interrupted = time.monotonic()
         build.send_signal(signal.SIGINT)
         _, err = build.communicate(timeout=5)
-        assert time.monotonic() - interrupted < 2.0
+        assert time.monotonic() - interrupted < STOP_S
     finally:
         reap(build)
     assert build.returncode == 130, err
@@ -133,7 +137,7 @@ def test_a_second_build_in_the_same_project_fails_fast(stages):
         wait_for_pids(stages.pids, 2, timeout=20)
         started = time.monotonic()
         second = stages.cli("build", "w")
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 5  # it does not wait for the lock
         assert second.exit_code == 1
         assert second.stderr == f"Error: another muxc build is running in this project (pid {first.pid}); " \
                                 "wait for it to finish or stop it\n"
@@ -239,7 +243,7 @@ def test_ctrl_c_while_waiting_for_the_llm_stops_promptly(project):
         interrupted = time.monotonic()
         build.send_signal(signal.SIGINT)
         _, err = build.communicate(timeout=5)
-        assert time.monotonic() - interrupted < 2.0
+        assert time.monotonic() - interrupted < STOP_S
     finally:
         reap(build)
     assert build.returncode == 130, err
