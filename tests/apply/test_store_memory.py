@@ -38,6 +38,16 @@ ANSWER = {
 }
 
 
+STORE = """
+    workflow x "store"
+
+    query learn @analyzer:
+        Facts?
+
+    store remember: {{ learn }}
+    """
+
+
 def ecosystem_config(proj) -> None:
     proj.config(f"""
         [ecosystems.shop]
@@ -95,14 +105,7 @@ def test_an_answer_is_stored_read_back_by_a_later_step_and_muxc_memory_and_build
 
 
 def test_a_store_step_without_an_ecosystem_uses_the_directory_name_and_reports_bad_items(proj):
-    proj.workflow("""
-        workflow x "store"
-
-        query learn @analyzer:
-            Facts?
-
-        store remember: {{ learn }}
-        """)
+    proj.workflow(STORE)
     proj.commit()
     proj.server.script(Reply(text=json.dumps({"facts": [{"project": "p", "fact": "f", "source": "s",
                                                          "confidence": 1}, {"fact": 3}]})))
@@ -116,14 +119,7 @@ def test_a_store_step_without_an_ecosystem_uses_the_directory_name_and_reports_b
 
 def test_a_store_step_with_no_json_fails_clearly(proj):
     ecosystem_config(proj)
-    proj.workflow("""
-        workflow x "store"
-
-        query learn @analyzer:
-            Facts?
-
-        store remember: {{ learn }}
-        """)
+    proj.workflow(STORE)
     proj.commit()
     proj.server.script(Reply(text="I could not find anything worth remembering."))
     done = proj.build(code=1)
