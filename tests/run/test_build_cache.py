@@ -377,3 +377,23 @@ def test_forget_a_for_each_step_reruns_every_item(project):
     again = project.build()
     assert again.step("each")["reason"] == "2 of 2 items ran"
     assert sorted(project.prompts()) == ["Describe a.rs\n", "Describe b.rs\n"]
+
+
+def test_a_failed_item_is_the_only_one_that_runs_again(project, tmp_path, monkeypatch):
+    monkeypatch.setenv("FLAGS", str(tmp_path))
+    project.workflow("""
+        workflow w "one item fails"
+
+        shell each [for_each = "['a', 'b', 'c']"]:
+            echo {{ item }} >> "$COUNTER"
+            if [ {{ item }} = b ] && ! [ -e "$FLAGS/fixed" ]; then echo "b is broken" >&2; exit 1; fi
+            echo done {{ item }}
+        """)
+    failed = project.build(code=1)
+    assert failed.step("each")["error"] == "1 of 3 items failed; the first: the command exited with code 1"
+    assert sorted(project.ran()) == ["a", "b", "c"]
+    (tmp_path / "fixed").touch()
+    again = project.build()
+    assert again.step("each")["reason"] == "1 of 3 items ran"
+    assert project.ran() == ["b"]
+    assert again.output == "done a\ndone b\ndone c"
