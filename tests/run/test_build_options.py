@@ -83,9 +83,10 @@ def test_without_keep_going_a_failure_stops_the_build(project):
     assert built.doc["success"] is False
 
 
-def test_keep_going_runs_the_independent_branch(project):
+@pytest.mark.parametrize("jobs", ["1", "4"])
+def test_keep_going_runs_the_independent_branch(project, jobs):
     project.workflow(BRANCHES)
-    built = project.build("--keep-going", "-j", "1", code=1)
+    built = project.build("--keep-going", "-j", jobs, code=1)
     assert built.status == {"broken": "failed", "after": "not reached", "independent": "ran"}
     assert sorted(project.ran()) == ["broken", "independent"]
     assert built.step("broken")["error"] == "the command exited with code 3"
