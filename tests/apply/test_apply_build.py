@@ -131,3 +131,25 @@ def test_undone_by_hand_dry_run_shows_the_diff_and_the_build_applies_it_again_fr
         if not undo:
             assert statuses(proj.build_json()) == {"fix": "cached", "apply": "cached", "message": "cached"}
     assert proj.server.calls == 2
+
+
+def test_a_rollback_never_undoes_another_apply_running_at_the_same_time(proj):
+    proj.write("both.txt", "one\ntwo\nthree\n")
+    proj.workflow("""
+        workflow x "two applies on one file, in parallel"
+
+        query a @coder: Edit line one.
+
+        query b @coder: Edit line three.
+
+        apply apply_a from a [verify = "sleep 1"]
+
+        apply apply_b from b [verify = "sleep 0.3; false", rollback_on_failure = true]
+        """)
+    proj.commit()
+    answers = {"Edit line one.": json.dumps({"path": "both.txt", "old": "one", "new": "ONE"}),
+               "Edit line three.": json.dumps({"path": "both.txt", "old": "three", "new": "THREE"})}
+    proj.server.responder = lambda request: Reply(text=answers[request.prompt])
+    doc = proj.build_json("-j", "4", "--keep-going", code=1)
+    assert statuses(doc) == {"a": "ran", "b": "ran", "apply_a": "ran", "apply_b": "failed"}
+    assert proj.read("both.txt") == "ONE\ntwo\nthree\n"  # apply_b's rollback kept apply_a's edit

@@ -16,6 +16,7 @@ again from the cached source output, without asking the LLM.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import msgspec
@@ -96,7 +97,22 @@ def _last_apply(build: Build, plan: StepPlan) -> _LastApply | None:
 
 def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any
         ) -> Produced | StepFailure:
-    return _Attempts(build, plan, rendered, context).run()
+    # One apply at a time per build: two applies in parallel could edit the same file, and one's
+    # rollback would write its snapshot over the other's applied edits (and each verify would see
+    # the other's half-done state). Held across re-asks, so a snapshot stays true until the end.
+    lock = _apply_lock(build)
+    while not lock.acquire(timeout=0.1):
+        if build.cancel.is_set:
+            return StepFailure("cancelled", "interrupted while waiting for another apply step to finish")
+    try:
+        return _Attempts(build, plan, rendered, context).run()
+    finally:
+        lock.release()
+
+
+def _apply_lock(build: Build) -> threading.Lock:
+    with build.lock:
+        return build.memo.setdefault("apply steps", threading.Lock())
 
 
 class _Attempts:
