@@ -84,6 +84,7 @@ class Build:
     lock: threading.Lock = field(default_factory=threading.Lock)
     started: float = field(default_factory=time.time)
     calls: int = 0
+    calls_in_flight: int = 0  # claimed by start_call, not yet settled
     cost_usd: float = 0.0
     targets: dict[str, Path] = field(default_factory=dict)  # step -> saved output file
     seen_trees: set[str] = field(default_factory=set)
@@ -104,18 +105,33 @@ class Build:
     def step(self, name: str) -> StepPlan:
         return self._plans[name]
 
-    def add_cost(self, calls: int, cost: float | None) -> None:
+    def start_call(self) -> str | None:
+        """Claim one LLM call within the budget: None when claimed (``end_call`` settles it), else
+        why not. Claims count against --max-calls at once, so parallel steps cannot all pass the
+        check before any of them has been counted."""
         with self.lock:
+            blocked = self._blocked(self.calls + self.calls_in_flight)
+            if blocked is None:
+                self.calls_in_flight += 1
+            return blocked
+
+    def end_call(self, calls: int, cost: float | None) -> None:
+        with self.lock:
+            self.calls_in_flight -= 1
             self.calls += calls
             self.cost_usd += cost or 0.0
 
     def budget_left(self) -> str | None:
         """Why no new LLM call may start (a budget or gate is exhausted), or None."""
+        with self.lock:
+            return self._blocked(self.calls + self.calls_in_flight)
+
+    def _blocked(self, calls: int) -> str | None:
         limits = self.options
         max_usd = limits.max_cost if limits.max_cost is not None else self.config.budget.max_usd
         max_calls = limits.max_calls if limits.max_calls is not None else self.config.budget.max_calls
         if max_usd is not None and self.cost_usd >= max_usd:
             return f"the cost limit of ${max_usd:.2f} is reached (${self.cost_usd:.2f} spent)"
-        if max_calls is not None and self.calls >= max_calls:
+        if max_calls is not None and calls >= max_calls:
             return f"the limit of {max_calls} LLM calls is reached"
         return None

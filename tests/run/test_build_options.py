@@ -169,3 +169,23 @@ def test_refresh_of_an_unknown_step_is_a_usage_error(chain):
     assert result.exit_code == 2
     assert "Error: --refresh reveiw: `w` has no step `reveiw`; did you mean `review`?" in result.stderr
     assert chain.calls == 0 and chain.ran() == []
+
+
+def test_max_calls_holds_with_parallel_steps_and_items(project):
+    project.server.latency = 0.2  # every call is still in flight when the others start
+    project.workflow("""
+        workflow w "six questions at once"
+
+        query each @analyzer [for_each = "['a', 'b', 'c', 'd']"]:
+            Describe {{ item }}
+
+        query one @analyzer:
+            One?
+
+        query two @analyzer:
+            Two?
+        """)
+    built = project.build("--max-calls", "2", "-j", "4", code=1)
+    assert project.calls == 2
+    errors = [step["error"] for step in built.doc["steps"] if step["error"]]
+    assert errors and all("the limit of 2 LLM calls is reached" in error for error in errors)

@@ -151,9 +151,15 @@ def _ask(build: Build, plan: StepPlan, request: CompletionRequest) -> Produced |
         role = resolved_role(build, plan)
     except RoleError as error:
         return StepFailure("config", error.message)
-    result = run_role(role, pool_of(build), request, build.cancel)
-    calls = len(result.completions) + len(result.failures)
-    build.add_cost(calls, result.cost_usd)
+    blocked = build.start_call()
+    if blocked is not None:
+        return StepFailure("budget", f"not asked: {blocked}", hint="raise --max-cost/--max-calls or [budget]")
+    calls, cost = 0, None
+    try:
+        result = run_role(role, pool_of(build), request, build.cancel)
+        calls, cost = len(result.completions) + len(result.failures), result.cost_usd
+    finally:
+        build.end_call(calls, cost)
     if result.cancelled:
         why = "the workflow's timeout passed" if build.timed_out else "interrupted"
         return StepFailure("cancelled", f"{why} while waiting for the backend")
