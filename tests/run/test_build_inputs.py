@@ -173,3 +173,41 @@ def test_a_changed_ecosystem_field_reruns_the_steps_that_read_it(project):
     project.config(ecosystem.format(description="the web shop and its warehouse", root=project.root))
     assert project.build().ran == {"ask"}
     assert project.prompts()[-1] == "This is part of the web shop and its warehouse.\n"
+
+
+def test_a_query_to_an_agentic_cli_depends_on_the_project(project, tmp_path):
+    import sys
+
+    from tests.support.fixtures import FAKE_CLI_SCRIPT
+
+    calls = tmp_path / "cli-calls"
+    wrapper = tmp_path / "agent"
+    wrapper.write_text(f'#!/bin/sh\necho call >> "{calls}"\nexec "{sys.executable}" "{FAKE_CLI_SCRIPT}" "$@"\n')
+    wrapper.chmod(0o755)
+    project.config(f"""
+        [backends.agent]
+        command = "{wrapper}"
+
+        [roles.coder]
+        backends = ["agent"]
+        """)
+    project.workflow("""
+        workflow w "an agent that reads the tree itself"
+
+        query look @coder:
+            Look at the code.
+        """)
+    project.write("src/main.py", "print()\n")
+    project.commit()
+
+    def asked() -> int:
+        return len(calls.read_text().split()) if calls.exists() else 0
+
+    assert project.build().output == "echo: Look at the code."
+    assert asked() == 1
+    project.write("ignored/scratch.txt", "x")
+    assert project.build().ran == set() and asked() == 1
+    project.write("src/main.py", "print(1)\n")
+    built = project.build()
+    assert built.ran == {"look"} and asked() == 2
+    assert built.step("look")["reason"] == "src/main.py changed"
