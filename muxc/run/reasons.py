@@ -44,8 +44,9 @@ def change_list(build: Build, plan: StepPlan, previous: Latest | None, component
         if old.get(part) != components.get(part) and part in components:
             reasons.append(_files(build, what, old.get(part), components[part]))
     for part, what in (("source", "the edits to apply"), ("files", "the files the edits touch"),
+                       ("wrapper", "the command wrapper"),
                        ("answer", "the answer"), ("item", "the item"), ("ecosystem", "the ecosystem")):
-        if old.get(part) != components.get(part) and part in components:
+        if old.get(part) != components.get(part) and (part in components or part in old):
             reasons.append(f"{what} changed")
     return reasons
 

@@ -211,3 +211,25 @@ def test_a_query_to_an_agentic_cli_depends_on_the_project(project, tmp_path):
     built = project.build()
     assert built.ran == {"look"} and asked() == 2
     assert built.step("look")["reason"] == "src/main.py changed"
+
+
+def test_the_command_wrapper_is_part_of_a_shell_steps_key(project):
+    project.workflow("""
+        workflow w "a wrapped command"
+
+        shell probe [inputs = []]:
+            echo probe >> "$COUNTER"
+            echo "in $WRAPPED"
+        """)
+    assert project.build().output == "in"
+    project.config("""
+        [defaults]
+        command_wrapper = "WRAPPED=nix sh -c '{cmd}'"
+        """)
+    built = project.build()
+    assert built.output == "in nix"
+    assert built.step("probe")["reason"] == "the command wrapper changed"
+    assert project.build().ran == set()
+    project.config()
+    assert project.build().step("probe")["status"] == "cached"  # back to the unwrapped result
+    assert project.ran() == ["probe", "probe"]

@@ -16,7 +16,11 @@ from muxc.run.outcome import Produced, StepFailure
 
 
 def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, Any] | StepFailure:
-    return files_read(build, plan, context, whole_project=True)
+    files = files_read(build, plan, context, whole_project=True)
+    wrapper = build.config.defaults.command_wrapper
+    if wrapper and not isinstance(files, StepFailure):  # what runs is the wrapped command
+        return {**files, "wrapper": wrapper}
+    return files
 
 
 def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any
