@@ -91,10 +91,11 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
     prepared = prepare(g.project(), workflow, parse_assignments(ctx, args, "argument"), options,
                        reporter_for(g.output))
     if prepared.build is None:
+        code = 2 if prepared.workflow_path is None else 1
         render_diagnostics(prepared)
-        if prepared.workflow_path is None:
-            ctx.exit(2)
-        ctx.exit(1)
+        if g.output == "json":  # a program reading stdout still gets a document, with the reasons
+            echo_json(_not_built(workflow, prepared, code))
+        ctx.exit(code)
     unknown = _unknown_steps(prepared.build, refresh)
     if unknown:
         close(prepared.build)
@@ -108,6 +109,14 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
     finally:
         close(done.build)
     ctx.exit(code)
+
+
+def _not_built(workflow: str, report: object, code: int) -> dict:
+    """The JSON document of a build that never started (the workflow has errors, or none was found)."""
+    from muxc.diagnostics.render import as_json_object
+
+    return {"workflow": workflow, "success": False, "exit_code": code, "steps": [], "output": None,
+            "diagnostics": [as_json_object(d, report.sources) for d in report.diagnostics]}
 
 
 def _unknown_steps(build: object, refresh: tuple[str, ...]) -> str | None:

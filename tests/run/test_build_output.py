@@ -124,3 +124,25 @@ def test_a_one_step_workflow_is_one_step(project):
     result = project.cli("build", "w")
     assert result.stderr.startswith("building w (1 step)\n")
     assert result.stderr.splitlines()[-1].startswith("w: 1 step — 1 ran, 0 cached in ")
+
+
+def test_json_output_when_the_workflow_has_errors(project):
+    project.workflow("""
+        workflow w "a typo"
+
+        shell first:
+            echo first >> "$COUNTER"
+
+        query ask @analyzer:
+            Explain {{ frist }}
+        """)
+    done = project.run("build", "w", "--output", "json")
+    assert done.returncode == 1
+    doc = json.loads(done.stdout)
+    assert doc["success"] is False and doc["exit_code"] == 1 and doc["steps"] == [] and doc["output"] is None
+    [diagnostic] = doc["diagnostics"]
+    assert (diagnostic["code"], diagnostic["line"], diagnostic["message"]) == \
+        ("unknown-name", 7, "`frist` is not defined")
+    assert project.ran() == []
+    missing = project.run("build", "nope", "--output", "json")
+    assert missing.returncode == 2 and json.loads(missing.stdout)["diagnostics"][0]["code"] == "unknown-workflow"
