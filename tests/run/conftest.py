@@ -2,7 +2,9 @@
 
 ``project`` is a ``Project``: a temporary git work tree with ``.muxc/config.toml`` pointing the
 ``analyzer`` and ``synthesizer`` roles at the ``llm_server`` fixture, and an isolated HOME and XDG
-dirs. Workflows go in ``.muxc/workflows/`` (``project.workflow(text)``).
+dirs. Workflows go in ``.muxc/workflows/`` (``project.workflow(text)``). The server answers
+``"answer to: " + the prompt`` unless a test scripts another reply, so a changed prompt changes
+the answer and the steps after it.
 
 Builds run in-process through the real click command (``project.build(...)``, fast) or as a
 subprocess (``project.spawn(...)``) when a test needs signals, a second process or a pure stdout.

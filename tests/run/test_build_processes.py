@@ -62,6 +62,25 @@ def reap(process: subprocess.Popen[str]) -> None:
     process.communicate()
 
 
+def interrupt(project, args: tuple[str, ...], running, sig: int = signal.SIGINT) -> tuple[int, str, str]:
+    """Start ``muxc ARGS``, send ``sig`` once ``running()`` gives something true, and wait for the
+    build to be gone (within STOP_S); returns (exit code, stdout, stderr)."""
+    build = project.spawn(*args)
+    try:
+        assert wait_until(running, timeout=20), "the build never got that far"
+        interrupted = time.monotonic()
+        build.send_signal(sig)
+        out, err = build.communicate(timeout=5)
+        assert time.monotonic() - interrupted < STOP_S
+    finally:
+        reap(build)
+    return build.returncode, out, err
+
+
+def _pids_of(stages) -> list[int]:
+    return [int(line) for line in stages.pids.read_text().split()] if stages.pids.exists() else []
+
+
 def _stop_leftovers(pids):
     for pid in pids:
         if alive(pid):
@@ -71,16 +90,9 @@ def _stop_leftovers(pids):
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_ctrl_c_stops_promptly_kills_the_step_and_keeps_what_finished(stages, sig):
-    build = stages.spawn("build", "w", "-j", "1")
-    try:
-        pids = wait_for_pids(stages.pids, 2, timeout=20)
-        interrupted = time.monotonic()
-        build.send_signal(sig)
-        out, err = build.communicate(timeout=5)
-        assert time.monotonic() - interrupted < STOP_S
-    finally:
-        reap(build)
-    assert build.returncode == 130, err
+    code, out, err = interrupt(stages, ("build", "w", "-j", "1"), lambda: len(_pids_of(stages)) >= 2, sig)
+    pids = _pids_of(stages)
+    assert code == 130, err
     assert "interrupted: finished steps are kept; build again to resume" in err
     assert out == ""
     assert wait_until(lambda: not [pid for pid in pids if alive(pid)], timeout=2), "a child survived Ctrl-C"
@@ -95,16 +107,9 @@ def test_ctrl_c_stops_promptly_kills_the_step_and_keeps_what_finished(stages, si
 
 @pytest.mark.slow
 def test_ctrl_c_with_parallel_workers(stages):
-    build = stages.spawn("build", "w", "-j", "4")
-    try:
-        pids = wait_for_pids(stages.pids, 2, timeout=20)
-        interrupted = time.monotonic()
-        build.send_signal(signal.SIGINT)
-        _, err = build.communicate(timeout=5)
-        assert time.monotonic() - interrupted < STOP_S
-    finally:
-        reap(build)
-    assert build.returncode == 130, err
+    code, _, err = interrupt(stages, ("build", "w", "-j", "4"), lambda: len(_pids_of(stages)) >= 2)
+    pids = _pids_of(stages)
+    assert code == 130, err
     assert wait_until(lambda: not [pid for pid in pids if alive(pid)], timeout=2), "a child survived Ctrl-C"
 
 
@@ -237,16 +242,8 @@ def test_ctrl_c_while_waiting_for_the_llm_stops_promptly(project):
         query ask @analyzer:
             Take your time. {{ first }}
         """)
-    build = project.spawn("build", "w")
-    try:
-        assert wait_until(lambda: project.calls == 1, timeout=20)
-        interrupted = time.monotonic()
-        build.send_signal(signal.SIGINT)
-        _, err = build.communicate(timeout=5)
-        assert time.monotonic() - interrupted < STOP_S
-    finally:
-        reap(build)
-    assert build.returncode == 130, err
+    code, _, err = interrupt(project, ("build", "w"), lambda: project.calls == 1)
+    assert code == 130, err
     assert "interrupted: finished steps are kept" in err
     assert project.ran() == ["first"]
     assert project.build().status == {"first": "cached", "ask": "ran"}
