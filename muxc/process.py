@@ -93,12 +93,12 @@ def _wait(process: subprocess.Popen[bytes], data: bytes | None, started: float, 
     exited_at: float | None = None
     while True:
         try:
-            # communicate() resumes after a timeout: input already written stays written
+            # communicate() resumes after a timeout; the input is given only the first time
             stdout, stderr = process.communicate(data, timeout=POLL_S)
             _signal_group(process, signal.SIGKILL)  # leftover children of a finished command
             return stdout, stderr, None
         except subprocess.TimeoutExpired:
-            pass
+            data = None
         now = time.monotonic()
         if cancel.is_set:
             return (*_stop(process, min(grace, 0.5)), "cancelled")

@@ -37,6 +37,7 @@ from muxc.backends.base import (
     Usage,
 )
 from muxc.backends.durations import parse_duration
+from muxc.backends.identity import ConfigIdentity
 from muxc.backends.masking import SECRETS, Secrets, mask
 from muxc.backends.protocol import cost_usd
 from muxc.backends.retry import RetryPolicy, Tuning, wait_or_cancel
@@ -53,7 +54,7 @@ STDERR_TAIL_CHARS = 2000
 REMOVED_ENV = ("CLAUDECODE",)
 
 
-class CliBackend:
+class CliBackend(ConfigIdentity):
     """A ``Backend`` that runs a command per call; thread-safe (nothing shared but the slots)."""
 
     def __init__(
@@ -77,22 +78,6 @@ class CliBackend:
         self._codex = is_codex_json(config)
 
     # -- the Backend protocol ------------------------------------------------------------------
-
-    @property
-    def reads_project(self) -> bool:
-        from muxc.backends.identity import reads_project  # it imports this module
-
-        return reads_project(self.config)
-
-    @property
-    def in_flight(self) -> int:
-        return self._slots.in_flight
-
-    def identity(self) -> dict[str, Any]:
-        """The config-only identity cache keys use: command, args, model, env *names*."""
-        from muxc.backends.identity import identity  # it imports this module
-
-        return identity(self.config)
 
     def close(self) -> None:
         pass

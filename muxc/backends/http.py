@@ -41,6 +41,7 @@ from muxc.backends.anthropic_protocol import AnthropicAdapter
 from muxc.backends.base import BackendError, Cancel, Completion, CompletionRequest, ProgressCallback
 from muxc.backends.credentials import NO_KEY, Credential, CredentialError, CredentialPool, resolve
 from muxc.backends.durations import parse_duration
+from muxc.backends.identity import ConfigIdentity
 from muxc.backends.masking import SECRETS, Secrets, mask
 from muxc.backends.openai_protocol import OpenAIAdapter
 from muxc.backends.protocol import (
@@ -163,7 +164,7 @@ def public_url(url: str) -> str:
 ADAPTERS: dict[str, Adapter] = {"openai": OpenAIAdapter(), "anthropic": AnthropicAdapter()}
 
 
-class HttpBackend:
+class HttpBackend(ConfigIdentity):
     """A ``Backend`` speaking one HTTP protocol; thread-safe, one instance per backend per build."""
 
     def __init__(
@@ -201,23 +202,6 @@ class HttpBackend:
             self._setup_error = self._check_url()
 
     # -- the Backend protocol ------------------------------------------------------------------
-
-    @property
-    def reads_project(self) -> bool:
-        from muxc.backends.identity import reads_project  # it imports this module
-
-        return reads_project(self.config)
-
-    @property
-    def in_flight(self) -> int:
-        """Attempts holding a concurrency slot right now."""
-        return self._slots.in_flight
-
-    def identity(self) -> dict[str, Any]:
-        """The config-only identity cache keys use: protocol, model, params, URL without secrets."""
-        from muxc.backends.identity import identity  # it imports this module
-
-        return identity(self.config)
 
     def close(self) -> None:
         self._client.close()

@@ -9,12 +9,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from muxc.backends.cli import env_pairs
-from muxc.backends.http import http_target, public_url
 from muxc.config.schema import BackendConfig
 
 
+class ConfigIdentity:
+    """What every backend class shares: its identity and project reading come from its config."""
+
+    config: BackendConfig
+    _slots: Any
+
+    @property
+    def reads_project(self) -> bool:
+        return reads_project(self.config)
+
+    @property
+    def in_flight(self) -> int:
+        """Calls holding a concurrency slot right now."""
+        return self._slots.in_flight
+
+    def identity(self) -> dict[str, Any]:
+        """The config-only identity cache keys use (never credentials or timeouts)."""
+        return identity(self.config)
+
+
 def identity(config: BackendConfig) -> dict[str, Any]:
+    from muxc.backends.cli import env_pairs  # the backend modules import this one
+    from muxc.backends.http import http_target, public_url
+
     if config.type == "local":
         from muxc.backends import local
 
@@ -41,6 +62,8 @@ def identity(config: BackendConfig) -> dict[str, Any]:
 
 def reads_project(config: BackendConfig) -> bool:
     """Agentic CLIs read the tree themselves (default for CLI backends); HTTP models do not."""
+    from muxc.backends.http import http_target
+
     if config.reads_project is not None:
         return config.reads_project
     return config.type != "local" and http_target(config) is None

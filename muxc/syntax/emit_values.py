@@ -14,7 +14,7 @@ import re
 
 import msgspec
 
-from muxc.syntax.strings import quote_basic
+from muxc.syntax.strings import escape_basic, quote_basic
 from muxc.toml.document import Array, Entry, Node, Scalar, Str, Table
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -60,19 +60,7 @@ def long_string(value: str) -> str:
     )
     if literal_ok:
         return "'''\n" + value + "'''"
-    body = []
-    for char in value:
-        if char == "\\":
-            body.append("\\\\")
-        elif char == "\n":
-            body.append("\n")
-        elif char == "\t":
-            body.append("\t")
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            body.append(f"\\u{ord(char):04X}")
-        else:
-            body.append(char)
-    text = "".join(body).replace('"""', '""\\"')
+    text = escape_basic(value, multiline=True).replace('"""', '""\\"')
     if text.endswith('"'):
         text = text[:-1] + '\\"'
     return '"""\n' + text + '"""'

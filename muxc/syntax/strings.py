@@ -83,21 +83,26 @@ def _escape(body: str, at: int, offset: int, multiline: bool) -> tuple[str, int]
     return "", match.end()
 
 
-def quote_basic(value: str) -> str:
-    """A one-line basic string literal for ``value``, escaping what must be escaped."""
-    out = ['"']
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def escape_basic(value: str, multiline: bool = False) -> str:
+    """``value`` escaped for a basic string: quotes and backslashes, control characters as
+    ``\\uXXXX``; in a multi-line string line breaks and tabs stay as they are (and quotes are the
+    caller's business: only three in a row need care)."""
+    out = []
     for char in value:
-        if char in ('"', "\\"):
-            out.append("\\" + char)
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif char == "\r":
-            out.append("\\r")
+        if multiline and char in "\n\t":
+            out.append(char)
+        elif char in _SHORT_ESCAPES and (char != '"' or not multiline):
+            out.append(_SHORT_ESCAPES[char])
         elif ord(char) < 0x20 or ord(char) == 0x7F:
             out.append(f"\\u{ord(char):04X}")
         else:
             out.append(char)
-    out.append('"')
     return "".join(out)
+
+
+def quote_basic(value: str) -> str:
+    """A one-line basic string literal for ``value``, escaping what must be escaped."""
+    return '"' + escape_basic(value) + '"'
