@@ -4,6 +4,12 @@ every attempt fails the files go back to their exact pre-step bytes (or stay, wh
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
 
 from tests.support.llm_server import Reply
 
@@ -13,7 +19,7 @@ FIX = """
     query fix @coder:
         Fix add in calc.py.
 
-    apply apply from fix [verify = "sh check.sh", verify_retries = {retries}{extra}]
+    apply apply from fix [verify = "{verify}", verify_retries = {retries}{extra}]
     """
 
 CHECK = "grep -q 'return a + b' calc.py || { echo 'FAIL: add(2, 2) returned the wrong value' >&2; exit 1; }\n"
@@ -23,10 +29,10 @@ def edit(path: str, old: str, new: str) -> str:
     return json.dumps({"path": path, "old": old, "new": new})
 
 
-def setup_calc(proj, retries: int = 2, extra: str = "") -> None:
+def setup_calc(proj, retries: int = 2, extra: str = "", verify: str = "sh check.sh") -> None:
     proj.write("calc.py", "def add(a, b):\n    return a - b\n")
     proj.write("check.sh", CHECK)
-    proj.workflow(FIX.format(retries=retries, extra=extra))
+    proj.workflow(FIX.format(retries=retries, extra=extra, verify=verify))
     proj.commit()
     # the user's own uncommitted work in the very file the edits touch
     proj.write("calc.py", "# keep me: uncommitted\ndef add(a, b):\n    return a - b\n")
@@ -106,7 +112,7 @@ def test_parse_failures_count_as_attempts_and_are_fed_back(proj):
 def test_old_not_found_and_ambiguous_old_count_as_attempts_and_are_fed_back(proj):
     proj.write("calc.py", "def add(a, b):\n    return a - b\n\ndef sub(a, b):\n    return a - b\n")
     proj.write("check.sh", "grep -q 'return a + b' calc.py\n")
-    proj.workflow(FIX.format(retries=2, extra=""))
+    proj.workflow(FIX.format(retries=2, extra="", verify="sh check.sh"))
     proj.commit()
     proj.server.script(Reply(text=edit("calc.py", "return a-b", "return a + b")),
                        Reply(text=edit("calc.py", "    return a - b\n", "    return a + b\n")),
@@ -161,3 +167,23 @@ def test_the_re_ask_keeps_the_source_steps_system_prompt_and_output_schema(proj)
     # an answer to the re-ask that does not match the schema is asked again like any other
     assert "It did not contain any valid JSON." in schema_retry.prompt
     assert proj.read("calc.py").endswith("return a + b\n")
+
+
+@pytest.mark.parametrize("jobs", ["1", "4"])  # -j 1 runs the step on the main thread, where Ctrl-C lands
+def test_ctrl_c_during_verify_restores_the_files(proj, tmp_path, jobs):
+    verifying = tmp_path / "verifying"
+    setup_calc(proj, extra=", rollback_on_failure = true", verify=f"touch {verifying}; sleep 30")
+    before, status = proj.tree(), proj.status()
+    proj.server.script(Reply(text=edit("calc.py", "return a - b", "return a + b")))
+    child = subprocess.Popen([sys.executable, "-m", "muxc", "build", "x", "-j", jobs], cwd=proj.root, env=proj.env,
+                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while not verifying.exists():
+        assert time.monotonic() < deadline and child.poll() is None, child.communicate()
+        time.sleep(0.05)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=20)
+    assert child.returncode == 130, err
+    assert proj.tree() == before and proj.status() == status
+    assert proj.server.calls == 1  # not asked again after the interruption
+    assert "exited with code" not in err

@@ -125,6 +125,14 @@ class _Attempts:
         self.wrote: tuple[str, ...] = ()  # the files the latest attempt wrote (and left in place)
 
     def run(self) -> Produced | StepFailure:
+        try:
+            return self._attempts()
+        except BaseException:  # Ctrl-C lands here mid-attempt when the step runs on the main thread (-j 1)
+            if self.plan.step.rollback_on_failure:
+                self._restore()
+            raise
+
+    def _attempts(self) -> Produced | StepFailure:
         attempts = self.plan.step.verify_retries + 1
         problem = ""
         for attempt in range(1, attempts + 1):
@@ -134,6 +142,8 @@ class _Attempts:
                 return result
             problem = result
             self.history.append(_headline(problem))
+            if self.build.cancel.is_set:  # interrupted: no more attempts, no more questions
+                return self._final(problem, kind="cancelled")
             if attempt < attempts:
                 undone = self._restore()
                 if undone is not None and not undone.ok:
@@ -176,7 +186,9 @@ class _Attempts:
         result = run_command(self.build, wrap(self.build, self.verify), self.plan.step.verify_timeout or 300_000)
         if result.ok:
             return None
-        why = "timed out" if result.stopped == "timeout" else result.error or f"exited with code {result.exit_code}"
+        why = "timed out" if result.stopped == "timeout" else "was stopped: the build was interrupted" \
+            if result.stopped == "cancelled" or self.build.cancel.is_set else \
+            result.error or f"exited with code {result.exit_code}"
         return f"verify `{self.verify}` {why}:\n{(result.stdout + result.stderr).strip()[-4000:]}"
 
     def _restore(self) -> Any:
@@ -209,7 +221,7 @@ class _Attempts:
         except RenderError:
             return render(DEFAULT_RETRY_PROMPT, values)
 
-    def _final(self, problem: str, undone: Any = None) -> StepFailure:
+    def _final(self, problem: str, undone: Any = None, kind: str = "edits") -> StepFailure:
         """Every attempt failed: restore (when asked to), and say what was tried and where the files are."""
         rollback = self.plan.step.rollback_on_failure
         if undone is None and rollback:
@@ -224,11 +236,12 @@ class _Attempts:
             state = "no file is changed" + (" (every attempt's edits were undone)" if self.snapshot is not None else "")
         count = len(self.history)
         tried = "".join(f"  attempt {number}: {line}\n" for number, line in enumerate(self.history, 1))
-        message = f"all {count} attempts failed; {state}\n{tried}the last error:\n{problem}" if count > 1 else \
-            f"the edits failed; {state}\n{problem}"
+        what = "interrupted" if kind == "cancelled" else f"all {count} attempts failed" if count > 1 else \
+            "the edits failed"
+        message = f"{what}; {state}\n{tried}the last error:\n{problem}" if count > 1 else f"{what}; {state}\n{problem}"
         hint = None if rollback or not self.wrote else \
             "set rollback_on_failure = true to restore the files when all attempts fail"
-        return StepFailure("edits", message, hint=hint)
+        return StepFailure(kind, message, hint=hint)
 
     def _restored(self, undone: Any) -> str:
         existed = [record.path for record in self.snapshot.records if record.existed]
