@@ -8,6 +8,7 @@ never run). ``execute`` runs it under the project's build lock.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from muxc.run.events import Reporter, SilentReporter
 class Prepared(CheckReport):
     build: Build | None = None
     workflow_path: Path | None = None
+    usage_error: bool = False  # the command line was wrong (exit 2), not the workflow
 
 
 def prepare(project: Project, workflow: str, args: Mapping[str, str], options: BuildOptions,
@@ -53,11 +55,21 @@ def _plan_cache(project: Project, path: Path, args: Mapping[str, str], options: 
 
 
 def _cached_plan(project: Project, path: Path, args: Mapping[str, str], options: BuildOptions) -> Any:
-    """(plan, config) from an earlier build of the same unchanged workflow and config, or None."""
+    """(plan, config) from an earlier build of the same unchanged workflow and config, or None.
+
+    Only the plan and the workflow's own roles are cached: the config is read again (it is small),
+    so a literal API key in a config file never reaches the state directory."""
+    from muxc.config.build import with_workflow_roles
     from muxc.run import plancache
 
     key, directory, data_dir = _plan_cache(project, path, args, options)
-    return plancache.load(directory, key, data_dir) if key else None
+    cached = plancache.load(directory, key, data_dir) if key else None
+    if cached is None:
+        return None
+    plan, roles = cached
+    report = Prepared()
+    config = load_config(project, report)
+    return None if report.errors else (plan, with_workflow_roles(config, roles))
 
 
 def _compile(project: Project, path: Path, args: Mapping[str, str], options: BuildOptions,
@@ -74,12 +86,14 @@ def _compile(project: Project, path: Path, args: Mapping[str, str], options: Bui
         return None
     key, directory, data_dir = _plan_cache(project, path, args, options)
     if key:
-        plancache.save(directory, key, data_dir, (plan, checked.config))
+        plancache.save(directory, key, data_dir, (plan, checked.workflow.roles))
     return plan, checked.config
 
 
 def _assemble(project: Project, plan: Any, config: Any, options: BuildOptions, reporter: Reporter,
               report: Prepared) -> Build | None:
+    if options.jobs <= 0:
+        options = dataclasses.replace(options, jobs=config.defaults.jobs or 4)
     from muxc.config.paths import user_data_dir
     from muxc.run.fingerprint import Fingerprinter
     from muxc.run.statedir import state_dir
@@ -91,6 +105,7 @@ def _assemble(project: Project, plan: Any, config: Any, options: BuildOptions, r
     except UnknownTeam as error:
         report.sink.report("unknown-team", str(error), plan.file, Span(0, 0), "",
                            help="see `muxc teams` for the configured teams")
+        report.usage_error = True
         return None
     if not _answers_known(plan, options, report):
         return None

@@ -41,11 +41,10 @@ def doctor(ctx: click.Context, probe: bool) -> None:
     Exit status: 0 every enabled backend is usable, 1 otherwise.
     """
     from muxc.backends.doctor import check_all
-    from muxc.teams import detect_team
 
     project, config = _config(ctx)
     results = check_all(config, project_root=project.root, environ=project.environ, probe=probe)
-    team = detect_team(config, Path.cwd(), project.root)
+    team = _team(ctx, config, project)
     if globals_of(ctx).output == "json":
         echo_json({"backends": msgspec.to_builtins(results), "team": team.name if team else None})
     else:
@@ -87,6 +86,16 @@ def _start_text(row: dict[str, Any]) -> str:
     if row["start_cost_s"] is None:
         return "managed, never started"
     return f"starts in ~{row['start_cost_s']:.1f}s ({row['starts']} start{'s' if row['starts'] != 1 else ''})"
+
+
+def _team(ctx: click.Context, config: Any, project: Any) -> Any:
+    """--team if given (an unknown one is a usage error), else the detected team."""
+    from muxc.teams import UnknownTeam, select_team
+
+    try:
+        return select_team(config, globals_of(ctx).team, Path.cwd(), project.root)
+    except UnknownTeam as error:
+        raise click.UsageError(str(error), ctx) from None
 
 
 @click.command("backends")
@@ -131,10 +140,8 @@ def roles(ctx: click.Context) -> None:
 @click.pass_context
 def teams(ctx: click.Context) -> None:
     """List the teams, how each is detected, its verify command, and which one applies here."""
-    from muxc.teams import detect_team
-
     project, config = _config(ctx)
-    active = detect_team(config, Path.cwd(), project.root)
+    active = _team(ctx, config, project)
     rows = [{"name": t.name, "detect": list(t.detect), "verify": t.verify, "roles": sorted(t.roles),
              "description": t.description, "active": active is not None and active.name == t.name}
             for t in config.teams.values()]

@@ -25,7 +25,7 @@ def build_options(options: dict, g: object, jobs: int | None) -> object:
     from muxc.run.context import BuildOptions
 
     return BuildOptions(
-        jobs=jobs or 4,
+        jobs=jobs or 0,  # 0: from [defaults] jobs, else 4
         force=options["force"],
         refresh=frozenset(options["refresh"]),
         keep_going=options["keep_going"],

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 import msgspec
 
 from muxc.config import schema as S
-from muxc.config.env import missing
+from muxc.config.env import expand, missing
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.syntax.validate import Context, build, did_you_mean
-from muxc.toml.document import Str, Table
+from muxc.toml.document import Array, Str, Table
 
 TOP_LEVEL = ("defaults", "backends", "roles", "teams", "ecosystems", "budget", "resources", "cache")
 _SINGLE = {"defaults": S.Defaults, "budget": S.Budget, "resources": S.Resources, "cache": S.CacheConfig}
@@ -43,7 +43,25 @@ def build_config(root: Table, file: str, sink: DiagnosticSink, environ: Mapping[
                         f"the sections are {', '.join(TOP_LEVEL)}")
     config = S.Config(**values)
     _check_env_references(config, file, sink, environ)
-    return config
+    return _expanded(config, environ)
+
+
+# Where ``${VAR}`` is replaced when the config is read. Secrets (``api_key``, ``credentials``) are
+# not: they stay references until a request is made, so no key ever sits in a config value.
+_EXPANDED_FIELDS = ("command", "base_url", "model")
+
+
+def _expanded(config: S.Config, environ: Mapping[str, str]) -> S.Config:
+    backends = {name: _expand_backend(backend, environ) for name, backend in config.backends.items()}
+    return msgspec.structs.replace(config, backends=backends)
+
+
+def _expand_backend(backend: S.BackendConfig, environ: Mapping[str, str]) -> S.BackendConfig:
+    changes: dict[str, object] = {key: expand(getattr(backend, key), environ) for key in _EXPANDED_FIELDS
+                                  if isinstance(getattr(backend, key), str) and "${" in getattr(backend, key)}
+    if any("${" in arg for arg in backend.args):
+        changes["args"] = [expand(arg, environ) for arg in backend.args]
+    return msgspec.structs.replace(backend, **changes) if changes else backend
 
 
 def _single(key: str, node: object, file: str, sink: DiagnosticSink) -> object | None:
@@ -76,10 +94,11 @@ def _check_env_references(config: S.Config, file: str, sink: DiagnosticSink, env
         origin = backend.origin
         if origin is None:
             continue
-        for key in ("command", "base_url", "api_key", "model"):
+        for key in ("command", "base_url", "api_key", "model", "args"):
             node = origin.value(key)
-            if isinstance(node, Str):
-                _report_missing(node, key, backend.name, file, sink, environ)
+            for item in node.items if isinstance(node, Array) else [node]:
+                if isinstance(item, Str):
+                    _report_missing(item, key, backend.name, file, sink, environ)
 
 
 def _report_missing(node: Str, key: str, backend: str, file: str, sink: DiagnosticSink,

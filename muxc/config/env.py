@@ -1,4 +1,8 @@
-"""``${VAR}`` and ``${VAR:-default}`` expansion, pure: the caller passes the environment."""
+"""``${VAR}`` and ``${VAR:-default}`` expansion, pure: the caller passes the environment.
+
+As in the shell, ``${VAR:-default}`` gives the default when ``VAR`` is unset *or empty*; a
+``${VAR}`` whose variable is unset or empty counts as missing (an empty key is never meant).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ def references(text: str) -> list[tuple[str, str | None, int, int]]:
 
 def missing(text: str, environ: Mapping[str, str]) -> list[tuple[str, int, int]]:
     """References without a value and without a default: (name, start, end)."""
-    return [(name, s, e) for name, default, s, e in references(text) if default is None and name not in environ]
+    return [(name, s, e) for name, default, s, e in references(text) if default is None and not environ.get(name)]
 
 
 def expand(text: str, environ: Mapping[str, str]) -> str:
@@ -23,7 +27,7 @@ def expand(text: str, environ: Mapping[str, str]) -> str:
 
     def value(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        if name in environ:
+        if environ.get(name):
             return environ[name]
         return default if default is not None else ""
 

@@ -42,9 +42,23 @@ def _check_backend(backend: BackendConfig, sink: DiagnosticSink) -> None:
     if isinstance(api_key, Str) and api_key.value and not references(api_key.value):
         sink.report("literal-secret", f"backend `{backend.name}` has its API key written in the file", origin.file,
                     api_key.span, "a literal key", help="write api_key = \"${YOUR_KEY_VARIABLE}\" and export it")
+    _check_env_pairs(backend, sink)
     if backend.type not in ("claude-api", "local") and not backend.command and not backend.base_url:
         sink.report("missing-field", f"backend `{backend.name}` has no command or base URL", origin.file,
                     origin.anchor, "nothing to run", help='set command = "claude" (a CLI) or an http(s) URL')
+
+
+def _check_env_pairs(backend: BackendConfig, sink: DiagnosticSink) -> None:
+    """llm-mux writes ``env`` as ``[["NAME", "value"], ...]``: every pair must be exactly that."""
+    origin = backend.origin
+    node = origin.value("env") if origin is not None else None
+    if not isinstance(node, Array):
+        return
+    for item in node.items:
+        if not (isinstance(item, Array) and len(item.items) == 2 and all(isinstance(x, Str) for x in item.items)):
+            sink.report("wrong-type", f"an `env` entry of backend `{backend.name}` is not a [\"NAME\", \"value\"] pair",
+                        origin.file, item.span, "not a pair", help='write env = [["NAME", "value"]] or env = {NAME = '
+                        '"value"}')
 
 
 def _check_url(backend: BackendConfig, node: Str, key: str, sink: DiagnosticSink) -> None:

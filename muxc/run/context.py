@@ -27,7 +27,7 @@ PENDING, RUNNING, CACHED, RAN, FAILED, SKIPPED, NOT_REACHED = (
 
 @dataclass(frozen=True)
 class BuildOptions:
-    jobs: int = 4
+    jobs: int = 4  # 0: take [defaults] jobs from the config (else 4)
     force: bool = False
     refresh: frozenset[str] = frozenset()
     keep_going: bool = False

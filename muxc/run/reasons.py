@@ -83,8 +83,11 @@ def short_diff(old: str, new: str) -> str:
 def _backends(old: Any, new: Any) -> str:
     old_models = [b.get("model") or b.get("command") for b in (old or {}).get("backends", [])]
     new_models = [b.get("model") or b.get("command") for b in (new or {}).get("backends", [])]
+    old_kinds = [b.get("kind") for b in (old or {}).get("backends", [])]
+    new_kinds = [b.get("kind") for b in (new or {}).get("backends", [])]
     if old_models != new_models:
-        return f"the model changed: {', '.join(map(str, old_models))} -> {', '.join(map(str, new_models))}"
+        what = "model" if old_kinds == new_kinds else "backend"
+        return f"the {what} changed: {', '.join(map(str, old_models))} -> {', '.join(map(str, new_models))}"
     return "the backends' settings changed (execution, parameters or protocol)"
 
 

@@ -169,7 +169,7 @@ def _duration(node: Node, key: str, ctx: Context) -> Any:
             help=f"write `\"{value}s\"` for seconds or `\"{value}m\"` for minutes; 0 means no limit",
         )
         return INVALID
-    return ms
+    return ms if unit == "ms" else ms / 1000  # a field keeps its own unit: seconds stay seconds
 
 
 def _nested(node: Node, cls: type, key: str, ctx: Context) -> Any:

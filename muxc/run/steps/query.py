@@ -55,7 +55,9 @@ def _identity(build: Build, plan: StepPlan) -> tuple[dict[str, Any], bool] | Ste
     try:
         role = resolved_role(build, plan)
         members = [build.config.backends[name] for name in role.backends]
-        described = {"execution": role.execution, "min_success": role.min_success,
+        # how the role combines answers decides the output too (fallback_on: which backend answers)
+        described = {"execution": role.execution, "min_success": role.min_success, "stop_early": role.stop_early,
+                     "fallback_on": sorted(role.fallback_on),
                      "backends": [identity(member) for member in members]}
     except RoleError as error:
         return StepFailure("config", error.message)
