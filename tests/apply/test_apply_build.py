@@ -49,7 +49,7 @@ def test_a_verify_that_hangs_is_stopped_at_verify_timeout_and_the_files_restored
         query fix @coder:
             Fix add.
 
-        apply apply from fix [verify = "echo checking; sleep 30", verify_timeout = "1s", rollback_on_failure = true]
+        apply apply from fix [verify = "echo checking; sleep 30", verify_timeout = "500ms", rollback_on_failure = true]
         """)
     proj.server.script(Reply(text=EDIT))
     started = time.monotonic()
@@ -142,9 +142,9 @@ def test_a_rollback_never_undoes_another_apply_running_at_the_same_time(proj):
 
         query b @coder: Edit line three.
 
-        apply apply_a from a [verify = "sleep 1"]
+        apply apply_a from a [verify = "sleep 0.6"]
 
-        apply apply_b from b [verify = "sleep 0.3; false", rollback_on_failure = true]
+        apply apply_b from b [verify = "sleep 0.2; false", rollback_on_failure = true]
         """)
     proj.commit()
     answers = {"Edit line one.": json.dumps({"path": "both.txt", "old": "one", "new": "ONE"}),
