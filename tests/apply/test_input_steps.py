@@ -137,3 +137,15 @@ def test_an_interactive_build_asks_with_the_live_display_on_the_terminal(proj, t
     asking(proj, tmp_path)
     code, seen = converse(proj, all_on_terminal=True)
     assert code == 0, seen.decode(errors="replace")
+
+
+def test_an_empty_answer_is_an_answer(proj):
+    proj.workflow("""
+        workflow x "free text"
+
+        input note: Anything to add?
+
+        shell show: echo "[{{ note }}]"
+        """)
+    proj.commit()
+    assert proj.build("--input", "note=").stdout == "[]\n"

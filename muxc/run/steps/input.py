@@ -22,7 +22,7 @@ def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, A
 
 
 def _answer(build: Build, plan: StepPlan, context: dict[str, Any]) -> str | StepFailure:
-    given = build.options.answers.get(plan.name) or build.answers.get(plan.name)
+    given = build.options.answers.get(plan.name, build.answers.get(plan.name))  # `--input name=` is an answer
     options = plan.step.options
     if given is None and build.options.interactive:
         given = _ask(build, plan, context)
