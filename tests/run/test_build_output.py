@@ -146,3 +146,16 @@ def test_json_output_when_the_workflow_has_errors(project):
     assert project.ran() == []
     missing = project.run("build", "nope", "--output", "json")
     assert missing.returncode == 2 and json.loads(missing.stdout)["diagnostics"][0]["code"] == "unknown-workflow"
+
+
+def test_building_from_another_directory_with_dash_c_shares_the_cache(proj, tmp_path):
+    import subprocess
+    import sys
+
+    assert proj.run("build", "w").returncode == 0
+    elsewhere = subprocess.run([sys.executable, "-m", "muxc", "-C", str(proj.root), "build", "w", "--output",
+                                "json"], cwd=tmp_path, env=proj.env, text=True, capture_output=True, timeout=60)
+    doc = json.loads(elsewhere.stdout)
+    assert [step["status"] for step in doc["steps"]] == ["cached", "cached"]
+    assert doc["output"] == ANSWER
+    assert proj.calls == 1
