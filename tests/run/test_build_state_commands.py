@@ -215,3 +215,30 @@ def test_forget_in_one_workflow_also_drops_a_result_an_identical_step_elsewhere_
     assert built.build(workflow="other").ran == set()  # the same keys as w's steps
     built.cli("forget", "w", "review")
     assert built.build().ran == {"review"}
+
+
+def test_status_on_a_terminal_asks_no_question(project):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    project.workflow("""
+        workflow w "asks the user"
+
+        input depth [options = ["quick", "deep"]]:
+            How deep?
+
+        query review @analyzer:
+            Review, {{ depth }}.
+        """)
+    controller, terminal = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "muxc", "status", "w"], cwd=project.root, env=project.env,
+                              stdin=terminal, capture_output=True, text=True, timeout=20)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[0] == ("depth: cannot tell — needs an answer and the build will ask for it "
+                                           "(one of: quick, deep)")

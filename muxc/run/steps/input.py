@@ -24,7 +24,7 @@ def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, A
 def _answer(build: Build, plan: StepPlan, context: dict[str, Any]) -> str | StepFailure:
     given = build.options.answers.get(plan.name, build.answers.get(plan.name))  # `--input name=` is an answer
     options = plan.step.options
-    if given is None and build.options.interactive:
+    if given is None and build.options.interactive and not build.options.dry_run:  # status asks nothing
         given = _ask(build, plan, context)
         if given is not None:
             build.answers[plan.name] = given
@@ -32,8 +32,8 @@ def _answer(build: Build, plan: StepPlan, context: dict[str, Any]) -> str | Step
         given = plan.step.default
     if given is None:
         choices = f" (one of: {', '.join(options)})" if options else ""
-        return StepFailure("input", f"needs an answer and this build is not interactive{choices}",
-                           hint=f"pass --input {plan.name}=VALUE")
+        why = "the build will ask for it" if build.options.interactive else "this build is not interactive"
+        return StepFailure("input", f"needs an answer and {why}{choices}", hint=f"pass --input {plan.name}=VALUE")
     if options and given not in options:
         return StepFailure("input", f"{given!r} is not one of the options: {', '.join(options)}",
                            hint=f"pass --input {plan.name}=<one of the options>")
