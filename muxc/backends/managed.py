@@ -99,14 +99,9 @@ class Settings:
 
 
 def _seconds(managed: ManagedConfig, key: str) -> float:
-    """A duration field in seconds. The config loader stores a duration read from a file as
-    integer milliseconds (``syntax.validate``), while the schema's defaults and structs built in
-    code use seconds: the origin tells which one a value is."""
-    value = getattr(managed, key)
-    from_file = managed.origin is not None and key in managed.origin.entries
-    if from_file and isinstance(value, int):
-        return value / 1000
-    return parse_duration(value)
+    """A duration field in seconds: a number (seconds, as the config loader keeps them) or a
+    string such as "90s"."""
+    return parse_duration(getattr(managed, key))
 
 
 # -- lifecycles ---------------------------------------------------------------------------------
