@@ -191,9 +191,9 @@ CATALOG: tuple[Code, ...] = (
     Code("unknown-team", E, "--team names a team that is not configured",
          "An unknown --team is an error (llm-mux ignored it silently and used no team).", "muxc build fix --team rsut",
          "muxc build fix --team rust (see `muxc teams`)"),
-    Code("bad-save-path", E, "A save path that cannot be known before the build",
+    Code("bad-save-path", E, "A save path that cannot be known before the build, or is used twice",
          "Saved outputs are build targets, so their paths are rendered before any step runs: they may use args, "
-         "env, workflow and team, not step outputs.", 'save = "{{ steps.name.output }}.md"',
+         "env, workflow and team, not step outputs. Two steps cannot save to the same file.", 'save = "{{ steps.name.output }}.md"',
          'save = "{{ args.outdir }}/report.md"'),
     Code("step-failed", E, "A step failed during the build",
          "The step's command exited non-zero, its backend failed, its edits did not verify, or its template could "

@@ -188,6 +188,7 @@ def _start_deadline(build: Build) -> threading.Timer | None:
 def _install_interrupt(build: Build, on_forced_exit: Callable[[], None] | None) -> Callable[[], None]:
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
+    timers: list[threading.Timer] = []
 
     def interrupted(signum: int, frame: Any) -> None:
         if build.cancel.is_set:  # a second Ctrl-C: stop now
@@ -197,10 +198,18 @@ def _install_interrupt(build: Build, on_forced_exit: Callable[[], None] | None) 
         timer = threading.Timer(INTERRUPT_GRACE_S, _force_exit, [on_forced_exit, build])
         timer.daemon = True
         timer.start()
+        timers.append(timer)
         raise KeyboardInterrupt
 
+    def restore() -> None:
+        """The build came back by itself: no forced exit, and the previous handlers again."""
+        for timer in timers:
+            timer.cancel()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
     previous = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
-    return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()] and None
+    return restore
 
 
 def _force_exit(on_forced_exit: Callable[[], None] | None, build: Build | None = None) -> None:

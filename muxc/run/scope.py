@@ -53,8 +53,10 @@ def template_context(build: Build, plan: StepPlan, item: Any = NO_ITEM) -> dict[
 
 
 def _memory(build: Build) -> Any:
-    if build.ecosystem_name is None or build.data_dir is None:
+    """The memory store steps write to: the ecosystem's, else the project directory's (as store does)."""
+    if build.data_dir is None:
         return None
     from muxc.run.memoryview import MemoryView
+    from muxc.run.steps.store import ecosystem_of
 
-    return MemoryView(build.data_dir, build.ecosystem_name)
+    return MemoryView(build.data_dir, ecosystem_of(build))

@@ -25,11 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlite_utils import Database
 
 from muxc.backends.calls import CallRecord
 from muxc.backends.masking import SECRETS, Secrets, mask
-from muxc.store.sqlite import MuxcMigrations, connect, migrate
+from muxc.store.sqlite import (
+    Database,  # imports sqlite-utils the light way
+    MuxcMigrations,
+    connect,
+    migrate,
+)
 
 BUSY_TIMEOUT_S = 30.0
 TEXT_FIELDS = ("workflow", "step", "backend", "model", "system", "prompt", "response", "error", "cache_key")

@@ -38,10 +38,13 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlite_utils import Database
 from sqlite_utils.db import ForeignKey, Table
 
-from muxc.store.sqlite import MuxcMigrations, connect
+from muxc.store.sqlite import (
+    Database,  # imports sqlite-utils the light way
+    MuxcMigrations,
+    connect,
+)
 
 Clock = Callable[[], datetime]
 KINDS = ("facts", "relationships", "entities", "findings")

@@ -23,9 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlite_utils import Database
 
-from muxc.store.sqlite import MuxcMigrations, connect, migrate
+from muxc.store.sqlite import (
+    Database,  # imports sqlite-utils the light way
+    MuxcMigrations,
+    connect,
+    migrate,
+)
 
 MIGRATIONS = MuxcMigrations("muxc.results")
 

@@ -10,10 +10,28 @@ from __future__ import annotations
 
 import fcntl
 import sqlite3
+import sys
 from pathlib import Path
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+
+def _import_sqlite_utils() -> None:
+    """Import sqlite-utils without numpy: it imports numpy when installed (the ``local`` extra
+    brings it) only to recognise numpy values, which muxc never stores — and that import costs
+    about 130 ms on every start."""
+    if "numpy" in sys.modules or "sqlite_utils" in sys.modules:
+        import sqlite_utils
+        return
+    sys.modules["numpy"] = None  # type: ignore[assignment]  # `import numpy` now raises ImportError
+    try:
+        import sqlite_utils  # noqa: F401
+    finally:
+        del sys.modules["numpy"]
+
+
+_import_sqlite_utils()
+
+from sqlite_utils import Database  # noqa: E402
+from sqlite_utils.migrations import Migrations  # noqa: E402
 
 BUSY_TIMEOUT_S = 30.0
 

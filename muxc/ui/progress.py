@@ -94,8 +94,9 @@ class LiveReporter:
             rows = list(self._rows.items())
         for step, (status, start, kind, detail) in rows:
             elapsed = f"{now - start:.1f}s" if status == RUNNING else ""
-            style = {FAILED: "red", RAN: "green", CACHED: "dim", RUNNING: "yellow"}.get(status, "")
-            table.add_row(SYMBOLS.get(status, " "), step, f"[{style}]{LABELS.get(status, status)}[/]", kind,
+            style = {FAILED: "red", RAN: "green", CACHED: "dim", RUNNING: "yellow"}.get(status)
+            label = LABELS.get(status, status)
+            table.add_row(SYMBOLS.get(status, " "), step, f"[{style}]{label}[/]" if style else label, kind,
                           elapsed or detail)
         return table
 

@@ -11,8 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.apply.conftest import statuses
 
 ASK = """
@@ -130,9 +128,6 @@ def test_an_interactive_build_asks_on_the_terminal(proj, tmp_path):
     assert statuses(proj.build_json("--input", "approve=no"))["note"] == "cached"
 
 
-@pytest.mark.xfail(strict=True, reason="muxc/ui/progress.py LiveReporter renders '[]waiting[/]' for rows with no "
-                                       "style (pending, not reached): rich raises MarkupError when the display is "
-                                       "paused for the question (and at the end of any build with such a row)")
 def test_an_interactive_build_asks_with_the_live_display_on_the_terminal(proj, tmp_path):
     asking(proj, tmp_path)
     code, seen = converse(proj, all_on_terminal=True)
