@@ -140,7 +140,7 @@ def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -
     if build.options.replay:
         return ItemResult(failure=StepFailure("cache-miss", f"not in the cache and --replay forbids running it "
                                                              f"({reason})"), key=key)
-    result = handler_for(plan.kind)(build, plan, rendered, context, item)
+    result = handler_for(plan.kind)(build, plan, rendered, context, item, key=key)
     if isinstance(result, StepFailure):
         return ItemResult(failure=result, reason=reason, rendered=rendered, key=key)
     record = _store(build, plan, key, result, components, rendered)

@@ -14,7 +14,8 @@ from muxc.compile.plan import StepPlan
 from muxc.run.context import Build
 from muxc.run.outcome import Produced, StepFailure
 
-Handler = Callable[[Build, StepPlan, dict[str, str], dict[str, Any], Any], "Produced | StepFailure"]
+# (build, step, rendered texts, template context, for_each item; key=the result's cache key)
+Handler = Callable[..., "Produced | StepFailure"]
 
 
 def handler_for(kind: str) -> Handler:

@@ -95,8 +95,8 @@ def _last_apply(build: Build, plan: StepPlan) -> _LastApply | None:
                       record.outputs.get("paths", "").split("\n"))
 
 
-def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any
-        ) -> Produced | StepFailure:
+def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any,
+        key: str = "") -> Produced | StepFailure:
     # One apply at a time per build: two applies in parallel could edit the same file, and one's
     # rollback would write its snapshot over the other's applied edits (and each verify would see
     # the other's half-done state). Held across re-asks, so a snapshot stays true until the end.

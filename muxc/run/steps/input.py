@@ -51,7 +51,7 @@ def _ask(build: Build, plan: StepPlan, context: dict[str, Any]) -> str | None:
     return ask(question.strip(), plan.step.options, plan.step.default)
 
 
-def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any
-        ) -> Produced | StepFailure:
+def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any,
+        key: str = "") -> Produced | StepFailure:
     answer = _answer(build, plan, context)
     return answer if isinstance(answer, StepFailure) else Produced(answer)

@@ -76,15 +76,15 @@ def pool_of(build: Build) -> Any:
         return build.backends
 
 
-def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any
-        ) -> Produced | StepFailure:
+def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any,
+        key: str = "") -> Produced | StepFailure:
     blocked = build.budget_left()
     if blocked is not None:
         return StepFailure("budget", f"not asked: {blocked}", hint="raise --max-cost/--max-calls or [budget]")
     schema = plan.step.output_schema
     prompt = rendered["prompt"] + (_suffix(schema) if schema else "")
     request = CompletionRequest(prompt=prompt, system=rendered.get("system"), params=plan.step.params,
-                                step=plan.name, workflow=build.plan.workflow,
+                                step=plan.name, workflow=build.plan.workflow, cache_key=key,
                                 timeout=plan.step.timeout / 1000 if plan.step.timeout else None)
     attempts = plan.step.retries + 1
     outcome: Produced | StepFailure = StepFailure("backend", "not asked")

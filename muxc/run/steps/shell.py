@@ -23,8 +23,8 @@ def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, A
     return files
 
 
-def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any
-        ) -> Produced | StepFailure:
+def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any,
+        key: str = "") -> Produced | StepFailure:
     command = wrap(build, rendered["run"])
     attempts = plan.step.retries + 1
     failure: StepFailure | None = None

@@ -28,8 +28,8 @@ def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, A
     return {"ecosystem": ecosystem_of(build)}
 
 
-def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any
-        ) -> Produced | StepFailure:
+def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any,
+        key: str = "") -> Produced | StepFailure:
     from muxc.llmjson import extract_json
     from muxc.store.memory import MemoryDB
 
