@@ -82,7 +82,6 @@ class Settings:
     slots: int = 1
     adopt_running: bool = True
     keep_running: bool = False
-    switch_cost_hint: float | None = None
 
     @classmethod
     def of(cls, managed: ManagedConfig) -> Settings:
@@ -94,7 +93,6 @@ class Settings:
             slots=managed.slots,
             adopt_running=managed.adopt_running,
             keep_running=managed.keep_running,
-            switch_cost_hint=managed.switch_cost_hint,
         )
 
 

@@ -68,8 +68,7 @@ def _backend_row(config: Any, costs: dict[str, Any]) -> dict[str, Any]:
             "model": described.get("model"), "endpoint": described.get("base_url") or described.get("command"),
             "reads_project": reads_project(config) if described.get("kind") != "invalid" else None,
             "max_concurrent": config.max_concurrent, "managed": is_managed(config),
-            "start_cost_s": costs[config.name].average_s if config.name in costs else None,
-            "starts": costs[config.name].starts if config.name in costs else 0,
+            **_start_cost(config, costs.get(config.name)),
             "defined_in": config.origin.file if config.origin else "<built-in>"}
 
 
@@ -80,11 +79,21 @@ def _start_costs(root: Path) -> dict[str, Any]:
     return CostBook(root / ".muxc" / "state" / COSTS_FILE).all()
 
 
+def _start_cost(config: Any, measured: Any) -> dict[str, Any]:
+    """The measured average, else the config's ``switch_cost_hint`` (seconds) until a start is measured."""
+    if measured is not None:
+        return {"start_cost_s": measured.average_s, "starts": measured.starts}
+    hint = config.managed.switch_cost_hint if config.managed is not None else None
+    return {"start_cost_s": hint, "starts": 0}
+
+
 def _start_text(row: dict[str, Any]) -> str:
     if not row["managed"]:
         return ""
     if row["start_cost_s"] is None:
         return "managed, never started"
+    if not row["starts"]:
+        return f"starts in ~{row['start_cost_s']:g}s (switch_cost_hint)"
     return f"starts in ~{row['start_cost_s']:.1f}s ({row['starts']} start{'s' if row['starts'] != 1 else ''})"
 
 

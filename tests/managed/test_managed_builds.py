@@ -218,3 +218,10 @@ def test_ctrl_c_during_a_start_hook_kills_it_and_runs_stop(project: Project, hoo
         assert not any(alive(pid) for pid in started)
     finally:
         build.kill()
+
+
+def test_backends_shows_the_switch_cost_hint_until_a_start_is_measured(project: Project, hooks: Hooks) -> None:
+    project.config(TWO_BACKENDS + hooks.toml("a", switch_cost_hint=30) + hooks.toml("b"))
+    rows = {line.split()[1]: line for line in project.cli("backends").stdout.splitlines()}
+    assert "starts in ~30s (switch_cost_hint)" in rows["a"]
+    assert "managed, never started" in rows["b"]
