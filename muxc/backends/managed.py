@@ -519,16 +519,18 @@ class Supervisor:
     def shutdown(self) -> list[str]:
         """Stop every backend muxc started (not ``keep_running``); notes for the build, once.
 
-        Safe from any thread and re-entrant: a second caller stops what is left and waits for the
-        stops already under way; a caller that is itself inside a stop (a signal handler) only
-        stops what nobody has started stopping."""
+        Safe from any thread: a second caller waits for the stops already under way, then stops
+        what is left. Re-entered from a signal handler (the forced exit, which never returns to
+        the interrupted hook) it stops even the backend whose hook that thread was running."""
         with self._cond:
             self._closing = True
             self._cond.notify_all()
         self._settle_starts()
         for entry in self._to_stop():
             if entry.op_owner == threading.get_ident():
-                continue  # re-entered from a signal handler while this thread stops it
+                if entry.needs_stop:  # this thread already holds its lock, in the interrupted frame
+                    self._stop_locked(entry)
+                continue
             # another thread may be stopping it already: wait for that, then stop only if needed
             with self._operation(entry, timeout=entry.settings.stop_timeout + 5) as held:
                 if held and entry.needs_stop:
