@@ -225,3 +225,23 @@ def test_backends_shows_the_switch_cost_hint_until_a_start_is_measured(project: 
     rows = {line.split()[1]: line for line in project.cli("backends").stdout.splitlines()}
     assert "starts in ~30s (switch_cost_hint)" in rows["a"]
     assert "managed, never started" in rows["b"]
+
+
+def test_a_slow_stop_hook_finishes_even_when_the_interrupted_build_is_forced_to_exit(
+        project: Project, hooks: Hooks) -> None:
+    # Ctrl-C gives running steps a second before forcing the exit; a stop hook under way by then
+    # is waited for, not killed, so the server it stops does not outlive the build
+    slow_stop = f'sleep 2; echo "stop $MUXC_BACKEND $(date +%s.%N)" >> "{hooks.log}"; rm -f "{hooks.up}/$MUXC_BACKEND"'
+    project.config(TWO_BACKENDS + hooks.toml("a", stop=slow_stop) + hooks.toml("b"))
+    project.workflow(alternating_queries(1))
+    hooks.server.responder = lambda request: Reply(text="late", delay=60)
+    build = project.spawn("build", "w")
+    try:
+        assert wait_until(lambda: len(hooks.server.completions) == 1, timeout=20)
+        began = time.monotonic()
+        build.send_signal(signal.SIGINT)
+        build.communicate(timeout=15)
+        assert build.returncode == 130 and time.monotonic() - began >= 2
+        assert hooks.events() == [("start", "a"), ("stop", "a")]
+    finally:
+        build.kill()
