@@ -186,6 +186,8 @@ class LocalServer:
     def label(self, hook: str) -> str:
         if hook == "health":
             return f"the local model server's health check (GET http://127.0.0.1:{self._port}/v1/models)"
+        if hook == "stop":
+            return "the local model server's shutdown"
         return f"the local model server (`{' '.join(self._argv[1:5])}`)"
 
     def advice(self, hook: str, result: ProcessResult) -> str:
@@ -245,7 +247,7 @@ class LocalServer:
             self._log = tempfile.TemporaryFile()  # noqa: SIM115 -- held open while the server runs
         else:
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = self._log_path.open("ab")
+            self._log = self._log_path.open("a+b")  # readable too: the tail goes into errors
         self._log_start = os.fstat(self._log.fileno()).st_size
 
     def _log_tail(self, limit: int = 4000) -> str:

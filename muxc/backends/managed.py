@@ -472,8 +472,9 @@ class Supervisor:
             lines.append("stderr ends:\n" + _indent(tail))
         cleanup = self._stop(entry)
         if entry.hooks.has("stop"):
-            lines.append("muxc ran the stop hook to clean up." if cleanup is None or cleanup.ok else
-                         f"The stop hook run to clean up failed too ({_how(cleanup, entry.settings.stop_timeout, 'stop')}).")
+            stop = entry.hooks.label("stop")
+            lines.append(f"muxc ran {stop} to clean up." if cleanup is None or cleanup.ok else
+                         f"Cleaning up, {stop} failed too ({_how(cleanup, entry.settings.stop_timeout, 'stop')}).")
         advice = entry.hooks.advice(hook, result)
         if advice:
             lines.append(advice[0].upper() + advice[1:] + ".")

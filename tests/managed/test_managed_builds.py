@@ -245,3 +245,20 @@ def test_a_slow_stop_hook_finishes_even_when_the_interrupted_build_is_forced_to_
         assert hooks.events() == [("start", "a"), ("stop", "a")]
     finally:
         build.kill()
+
+
+@pytest.mark.skipif(not _local_extra_installed(), reason="needs the muxc[local] extra")
+def test_a_local_server_that_dies_before_it_is_ready_says_why(project: Project) -> None:
+    project.config("""
+        [backends.local]
+        type = "local"
+        args = ["--no-such-option"]
+        """)
+    project.workflow(alternating_queries(1).replace("@ra", "@analyzer"))
+    began = time.monotonic()
+    error = project.build(code=1).error("q0")
+    assert time.monotonic() - began < 20
+    assert "backend 'local' did not start: the local model server (`-m muxc.backends.local_server --port" in error
+    assert "exited with code 2 before it was ready" in error
+    assert "unrecognized arguments: --no-such-option" in error
+    assert "muxc ran the local model server's shutdown to clean up.\nIts log is " in error and ".muxc/state/backends/local.log" in error

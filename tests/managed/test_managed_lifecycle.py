@@ -145,7 +145,7 @@ def test_a_failed_start_runs_stop_names_hook_code_and_stderr_and_is_remembered(
         assert "backend 'a' did not start: the start hook" in error.message
         assert "exited with code 3" in error.message
         assert "stderr ends:\n  loading weights\n  CUDA out of memory" in error.message
-        assert "muxc ran the stop hook to clean up." in error.message
+        assert "muxc ran the stop hook `echo \"stop $MUXC_BACKEND" in error.message
     assert hooks.events() == [("start", "a"), ("stop", "a")]  # the second call did not retry
     assert pool.stop_managed() == ["backend a: failed to start (see the failed steps)"]
     pool.close()
