@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -193,8 +193,6 @@ def _relative(root: Path, path: Path) -> str:
 class Executed:
     code: int
     build: Build
-    llm_log_path: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def execute(build: Build) -> Executed:

@@ -48,7 +48,6 @@ from muxc.config.schema import BackendConfig, Defaults
 STDIN_THRESHOLD = 100_000  # bytes; Linux's per-argument limit (MAX_ARG_STRLEN) is 131072
 ARG_LIMIT = 131_072
 POLL = 0.1  # how often a waiting call looks at the cancel flag and the deadline
-LEFTOVER_GRACE = 0.5  # the CLI exited but a child still holds its output pipes
 STDERR_TAIL_LINES = 20
 STDERR_TAIL_CHARS = 2000
 REMOVED_ENV = ("CLAUDECODE",)

@@ -34,7 +34,6 @@ class Tuning(msgspec.Struct, frozen=True):
     max_same_key_waits: int = 2  # then the key is parked and the pool fails over
     heuristic_park: float = 8.0  # a 429 without Retry-After parks the key this long (doubling)
     cli_kill_grace: float = 2.0  # SIGTERM to SIGKILL on a CLI timeout
-    cancel_kill_grace: float = 0.5  # SIGTERM to SIGKILL on Ctrl-C (the group dies within a second)
 
 
 class RetryPolicy(msgspec.Struct, frozen=True):

@@ -47,10 +47,6 @@ class TemplateInfo(msgspec.Struct, frozen=True):
     shape: tuple = ()  # expressions only: the top node's shape, see ``_shape``
     volatile: bool = False  # reads the clock ("now" | strftime) or randomness (| random)
 
-    @property
-    def roots(self) -> set[str]:
-        return {ref.root for ref in self.refs}
-
 
 @cache
 def environment() -> Environment:

@@ -46,7 +46,3 @@ class SourceFile:
         start = starts[line - 1]
         end = starts[line] - 1 if line < len(starts) else len(self.text)
         return self.text[start:end].rstrip("\r")
-
-    @property
-    def line_count(self) -> int:
-        return len(self.line_starts)

@@ -31,5 +31,3 @@ class Span(msgspec.Struct, frozen=True, array_like=True):
         """An empty span at one offset (a place, such as end of file)."""
         return Span(offset, offset)
 
-
-NOWHERE = Span(0, 0)

@@ -28,7 +28,7 @@ from doit.doit_cmd import DoitMain
 from doit.exceptions import TaskFailed
 
 from muxc import process
-from muxc.run.context import CACHED, Build
+from muxc.run.context import Build
 from muxc.run.executor import mark_not_reached, run_step
 from muxc.run.uptodate import up_to_date
 
@@ -234,7 +234,3 @@ def _stop_backends(build: Build) -> None:
         return
     for note in pool.stop_managed():
         build.reporter.note(note)
-
-
-def cached_states(build: Build) -> int:
-    return sum(1 for state in build.states.values() if state.status == CACHED)

@@ -39,19 +39,3 @@ class SilentReporter:
 
     def build_finished(self, build: Any) -> None:
         pass
-
-
-class RecordingReporter(SilentReporter):
-    """Keeps every event, in order (tests and --output json)."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, ...]] = []
-
-    def step_started(self, step: str, detail: str) -> None:
-        self.events.append(("started", step, detail))
-
-    def step_finished(self, step: str, state: Any) -> None:
-        self.events.append(("finished", step, state.status))
-
-    def note(self, message: str) -> None:
-        self.events.append(("note", message))

@@ -78,9 +78,3 @@ def _shown(build: Build, path: Path) -> str:
         return str(path.relative_to(build.root))
     except ValueError:
         return str(path)
-
-
-def target_is_current(build: Build, plan: StepPlan, output_digest_known: bool) -> bool:
-    """For doit's up-to-date check: the saved file exists (its content is checked when the step runs)."""
-    path = build.targets.get(plan.name)
-    return path is None or path.is_file()

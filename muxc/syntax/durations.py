@@ -30,10 +30,6 @@ def to_ms(value: int | float | str, unit: str = "ms") -> int:
     return round(sum(float(n) * _UNITS_MS[u] for n, u in _PART.findall(value)))
 
 
-def to_seconds(value: int | float | str, unit: str = "s") -> float:
-    return to_ms(value, unit) / 1000
-
-
 def format_ms(ms: int) -> str:
     """A short human form: 1500 -> '1.5s', 90000 -> '1m30s'."""
     if ms < 1000:

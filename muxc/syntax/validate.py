@@ -14,7 +14,7 @@ import functools
 import re
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -27,7 +27,6 @@ from muxc.toml.document import Array, Node, Str, Table, to_python, type_name
 
 INVALID = object()
 
-Converter = Callable[[Node, "Context"], Any]
 
 
 class Context(msgspec.Struct):

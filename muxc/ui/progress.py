@@ -78,7 +78,6 @@ class LiveReporter:
         self.console = Console(stderr=True)
         self._lock = threading.Lock()
         self._rows: dict[str, tuple[str, float, str, str]] = {}  # step -> (status, start, kind, detail)
-        self._notes: list[str] = []
         self._live = Live(console=self.console, refresh_per_second=8, transient=False, get_renderable=self._table)
         self._started = False
         from muxc.ui.ask import PAUSERS

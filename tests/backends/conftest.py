@@ -19,7 +19,7 @@ from tests.support.fixtures import fake_cli, llm_server  # noqa: F401  (fixtures
 # Small bounds so rate-limit scenarios take a second, not a minute: a Retry-After above half a
 # second parks the key, and heuristic parks last a fraction of a second.
 FAST = Tuning(
-    short_wait_max=0.5, heuristic_park=0.2, max_delay=2.0, cli_kill_grace=0.5, cancel_kill_grace=0.3
+    short_wait_max=0.5, heuristic_park=0.2, max_delay=2.0, cli_kill_grace=0.5
 )
 
 MakeBackend = Callable[..., Backend]
