@@ -193,7 +193,8 @@ class HttpBackend(ConfigIdentity):
         self._max_rate_wait = parse_duration(config.max_rate_limit_wait)
         limit = limit_for(config.max_concurrent, defaults.max_concurrent if defaults else None)
         self._slots = Slots(limit)
-        self._client = netio.new_client(limit, tls=self._url.startswith("https:"))
+        self._client = netio.new_client(limit, tls=self._url.startswith("https:"),
+                                        proxy=netio.environment_proxy(self._url))
         self._rng = random.Random()
         environ = environ if environ is not None else os.environ
         self._headers = self._extra_headers(environ)

@@ -132,17 +132,34 @@ class _Backend(httpcore.NetworkBackend):
 
 
 class InterruptibleTransport(httpx.HTTPTransport):
-    """``httpx.HTTPTransport`` whose connections read through ``_Stream``."""
+    """``httpx.HTTPTransport`` whose connections read through ``_Stream`` (through a proxy when
+    the environment names one for the backend's URL: a custom transport makes httpx ignore
+    ``HTTPS_PROXY`` and friends, so it is honoured here)."""
 
-    def __init__(self, limits: httpx.Limits, *, tls: bool) -> None:
+    def __init__(self, limits: httpx.Limits, *, tls: bool, proxy: str | None = None) -> None:
         # Not calling super().__init__: it would build a second SSL context and pool for nothing.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=_ssl_context() if tls else None,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_Backend(),
-        )
+        options = {
+            "ssl_context": _ssl_context() if tls else None,
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry,
+            "network_backend": _Backend(),
+        }
+        self._pool = httpcore.HTTPProxy(proxy_url=proxy, **options) if proxy else httpcore.ConnectionPool(**options)
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment sets for ``url`` (``HTTPS_PROXY``, ``ALL_PROXY``...), unless
+    ``NO_PROXY`` exempts its host; loopback is always direct."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host in ("localhost", "127.0.0.1", "::1") or urllib.request.proxy_bypass(host):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(parts.scheme) or proxies.get("all")
 
 
 @functools.cache
@@ -151,10 +168,10 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def new_client(max_connections: int | None, *, tls: bool = True) -> httpx.Client:
+def new_client(max_connections: int | None, *, tls: bool = True, proxy: str | None = None) -> httpx.Client:
     """One client per backend, shared by all threads (httpx.Client is thread-safe).
 
     ``tls=False`` (a plain http:// base URL) skips loading the CA bundle altogether."""
     keepalive = max_connections or 64
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=keepalive)
-    return httpx.Client(transport=InterruptibleTransport(limits, tls=tls), follow_redirects=False)
+    return httpx.Client(transport=InterruptibleTransport(limits, tls=tls, proxy=proxy), follow_redirects=False)
