@@ -52,7 +52,7 @@ def _lower(checked: CheckedStep, index: int, file: str) -> StepPlan:
         index=index,
         deps=checked.deps,
         consumes=checked.consumes,
-        step=step,
+        step=msgspec.structs.replace(step, origin=None),  # the runtime needs values, not the source's nodes
         definition=definition,
         definition_digest=digest_value(definition),
         reads_project=step.type == "shell" and not step.inputs,
