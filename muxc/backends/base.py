@@ -154,3 +154,22 @@ class Backend(Protocol):
         """Answer one prompt or raise ``BackendError``."""
 
     def close(self) -> None: ...
+
+
+class BackendWrapper:
+    """A backend wrapped to add something around ``complete`` (logging, a managed server's lease);
+    everything else is the inner backend's."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    @property
+    def reads_project(self) -> bool:
+        return self.inner.reads_project
+
+    def identity(self) -> dict[str, Any]:
+        return self.inner.identity()
+
+    def close(self) -> None:
+        self.inner.close()

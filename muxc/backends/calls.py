@@ -18,6 +18,7 @@ import msgspec
 from muxc.backends.base import (
     Backend,
     BackendError,
+    BackendWrapper,
     Cancel,
     Completion,
     CompletionRequest,
@@ -90,24 +91,13 @@ def record_for(
     )
 
 
-class LoggedBackend:
+class LoggedBackend(BackendWrapper):
     """A backend whose every call is handed to ``logger``; otherwise identical to ``inner``."""
 
     def __init__(self, inner: Backend, logger: CallLogger, secrets: Secrets = SECRETS) -> None:
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self._logger = logger
         self._secrets = secrets
-
-    @property
-    def reads_project(self) -> bool:
-        return self.inner.reads_project
-
-    def identity(self) -> dict[str, Any]:
-        return self.inner.identity()
-
-    def close(self) -> None:
-        self.inner.close()
 
     def complete(
         self, request: CompletionRequest, cancel: Cancel, on_progress: ProgressCallback | None = None

@@ -51,7 +51,15 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from muxc import process
-from muxc.backends.base import Backend, BackendError, Cancel, Completion, CompletionRequest, ProgressCallback
+from muxc.backends.base import (
+    Backend,
+    BackendError,
+    BackendWrapper,
+    Cancel,
+    Completion,
+    CompletionRequest,
+    ProgressCallback,
+)
 from muxc.backends.durations import parse_duration
 from muxc.config.schema import BackendConfig, ManagedConfig
 from muxc.process import ProcessResult
@@ -612,23 +620,12 @@ def _indent(text: str) -> str:
 # -- the wrapper --------------------------------------------------------------------------------
 
 
-class ManagedBackend:
+class ManagedBackend(BackendWrapper):
     """A backend whose server the supervisor runs: each call holds a lease until answered."""
 
     def __init__(self, inner: Backend, supervisor: Supervisor) -> None:
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self._supervisor = supervisor
-
-    @property
-    def reads_project(self) -> bool:
-        return self.inner.reads_project
-
-    def identity(self) -> dict[str, Any]:
-        return self.inner.identity()
-
-    def close(self) -> None:
-        self.inner.close()
 
     def complete(
         self, request: CompletionRequest, cancel: Cancel, on_progress: ProgressCallback | None = None
