@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from muxc.config.schema import BackendConfig, ManagedConfig
+from tests.support.built import Built
 from tests.support.fixtures import llm_server  # noqa: F401
 from tests.support.llm_server import LLMServer, RecordedRequest, Reply
 
@@ -83,20 +83,6 @@ def model_answer(request: RecordedRequest) -> Reply:
 def hooks(tmp_path: Path, llm_server: LLMServer) -> Hooks:  # noqa: F811
     llm_server.responder = model_answer
     return Hooks(tmp_path / "hooks", llm_server)
-
-
-@dataclass
-class Built:
-    code: int
-    doc: dict[str, Any]
-    stderr: str
-
-    @property
-    def status(self) -> dict[str, str]:
-        return {step["name"]: step["status"] for step in self.doc["steps"]}
-
-    def error(self, step: str) -> str:
-        return next(s for s in self.doc["steps"] if s["name"] == step)["error"] or ""
 
 
 class Project:

@@ -20,13 +20,13 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.support.built import Built
 from tests.support.fixtures import llm_server  # noqa: F401
 from tests.support.llm_server import LLMServer, RecordedRequest, Reply
 
@@ -37,37 +37,6 @@ def answer(request: RecordedRequest) -> Reply:
 
 
 _GIT = ("-c", "user.name=muxc tests", "-c", "user.email=tests@muxc.invalid", "-c", "commit.gpgsign=false")
-
-
-@dataclass
-class Built:
-    """One in-process ``muxc build --output json``: the exit code and the parsed document."""
-
-    code: int
-    doc: dict[str, Any]
-    stderr: str
-
-    @property
-    def status(self) -> dict[str, str]:
-        return {step["name"]: step["status"] for step in self.doc["steps"]}
-
-    def steps(self, status: str) -> set[str]:
-        return {name for name, value in self.status.items() if value == status}
-
-    @property
-    def ran(self) -> set[str]:
-        return self.steps("ran")
-
-    @property
-    def cached(self) -> set[str]:
-        return self.steps("cached")
-
-    def step(self, name: str) -> dict[str, Any]:
-        return next(step for step in self.doc["steps"] if step["name"] == name)
-
-    @property
-    def output(self) -> str | None:
-        return self.doc["output"]
 
 
 class Project:
