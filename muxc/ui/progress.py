@@ -30,6 +30,8 @@ def describe(state: Any) -> str:
         tokens = (record.usage.input_tokens or 0) + (record.usage.output_tokens or 0)
         if tokens:
             parts.append(f"{tokens:,} tokens")
+        if record.usage.cost_usd:
+            parts.append(f"${record.usage.cost_usd:.4f}")
     text = ", ".join(parts)
     if state.reason and state.status in (RAN, "would run", SKIPPED):
         text += (" — " if text else "") + state.reason.splitlines()[0]
