@@ -292,9 +292,24 @@ def _settle_items(build: Build, plan: StepPlan, state: StepState, results: list[
                         backends=sorted({b for rec in records for b in rec.backends}),
                         items=[rec.key for rec in records], created_at=time.time())
     ran = sum(1 for r in results if not r.cached)
-    state.status = RAN if ran else CACHED
-    state.reason = f"{ran} of {len(results)} items ran" if ran else ""
+    state.status, state.reason = _items_status(build, plan, key, ran, len(results))
+    if state.status == RAN and build.options.dry_run:  # only the set of items changed: the step is quick
+        state.status = WOULD_RUN
+    if not build.options.dry_run:  # the step's own row: what its saved file and the next build compare with
+        note_latest(build, plan.name, key, "", _digest(record), record.created_at)
     _accept(build, plan, state, record)
+
+
+def _items_status(build: Build, plan: StepPlan, key: str, ran: int, count: int) -> tuple[str, str]:
+    """RAN when an item ran or the set of items changed (its output is new), else CACHED."""
+    if ran:
+        return RAN, f"{ran} of {count} items ran"
+    latest = build.latest.get(plan.name)
+    if latest is not None and latest.key == key:
+        return CACHED, ""
+    if latest is None:
+        return RAN, "no items" if not count else "never built (every item was cached)"
+    return RAN, "no items now" if not count else f"its items changed ({count}, every one cached)"
 
 
 def _settle(build: Build, plan: StepPlan, state: StepState, result: ItemResult) -> None:

@@ -246,8 +246,12 @@ def test_removing_an_item_asks_nothing_and_putting_it_back_is_free(project):
     project.build()
     project.server.reset()
     project.write("list.txt", "b.rs\n")
-    assert project.build().step("each")["status"] == "cached"
+    fewer = project.build()
+    assert fewer.step("each")["status"] == "ran"  # its output is new, so its dependents rerun
+    assert fewer.step("each")["reason"] == "its items changed (1, every one cached)"
+    assert fewer.output == "1"
     project.write("list.txt", "a.rs\nb.rs\n")
+    assert project.build().step("each")["reason"] == "its items changed (2, every one cached)"
     assert project.build().step("each")["status"] == "cached"
     assert project.calls == 0
 
@@ -256,10 +260,40 @@ def test_zero_items_is_success(project):
     project.workflow(EACH)
     project.write("list.txt", "")
     built = project.build()
-    assert built.status == {"files": "ran", "each": "cached", "count": "ran"}  # no item: nothing to run
+    assert built.status == {"files": "ran", "each": "ran", "count": "ran"}
+    assert built.step("each")["reason"] == "no items"
     assert project.calls == 0
     assert built.output == "0"
-    assert project.build().ran == set()
+    again = project.build()
+    assert again.ran == set() and again.step("each")["status"] == "cached"
+
+
+def test_an_item_list_that_empties_reruns_what_reads_it(project):
+    project.workflow(EACH)
+    project.write("list.txt", "a.rs\n")
+    project.build()
+    project.write("list.txt", "")
+    emptied = project.build()
+    assert emptied.step("each")["reason"] == "no items now"
+    assert emptied.ran == {"files", "each", "count"} and emptied.output == "0"
+
+
+def test_a_saved_for_each_output_follows_its_items(project):
+    project.workflow("""
+        workflow w "one line per item, saved"
+
+        arg n = "2" "how many items"
+
+        shell each > "out.txt" [for_each = "range(n | int) | list"]:
+            echo item-{{ item }}
+        """)
+    project.build()
+    assert project.read("out.txt") == "item-0\nitem-1\n"
+    project.build("n=3")
+    assert project.read("out.txt") == "item-0\nitem-1\nitem-2\n"
+    project.build("n=1")
+    assert project.read("out.txt") == "item-0\n"
+    assert not (project.root / "out.txt.orig").exists()  # muxc's own file is never taken for an edit
 
 
 # --- args, version, salt, cache policies ----------------------------------------------------
