@@ -55,7 +55,8 @@ def _lower(checked: CheckedStep, index: int, file: str) -> StepPlan:
         step=msgspec.structs.replace(step, origin=None),  # the runtime needs values, not the source's nodes
         definition=definition,
         definition_digest=digest_value(definition),
-        reads_project=step.type == "shell" and not step.inputs,
+        reads_project=step.type == "shell" and not declares_inputs(step),
+        declares_inputs=declares_inputs(step),
         volatile=checked.volatile,
         cache_ttl_ms=cache_ttl(step.cache),
         env_vars=checked.env_vars,
@@ -63,6 +64,11 @@ def _lower(checked: CheckedStep, index: int, file: str) -> StepPlan:
         span=step.origin.anchor if step.origin else Span(0, 0),
         reads_memory=any(ref.root == "memory" for template in checked.templates for ref in template.info.refs),
     )
+
+
+def declares_inputs(step: Step) -> bool:
+    """Whether the step says which files it reads; `inputs = []` says it reads none."""
+    return bool(step.inputs) or (step.origin is not None and step.origin.entry("inputs") is not None)
 
 
 def _field(step: Step, name: str) -> Any:

@@ -24,13 +24,14 @@ class StepPlan(msgspec.Struct, frozen=True):
     step: Step
     definition: dict[str, Any]  # the normalised fields that determine its result (not templates)
     definition_digest: str
-    reads_project: bool  # a shell step without `inputs`: the project's state is part of its key
+    reads_project: bool  # a shell step that does not declare `inputs`: the project's state is part of its key
     volatile: bool  # always = true, or templates that read the clock or randomness
     cache_ttl_ms: int | None  # None: forever; 0: never reuse
     env_vars: tuple[str, ...]
     file: str
     span: Span  # where the step is named, for runtime diagnostics
     reads_memory: bool = False  # its templates read `memory`, which a pre-key cannot see change
+    declares_inputs: bool = False  # it has `inputs`, maybe `[]`: only those files are read, never the project
 
 
 class Plan(msgspec.Struct, frozen=True):

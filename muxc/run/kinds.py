@@ -34,11 +34,15 @@ def extras_for(build: Build, plan: StepPlan, item: Any, context: dict[str, Any])
 
 def files_read(build: Build, plan: StepPlan, context: dict[str, Any], whole_project: bool
                ) -> dict[str, Any] | StepFailure:
-    """The key component for the files a step reads: its ``inputs``, else maybe the project."""
+    """The key component for the files a step reads: its ``inputs``, else maybe the project.
+
+    `inputs = []` declares that the step reads no file: nothing, not even the project."""
     from muxc.run.keys import input_patterns
     from muxc.run.templating import RenderError, render
 
     patterns = input_patterns(plan)
+    if not patterns and plan.declares_inputs:
+        return {}
     if patterns:
         try:
             rendered = [render(p, context) if "{" in p else p for p in patterns]

@@ -37,7 +37,7 @@ STEP_FIELDS: tuple[FieldInfo, ...] = (
     _f("depends_on", "*", "steps that must finish first (references in templates are added automatically)"),
     _f("if", "*", "a condition; the step is skipped (skipped = true, empty output) when it is false"),
     _f("for_each", "*", "an expression yielding a list; the step runs once per item, `item` in templates"),
-    _f("inputs", "shell query", "globs of files the step reads; narrows its cache key from the whole project"),
+    _f("inputs", "shell query", "globs of files the step reads; narrows its cache key from the whole project (`[]`: none)"),
     _f("always", "*", "run on every build (a volatile step)"),
     _f("cache", "*", "how long a result stays valid: forever (default), never, or a duration such as 7d"),
     _f("version", "*", "change it to rerun the step deliberately"),

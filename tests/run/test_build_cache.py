@@ -122,6 +122,40 @@ def test_an_untracked_file_that_is_not_ignored_reruns_it(whole):
     assert built.step("probe")["reason"] == "new.py changed"
 
 
+@pytest.mark.parametrize("suffix", ["mux", "toml"])
+def test_empty_inputs_declare_a_shell_step_that_reads_no_file(project, suffix):
+    text = {"mux": """
+        workflow w "a reshaping step that reads no file"
+
+        shell words: echo alpha beta
+
+        shell shout [inputs = []]:
+            echo shout >> "$COUNTER"
+            echo {{ words }} | tr a-z A-Z
+        """, "toml": """
+        name = "w"
+
+        [[steps]]
+        name = "words"
+        type = "shell"
+        run = "echo alpha beta"
+
+        [[steps]]
+        name = "shout"
+        type = "shell"
+        inputs = []
+        run = \"\"\"
+        echo shout >> "$COUNTER"
+        echo {{ words }} | tr a-z A-Z\"\"\"
+        """}[suffix]
+    project.workflow(text, suffix=suffix)
+    assert project.build().output == "ALPHA BETA"
+    project.write("src/new.rs", "fn main() {}\n")
+    again = project.build()
+    assert again.status == {"words": "ran", "shout": "cached"}  # `words` reads the project, `shout` nothing
+    assert project.ran() == ["shout"]
+
+
 def test_the_builds_own_saved_outputs_never_make_the_next_build_rerun(project):
     project.workflow("""
         workflow w "a probe of the project and a saved report"
