@@ -203,6 +203,7 @@ def execute(build: Build) -> Executed:
     _open_llm_log(build)
     try:
         with BuildLock(build.state_dir):
+            _recover_apply(build)
             code = run_build(build, on_forced_exit=lambda: build.reporter.build_finished(build))
             _record_run(build, code)
     except BaseException:
@@ -210,6 +211,20 @@ def execute(build: Build) -> Executed:
         raise
     build.reporter.build_finished(build)
     return Executed(code, build)
+
+
+def _recover_apply(build: Build) -> None:
+    """Undo the unverified edits of an apply step a killed build left (see run.applyjournal)."""
+    from muxc.run import applyjournal
+
+    journal = applyjournal.pending(build.state_dir)
+    if journal is None:
+        return
+    if build.options.dry_run:  # a dry run writes nothing
+        build.reporter.note(f"a build was killed while step `{journal.step}` applied edits; "
+                            "the next build puts its files back before it starts")
+        return
+    build.reporter.note(applyjournal.recover(build.state_dir, journal, build.root))
 
 
 ERROR_CHARS = 4000

@@ -203,8 +203,10 @@ def _dot(checked: Any) -> str:
 def clean(ctx: click.Context, yes: bool) -> None:
     """Delete the project's build state (.muxc/state): every cached result, for every workflow.
 
-    The next build runs everything again. Saved outputs (reports) are not touched.
+    The next build runs everything again. Saved outputs (reports) are not touched, nor what a
+    killed apply step left to put back (apply-journal, recovered/).
     """
+    from muxc.run.applyjournal import JOURNAL, RECOVERED
     from muxc.run.statedir import BuildLock, LockHeld
 
     root = globals_of(ctx).project().root
@@ -217,7 +219,7 @@ def clean(ctx: click.Context, yes: bool) -> None:
     try:
         with BuildLock(directory):
             for child in directory.iterdir():
-                if child.name not in ("lock", ".gitignore"):
+                if child.name not in ("lock", ".gitignore", JOURNAL, RECOVERED):
                     shutil.rmtree(child) if child.is_dir() else child.unlink()
     except LockHeld as error:
         raise click.ClickException(str(error)) from None

@@ -121,6 +121,7 @@ class _Attempts:
         self.verify = rendered.get("verify") or _team_verify(build)
         self.output = _source_output(build, plan)
         self.snapshot: Any = None
+        self.journal: Any = None  # the snapshot on disk, for a build killed mid-apply (see run.applyjournal)
         self.history: list[str] = []
         self.wrote: tuple[str, ...] = ()  # the files the latest attempt wrote (and left in place)
 
@@ -131,6 +132,11 @@ class _Attempts:
             if self.plan.step.rollback_on_failure:
                 self._restore()
             raise
+        finally:
+            if self.journal is not None:  # the files are settled, one way or the other
+                from muxc.run import applyjournal
+
+                applyjournal.clear(self.build.state_dir)
 
     def _attempts(self) -> Produced | StepFailure:
         attempts = self.plan.step.verify_retries + 1
@@ -163,6 +169,7 @@ class _Attempts:
         if isinstance(planned, ApplyFailure):
             return f"the edits could not be applied: {planned.message}"
         self._snapshot(planned.paths)
+        self._journal(planned)
         applied = apply(planned)
         if isinstance(applied, ApplyFailure):
             return f"the edits could not be written: {applied.message}"
@@ -177,6 +184,19 @@ class _Attempts:
         from muxc.edits import Snapshot
 
         self.snapshot = Snapshot.take(self.build.root, paths) if self.snapshot is None else self.snapshot.extend(paths)
+
+    def _journal(self, planned: Any) -> None:
+        """Put the snapshot and what this attempt will write on disk before it writes anything."""
+        from muxc.run import applyjournal
+
+        journal = self.journal or applyjournal.Journal(self.build.plan.workflow, self.plan.name, self.snapshot)
+        journal = msgspec.structs.replace(journal, snapshot=self.snapshot)
+        self.journal = applyjournal.with_writes(journal, ((change.path, change.after) for change in planned.changes))
+        try:
+            applyjournal.save(self.build.state_dir, self.journal)
+        except OSError as error:  # the in-memory rollback still works; only a kill -9 would leave edits
+            self.build.reporter.note(f"{self.plan.name}: cannot save the apply journal in .muxc/state "
+                                     f"({error.strerror or error}); a build killed now would leave its edits")
 
     def _verify(self) -> str | None:
         if not self.verify:
