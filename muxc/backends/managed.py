@@ -19,6 +19,11 @@ decision under one lock, so admission and eviction can never race:
 - Failure: a start that fails runs ``stop`` to clean up and is remembered for the rest of the
   build; only the calls for that backend fail, with a message naming the backend, the hook, its
   exit code and the tail of its stderr.
+- Revival: a call that cannot reach a server muxc started (connection refused or reset) asks
+  whether it died: the local server's process exited, or ``health`` fails. If so, muxc runs
+  ``stop`` to clean up, and the call (and every other waiting for that backend) starts it again,
+  at most ``MAX_RESTARTS`` times a build. Adopted servers and servers without a ``health`` hook
+  are never second-guessed: the call fails as it would have.
 - Shutdown (the end of the build, Ctrl-C): stops exactly the backends muxc started, unless they
   are ``keep_running``. It runs once, from whichever thread gets there first, and it is safe to
   re-enter from a signal handler.
@@ -69,6 +74,7 @@ POLL_S = 0.1  # how often a waiting call looks at the cancel flag
 ALPHA = 0.3  # weight of the newest start-cost observation
 SETTLE_S = 10.0  # how long shutdown waits for an interrupted start to give up
 COSTS_FILE = "backends.json"
+MAX_RESTARTS = 2  # per backend and build: a server that keeps dying is reported, not restarted forever
 
 
 def is_managed(config: BackendConfig) -> bool:
@@ -284,6 +290,8 @@ class _Entry:
     last_used: float = 0.0
     starts: list[float] = field(default_factory=list)  # seconds to healthy, this build
     stops: int = 0
+    restarts: int = 0  # started again after its server died mid-build
+    generation: int = 0  # one more each time it is found dead: calls leased before know to retry
     stop_problems: list[str] = field(default_factory=list)
     op_lock: threading.Lock = field(default_factory=threading.Lock)
     op_owner: int | None = None  # the thread running a hook of this backend's now
@@ -320,12 +328,13 @@ class Supervisor:
             return self._entries[name].state
 
     @contextlib.contextmanager
-    def lease(self, name: str, cancel: Cancel) -> Iterator[None]:
-        """Hold ``name`` resident for the block: start it (or wait for it) first."""
+    def lease(self, name: str, cancel: Cancel) -> Iterator[int]:
+        """Hold ``name`` resident for the block: start it (or wait for it) first. Yields the
+        server's generation, for ``revive``."""
         entry = self._entries[name]
         self._acquire(entry, cancel)
         try:
-            yield
+            yield entry.generation
         finally:
             with self._cond:
                 entry.in_flight -= 1
@@ -389,6 +398,33 @@ class Supervisor:
             victims.append(candidate)
             free += candidate.settings.slots
         return victims if free >= entry.settings.slots else None
+
+    def revive(self, name: str, generation: int, cancel: Cancel) -> bool:
+        """After a call leased at ``generation`` could not reach ``name``'s server: True when the
+        server had died and is being started again, so the call may lease it again."""
+        entry = self._entries[name]
+        with self._cond:
+            if self._closing or entry.adopted:
+                return False
+            if entry.generation != generation:  # another call found it dead first
+                return True
+            if entry.state != RUNNING or entry.restarts >= MAX_RESTARTS:
+                return False
+        if not self._died(entry, cancel):
+            return False
+        with self._cond:
+            if entry.generation != generation:
+                return True
+            entry.state, entry.restarts, entry.generation = STOPPING, entry.restarts + 1, generation + 1
+        self._stop(entry)  # whatever is left of it, and its slot
+        return True
+
+    def _died(self, entry: _Entry, cancel: Cancel) -> bool:
+        if entry.hooks.exited() is not None:
+            return True
+        if not entry.hooks.has("health"):
+            return False
+        return not entry.hooks.run("health", entry.env, entry.settings.health_timeout, cancel).ok
 
     # -- switching ---------------------------------------------------------------------------
 
@@ -583,6 +619,9 @@ class Supervisor:
         started = (f"started {'once' if count == 1 else f'{count} times'} "
                    f"({', '.join(f'{s:.1f}s' for s in entry.starts)})" if count else "start interrupted")
         average = f"; average start {cost.average_s:.1f}s over {_plural(cost.starts, 'start')}" if cost else ""
+        if entry.restarts:
+            times = "once" if entry.restarts == 1 else f"{entry.restarts} times"
+            average += f"; its server died and was started again {times}"
         if entry.settings.keep_running and entry.needs_stop:
             end = "left running (keep_running)"
         else:
@@ -632,7 +671,14 @@ class ManagedBackend(BackendWrapper):
     ) -> Completion:
         # inner.complete returns only once the whole answer (a stream included) has been read,
         # so the lease covers exactly the time the server is needed
-        with self._supervisor.lease(self.name, cancel):
+        generation = 0
+        try:
+            with self._supervisor.lease(self.name, cancel) as generation:
+                return self.inner.complete(request, cancel, on_progress)
+        except BackendError as error:
+            if error.kind != "connection" or not self._supervisor.revive(self.name, generation, cancel):
+                raise
+        with self._supervisor.lease(self.name, cancel):  # its server died: started again, asked again
             return self.inner.complete(request, cancel, on_progress)
 
     def __getattr__(self, attribute: str) -> Any:

@@ -6,6 +6,8 @@ Hook activity is read from the hook log (``Hooks``). Builds run in-process throu
 
 from __future__ import annotations
 
+import json
+import re
 import signal
 import subprocess
 import sys
@@ -265,3 +267,65 @@ def test_a_local_server_that_dies_before_it_is_ready_says_why(project: Project) 
     assert "exited with code 2 before it was ready" in error
     assert "unrecognized arguments: --no-such-option" in error
     assert "muxc ran the local model server's shutdown to clean up.\nIts log is " in error and ".muxc/state/backends/local.log" in error
+
+
+DYING_SERVER = Path(__file__).parent.parent / "support" / "dying_server.py"
+
+
+def dying_backend(hooks: Hooks, tmp_path: Path, answers: int) -> str:
+    """Backend `srv`: the start hook runs a real server that exits after ``answers`` answers."""
+    from muxc.backends.managed import free_port
+
+    port, pid = free_port(), tmp_path / "server.pid"
+    url = f"http://127.0.0.1:{port}/v1"
+    health = (f"{sys.executable} -c \"import urllib.request; urllib.request.urlopen('{url}/models', timeout=1)\" "
+              "2>/dev/null")
+    return f"""
+[roles.rs]
+backends = ["srv"]
+
+[backends.srv]
+base_url = "{url}"
+model = "m"
+retry_delay = "50ms"
+
+[backends.srv.managed]
+start = {json.dumps(hooks.start(f'setsid {sys.executable} {DYING_SERVER} {port} {pid} --answers {answers} '
+                                '> /dev/null 2>&1 < /dev/null & '))}
+stop = {json.dumps(hooks.stop(f'kill $(cat {pid}) 2>/dev/null; '))}
+health = {json.dumps(health)}
+health_interval = 0.05
+"""
+
+
+CHAIN = """
+workflow w "three questions, one after the other"
+
+query one @rs: first
+query two @rs: second after {{ one }}
+query three @rs: third after {{ two }}
+"""
+
+
+def test_a_server_that_dies_mid_build_is_started_again_and_the_step_asked_again(
+        project: Project, hooks: Hooks, tmp_path: Path) -> None:
+    project.config(dying_backend(hooks, tmp_path, answers=1))
+    project.workflow(CHAIN)
+    built = project.build()
+    assert set(built.status.values()) == {"ran"}
+    servers = re.findall(r"(\d+) says", built.output)  # "<pid3> says: third after <pid2> says: ..."
+    assert len(servers) == 3 and len(set(servers)) == 3  # each answer came from a new run of the server
+    assert hooks.events() == [("start", "srv"), ("stop", "srv")] * 3
+    notes = project.cli("build", "w", "--force").stderr  # plain output: notes go to stderr
+    assert "backend srv: started 3 times" in notes
+    assert "its server died and was started again 2 times" in notes
+
+
+def test_a_server_that_keeps_dying_fails_the_step_after_two_restarts(
+        project: Project, hooks: Hooks, tmp_path: Path) -> None:
+    project.config(dying_backend(hooks, tmp_path, answers=1))
+    project.workflow(CHAIN + "query four @rs: fourth after {{ three }}\n")
+    built = project.build(code=1)
+    assert built.status == {"one": "ran", "two": "ran", "three": "ran", "four": "failed"}
+    assert "connect" in built.step("four")["error"]
+    assert hooks.events() == [("start", "srv"), ("stop", "srv")] * 3
