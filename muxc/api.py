@@ -11,14 +11,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from muxc.check.state import CheckedWorkflow
 from muxc.config.schema import Config
 from muxc.diagnostics.model import Diagnostic, Severity
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.source import SourceFile
 from muxc.diagnostics.span import Span
 from muxc.syntax.ast import Workflow
+
+if TYPE_CHECKING:  # the checker (and Jinja) load only when a file is checked: not on a cached rebuild
+    from muxc.check.state import CheckedWorkflow
 
 WORKFLOW_SUFFIXES = (".mux", ".toml")
 

@@ -215,6 +215,10 @@ def execute(build: Build) -> Executed:
 
 def _recover_apply(build: Build) -> None:
     """Undo the unverified edits of an apply step a killed build left (see run.applyjournal)."""
+    from muxc.run.statedir import APPLY_JOURNAL
+
+    if not (build.state_dir / APPLY_JOURNAL).exists():  # the usual case: no need to load the edit engine
+        return
     from muxc.run import applyjournal
 
     journal = applyjournal.pending(build.state_dir)

@@ -37,7 +37,7 @@ from muxc.backends.base import (
     Usage,
 )
 from muxc.backends.durations import parse_duration
-from muxc.backends.identity import ConfigIdentity
+from muxc.backends.identity import ConfigIdentity, env_pairs
 from muxc.backends.masking import SECRETS, Secrets, mask
 from muxc.backends.protocol import cost_usd
 from muxc.backends.retry import RetryPolicy, Tuning, wait_or_cancel
@@ -221,13 +221,6 @@ class CliBackend(ConfigIdentity):
 
     def _error(self, kind: FailureKind, message: str, attempts: int, **extra: Any) -> BackendError:
         return BackendError(kind, self.name, self._mask(message), attempts=attempts, **extra)
-
-
-def env_pairs(env: list[list[str]] | dict[str, str]) -> dict[str, str]:
-    """llm-mux's ``[["K", "V"], …]`` or a table, as a dict."""
-    if isinstance(env, dict):
-        return dict(env)
-    return {pair[0]: pair[1] for pair in env if len(pair) == 2}
 
 
 def is_codex_json(config: BackendConfig) -> bool:

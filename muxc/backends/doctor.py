@@ -31,8 +31,9 @@ import msgspec
 from muxc.backends.base import BackendError, Cancel, CompletionRequest
 from muxc.backends.cli import which
 from muxc.backends.credentials import CredentialError, resolve
-from muxc.backends.http import ADAPTERS, http_target, public_url
-from muxc.backends.managed import Supervisor, is_managed
+from muxc.backends.http import ADAPTERS
+from muxc.backends.identity import http_target, is_managed, public_url
+from muxc.backends.managed import Supervisor
 from muxc.backends.masking import SECRETS, Secrets, mask
 from muxc.backends.registry import create_backend
 from muxc.config.env import expand

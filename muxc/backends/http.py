@@ -30,18 +30,16 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 import msgspec
 
 from muxc.backends import netio
-from muxc.backends.anthropic_protocol import DEFAULT_BASE as ANTHROPIC_BASE
 from muxc.backends.anthropic_protocol import AnthropicAdapter
 from muxc.backends.base import BackendError, Cancel, Completion, CompletionRequest, ProgressCallback
 from muxc.backends.credentials import NO_KEY, Credential, CredentialError, CredentialPool, resolve
 from muxc.backends.durations import parse_duration
-from muxc.backends.identity import ConfigIdentity
+from muxc.backends.identity import ConfigIdentity, public_url
 from muxc.backends.masking import SECRETS, Secrets, mask
 from muxc.backends.openai_protocol import OpenAIAdapter
 from muxc.backends.protocol import (
@@ -65,11 +63,6 @@ BODY_START_CHARS = 200
 MAX_ERROR_BODY = 64 * 1024  # enough of an error page to explain it
 DRAIN_SECONDS = 0.5  # after the terminal event, how long the rest of the body may take
 SSE_FIRST_BYTES = (b"d", b"e", b":", b"i", b"r")  # data:, event:, comment, id:, retry:
-LOCAL_UNAVAILABLE = (
-    "the built-in local model is not running: install the muxc[local] extra, "
-    "or route this role to a backend of your own in .muxc/config.toml"
-)
-SECRET_QUERY_WORDS = ("key", "token", "secret", "sig", "password")
 
 
 class _Failure(Exception):
@@ -127,38 +120,6 @@ def status_kind(status: int) -> str:
     if status == 408 or status >= 500:
         return "server"
     return "config" if 400 <= status < 500 else "bad_response"
-
-
-def http_target(config: BackendConfig) -> tuple[str, str] | None:
-    """(protocol, base URL) for an HTTP backend, None for a CLI backend.
-
-    Raises ``BackendError(config)`` for an HTTP backend without a URL. The built-in ``local``
-    backend is an OpenAI server once something (the managed layer) gives it a ``base_url``."""
-    url = config.base_url or (config.command if config.command.startswith(("http://", "https://")) else None)
-    if config.type == "local" and url is None:
-        raise BackendError("unavailable", config.name, LOCAL_UNAVAILABLE)
-    protocol = config.protocol
-    if protocol is None and (
-        config.type == "claude-api" or (config.api_key_env and not config.command and url is None)
-    ):
-        protocol = "anthropic"
-    if url is None and protocol == "anthropic":
-        url = ANTHROPIC_BASE
-    if url is None and (protocol is not None or config.type == "http"):
-        raise BackendError(
-            "config", config.name, 'an HTTP backend needs a URL: set base_url = "http://host:port/v1"'
-        )
-    return None if url is None else (protocol or "openai", url)
-
-
-def public_url(url: str) -> str:
-    """``url`` without user:password, query values that look like credentials, or a trailing /."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    query = [(k, v) for k, v in parse_qsl(parts.query) if not any(w in k.lower() for w in SECRET_QUERY_WORDS)]
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), urlencode(query), ""))
 
 
 ADAPTERS: dict[str, Adapter] = {"openai": OpenAIAdapter(), "anthropic": AnthropicAdapter()}

@@ -77,11 +77,6 @@ COSTS_FILE = "backends.json"
 MAX_RESTARTS = 2  # per backend and build: a server that keeps dying is reported, not restarted forever
 
 
-def is_managed(config: BackendConfig) -> bool:
-    """True when muxc runs this backend's server: ``[backends.X.managed]`` or ``type = "local"``."""
-    return config.managed is not None or config.type == "local"
-
-
 # -- settings -----------------------------------------------------------------------------------
 
 

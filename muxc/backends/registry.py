@@ -24,8 +24,9 @@ from pathlib import Path
 from muxc.backends.base import Backend, BackendError
 from muxc.backends.calls import CallLogger, LoggedBackend
 from muxc.backends.cli import CliBackend
-from muxc.backends.http import HttpBackend, http_target
-from muxc.backends.managed import COSTS_FILE, CostBook, Supervisor, is_managed, managed_backend, new_run_id
+from muxc.backends.http import HttpBackend
+from muxc.backends.identity import http_target, is_managed
+from muxc.backends.managed import COSTS_FILE, CostBook, Supervisor, managed_backend, new_run_id
 from muxc.backends.masking import SECRETS, Secrets
 from muxc.backends.retry import Tuning
 from muxc.config.schema import BackendConfig, Config, Defaults

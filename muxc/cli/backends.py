@@ -57,8 +57,7 @@ def doctor(ctx: click.Context, probe: bool) -> None:
 
 
 def _backend_row(config: Any, costs: dict[str, Any]) -> dict[str, Any]:
-    from muxc.backends.identity import identity, reads_project
-    from muxc.backends.managed import is_managed
+    from muxc.backends.identity import identity, is_managed, reads_project
 
     try:
         described = identity(config)

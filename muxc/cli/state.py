@@ -206,8 +206,7 @@ def clean(ctx: click.Context, yes: bool) -> None:
     The next build runs everything again. Saved outputs (reports) are not touched, nor what a
     killed apply step left to put back (apply-journal, recovered/).
     """
-    from muxc.run.applyjournal import JOURNAL, RECOVERED
-    from muxc.run.statedir import BuildLock, LockHeld
+    from muxc.run.statedir import APPLY_JOURNAL, RECOVERED, BuildLock, LockHeld
 
     root = globals_of(ctx).project().root
     directory = root / ".muxc" / "state"
@@ -219,7 +218,7 @@ def clean(ctx: click.Context, yes: bool) -> None:
     try:
         with BuildLock(directory):
             for child in directory.iterdir():
-                if child.name not in ("lock", ".gitignore", JOURNAL, RECOVERED):
+                if child.name not in ("lock", ".gitignore", APPLY_JOURNAL, RECOVERED):
                     shutil.rmtree(child) if child.is_dir() else child.unlink()
     except LockHeld as error:
         raise click.ClickException(str(error)) from None

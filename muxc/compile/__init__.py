@@ -8,11 +8,10 @@ gets its static cache-key recipe: the normalised fields that determine its resul
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from muxc.check.state import CheckedStep, CheckedWorkflow
 from muxc.compile.keys import digest_value
 from muxc.compile.plan import Plan, StepPlan
 from muxc.diagnostics.sink import DiagnosticSink
@@ -20,6 +19,9 @@ from muxc.diagnostics.span import Span
 from muxc.syntax.ast import Step, Workflow
 from muxc.syntax.durations import DurationError, to_ms
 from muxc.syntax.validate import did_you_mean
+
+if TYPE_CHECKING:  # types only: a cached plan is used without loading the checker
+    from muxc.check.state import CheckedStep, CheckedWorkflow
 
 # Fields that change what a step produces. Templates are not here: their rendered text is part of
 # the key at build time, so a cosmetic edit to a template changes nothing.

@@ -25,9 +25,8 @@ import msgspec
 
 from muxc.edits.files import atomic_write, read_state
 from muxc.edits.snapshot import FileRecord, RestoreReport, Snapshot
-
-JOURNAL = "apply-journal"
-RECOVERED = "recovered"
+from muxc.run.statedir import APPLY_JOURNAL as JOURNAL
+from muxc.run.statedir import RECOVERED
 
 
 class Journal(msgspec.Struct, frozen=True):

@@ -7,6 +7,7 @@ step once its key missed the cache. Both return a ``StepFailure`` instead of rai
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -18,18 +19,23 @@ from muxc.run.outcome import Produced, StepFailure
 Handler = Callable[..., "Produced | StepFailure"]
 
 
-def handler_for(kind: str) -> Handler:
-    from muxc.run.steps import apply, input, query, shell, store
+KINDS = ("shell", "query", "apply", "store", "input")  # each has a module in muxc.run.steps
 
-    return {"shell": shell.run, "query": query.run, "apply": apply.run, "store": store.run, "input": input.run}[kind]
+
+def handler_for(kind: str) -> Handler:
+    return _module(kind).run
 
 
 def extras_for(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -> dict[str, Any] | StepFailure:
-    from muxc.run.steps import apply, input, query, shell, store
+    return _module(plan.kind).extras(build, plan, context)
 
-    extras = {"shell": shell.extras, "query": query.extras, "apply": apply.extras, "store": store.extras,
-              "input": input.extras}[plan.kind]
-    return extras(build, plan, context)
+
+def _module(kind: str) -> Any:
+    """The kind's module, imported when a build first meets that kind (a build of queries never
+    loads the edit engine)."""
+    if kind not in KINDS:
+        raise KeyError(kind)
+    return importlib.import_module(f"muxc.run.steps.{kind}")
 
 
 def files_read(build: Build, plan: StepPlan, context: dict[str, Any], whole_project: bool

@@ -87,7 +87,7 @@ def backend_group(build: Any, plan: Any) -> str | None:
 
 
 def _group(build: Any, plan: Any) -> str | None:
-    from muxc.backends.managed import is_managed
+    from muxc.backends.identity import is_managed
     from muxc.backends.roles import RoleError
     from muxc.run.steps.query import resolved_role
 

@@ -12,6 +12,9 @@ import fcntl
 import os
 from pathlib import Path
 
+APPLY_JOURNAL = "apply-journal"  # what an apply step under way must undo if the build dies (run.applyjournal)
+RECOVERED = "recovered"  # pre-step bytes of files a killed apply could not put back
+
 
 def state_dir(root: Path) -> Path:
     path = root / ".muxc" / "state"

@@ -10,7 +10,7 @@ import pytest
 
 from muxc.backends.base import Backend
 from muxc.backends.calls import CallLogger
-from muxc.backends.http import http_target
+from muxc.backends.identity import http_target
 from muxc.backends.registry import create_backend
 from muxc.backends.retry import Tuning
 from muxc.config.schema import BackendConfig
