@@ -11,7 +11,9 @@ decision under one lock, so admission and eviction can never race:
   until it passes, all within ``start_timeout``; every other call for that backend waits.
 - Adopted: on the first bring-up in a build, a backend whose ``health`` already passes is used
   as it is and never stopped by muxc (``adopt_running``, the default). Adopted backends take no
-  slots: muxc cannot free what it did not start.
+  slots: muxc cannot free what it did not start. Except one muxc started in a build that was
+  killed before it could stop it (``backends.json`` says which muxc process started it, and that
+  process is gone): this build takes it over, and stops it at its end like one it started.
 - Capacity: the ``slots`` of the backends muxc started (starting, resident or stopping) never
   exceed ``[resources] slots``. To make room muxc stops a resident backend only when none of
   the in-flight or waiting calls needs it (it has drained), then starts the next one. A batch
@@ -212,11 +214,38 @@ class CostBook:
             data = self._read()
             entry = data.get(name) if isinstance(data.get(name), dict) else {}
             previous = entry.get("start_s")
-            entry = {"start_s": round(moving_average(previous, seconds), 4), "starts": int(entry.get("starts", 0)) + 1,
-                     "last_start_s": round(seconds, 4), "updated": round(time.time(), 3)}
+            entry = {**entry, "start_s": round(moving_average(previous, seconds), 4),
+                     "starts": int(entry.get("starts", 0)) + 1, "last_start_s": round(seconds, 4),
+                     "updated": round(time.time(), 3)}
             data[name] = entry
             self._write(data)
         return StartCost(entry["start_s"], entry["starts"], entry["last_start_s"])
+
+    def mark_running(self, name: str, running: bool) -> None:
+        """Record that this process started ``name`` (or no longer has it running)."""
+        with self._lock, self._file_lock():
+            data = self._read()
+            entry = data.get(name) if isinstance(data.get(name), dict) else {}
+            if running:
+                entry["started_by_pid"] = os.getpid()
+            elif entry.pop("started_by_pid", None) is None:
+                return
+            data[name] = entry
+            self._write(data)
+
+    def orphaned(self, name: str) -> bool:
+        """True when a muxc process that has died started ``name`` and never stopped it."""
+        entry = self._read().get(name)
+        pid = entry.get("started_by_pid") if isinstance(entry, dict) else None
+        if not isinstance(pid, int) or pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # alive, another user's
+            return False
+        return False
 
     def _read(self) -> dict[str, Any]:
         if self.path is None:
@@ -279,6 +308,7 @@ class _Entry:
     in_flight: int = 0
     waiting: int = 0
     adopted: bool = False
+    taken_over: bool = False  # found running, left by a killed build: stopped at the end like our own
     tried: bool = False  # brought up once in this build: adoption is decided only then
     needs_stop: bool = False  # muxc ran start since the last stop, so stopping it is muxc's job
     failure: BackendError | None = None
@@ -440,8 +470,12 @@ class Supervisor:
 
     def _bring_up(self, entry: _Entry, cancel: Cancel) -> None:
         if self._adoptable(entry, cancel):
+            orphan = self.costs.orphaned(entry.name)
             with self._cond:
-                entry.adopted, entry.state = True, RUNNING
+                entry.state = RUNNING
+                entry.adopted, entry.taken_over, entry.needs_stop = not orphan, orphan, orphan
+            if orphan:
+                self.costs.mark_running(entry.name, True)
             return
         try:
             seconds = self._start(entry, cancel)
@@ -468,6 +502,7 @@ class Supervisor:
             raise BackendError("cancelled", entry.name, "interrupted before the backend was started")
         with self._cond:
             entry.needs_stop = True  # from here on, whatever start began is muxc's to stop
+        self.costs.mark_running(entry.name, True)  # a build killed from here on leaves it to the next
         if entry.hooks.has("start"):
             with self._operation(entry):
                 result = entry.hooks.run("start", entry.env, limit, cancel)
@@ -532,6 +567,7 @@ class Supervisor:
         result = None
         if entry.hooks.has("stop"):
             result = entry.hooks.run("stop", entry.env, entry.settings.stop_timeout, None)
+        self.costs.mark_running(entry.name, False)
         with self._cond:
             entry.state, entry.needs_stop = STOPPED, False
             entry.stops += 1
@@ -575,6 +611,8 @@ class Supervisor:
             with self._operation(entry, timeout=entry.settings.stop_timeout + 5) as held:
                 if held and entry.needs_stop:
                     self._stop_locked(entry)
+        for entry in self._kept_running():  # left running on purpose: the next build adopts it
+            self.costs.mark_running(entry.name, False)
         return self._summary()
 
     def _settle_starts(self) -> None:
@@ -592,6 +630,10 @@ class Supervisor:
         with self._cond:
             return [e for e in self._entries.values() if e.needs_stop and not e.settings.keep_running]
 
+    def _kept_running(self) -> list[_Entry]:
+        with self._cond:
+            return [e for e in self._entries.values() if e.needs_stop and e.settings.keep_running]
+
     def _summary(self) -> list[str]:
         with self._cond:
             if self._summarised:
@@ -607,6 +649,9 @@ class Supervisor:
     def _note(self, entry: _Entry) -> str:
         if entry.adopted:
             return f"backend {entry.name}: already running and healthy, so used as it is and left running"
+        if entry.taken_over and not entry.starts:
+            kept = "left running (keep_running)" if entry.settings.keep_running else "stopped"
+            return f"backend {entry.name}: still running from a build that was killed, so taken over; {kept}"
         if entry.failure is not None and not entry.starts:
             return f"backend {entry.name}: failed to start (see the failed steps)"
         cost = self.costs.get(entry.name)

@@ -329,3 +329,40 @@ def test_a_server_that_keeps_dying_fails_the_step_after_two_restarts(
     assert built.status == {"one": "ran", "two": "ran", "three": "ran", "four": "failed"}
     assert "connect" in built.step("four")["error"]
     assert hooks.events() == [("start", "srv"), ("stop", "srv")] * 3
+
+
+def test_a_server_left_by_a_killed_build_is_taken_over_and_stopped_by_the_next(project: Project,
+                                                                                 hooks: Hooks) -> None:
+    project.config("[roles.ra]\nbackends = [\"a\"]\n\n" + hooks.toml("a"))
+    project.workflow('workflow w "one question"\n\nquery q @ra: question\n')
+    hooks.server.responder = lambda request: Reply(text="late", delay=60)
+    build = project.spawn("build", "w")
+    try:
+        assert wait_until(lambda: len(hooks.server.completions) == 1, timeout=20), hooks.events()
+        build.kill()  # SIGKILL: nobody runs the stop hook
+        build.communicate(timeout=5)
+    finally:
+        reap_quietly(build)
+    assert hooks.events() == [("start", "a")] and (hooks.up / "a").exists()
+
+    hooks.server.responder = lambda request: Reply(text="answer")
+    result = project.cli("build", "w")
+    assert result.exit_code == 0, result.stderr
+    assert hooks.events() == [("start", "a"), ("stop", "a")]  # not started again, and stopped at the end
+    assert not (hooks.up / "a").exists()
+    assert "backend a: still running from a build that was killed, so taken over; stopped" in result.stderr
+
+
+def test_a_server_kept_running_on_purpose_is_adopted_by_the_next_build(project: Project, hooks: Hooks) -> None:
+    project.config("[roles.ra]\nbackends = [\"a\"]\n\n" + hooks.toml("a", keep_running=True))
+    project.workflow('workflow w "one question"\n\nquery q @ra: question\n')
+    project.build()
+    project.build("--force")
+    assert hooks.events() == [("start", "a")]
+    assert "used as it is and left running" in project.cli("build", "w", "--force").stderr
+
+
+def reap_quietly(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.communicate()
