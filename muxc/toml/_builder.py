@@ -83,6 +83,7 @@ class Builder:
         self._section = 0  # counts headers: dotted keys of an earlier section close their tables
         self._depth = 0  # key length of the current header
         self._pending: list[str] = []  # full-line comments waiting for the next statement
+        self._inner: list[tuple[int, str]] = []  # comments inside the arrays of the statement being read
         self._depths: dict[int, int] = {}  # id(array or inline table) -> its nesting depth
 
     # ------------------------------------------------------------------ statements
@@ -103,11 +104,12 @@ class Builder:
             self._array_header(key, payload, comments)
 
     def _take_comments(self, comment: str | None) -> tuple[str, ...]:
-        """The comments above a statement, then the one at the end of its line."""
-        if not self._pending:  # the common case: build nothing
+        """The comments above a statement, those inside its arrays (a formatter writes them
+        above the key, so none is lost), then the one at the end of its line."""
+        if not self._pending and not self._inner:  # the common case: build nothing
             return () if comment is None else (comment,)
-        comments = self._pending
-        self._pending = []
+        comments = self._pending + [text for _, text in sorted(self._inner)]
+        self._pending, self._inner = [], []
         if comment is not None:
             comments.append(comment)
         return tuple(comments)
@@ -170,7 +172,9 @@ class Builder:
         self._depths[id(frozen)] = depth
         return frozen
 
-    def array(self, items: list[Node], span: Span) -> Array:
+    def array(self, items: list[Node], span: Span, comments: tuple | list = ()) -> Array:
+        if comments:
+            self._inner.extend(comments)
         depth = 1 + max((self.depth_of(item) for item in items), default=0)
         self._check_depth(depth, span)
         array = Array(tuple(items), span)

@@ -5,8 +5,8 @@ rule callbacks get the per-parse ``Builder`` and the rule's children (as Lark's 
 would pass them: filtered tokens dropped, ``[optional]`` items as ``None``). Values become
 document nodes at once; statements go to the builder line by line, in source order.
 
-Child conventions: a key part is a ``Str``; a comment is a plain ``str`` (the text after
-``#``); an opening bracket is its start offset and a closing bracket its end offset.
+Child conventions: a key part is a ``Str``; a comment is ``(offset, text after #)``; an
+opening bracket is its start offset and a closing bracket its end offset.
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ def _bare_key(token: str, start: int, end: int) -> Str:
     return Str(token, Span(start, end), ((0, start),))
 
 
-def _comment(token: str, start: int, end: int) -> str:
+def _comment(token: str, start: int, end: int) -> tuple[int, str]:
     text = token[1:]
     bad = _strings.COMMENT_CONTROL.search(text)
     if bad is not None:
         raise _strings.control_problem(bad.group(), start + 1 + bad.start(), "in a comment")
-    return text
+    return start, text
 
 
 TERMINALS = {
@@ -71,7 +71,8 @@ def _start(builder: Builder, children: list) -> None:
 
 
 def _line(builder: Builder, children: list) -> None:
-    builder.line(children[0], children[1])
+    comment = children[1]
+    builder.line(children[0], None if comment is None else comment[1])
 
 
 def _keyval(builder: Builder, children: list) -> tuple:
@@ -93,8 +94,10 @@ def _array_table_header(builder: Builder, children: list) -> tuple:
 
 
 def _array(builder: Builder, children: list):
-    items = [child for child in children[1:-1] if child.__class__ is not str]  # drop comments
-    return builder.array(items, Span(children[0], children[-1]))
+    inside = children[1:-1]
+    items = [child for child in inside if child.__class__ is not tuple]
+    comments = [child for child in inside if child.__class__ is tuple] if len(items) != len(inside) else ()
+    return builder.array(items, Span(children[0], children[-1]), comments)
 
 
 def _inline_table(builder: Builder, children: list):

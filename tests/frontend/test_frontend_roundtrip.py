@@ -195,3 +195,22 @@ timeout = "1m"
     as_mux = convert(text, "toml", "mux")
     assert sorted(comment_texts(as_mux)) == sorted(comment_texts(text))
     assert sorted(comment_texts(convert(as_mux, "mux", "toml"))) == sorted(comment_texts(text))
+
+
+def test_comments_inside_toml_arrays_survive_as_comments_above_their_key() -> None:
+    text = """name = "x"
+
+[[steps]]
+name = "a"
+type = "shell"
+run = "cat src/*.rs"
+inputs = [
+  "src/*.rs",  # the sources
+  # and the manifest
+  "Cargo.toml",
+]
+"""
+    as_toml, as_mux = convert(text, "toml", "toml"), convert(text, "toml", "mux")
+    assert '# the sources\n# and the manifest\ninputs = ["src/*.rs", "Cargo.toml"]\n' in as_toml
+    assert comment_texts(as_mux) == [" the sources", " and the manifest"]
+    assert convert(as_toml, "toml", "toml") == as_toml

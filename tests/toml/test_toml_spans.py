@@ -124,6 +124,15 @@ def test_comments_go_to_the_next_statement_and_trailing_ones_to_the_document() -
     assert doc.trailing_comments == (" last", "")
 
 
+def test_comments_inside_arrays_go_to_their_key_in_source_order() -> None:
+    doc = muxc.toml.parse(
+        "# above\nglobs = [ # opening\n  'a', # after a\n  [ 'b', # nested\n  ],\n  # alone\n] # closing\n"
+        "next = [1, 2]\n"
+    )
+    assert entry_at(doc, "globs").comments == (" above", " opening", " after a", " nested", " alone", " closing")
+    assert entry_at(doc, "next").comments == ()
+
+
 def test_comments_keep_their_text_exactly_and_lose_the_crlf() -> None:
     doc = muxc.toml.parse("#\tTabbed  #inner\r\na = 1 #x\r\n")
     assert entry_at(doc, "a").comments == ("\tTabbed  #inner", "x")
