@@ -64,8 +64,13 @@ def run(
     timeout_s: float | None = None,
     cancel: Cancel | None = None,
     kill_grace_s: float = 2.0,
+    keep_background: bool = False,
 ) -> ProcessResult:
-    """Run ``command`` (a string goes through ``sh -c``) and wait for it, within the limits."""
+    """Run ``command`` (a string goes through ``sh -c``) and wait for it, within the limits.
+
+    Once it exits, whatever it left running in its process group is killed, unless
+    ``keep_background``: a managed backend's ``start`` hook launches its server that way, and
+    killing the group at once could catch a ``setsid server &`` child before it has left."""
     argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
     started = time.monotonic()
     try:
@@ -79,7 +84,8 @@ def run(
     with _LIVE_LOCK:
         _LIVE.add(process)
     try:
-        stdout, stderr, stopped = _wait(process, stdin, started, timeout_s, cancel or Cancel(), kill_grace_s)
+        stdout, stderr, stopped = _wait(process, stdin, started, timeout_s, cancel or Cancel(), kill_grace_s,
+                                        keep_background)
     finally:
         with _LIVE_LOCK:
             _LIVE.discard(process)
@@ -88,14 +94,15 @@ def run(
 
 
 def _wait(process: subprocess.Popen[bytes], data: bytes | None, started: float, timeout_s: float | None,
-          cancel: Cancel, grace: float) -> tuple[bytes, bytes, str | None]:
+          cancel: Cancel, grace: float, keep_background: bool) -> tuple[bytes, bytes, str | None]:
     deadline = started + timeout_s if timeout_s else None
     exited_at: float | None = None
     while True:
         try:
             # communicate() resumes after a timeout; the input is given only the first time
             stdout, stderr = process.communicate(data, timeout=POLL_S)
-            _signal_group(process, signal.SIGKILL)  # leftover children of a finished command
+            if not keep_background:
+                _signal_group(process, signal.SIGKILL)  # leftover children of a finished command
             return stdout, stderr, None
         except subprocess.TimeoutExpired:
             data = None

@@ -33,8 +33,10 @@ decision under one lock, so admission and eviction can never race:
 Hooks run with ``sh -c`` through ``muxc.process.run`` in the project root, with the parent's
 environment plus MUXC_BACKEND, MUXC_MODEL, MUXC_PORT, MUXC_BASE_URL and MUXC_RUN_ID. A hook that
 outlives its timeout has its whole process group killed. ``process.run`` also kills whatever a
-finished hook left in its process group, so a ``start`` hook must detach the server it launches
-(``setsid … &`` with output redirected, a container runtime, a service manager).
+finished ``stop`` or ``health`` hook left in its process group; a finished ``start`` hook's
+background processes are left alone (that is the server), and should be detached with their
+output redirected (``setsid … > log 2>&1 &``, a container runtime, a service manager) so that
+they hold none of muxc's pipes.
 
 Start costs (seconds from running ``start`` to the first passing ``health``) are kept per
 backend in ``.muxc/state/backends.json`` as an exponential moving average (α = 0.3, the first
@@ -148,7 +150,8 @@ class ShellHooks:
 
     def run(self, hook: str, env: Mapping[str, str], timeout_s: float, cancel: Cancel | None) -> ProcessResult:
         command = self._hooks[hook] or "true"
-        result = process.run(command, cwd=self._root, env=env, timeout_s=timeout_s, cancel=cancel)
+        result = process.run(command, cwd=self._root, env=env, timeout_s=timeout_s, cancel=cancel,
+                             keep_background=hook == "start")
         if hook != "health":  # polled often; its failures show up in the error instead
             self._append_log(hook, result)
         return result

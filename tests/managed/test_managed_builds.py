@@ -295,6 +295,7 @@ start = {json.dumps(hooks.start(f'setsid {sys.executable} {DYING_SERVER} {port} 
 stop = {json.dumps(hooks.stop(f'kill $(cat {pid}) 2>/dev/null; '))}
 health = {json.dumps(health)}
 health_interval = 0.05
+start_timeout = "20s"
 """
 
 

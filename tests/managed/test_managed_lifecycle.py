@@ -18,7 +18,7 @@ from muxc.backends.managed import moving_average
 from muxc.backends.registry import BackendPool
 from muxc.config.schema import Config, Resources
 from tests.managed.conftest import Hooks
-from tests.run.procs import alive, wait_for_pids
+from tests.run.procs import alive, wait_for_pids, wait_until
 from tests.support.llm_server import Reply
 
 
@@ -83,6 +83,21 @@ def test_keep_running_leaves_a_started_backend_up(tmp_path: Path, hooks: Hooks) 
     pool.close()
     assert hooks.events() == [("start", "a")]
     assert "left running (keep_running)" in notes[0]
+
+
+def test_what_a_start_hook_leaves_in_the_background_is_the_server_and_survives_it(
+        tmp_path: Path, hooks: Hooks) -> None:
+    # not even setsid: killing the hook's group once it exits would race a `setsid server &`
+    # child that has not left the group yet, so a start hook's background is never killed
+    pid = tmp_path / "server.pid"
+    start = hooks.start(f'sleep 60 > /dev/null 2>&1 < /dev/null & echo $! > "{pid}"; ')
+    stop = hooks.stop(f'kill $(cat "{pid}"); ')
+    pool = pool_of(tmp_path, hooks.managed("a", start=start, stop=stop))
+    ask(pool, "a")
+    assert alive(int(pid.read_text()))
+    pool.stop_managed()
+    pool.close()
+    assert wait_until(lambda: not alive(int(pid.read_text())))
 
 
 def test_a_start_hook_that_hangs_is_killed_with_its_whole_process_group(tmp_path: Path, hooks: Hooks) -> None:

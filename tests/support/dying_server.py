@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -36,8 +35,9 @@ def main() -> None:
                                      "finish_reason": "stop"}],
                         "usage": {"prompt_tokens": 1, "completion_tokens": 1}})
             remaining[0] -= 1
-            if remaining[0] <= 0:  # crash once this answer is out
-                threading.Thread(target=server.shutdown).start()
+            if remaining[0] <= 0:  # crash once this answer is out: every socket closes at once
+                self.wfile.flush()
+                os._exit(0)
 
         def _send(self, doc: dict) -> None:
             data = json.dumps(doc).encode()
@@ -54,7 +54,6 @@ def main() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     args.pidfile.write_text(str(os.getpid()))
     server.serve_forever()
-    server.server_close()
 
 
 if __name__ == "__main__":
