@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from timing import median_process_seconds  # benchmarks/, the script's own folder
 
 PROMPT = """Audit the module {{ args.module }} for {area} problems.
 Consider what the previous step found:
@@ -69,15 +70,6 @@ def time_check(path: Path, repeat: int) -> list[float]:
     return timings
 
 
-def process_time(argv: list[str], repeat: int, cwd: Path | None = None) -> float:
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(argv, check=False, capture_output=True, cwd=cwd)
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=1000)
@@ -94,8 +86,8 @@ def main() -> None:
         small = root / "small.mux"
         small.write_text('workflow small "a small one"\nshell a: echo hi\nquery b @analyzer:\n    Summarise {{ a }}\n')
         repeat = max(options.repeat, 15)  # start-up times are small and noisy: take more samples
-        bare = process_time([sys.executable, "-c", "pass"], repeat, cwd=root)
-        check = process_time([sys.executable, "-m", "muxc", "check", "small.mux"], repeat, cwd=root)
+        bare = median_process_seconds([sys.executable, "-c", "pass"], repeat, cwd=root)
+        check = median_process_seconds([sys.executable, "-m", "muxc", "check", "small.mux"], repeat, cwd=root)
         print(f"python -c pass: {bare:.3f}s; muxc check small.mux: {check:.3f}s; "
               f"difference {check - bare:.3f}s (target < 0.2s)")
 

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import median_process_seconds  # benchmarks/, the script's own folder
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
@@ -85,17 +87,6 @@ def muxc_seconds(project: Path, environ: dict[str, str], repeat: int) -> tuple[f
     return statistics.median(timings), cached
 
 
-def whole_process_seconds(project: Path, environ: dict[str, str], repeat: int) -> float:
-    """`muxc build` as a user runs it: interpreter start-up and imports included."""
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "muxc", "build", "rebuild", "--quiet"], cwd=project, env=environ,
-                       capture_output=True, check=True)
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
-
-
 def main() -> None:
     from tests.support.llm_server import LLMServer
 
@@ -120,8 +111,9 @@ def main() -> None:
         print(f"first build: {time.perf_counter() - start:.1f}s, exit {first.returncode}, {server.calls} LLM calls")
         noop, cached = muxc_seconds(project, environ, options.repeat)
         print(f"muxc no-op rebuild, in process: {noop:.3f}s ({cached} of {options.steps} steps cached)")
-        print(f"muxc no-op rebuild, whole process: {whole_process_seconds(project, environ, options.repeat):.3f}s "
-              f"(median of {options.repeat})")
+        whole = median_process_seconds([sys.executable, "-m", "muxc", "build", "rebuild", "--quiet"], options.repeat,
+                                       cwd=project, env=environ, check=True)
+        print(f"muxc no-op rebuild, whole process: {whole:.3f}s (median of {options.repeat})")
         raw = raw_doit_seconds(options.steps, Path(tmp), options.repeat)
         print(f"raw doit, same graph, in process: {raw:.3f}s")
         print(f"ratio muxc/raw doit: {noop / raw:.2f}x (targets: no-op < 0.5s, ratio <= 1.5x)")
