@@ -213,28 +213,27 @@ class CostBook:
         return {name: cost for name in self._read() if (cost := self.get(name)) is not None}
 
     def record(self, name: str, seconds: float) -> StartCost:
-        with self._lock, self._file_lock():
-            data = self._read()
-            entry = data.get(name) if isinstance(data.get(name), dict) else {}
-            previous = entry.get("start_s")
-            entry = {**entry, "start_s": round(moving_average(previous, seconds), 4),
-                     "starts": int(entry.get("starts", 0)) + 1, "last_start_s": round(seconds, 4),
-                     "updated": round(time.time(), 3)}
-            data[name] = entry
-            self._write(data)
+        entry = self._update(name, lambda entry: {
+            **entry, "start_s": round(moving_average(entry.get("start_s"), seconds), 4),
+            "starts": int(entry.get("starts", 0)) + 1, "last_start_s": round(seconds, 4),
+            "updated": round(time.time(), 3)})
         return StartCost(entry["start_s"], entry["starts"], entry["last_start_s"])
 
     def mark_running(self, name: str, running: bool) -> None:
         """Record that this process started ``name`` (or no longer has it running)."""
+        self._update(name, lambda entry: {**entry, "started_by_pid": os.getpid()} if running else
+                     {key: value for key, value in entry.items() if key != "started_by_pid"})
+
+    def _update(self, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        """Rewrite one backend's entry under both locks (written only when it changed)."""
         with self._lock, self._file_lock():
             data = self._read()
             entry = data.get(name) if isinstance(data.get(name), dict) else {}
-            if running:
-                entry["started_by_pid"] = os.getpid()
-            elif entry.pop("started_by_pid", None) is None:
-                return
-            data[name] = entry
-            self._write(data)
+            changed = change(entry)
+            if changed != entry:
+                data[name] = changed
+                self._write(data)
+        return changed
 
     def orphaned(self, name: str) -> bool:
         """True when a muxc process that has died started ``name`` and never stopped it."""

@@ -46,6 +46,7 @@ def index_of(workflow: Workflow, name: str) -> int:
 
 def _lower(checked: CheckedStep, index: int, file: str) -> StepPlan:
     step = checked.step
+    declared = declares_inputs(step)
     definition = {name: _field(step, name) for name in KEYED_FIELDS
                   if name == "type" or _field(step, name) != _DEFAULTS.get(name)}
     return StepPlan(
@@ -57,8 +58,8 @@ def _lower(checked: CheckedStep, index: int, file: str) -> StepPlan:
         step=msgspec.structs.replace(step, origin=None),  # the runtime needs values, not the source's nodes
         definition=definition,
         definition_digest=digest_value(definition),
-        reads_project=step.type == "shell" and not declares_inputs(step),
-        declares_inputs=declares_inputs(step),
+        reads_project=step.type == "shell" and not declared,
+        declares_inputs=declared,
         volatile=checked.volatile,
         cache_ttl_ms=cache_ttl(step.cache),
         env_vars=checked.env_vars,

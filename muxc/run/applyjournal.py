@@ -25,8 +25,7 @@ import msgspec
 
 from muxc.edits.files import atomic_write, read_state
 from muxc.edits.snapshot import FileRecord, RestoreReport, Snapshot
-from muxc.run.statedir import APPLY_JOURNAL as JOURNAL
-from muxc.run.statedir import RECOVERED
+from muxc.run.statedir import APPLY_JOURNAL, RECOVERED
 
 
 class Journal(msgspec.Struct, frozen=True):
@@ -42,7 +41,7 @@ def digest(content: bytes | None) -> str:
 
 
 def save(state_dir: Path, journal: Journal) -> None:
-    atomic_write(state_dir / JOURNAL, msgspec.msgpack.encode(journal), 0o600)
+    atomic_write(state_dir / APPLY_JOURNAL, msgspec.msgpack.encode(journal), 0o600)
 
 
 def with_writes(journal: Journal, changes: Iterable[tuple[str, bytes | None]]) -> Journal:
@@ -56,12 +55,12 @@ def with_writes(journal: Journal, changes: Iterable[tuple[str, bytes | None]]) -
 
 
 def clear(state_dir: Path) -> None:
-    (state_dir / JOURNAL).unlink(missing_ok=True)
+    (state_dir / APPLY_JOURNAL).unlink(missing_ok=True)
 
 
 def pending(state_dir: Path) -> Journal | None:
     """The journal a killed build left, or None. An unreadable one is dropped: it cannot be trusted."""
-    path = state_dir / JOURNAL
+    path = state_dir / APPLY_JOURNAL
     try:
         return msgspec.msgpack.decode(path.read_bytes(), type=Journal)
     except FileNotFoundError:

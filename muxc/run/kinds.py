@@ -14,12 +14,10 @@ from typing import Any
 from muxc.compile.plan import StepPlan
 from muxc.run.context import Build
 from muxc.run.outcome import Produced, StepFailure
+from muxc.syntax.ast import STEP_KINDS
 
 # (build, step, rendered texts, template context, for_each item; key=the result's cache key)
 Handler = Callable[..., "Produced | StepFailure"]
-
-
-KINDS = ("shell", "query", "apply", "store", "input")  # each has a module in muxc.run.steps
 
 
 def handler_for(kind: str) -> Handler:
@@ -31,9 +29,9 @@ def extras_for(build: Build, plan: StepPlan, item: Any, context: dict[str, Any])
 
 
 def _module(kind: str) -> Any:
-    """The kind's module, imported when a build first meets that kind (a build of queries never
-    loads the edit engine)."""
-    if kind not in KINDS:
+    """The kind's module in muxc.run.steps, imported when a build first meets that kind (a build
+    of queries never loads the edit engine)."""
+    if kind not in STEP_KINDS:
         raise KeyError(kind)
     return importlib.import_module(f"muxc.run.steps.{kind}")
 
