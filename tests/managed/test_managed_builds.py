@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.managed.conftest import Hooks, Project, alternating_queries
-from tests.run.procs import alive, wait_for_pids, wait_until
+from tests.run.procs import alive, reap, wait_for_pids, wait_until
 from tests.support.llm_server import Reply
 
 TWO_BACKENDS = """
@@ -343,7 +343,7 @@ def test_a_server_left_by_a_killed_build_is_taken_over_and_stopped_by_the_next(p
         build.kill()  # SIGKILL: nobody runs the stop hook
         build.communicate(timeout=5)
     finally:
-        reap_quietly(build)
+        reap(build)
     assert hooks.events() == [("start", "a")] and (hooks.up / "a").exists()
 
     hooks.server.responder = lambda request: Reply(text="answer")
@@ -361,9 +361,3 @@ def test_a_server_kept_running_on_purpose_is_adopted_by_the_next_build(project: 
     project.build("--force")
     assert hooks.events() == [("start", "a")]
     assert "used as it is and left running" in project.cli("build", "w", "--force").stderr
-
-
-def reap_quietly(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.kill()
-    process.communicate()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -33,3 +34,10 @@ def wait_until(condition, timeout: float = 5.0, step: float = 0.02) -> bool:
             return True
         time.sleep(step)
     return condition()
+
+
+def reap(process: subprocess.Popen[str]) -> None:
+    """Kill a build the test did not end itself, and close its pipes."""
+    if process.poll() is None:
+        process.kill()
+    process.communicate()

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.run.procs import alive, wait_for_pids, wait_until
+from tests.run.procs import alive, reap, wait_for_pids, wait_until
 
 # How soon an interrupted build must be gone: muxc waits at most 1 s for its workers, the rest is
 # slack for a loaded machine.
@@ -53,13 +53,6 @@ def stages(project, tmp_path, monkeypatch):
     project.pids = tmp_path / "pids"
     project.workflow(STAGES)
     return project
-
-
-def reap(process: subprocess.Popen[str]) -> None:
-    """Kill a build the test did not end itself, and close its pipes."""
-    if process.poll() is None:
-        process.kill()
-    process.communicate()
 
 
 def interrupt(project, args: tuple[str, ...], running, sig: int = signal.SIGINT) -> tuple[int, str, str]:
