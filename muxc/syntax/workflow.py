@@ -9,6 +9,8 @@ inapplicable fields, duplicate names.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
@@ -98,42 +100,35 @@ def _header_comments(root: Table) -> tuple[str, ...]:
 
 
 def _args(node: object, ctx: Context) -> dict[str, Arg]:
-    if node is None:
-        return {}
-    if not isinstance(node, Table):
-        ctx.report("wrong-type", "`args` must be a table of argument declarations", node.span, "not a table",
-                   help='declare each argument as a table: [args.pr] required = true, description = "..."')
-        return {}
-    out = {}
-    for name, entry in node.entries.items():
-        if not isinstance(entry.value, Table):
-            ctx.report("wrong-type", f"argument `{name}` must be a table", entry.value.span, "not a table",
-                       help=f'write [args.{name}] with required, default and description keys')
-            continue
-        sub = Context(ctx.file, ctx.sink, f"argument `{name}`")
-        arg = build(Arg, entry.value, sub, fixed={"name": name}, name_span=entry.key_span,
-                    comments=entry.comments + entry.value.comments)
-        if arg is not None:
-            out[name] = arg
-    return out
+    return _named_tables(
+        node, ctx, Arg, "`args` must be a table of argument declarations", "argument",
+        whole_help='declare each argument as a table: [args.pr] required = true, description = "..."',
+        each_help=lambda name: f"write [args.{name}] with required, default and description keys")
 
 
 def _roles(node: object, ctx: Context) -> dict[str, RoleConfig]:
+    return _named_tables(node, ctx, RoleConfig, "`roles` must be a table of roles", "role")
+
+
+def _named_tables(node: object, ctx: Context, cls: type, whole: str, noun: str, whole_help: str | None = None,
+                  each_help: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """A table of named tables (``[args.X]``, ``[roles.X]``), each built as ``cls`` named X."""
     if node is None:
         return {}
     if not isinstance(node, Table):
-        ctx.report("wrong-type", "`roles` must be a table of roles", node.span, "not a table")
+        ctx.report("wrong-type", whole, node.span, "not a table", help=whole_help)
         return {}
     out = {}
     for name, entry in node.entries.items():
         if not isinstance(entry.value, Table):
-            ctx.report("wrong-type", f"role `{name}` must be a table", entry.value.span, "not a table")
+            ctx.report("wrong-type", f"{noun} `{name}` must be a table", entry.value.span, "not a table",
+                       help=each_help(name) if each_help else None)
             continue
-        sub = Context(ctx.file, ctx.sink, f"role `{name}`")
-        role = build(RoleConfig, entry.value, sub, fixed={"name": name}, name_span=entry.key_span,
-                     comments=entry.comments + entry.value.comments)
-        if role is not None:
-            out[name] = role
+        sub = Context(ctx.file, ctx.sink, f"{noun} `{name}`")
+        built = build(cls, entry.value, sub, fixed={"name": name}, name_span=entry.key_span,
+                      comments=entry.comments + entry.value.comments)
+        if built is not None:
+            out[name] = built
     return out
 
 
