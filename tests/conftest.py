@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import tests.support.fuzz  # noqa: E402, F401  (registers the "long" hypothesis profile)
+
 # Variables that would let the host's configuration or credentials leak into a test.
 _LEAKY = re.compile(r"(_API_KEY|_TOKEN|_SECRET)$|^(MUXC_|LLM_MUX|XDG_|NO_COLOR$|FORCE_COLOR$)")
 

@@ -10,6 +10,7 @@ from muxc.check.graph import check_graph
 from muxc.check.references import check_references
 from muxc.check.roles import check_roles
 from muxc.check.schemas import check_cache_policies, check_schemas
+from muxc.check.shell import check_shell_values
 from muxc.check.state import CheckedStep, CheckedWorkflow, CheckState
 from muxc.check.templates import check_templates
 from muxc.config.build import with_workflow_roles
@@ -17,7 +18,7 @@ from muxc.config.schema import Config
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.syntax.ast import Workflow
 
-PASSES = (check_references, check_templates, check_roles, check_schemas, check_cache_policies, check_graph)
+PASSES = (check_references, check_templates, check_shell_values, check_roles, check_schemas, check_cache_policies, check_graph)
 
 
 def check(workflow: Workflow, config: Config, sink: DiagnosticSink) -> CheckedWorkflow | None:

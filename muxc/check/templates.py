@@ -22,7 +22,7 @@ from muxc.syntax.ast import Step
 from muxc.syntax.validate import did_you_mean
 from muxc.toml.document import Array, Str
 
-OUR_FILTERS = frozenset({"shell_escape", "json", "join", "lines", "trim", "default", "first", "last", "strftime"})
+OUR_FILTERS = frozenset({"shell_escape", "raw_shell", "json", "join", "lines", "trim", "default", "first", "last", "strftime"})
 STEP_FIELDS = ("output", "outputs", "failed", "error", "skipped", "backend", "backends", "duration_ms", "json")
 ROOT_FIELDS = {
     "team": ("name", "description", "detect", "verify", "roles"),
@@ -286,7 +286,7 @@ LIST_FILTERS = frozenset({"lines", "list", "sort", "map", "select", "reject", "s
                           "batch", "slice", "dictsort", "reverse"})
 TEXT_FILTERS = frozenset({"join", "trim", "json", "tojson", "upper", "lower", "replace", "format", "indent",
                           "truncate", "striptags", "title", "capitalize", "center", "wordwrap", "urlencode",
-                          "escape", "e", "safe", "string", "shell_escape", "strftime"})
+                          "escape", "e", "safe", "string", "shell_escape", "raw_shell", "strftime"})
 
 
 def value_type(shape: tuple, site: _Site) -> str:

@@ -134,6 +134,21 @@ CATALOG: tuple[Code, ...] = (
          "muxc's filters are shell_escape, json, join, lines, trim, default, first, last and strftime, plus "
          "Jinja's built-in filters. Only `|` inside {{ }} or {% %} is a filter; a shell pipe is text.",
          "{{ steps.x.output | shel_escape }}", "{{ steps.x.output | shell_escape }}"),
+    Code("shell-value-unreachable", E, "A value where no shell command can receive it",
+         "Values reach a shell command as data: muxc puts each in an environment variable and the command refers "
+         "to it, so no value can become code. Three places cannot take a reference: the body of a quoted heredoc "
+         "(<<'EOF' or <<\\EOF, taken literally), a shell comment (ignored) and $(( )) (evaluated as an "
+         "expression, which can run code in some shells).",
+         "cat <<'EOF'\n{{ notes }}\nEOF", "cat <<EOF\n{{ notes }}\nEOF"),
+    Code("shell-escape-not-needed", N, "`| shell_escape` in a shell command does nothing",
+         "Values reach a shell command as data (an environment variable the command refers to), so there is "
+         "nothing to escape. The filter is accepted so llm-mux workflows keep working.",
+         "git log {{ args.range | shell_escape }}", "git log {{ args.range }}"),
+    Code("raw-shell-value", W, "A value inlined as shell code with `| raw_shell`",
+         "`| raw_shell` is the opt-out from passing values as data: the value's text becomes part of the command "
+         "and the shell parses it. A model's answer, a file or an argument can then run any command (a prompt "
+         "injection in the audited code is enough). Use it only for text you wrote yourself.",
+         "{{ steps.plan.output | raw_shell }}", "sh ./scripts/{{ args.script }}.sh   # a value as data"),
     Code("unknown-test", E, "A Jinja test that does not exist", "Tests are Jinja's built-in tests.",
          "{% if x is definded %}", "{% if x is defined %}"),
     Code("for-each-not-list", E, "for_each that does not yield a list",

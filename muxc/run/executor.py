@@ -14,12 +14,14 @@ from typing import Any
 
 import msgspec
 
+from muxc.check.shellscan import SHELL_FIELDS
 from muxc.compile.plan import StepPlan
 from muxc.run import keys
 from muxc.run.context import CACHED, FAILED, NOT_REACHED, RAN, RUNNING, SKIPPED, Build, StepState
 from muxc.run.outcome import Produced, StepFailure
 from muxc.run.scope import NO_ITEM, template_context
-from muxc.run.templating import RenderError, evaluate, render, render_shell
+from muxc.run.shellvalues import ShellCommand, render_command
+from muxc.run.templating import RenderError, evaluate, render
 from muxc.store.results import Latest, StepRecord, UsageRecord
 
 WOULD_RUN = "would run"
@@ -104,6 +106,7 @@ class ItemResult(msgspec.Struct):
     would_run: bool = False
     reason: str = ""
     rendered: dict[str, str] = {}
+    commands: dict[str, ShellCommand] = {}
     key: str = ""
     components: dict[str, Any] = {}
 
@@ -126,10 +129,10 @@ def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -
     if known is not None and _usable(build, plan, known):
         return _cached(build, plan, name, pre, known)
     try:
-        rendered = _render(plan, context)
+        rendered, commands = _render(plan, context)
     except RenderError as error:
         return ItemResult(failure=StepFailure("render", str(error)))
-    key, components = keys.full_key(build, plan, rendered, key_item, extras)
+    key, components = keys.full_key(build, plan, rendered, commands, key_item, extras)
     if not plan.volatile:
         build.store.remember(pre, key)
     if _usable(build, plan, key):
@@ -140,7 +143,7 @@ def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -
     if build.options.replay:
         return ItemResult(failure=StepFailure("cache-miss", f"not in the cache and --replay forbids running it "
                                                              f"({reason})"), key=key)
-    result = handler_for(plan.kind)(build, plan, rendered, context, item, key=key)
+    result = handler_for(plan.kind)(build, plan, rendered, context, item, key=key, commands=commands)
     if isinstance(result, StepFailure):
         return ItemResult(failure=result, reason=reason, rendered=rendered, key=key)
     record = _store(build, plan, key, result, components, rendered)
@@ -187,12 +190,16 @@ def _cached(build: Build, plan: StepPlan, name: str, pre: str, key: str,
     return ItemResult(record=record, cached=True, rendered=rendered or {}, key=key)
 
 
-def _render(plan: StepPlan, context: dict[str, Any]) -> dict[str, str]:
-    out = {}
+def _render(plan: StepPlan, context: dict[str, Any]) -> tuple[dict[str, str], dict[str, ShellCommand]]:
+    """(the texts people see, the shell commands to run): a shell field's text is its ``shown``."""
+    texts, commands = {}, {}
     for field, text in keys.templates_of(plan).items():
-        shell = field == "run" or field == "verify"
-        out[field] = render_shell(text, context) if shell else render(text, context)
-    return out
+        if field in SHELL_FIELDS:
+            commands[field] = render_command(text, context)
+            texts[field] = commands[field].shown
+        else:
+            texts[field] = render(text, context)
+    return texts, commands
 
 
 def _store(build: Build, plan: StepPlan, key: str, produced: Produced, components: dict[str, Any],

@@ -19,6 +19,7 @@ from typing import Any
 from muxc.compile.keys import digest, digest_value, normalize_text
 from muxc.compile.plan import StepPlan
 from muxc.run.context import Build
+from muxc.run.shellvalues import ShellCommand
 
 # The fields whose rendered text is part of the key, per step kind.
 KEY_TEMPLATES = {
@@ -71,16 +72,20 @@ def _team(build: Build) -> Any:
             "roles": team.roles}
 
 
-def full_key(build: Build, plan: StepPlan, rendered: dict[str, str], item: Any,
-             extras: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def full_key(build: Build, plan: StepPlan, rendered: dict[str, str], commands: dict[str, ShellCommand],
+             item: Any, extras: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """(key, components): the components are kept so ``muxc status`` can say what changed.
 
     ``upstream`` (the digests of the outputs the step read) is recorded for explanations only:
-    the upstream outputs reach the key through the rendered text, which is what early cutoff needs."""
+    the upstream outputs reach the key through the rendered text, which is what early cutoff needs.
+    A prompt's text is normalised (cosmetic edits change nothing); a shell command is hashed
+    exactly, its text and its values, since there every space may be data."""
+    texts = {field: digest(normalize_text(text)) for field, text in rendered.items() if field not in commands}
+    texts.update({field: digest(command.key_material()) for field, command in commands.items()})
     components = {
         "salt": build.plan.salt,
         "definition": plan.definition,
-        "rendered": {field: digest(normalize_text(text)) for field, text in sorted(rendered.items())},
+        "rendered": dict(sorted(texts.items())),
         "item": item,
         **extras,
     }

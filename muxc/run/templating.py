@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import shlex
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache, lru_cache
 from typing import Any
@@ -18,7 +19,6 @@ import jinja2
 from jinja2 import ChainableUndefined, StrictUndefined, Undefined
 
 from muxc.check.jinja_refs import has_syntax
-from muxc.run import shellquote
 
 
 class RenderError(Exception):
@@ -80,8 +80,15 @@ def _trim(value: Any) -> str:
     return str(value).strip()
 
 
+def _shell_quote(value: Any) -> str:
+    """In a prompt, ``| shell_escape`` quotes as asked; in a shell template values need nothing
+    (see ``shellvalues``), so there it does nothing."""
+    return shlex.quote(str(value))
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
-    "shell_escape": shellquote.shell_escape,
+    "shell_escape": _shell_quote,
+    "raw_shell": str,  # in a shell command, inlined as code (see shellvalues); elsewhere plain text
     "json": _json,
     "join": _join,
     "lines": _lines,
@@ -96,7 +103,6 @@ FILTERS: dict[str, Callable[..., Any]] = {
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(undefined=MuxcUndefined, keep_trailing_newline=True, autoescape=False)
     env.filters.update(FILTERS)
-    env.filters.update(shellquote.filters())
     return env
 
 
@@ -149,17 +155,7 @@ def render(text: str, context: Mapping[str, Any]) -> str:
     try:
         return _compiled(text).render(context)
     except jinja2.TemplateError as error:
-        raise RenderError(_message(error)) from None
-
-
-def render_shell(text: str, context: Mapping[str, Any]) -> str:
-    """A command template, each value escaped for where it sits (see ``shellquote``)."""
-    return render(_annotated(text) if has_syntax(text) else text, context)
-
-
-@lru_cache(maxsize=1024)
-def _annotated(text: str) -> str:
-    return shellquote.annotate(text)
+        raise RenderError(jinja_message(error)) from None
 
 
 def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
@@ -167,13 +163,13 @@ def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
     try:
         value = _compiled_expression(expression)(**context)
     except jinja2.TemplateError as error:
-        raise RenderError(_message(error)) from None
+        raise RenderError(jinja_message(error)) from None
     if isinstance(value, Undefined):
         raise RenderError(f"{_undefined_name(value)} is undefined")
     return value
 
 
-def _message(error: jinja2.TemplateError) -> str:
+def jinja_message(error: jinja2.TemplateError) -> str:
     text = str(error.message or error)
     if "is undefined" in text or "has no attribute" in text:
         return text.replace("'muxc.run.templating.", "'").replace("jinja2.runtime.", "")

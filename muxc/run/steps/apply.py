@@ -17,6 +17,7 @@ again from the cached source output, without asking the LLM.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -24,6 +25,7 @@ import msgspec
 from muxc.compile.plan import StepPlan
 from muxc.run.context import Build
 from muxc.run.outcome import Produced, StepFailure
+from muxc.run.shellvalues import ShellCommand
 
 # `error` says what went wrong: the verifier's output, or why the edits could not be parsed or
 # applied (then nothing was written), so this text must not claim the edits were applied.
@@ -96,7 +98,7 @@ def _last_apply(build: Build, plan: StepPlan) -> _LastApply | None:
 
 
 def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any,
-        key: str = "") -> Produced | StepFailure:
+        key: str = "", commands: Mapping[str, ShellCommand] | None = None) -> Produced | StepFailure:
     # One apply at a time per build: two applies in parallel could edit the same file, and one's
     # rollback would write its snapshot over the other's applied edits (and each verify would see
     # the other's half-done state). Held across re-asks, so a snapshot stays true until the end.
@@ -105,7 +107,7 @@ def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[st
         if build.cancel.is_set:
             return StepFailure("cancelled", "interrupted while waiting for another apply step to finish")
     try:
-        return _Attempts(build, plan, rendered, context).run()
+        return _Attempts(build, plan, commands or {}, context).run()
     finally:
         lock.release()
 
@@ -116,9 +118,11 @@ def _apply_lock(build: Build) -> threading.Lock:
 
 
 class _Attempts:
-    def __init__(self, build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any]) -> None:
+    def __init__(self, build: Build, plan: StepPlan, commands: Mapping[str, ShellCommand],
+                 context: dict[str, Any]) -> None:
         self.build, self.plan, self.context = build, plan, context
-        self.verify = rendered.get("verify") or _team_verify(build)
+        own = commands.get("verify")
+        self.verify = own if own is not None and own.text.strip() else _team_verify(build)
         self.output = _source_output(build, plan)
         self.snapshot: Any = None
         self.journal: Any = None  # the snapshot on disk, for a build killed mid-apply (see run.applyjournal)
@@ -199,17 +203,17 @@ class _Attempts:
                                      f"({error.strerror or error}); a build killed now would leave its edits")
 
     def _verify(self) -> str | None:
-        if not self.verify:
+        if self.verify is None or not self.verify.text.strip():
             return None
-        from muxc.run.steps.shell import run_command, wrap
+        from muxc.run.steps.shell import run_command
 
-        result = run_command(self.build, wrap(self.build, self.verify), self.plan.step.verify_timeout or 300_000)
+        result = run_command(self.build, self.verify, self.plan.step.verify_timeout or 300_000)
         if result.ok:
             return None
         why = "timed out" if result.stopped == "timeout" else "was stopped: the build was interrupted" \
             if result.stopped == "cancelled" or self.build.cancel.is_set else \
             result.error or f"exited with code {result.exit_code}"
-        return f"verify `{self.verify}` {why}:\n{(result.stdout + result.stderr).strip()[-4000:]}"
+        return f"verify `{self.verify.shown}` {why}:\n{(result.stdout + result.stderr).strip()[-4000:]}"
 
     def _restore(self) -> Any:
         """Undo every attempt so far (a RestoreReport), or None when nothing was ever written."""
@@ -281,10 +285,10 @@ def _headline(problem: str) -> str:
     return text if len(text) <= HEADLINE_CHARS else text[: HEADLINE_CHARS - 1] + "…"
 
 
-def _team_verify(build: Build) -> str | None:
+def _team_verify(build: Build) -> ShellCommand | None:
     team = build.team
     verify = getattr(team, "verify", None) if team is not None else None
-    return verify if isinstance(verify, str) else None
+    return ShellCommand.literal(verify) if isinstance(verify, str) else None
 
 
 def _source_rendered(build: Build, step: str) -> dict[str, str]:

@@ -7,11 +7,13 @@ answer reuses everything downstream.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from muxc.compile.plan import StepPlan
 from muxc.run.context import Build
 from muxc.run.outcome import Produced, StepFailure
+from muxc.run.shellvalues import ShellCommand
 
 
 def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, Any] | StepFailure:
@@ -52,6 +54,6 @@ def _ask(build: Build, plan: StepPlan, context: dict[str, Any]) -> str | None:
 
 
 def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any,
-        key: str = "") -> Produced | StepFailure:
+        key: str = "", commands: Mapping[str, ShellCommand] | None = None) -> Produced | StepFailure:
     answer = _answer(build, plan, context)
     return answer if isinstance(answer, StepFailure) else Produced(answer)

@@ -8,6 +8,7 @@ does not match is re-asked ``schema_retries`` times with the validation errors.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -17,6 +18,7 @@ from muxc.compile.plan import StepPlan
 from muxc.run.context import Build
 from muxc.run.kinds import files_read
 from muxc.run.outcome import Produced, StepFailure
+from muxc.run.shellvalues import ShellCommand
 
 
 def resolved_role(build: Build, plan: StepPlan) -> Any:
@@ -77,7 +79,7 @@ def pool_of(build: Build) -> Any:
 
 
 def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any,
-        key: str = "") -> Produced | StepFailure:
+        key: str = "", commands: Mapping[str, ShellCommand] | None = None) -> Produced | StepFailure:
     blocked = build.budget_left()
     if blocked is not None:
         return StepFailure("budget", f"not asked: {blocked}", hint="raise --max-cost/--max-calls or [budget]")

@@ -1,11 +1,13 @@
 """Shell steps: ``sh -c`` in the project root, stdout is the output, a failure shows stderr.
 
-Values in the command were escaped for where they sit (see ``run.shellquote``). ``timeout``
-kills the whole process group; ``retries`` reruns a failed command after ``retry_delay``.
+The command holds references to its values, which reach the child as environment variables or,
+when large, private files (see ``run.shellvalues``): no value is ever parsed as shell code.
+``timeout`` kills the whole process group; ``retries`` reruns a failed command after ``retry_delay``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from muxc import process
@@ -13,6 +15,7 @@ from muxc.compile.plan import StepPlan
 from muxc.run.context import Build
 from muxc.run.kinds import files_read
 from muxc.run.outcome import Produced, StepFailure
+from muxc.run.shellvalues import ShellCommand, run_with_values
 
 
 def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, Any] | StepFailure:
@@ -24,17 +27,17 @@ def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, A
 
 
 def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any,
-        key: str = "") -> Produced | StepFailure:
-    command = wrap(build, rendered["run"])
+        key: str = "", commands: Mapping[str, ShellCommand] | None = None) -> Produced | StepFailure:
+    command = (commands or {})["run"]
     attempts = plan.step.retries + 1
     failure: StepFailure | None = None
     for attempt in range(attempts):
         if attempt and build.cancel.wait(plan.step.retry_delay / 1000):
             break
         result = run_command(build, command, plan.step.timeout)
-        failure = failure_of(result, command, plan.step.timeout)
+        failure = failure_of(result, command.shown, plan.step.timeout)
         if failure is not None and build.cancel.is_set:
-            failure = stopped(build, result, command)
+            failure = stopped(build, result, command.shown)
         if failure is None:
             return Produced(result.stdout.strip(), duration_ms=result.duration_ms)
         if failure.kind == "cancelled":
@@ -53,9 +56,11 @@ def wrap(build: Build, command: str) -> str:
     return wrapper.replace("{cmd}", command)
 
 
-def run_command(build: Build, command: str, timeout_ms: int | None) -> process.ProcessResult:
+def run_command(build: Build, command: ShellCommand, timeout_ms: int | None) -> process.ProcessResult:
+    """Run a command (wrapped by ``command_wrapper``) with its values handed over as data."""
     timeout = timeout_ms / 1000 if timeout_ms else None
-    return process.run(command, cwd=build.root, env=dict(build.environ), timeout_s=timeout, cancel=build.cancel)
+    return run_with_values(command, cwd=build.root, environ=build.environ, timeout_s=timeout, cancel=build.cancel,
+                           wrap=lambda script: wrap(build, script))
 
 
 def stopped(build: Build, result: process.ProcessResult, command: str) -> StepFailure:

@@ -6,11 +6,13 @@ warnings with their index (never dropped silently); the output is the store's su
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from muxc.compile.plan import StepPlan
 from muxc.run.context import Build
 from muxc.run.outcome import Produced, StepFailure
+from muxc.run.shellvalues import ShellCommand
 
 
 def ecosystem_of(build: Build) -> str:
@@ -29,7 +31,7 @@ def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, A
 
 
 def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any,
-        key: str = "") -> Produced | StepFailure:
+        key: str = "", commands: Mapping[str, ShellCommand] | None = None) -> Produced | StepFailure:
     from muxc.llmjson import extract_json
     from muxc.store.memory import MemoryDB
 

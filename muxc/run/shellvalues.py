@@ -1,0 +1,281 @@
+"""Shell commands from templates: every value reaches the shell as data, never as text it parses.
+
+A shell template (a shell step's ``run``, an apply step's ``verify``) renders with each
+``{{ expr }}`` replaced by a reference to an environment variable of the child — ``MUXC_V1``,
+``MUXC_V2``, ... — that holds the value's text. The shell expands a reference after it has parsed
+the command and never parses the result again, so no value can become code, whatever it holds
+(quotes, ``$( )``, backticks, a heredoc's delimiter, new lines). Only the template's own literal
+text is shell code.
+
+How it is done: the template renders in a Jinja environment whose ``finalize`` (run on every
+``{{ }}`` output, also inside macros and ``{% set %}`` blocks) records the value and emits an
+unforgeable marker instead; the rendered text — real shell structure, after ``{% if %}`` and
+whitespace control — is then read by ``check.shellscan`` to write each reference for where it
+landed (``"${MUXC_V1}"`` bare, ``${MUXC_V1}`` in double quotes or an unquoted heredoc body,
+``'"${MUXC_V1}"'`` in single quotes). A value in a quoted heredoc, in a heredoc's delimiter or in ``$(( ))`` is refused.
+
+``| shell_escape`` does nothing here (kept so llm-mux workflows run); ``| raw_shell`` is the
+explicit opt-out that inlines a value as shell code (the checker warns). What people see — status,
+``--dry-run``, logs — is ``ShellCommand.shown``, the command with each value written in, quoted for
+its place; it is never run. The cache key hashes the command text and the values exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shlex
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from functools import cache, lru_cache
+from typing import Any
+
+import jinja2
+import msgspec
+
+from muxc import process
+from muxc.check import shellscan as S
+from muxc.check.jinja_refs import has_syntax
+
+VALUE_VAR = "MUXC_V"
+FILE_VAR = "MUXC_F"
+# Linux refuses one environment string over 128 KiB (and all of them past a few MiB): larger
+# values go through a private file that the command reads into the variable before it starts.
+ENV_VALUE_LIMIT = 64 * 1024
+ENV_TOTAL_LIMIT = 512 * 1024
+
+
+class ShellCommand(msgspec.Struct, frozen=True):
+    """A command ready for ``sh -c``: ``text`` holds references, ``values`` what they refer to.
+
+    ``values[i]`` is the text of ``MUXC_V{i+1}``; ``shown`` is for people only."""
+
+    text: str
+    values: tuple[str, ...] = ()
+    shown: str = ""
+
+    @classmethod
+    def literal(cls, text: str) -> ShellCommand:
+        """A command written by the user as is (config, a team's verify): no values in it."""
+        return cls(text, (), text)
+
+    def key_material(self) -> bytes:
+        """What the cache key hashes: the text and every value exactly (whitespace is data here)."""
+        return msgspec.json.encode([self.text, list(self.values)])
+
+
+class RawShell(str):
+    """A value marked ``| raw_shell``: inlined as shell code when it is a whole ``{{ }}``."""
+
+    __slots__ = ()
+
+
+def raw_shell(value: object) -> RawShell:
+    return RawShell(str(value))
+
+
+def _unchanged(value: object) -> object:
+    """``| shell_escape`` in a shell template: values are data already, there is nothing to do."""
+    return value
+
+
+class ShellRenderError(Exception):
+    """A value cannot be passed where it stands; the message says what to write instead."""
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+class _Collector:
+    """The values of one rendering, each kept once, behind markers no value can forge."""
+
+    def __init__(self) -> None:
+        self.nonce = str(secrets.randbelow(10**12)).zfill(12)  # digits survive | upper and | lower
+        self.marker = re.compile("\x00" + self.nonce + r":(\d+)\x00")
+        self.values: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def add(self, value: object) -> str:
+        if isinstance(value, RawShell):
+            return str(value)
+        text = self.expand(str(value))
+        if "\x00" in text:
+            raise ShellRenderError("a value holds a NUL byte, which no command can receive (the system ends "
+                                   "a string there); remove it from the value, e.g. with | replace('\\x00', '')")
+        if text not in self.index:
+            self.index[text] = len(self.values)
+            self.values.append(text)
+        return f"\x00{self.nonce}:{self.index[text]}\x00"
+
+    def expand(self, text: str) -> str:
+        """A value built from other outputs (a macro, a ``{% set %}`` block) holds their markers."""
+        return self.marker.sub(lambda match: self.values[int(match[1])], text) if "\x00" in text else text
+
+
+_ACTIVE = threading.local()
+
+
+def _finalize(value: Any) -> Any:
+    stack = getattr(_ACTIVE, "collectors", None)
+    if not stack:  # rendering outside render_command: nothing to collect into
+        raise ShellRenderError("internal: a shell template rendered outside render_command")
+    return stack[-1].add(value)
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    from muxc.run.templating import FILTERS, MuxcUndefined
+
+    env = jinja2.Environment(undefined=MuxcUndefined, keep_trailing_newline=True, autoescape=False,
+                             finalize=_finalize)
+    env.filters.update(FILTERS)
+    env.filters.update(shell_escape=_unchanged, raw_shell=raw_shell)
+    return env
+
+
+@lru_cache(maxsize=1024)
+def _compiled(text: str) -> jinja2.Template:
+    from muxc.run.templating import without_comment_lines
+
+    return _environment().from_string(without_comment_lines(text))
+
+
+def render_command(template: str, context: Mapping[str, Any]) -> ShellCommand:
+    """The command a shell template gives in ``context``; raises ``RenderError`` with the reason."""
+    from muxc.run.templating import RenderError, jinja_message
+
+    if not has_syntax(template):
+        return ShellCommand.literal(template)
+    collector = _Collector()
+    stack = _ACTIVE.__dict__.setdefault("collectors", [])
+    stack.append(collector)
+    try:
+        rendered = _compiled(template).render(context)
+        return _compose(rendered, collector)
+    except jinja2.TemplateError as error:
+        raise RenderError(jinja_message(error)) from None
+    except ShellRenderError as error:
+        raise RenderError(str(error)) from None
+    finally:
+        stack.pop()
+
+
+def _compose(rendered: str, collector: _Collector) -> ShellCommand:
+    """Replace each marker with a reference written for where it landed, and with the value in
+    the text people see."""
+    scanner = S.Scanner()
+    numbers: dict[int, int] = {}  # collector index -> variable number, in order of first use
+    text: list[str] = []
+    shown: list[str] = []
+    position = 0
+    for match in collector.marker.finditer(rendered):
+        literal = rendered[position : match.start()]
+        scanner.feed(literal)
+        text.append(literal)
+        shown.append(literal)
+        value = collector.values[int(match[1])]
+        number = numbers.setdefault(int(match[1]), len(numbers) + 1)
+        text.append(_reference(scanner.context, number))
+        shown.append(_shown(scanner.context, value))
+        scanner.placeholder()
+        position = match.end()
+    text.append(rendered[position:])
+    shown.append(rendered[position:])
+    command = "".join(text)
+    if "\x00" in command:
+        raise ShellRenderError("the command holds a NUL byte (from a | raw_shell value?), which sh cannot run")
+    values = tuple(collector.values[index] for index in sorted(numbers, key=numbers.__getitem__))
+    return ShellCommand(command, values, "".join(shown))
+
+
+def _reference(context: str, number: int) -> str:
+    name = "${" + VALUE_VAR + str(number) + "}"
+    if context in (S.QUOTED_HEREDOC, S.ARITHMETIC, S.DELIMITER):
+        raise ShellRenderError(f"a value lands in {_where(context)}: {S.UNREACHABLE[context]}")
+    if context in (S.DOUBLE, S.HEREDOC, S.COMMENT):
+        return name
+    if context == S.SINGLE:
+        return "'\"" + name + "\"'"
+    return '"' + name + '"'
+
+
+def _where(context: str) -> str:
+    return {S.QUOTED_HEREDOC: "the body of a quoted heredoc", S.ARITHMETIC: "shell arithmetic $(( ))",
+            S.DELIMITER: "a heredoc's delimiter word"}[context]
+
+
+def _shown(context: str, value: str) -> str:
+    """The value as a person would type it there (display only: this text is never run)."""
+    if context == S.DOUBLE:
+        return re.sub(r'([\\"$`])', r"\\\1", value)
+    if context == S.SINGLE:
+        return value.replace("'", "'\\''")
+    if context == S.HEREDOC:
+        return re.sub(r"([\\$`])", r"\\\1", value)
+    if context == S.COMMENT:
+        return value.replace("\r", " ").replace("\n", " ")
+    return shlex.quote(value)
+
+
+# --- handing the values to the child -----------------------------------------------------------
+
+
+class Launch(msgspec.Struct, frozen=True):
+    """What to start: the script for ``sh -c``, the variables to add, the files to write first."""
+
+    script: str
+    env: dict[str, str]
+    files: dict[str, str]  # path (in ``scratch``, a private directory to create) -> value text
+
+
+def launch(command: ShellCommand, scratch: str) -> Launch:
+    """Small values as environment variables; large ones in files under ``scratch`` that the
+    script reads first (the caller creates the directory, private, only when there are files)."""
+    env: dict[str, str] = {}
+    files: dict[str, str] = {}
+    preamble: list[str] = []
+    total = 0
+    for number, value in sorted(enumerate(command.values, 1), key=lambda pair: len(pair[1].encode())):
+        size = len(value.encode())
+        if size <= ENV_VALUE_LIMIT and total + size <= ENV_TOTAL_LIMIT:
+            env[f"{VALUE_VAR}{number}"] = value
+            total += size
+            continue
+        path = f"{scratch}/v{number}"
+        files[path] = value
+        env[f"{FILE_VAR}{number}"] = path
+        # `; echo .` then `%.`: command substitution drops trailing new lines, which are data
+        preamble.append(f'{VALUE_VAR}{number}=$(cat "${FILE_VAR}{number}"; echo .); '
+                        f"{VALUE_VAR}{number}=${{{VALUE_VAR}{number}%.}}\n")
+    return Launch("".join(preamble) + command.text, env, files)
+
+
+def run_with_values(command: ShellCommand, *, cwd: str | os.PathLike[str], environ: Mapping[str, str],
+                    timeout_s: float | None, cancel: Any = None,
+                    wrap: Callable[[str], str] = lambda script: script) -> process.ProcessResult:
+    """Run ``command`` with ``sh -c`` (through ``wrap``), its values in the environment or in
+    private files that are removed when it ends."""
+    scratch = os.path.join(tempfile.gettempdir(), f"muxc-values-{os.getpid()}-{uuid.uuid4().hex}")
+    handover = launch(command, scratch)
+    try:
+        if handover.files:
+            _write_private(scratch, handover.files)
+        return process.run(wrap(handover.script), cwd=cwd, env={**environ, **handover.env}, timeout_s=timeout_s,
+                           cancel=cancel)
+    except OSError as error:
+        return process.ProcessResult(None, "", "", error=f"cannot hand the values to the command: {error}")
+    finally:
+        if handover.files:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _write_private(directory: str, files: dict[str, str]) -> None:
+    os.mkdir(directory, 0o700)
+    for path, text in files.items():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
