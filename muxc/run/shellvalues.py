@@ -146,7 +146,7 @@ def _compiled(text: str) -> jinja2.Template:
 
 def render_command(template: str, context: Mapping[str, Any]) -> ShellCommand:
     """The command a shell template gives in ``context``; raises ``RenderError`` with the reason."""
-    from muxc.run.templating import RenderError, jinja_message
+    from muxc.run.templating import RenderError, flat_template, jinja_message
 
     if not has_syntax(template):
         return ShellCommand.literal(template)
@@ -154,7 +154,8 @@ def render_command(template: str, context: Mapping[str, Any]) -> ShellCommand:
     stack = _ACTIVE.__dict__.setdefault("collectors", [])
     stack.append(collector)
     try:
-        rendered = _compiled(template).render(context)
+        flat = flat_template(template, _environment())
+        rendered = flat.render(context, _finalize) if flat is not None else _compiled(template).render(context)
         return _compose(rendered, collector)
     except jinja2.TemplateError as error:
         raise RenderError(jinja_message(error)) from None
