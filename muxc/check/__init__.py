@@ -41,13 +41,21 @@ def _freeze(state: CheckState) -> CheckedWorkflow:
     for step in state.workflow.steps:
         edges = by_step[step.name]
         templates = tuple(state.templates.get(step.name, ()))
-        env_vars = sorted({r.path[0] for t in templates for r in t.info.refs if r.root == "env" and r.path})
+        env_vars = _env_vars([r for t in templates for r in t.info.refs if r.root == "env"])
         steps[step.name] = CheckedStep(
             step=step,
             deps=tuple(sorted({e.upstream for e in edges}, key=position.__getitem__)),
             consumes=tuple(sorted({e.upstream for e in edges if e.consumes}, key=position.__getitem__)),
             templates=templates,
-            env_vars=tuple(env_vars),
+            env_vars=env_vars,
             volatile=step.always or any(t.info.volatile for t in templates),
         )
     return CheckedWorkflow(state.workflow, state.config, tuple(state.order), steps, tuple(state.edges))
+
+
+def _env_vars(refs: list) -> tuple[str, ...]:
+    """The environment variables templates read by name; ``("*",)`` when a name is computed
+    (``env[args.var]``, ``env.get(x)``, ``env | dictsort``): then every variable may matter."""
+    if any(not ref.path or ref.called for ref in refs):
+        return ("*",)
+    return tuple(sorted({ref.path[0] for ref in refs}))

@@ -16,7 +16,15 @@ from __future__ import annotations
 import itertools
 
 from muxc.check import jinja_refs as J
-from muxc.check.shellscan import ARITHMETIC, COMMENT, DELIMITER, QUOTED_HEREDOC, SHELL_FIELDS, UNREACHABLE, Scanner
+from muxc.check.shellscan import (
+    ARITHMETIC,
+    COMMENT,
+    DELIMITER,
+    QUOTED_HEREDOC,
+    SHELL_FIELDS,
+    UNREACHABLE,
+    Scanner,
+)
 from muxc.check.state import CheckState, Template
 
 _WHERE = {QUOTED_HEREDOC: "the body of a quoted heredoc", COMMENT: "a shell comment",

@@ -50,7 +50,7 @@ class CheckedStep(msgspec.Struct, frozen=True):
     deps: tuple[str, ...]  # every upstream step, in file order
     consumes: tuple[str, ...]  # upstream steps whose output or fields its templates read
     templates: tuple[Template, ...]
-    env_vars: tuple[str, ...]  # env.X names read by its templates
+    env_vars: tuple[str, ...]  # env.X names read by its templates; ("*",) when a name is computed
     volatile: bool  # always = true, or templates that read the clock or randomness
 
 

@@ -65,8 +65,13 @@ def _lower(checked: CheckedStep, index: int, file: str) -> StepPlan:
         env_vars=checked.env_vars,
         file=file,
         span=step.origin.anchor if step.origin else Span(0, 0),
-        reads_memory=any(ref.root == "memory" for template in checked.templates for ref in template.info.refs),
+        reads_memory=_reads(checked, "memory"),
+        reads_workflow=_reads(checked, "workflow"),
     )
+
+
+def _reads(checked: CheckedStep, root: str) -> bool:
+    return any(ref.root == root for template in checked.templates for ref in template.info.refs)
 
 
 def declares_inputs(step: Step) -> bool:

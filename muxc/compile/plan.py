@@ -27,11 +27,12 @@ class StepPlan(msgspec.Struct, frozen=True):
     reads_project: bool  # a shell step that does not declare `inputs`: the project's state is part of its key
     volatile: bool  # always = true, or templates that read the clock or randomness
     cache_ttl_ms: int | None  # None: forever; 0: never reuse
-    env_vars: tuple[str, ...]
+    env_vars: tuple[str, ...]  # the variables its templates read; ("*",): any (a computed name)
     file: str
     span: Span  # where the step is named, for runtime diagnostics
     reads_memory: bool = False  # its templates read `memory`, which a pre-key cannot see change
     declares_inputs: bool = False  # it has `inputs`, maybe `[]`: only those files are read, never the project
+    reads_workflow: bool = False  # its templates print the workflow's name
 
 
 class Plan(msgspec.Struct, frozen=True):

@@ -21,7 +21,8 @@ from muxc.run.context import CACHED, FAILED, NOT_REACHED, RAN, RUNNING, SKIPPED,
 from muxc.run.outcome import Produced, StepFailure
 from muxc.run.scope import NO_ITEM, template_context
 from muxc.run.shellvalues import ShellCommand, render_command
-from muxc.run.templating import RenderError, evaluate, render
+from muxc.run.templating import RenderError, evaluate, render_tracked
+from muxc.run.tracked import Tracked
 from muxc.store.results import Latest, StepRecord, UsageRecord
 
 WOULD_RUN = "would run"
@@ -129,12 +130,17 @@ def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -
     if known is not None and _usable(build, plan, known):
         return _cached(build, plan, name, pre, known)
     try:
-        rendered, commands = _render(plan, context)
+        fields = _render(plan, context)
     except RenderError as error:
         return ItemResult(failure=StepFailure("render", str(error)))
-    key, components = keys.full_key(build, plan, rendered, commands, key_item, extras)
+    rendered = {field: value.shown for field, value in fields.items()}
+    commands = {field: value for field, value in fields.items() if isinstance(value, ShellCommand)}
+    key, components = keys.full_key(build, plan, fields, key_item, extras)
     if not plan.volatile:
         build.store.remember(pre, key)
+    if not _usable(build, plan, key):
+        _adopt_legacy(build, plan, keys.legacy_key(build, plan, rendered, key_item, extras), key, components,
+                      rendered)
     if _usable(build, plan, key):
         return _cached(build, plan, name, pre, key, rendered)
     reason = _why(build, plan, name, components, rendered)
@@ -149,6 +155,18 @@ def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -
     record = _store(build, plan, key, result, components, rendered)
     note_latest(build, name, key, pre, _digest(record), record.created_at)
     return ItemResult(record=record, reason=reason, rendered=rendered, key=key)
+
+
+def _adopt_legacy(build: Build, plan: StepPlan, legacy: str, key: str, components: dict[str, Any],
+                  rendered: dict[str, str]) -> None:
+    """A result cached by muxc before keys kept values apart from layout (``keys.legacy_key``) is
+    filed under the step's key now, so an upgrade does not pay for unchanged LLM calls again."""
+    if legacy == key or not _usable(build, plan, legacy):
+        return
+    record = build.store.get(legacy)
+    if record is not None:
+        build.store.put(msgspec.structs.replace(record, key=key), build.plan.workflow, _digest(record), components,
+                        rendered)
 
 
 def known_key(build: Build, name: str, pre: str) -> str | None:
@@ -190,16 +208,10 @@ def _cached(build: Build, plan: StepPlan, name: str, pre: str, key: str,
     return ItemResult(record=record, cached=True, rendered=rendered or {}, key=key)
 
 
-def _render(plan: StepPlan, context: dict[str, Any]) -> tuple[dict[str, str], dict[str, ShellCommand]]:
-    """(the texts people see, the shell commands to run): a shell field's text is its ``shown``."""
-    texts, commands = {}, {}
-    for field, text in keys.templates_of(plan).items():
-        if field in SHELL_FIELDS:
-            commands[field] = render_command(text, context)
-            texts[field] = commands[field].shown
-        else:
-            texts[field] = render(text, context)
-    return texts, commands
+def _render(plan: StepPlan, context: dict[str, Any]) -> dict[str, Tracked | ShellCommand]:
+    """Each keyed field rendered: prompts with their values tracked, commands with references."""
+    return {field: render_command(text, context) if field in SHELL_FIELDS else render_tracked(text, context)
+            for field, text in keys.templates_of(plan).items()}
 
 
 def _store(build: Build, plan: StepPlan, key: str, produced: Produced, components: dict[str, Any],

@@ -6,11 +6,19 @@ import os
 import tempfile
 from pathlib import Path
 
+# Temporary files start with this, so the project's fingerprint can tell them from the user's.
+TEMP_PREFIX = ".muxc-tmp."
+
+
+def is_temporary(name: str) -> bool:
+    """True for a file ``write_atomically`` is writing (its base name), which is never project state."""
+    return name.rsplit("/", 1)[-1].startswith(TEMP_PREFIX)
+
 
 def write_atomically(path: Path, data: bytes | str, mode: int | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode() if isinstance(data, str) else data
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)

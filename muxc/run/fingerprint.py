@@ -2,27 +2,38 @@
 
 The project is what git would see — tracked files plus untracked ones that are not ignored —
 when it is a git work tree; otherwise every file under the root except dot-directories and
-common build directories. ``.muxc/`` and the build's own saved outputs never count (a report a
-build writes must not make the next build rerun). File contents are hashed once and remembered
-by (size, mtime, inode) in ``.muxc/state/stat-cache``, so fingerprinting an unchanged tree is a
-walk plus ``stat`` calls.
+common build directories. In git it also holds the checked-out commit and the index's content
+(mode, blob, stage and path of each entry: what ``git diff --cached`` reads, not the stat data
+``git status`` refreshes). Never part of it, in git or not: ``.muxc/``, ``.llm-mux/`` (config
+and workflows, which reach keys through the plan), the files muxc saves and their ``.orig``
+copies, the workflow file being built, and muxc's own temporary files.
+
+File contents are hashed once and remembered by (size, mtime, ctime, inode) in
+``.muxc/state/stat-cache``, so fingerprinting an unchanged tree is a walk plus ``stat`` calls. As
+git does with racy entries, a file modified less than ``RACY_NS`` before it was hashed is hashed
+again: it may have changed within the file system's timestamp resolution after being read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
 import msgspec
 
 from muxc.compile.keys import digest_value
+from muxc.run.files import is_temporary
 
 SKIP_DIRS = frozenset({".git", ".muxc", ".llm-mux", "node_modules", "target", "__pycache__", ".venv", "venv",
                        "dist", "build"})
+NEVER_PROJECT = (".muxc/", ".llm-mux/")  # muxc's and llm-mux's own directories, in git or not
+RACY_NS = 2_000_000_000  # coarser than any file system's timestamps (FAT: 2 s)
 
 
 class Tree(msgspec.Struct, frozen=True):
@@ -33,8 +44,10 @@ class Tree(msgspec.Struct, frozen=True):
 class _Stat(msgspec.Struct, array_like=True):
     size: int
     mtime_ns: int
+    ctime_ns: int  # cp -p, rsync -t, tar x and touch -r set mtime back, never ctime
     inode: int
     digest: str
+    hashed_ns: int  # when the content was read
 
 
 class Fingerprinter:
@@ -54,8 +67,9 @@ class Fingerprinter:
         a shell step such as `git diff HEAD` reads them too)."""
         with self._lock:
             if self._project is None:
-                tree = self._tree(self._project_files())
-                files = {**tree.files, **_git_state(self.root)}
+                listed = _git_listing(self.root)
+                tree = self._tree(self._project_files(listed))
+                files = {**tree.files, **(_git_state(self.root, listed.index) if listed is not None else {})}
                 self._project = Tree(digest_value(files), files)
             return self._project
 
@@ -83,10 +97,10 @@ class Fingerprinter:
 
     # -- listing ---------------------------------------------------------------------------
 
-    def _project_files(self) -> list[str]:
-        listed = _git_files(self.root)
-        files = listed if listed is not None else _walk(self.root)
-        return sorted(f for f in files if f not in self.exclude and not f.startswith(".muxc/"))
+    def _project_files(self, listed: GitListing | None) -> list[str]:
+        files = listed.files if listed is not None else _walk(self.root)
+        return sorted(f for f in files if f not in self.exclude and not f.startswith(NEVER_PROJECT)
+                      and not is_temporary(f))
 
     def _glob(self, pattern: str) -> list[str]:
         root = self.root
@@ -117,42 +131,60 @@ class Fingerprinter:
         except OSError:
             return None  # listed by git but deleted: not part of the tree
         cached = self._cache.get(name)
-        if cached and (cached.size, cached.mtime_ns, cached.inode) == (stat.st_size, stat.st_mtime_ns, stat.st_ino):
+        if cached and _unchanged(cached, stat):
             return cached.digest
+        hashed_ns = time.time_ns()
         try:
             digest = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
         except OSError:
             return None
-        self._cache[name] = _Stat(stat.st_size, stat.st_mtime_ns, stat.st_ino, digest)
+        self._cache[name] = _Stat(stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, digest, hashed_ns)
         return digest
 
 
-def _git_files(root: Path) -> list[str] | None:
+def _unchanged(cached: _Stat, stat: os.stat_result) -> bool:
+    """The cached digest still holds: same stat, and the file was not racily new when read."""
+    same = (cached.size, cached.mtime_ns, cached.ctime_ns, cached.inode) == \
+        (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+    return same and stat.st_mtime_ns < cached.hashed_ns - RACY_NS
+
+
+class GitListing(msgspec.Struct, frozen=True):
+    files: list[str]  # tracked and untracked-but-not-ignored
+    index: str  # a digest of the index's entries (mode, blob, stage, path)
+
+
+_STAGED = re.compile(r"(\d{6}) ([0-9a-f]{40,64}) (\d)\t(.*)", re.DOTALL)
+
+
+def _git_listing(root: Path) -> GitListing | None:
+    """What git sees, in one call; None outside a git work tree."""
     try:
-        done = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
+        done = subprocess.run(["git", "ls-files", "-z", "--stage", "--others", "--exclude-standard"], cwd=root,
                               capture_output=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if done.returncode != 0:
         return None
-    return [name for name in done.stdout.decode("utf-8", "replace").split("\0") if name]
+    files, entries = [], []
+    for entry in done.stdout.decode("utf-8", "replace").split("\0"):
+        staged = _STAGED.fullmatch(entry)
+        if staged:
+            entries.append(entry)
+        if entry:
+            files.append(staged[4] if staged else entry)
+    return GitListing(sorted(set(files)), digest_value(sorted(entries)))
 
 
-def _git_state(root: Path) -> dict[str, str]:
-    """Pseudo-entries for the checked-out commit and the index (empty outside git)."""
+def _git_state(root: Path, index: str) -> dict[str, str]:
+    """Pseudo-entries for the checked-out commit and the index."""
     try:
-        done = subprocess.run(["git", "rev-parse", "HEAD", "--git-path", "index"], cwd=root, capture_output=True,
+        done = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=root, capture_output=True,
                               timeout=30, check=False, text=True)
     except (OSError, subprocess.TimeoutExpired):
-        return {}
-    lines = done.stdout.split()
-    if done.returncode != 0 or len(lines) < 2:
-        return {}
-    try:
-        index = hashlib.blake2b((root / lines[1]).read_bytes(), digest_size=16).hexdigest()
-    except OSError:
-        index = "none"
-    return {":git/HEAD": lines[0], ":git/index": index}
+        done = None
+    head = done.stdout.strip() if done is not None and done.returncode == 0 else "none"
+    return {":git/HEAD": head, ":git/index": index}
 
 
 def _walk(root: Path) -> list[str]:

@@ -14,12 +14,14 @@ randomness skip the memo.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from muxc.compile.keys import digest, digest_value, normalize_text
 from muxc.compile.plan import StepPlan
 from muxc.run.context import Build
 from muxc.run.shellvalues import ShellCommand
+from muxc.run.tracked import Tracked
 
 # The fields whose rendered text is part of the key, per step kind.
 KEY_TEMPLATES = {
@@ -48,18 +50,27 @@ def input_patterns(plan: StepPlan) -> list[str]:
 
 def pre_key(build: Build, plan: StepPlan, item: Any, extras: dict[str, Any]) -> str:
     """A hash of everything the rendered text and the key are computed from."""
+    read = {"workflow": build.plan.workflow} if plan.reads_workflow else {}  # absent otherwise: old pre-keys hold
     return digest_value({
+        **read,
         "salt": build.plan.salt,
         "definition": plan.definition_digest,
         "templates": templates_of(plan),
         "args": build.plan.args,
-        "env": {name: build.environ.get(name) for name in plan.env_vars},
+        "env": _env_read(build, plan),
         "team": _team(build),
         "ecosystem": build.ecosystem,  # every value templates may read, not just the name
         "upstream": {name: build.state(name).output_digest for name in plan.consumes},
         "item": item,
         "extras": extras,
     })
+
+
+def _env_read(build: Build, plan: StepPlan) -> dict[str, str | None]:
+    """The environment values the step's templates can reach: all of them for a computed name."""
+    if "*" in plan.env_vars:
+        return dict(build.environ)
+    return {name: build.environ.get(name) for name in plan.env_vars}
 
 
 def _team(build: Build) -> Any:
@@ -72,26 +83,37 @@ def _team(build: Build) -> Any:
             "roles": team.roles}
 
 
-def full_key(build: Build, plan: StepPlan, rendered: dict[str, str], commands: dict[str, ShellCommand],
-             item: Any, extras: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def full_key(build: Build, plan: StepPlan, fields: Mapping[str, Tracked | ShellCommand], item: Any,
+             extras: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """(key, components): the components are kept so ``muxc status`` can say what changed.
 
     ``upstream`` (the digests of the outputs the step read) is recorded for explanations only:
     the upstream outputs reach the key through the rendered text, which is what early cutoff needs.
-    A prompt's text is normalised (cosmetic edits change nothing); a shell command is hashed
-    exactly, its text and its values, since there every space may be data."""
-    texts = {field: digest(normalize_text(text)) for field, text in rendered.items() if field not in commands}
-    texts.update({field: digest(command.key_material()) for field, command in commands.items()})
+    A prompt's own layout is normalised (cosmetic edits change nothing) but never what a value
+    put in it; a shell command is hashed exactly, text and values, since there every space may be
+    data."""
     components = {
         "salt": build.plan.salt,
         "definition": plan.definition,
-        "rendered": dict(sorted(texts.items())),
+        "rendered": {field: digest(value.key_material()) for field, value in sorted(fields.items())},
         "item": item,
         **extras,
     }
     key = digest_value(components)
     components["upstream"] = {name: build.state(name).output_digest for name in plan.consumes}
     return key, components
+
+
+def legacy_key(build: Build, plan: StepPlan, rendered: Mapping[str, str], item: Any, extras: dict[str, Any]) -> str:
+    """The key muxc gave this step before values were hashed apart from the layout (each rendered
+    text normalised as a whole). Only ``executor`` uses it, to keep results cached before then."""
+    return digest_value({
+        "salt": build.plan.salt,
+        "definition": plan.definition,
+        "rendered": {field: digest(normalize_text(text)) for field, text in sorted(rendered.items())},
+        "item": item,
+        **extras,
+    })
 
 
 def output_digest(output: str, outputs: dict[str, str], failed: bool = False, skipped: bool = False) -> str:

@@ -24,6 +24,8 @@ from muxc.config.env import references
 from muxc.run.files import write_atomically
 
 KEEP = 32  # plans kept per project; the oldest are removed
+# Raise when what a plan holds changes meaning, so plans cached by an older muxc are not used.
+PLAN_FORMAT = 2
 
 
 def cache_key(workflow: Path, config_files: Iterable[Path], args: Mapping[str, str], team: str | None,
@@ -35,7 +37,7 @@ def cache_key(workflow: Path, config_files: Iterable[Path], args: Mapping[str, s
     except (OSError, UnicodeDecodeError):
         return None
     variables = sorted({name for _, body in configs for name, _, _, _ in references(body)})
-    return digest_value({"version": __version__, "workflow": [str(workflow.resolve()), text], "configs": configs,
+    return digest_value({"version": __version__, "format": PLAN_FORMAT, "workflow": [str(workflow.resolve()), text], "configs": configs,
                          "args": dict(args), "team": team, "env": {v: environ.get(v) for v in variables},
                          "cwd": str(Path.cwd())})
 

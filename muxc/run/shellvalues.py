@@ -7,9 +7,8 @@ the command and never parses the result again, so no value can become code, what
 (quotes, ``$( )``, backticks, a heredoc's delimiter, new lines). Only the template's own literal
 text is shell code.
 
-How it is done: the template renders in a Jinja environment whose ``finalize`` (run on every
-``{{ }}`` output, also inside macros and ``{% set %}`` blocks) records the value and emits an
-unforgeable marker instead; the rendered text — real shell structure, after ``{% if %}`` and
+How it is done: the template renders in a tracking environment (``run.tracked``): each value
+is recorded and an unforgeable marker written in its place; the rendered text — real shell structure, after ``{% if %}`` and
 whitespace control — is then read by ``check.shellscan`` to write each reference for where it
 landed (``"${MUXC_V1}"`` bare, ``${MUXC_V1}`` in double quotes or an unquoted heredoc body,
 ``'"${MUXC_V1}"'`` in single quotes). A value in a quoted heredoc, in a heredoc's delimiter or in ``$(( ))`` is refused.
@@ -24,11 +23,9 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shlex
 import shutil
 import tempfile
-import threading
 import uuid
 from collections.abc import Callable, Mapping
 from functools import cache, lru_cache
@@ -40,6 +37,7 @@ import msgspec
 from muxc import process
 from muxc.check import shellscan as S
 from muxc.check.jinja_refs import has_syntax
+from muxc.run import tracked
 
 VALUE_VAR = "MUXC_V"
 FILE_VAR = "MUXC_F"
@@ -90,40 +88,9 @@ class ShellRenderError(Exception):
 # --- rendering ---------------------------------------------------------------------------------
 
 
-class _Collector:
-    """The values of one rendering, each kept once, behind markers no value can forge."""
-
-    def __init__(self) -> None:
-        self.nonce = str(secrets.randbelow(10**12)).zfill(12)  # digits survive | upper and | lower
-        self.marker = re.compile("\x00" + self.nonce + r":(\d+)\x00")
-        self.values: list[str] = []
-        self.index: dict[str, int] = {}
-
-    def add(self, value: object) -> str:
-        if isinstance(value, RawShell):
-            return str(value)
-        text = self.expand(str(value))
-        if "\x00" in text:
-            raise ShellRenderError("a value holds a NUL byte, which no command can receive (the system ends "
-                                   "a string there); remove it from the value, e.g. with | replace('\\x00', '')")
-        if text not in self.index:
-            self.index[text] = len(self.values)
-            self.values.append(text)
-        return f"\x00{self.nonce}:{self.index[text]}\x00"
-
-    def expand(self, text: str) -> str:
-        """A value built from other outputs (a macro, a ``{% set %}`` block) holds their markers."""
-        return self.marker.sub(lambda match: self.values[int(match[1])], text) if "\x00" in text else text
-
-
-_ACTIVE = threading.local()
-
-
-def _finalize(value: Any) -> Any:
-    stack = getattr(_ACTIVE, "collectors", None)
-    if not stack:  # rendering outside render_command: nothing to collect into
-        raise ShellRenderError("internal: a shell template rendered outside render_command")
-    return stack[-1].add(value)
+def _finalize(value: Any) -> str:
+    """Every ``{{ }}`` of a command: a marker for the value, or a ``| raw_shell`` text as is."""
+    return str(value) if isinstance(value, RawShell) else tracked.collect(value)
 
 
 @cache
@@ -146,26 +113,20 @@ def _compiled(text: str) -> jinja2.Template:
 
 def render_command(template: str, context: Mapping[str, Any]) -> ShellCommand:
     """The command a shell template gives in ``context``; raises ``RenderError`` with the reason."""
-    from muxc.run.templating import RenderError, flat_template, jinja_message
+    from muxc.run.templating import RenderError, jinja_message
 
     if not has_syntax(template):
         return ShellCommand.literal(template)
-    collector = _Collector()
-    stack = _ACTIVE.__dict__.setdefault("collectors", [])
-    stack.append(collector)
     try:
-        flat = flat_template(template, _environment())
-        rendered = flat.render(context, _finalize) if flat is not None else _compiled(template).render(context)
+        rendered, collector = tracked.render_marked(template, _environment(), _compiled, context)
         return _compose(rendered, collector)
     except jinja2.TemplateError as error:
         raise RenderError(jinja_message(error)) from None
     except ShellRenderError as error:
         raise RenderError(str(error)) from None
-    finally:
-        stack.pop()
 
 
-def _compose(rendered: str, collector: _Collector) -> ShellCommand:
+def _compose(rendered: str, collector: tracked.Collector) -> ShellCommand:
     """Replace each marker with a reference written for where it landed, and with the value in
     the text people see."""
     scanner = S.Scanner()
@@ -187,9 +148,10 @@ def _compose(rendered: str, collector: _Collector) -> ShellCommand:
     text.append(rendered[position:])
     shown.append(rendered[position:])
     command = "".join(text)
-    if "\x00" in command:
-        raise ShellRenderError("the command holds a NUL byte (from a | raw_shell value?), which sh cannot run")
     values = tuple(collector.values[index] for index in sorted(numbers, key=numbers.__getitem__))
+    if any("\x00" in value for value in values) or "\x00" in command:
+        raise ShellRenderError("a value holds a NUL byte, which no command can receive (the system ends a string "
+                               "there); remove it from the value, e.g. with | replace('\\x00', '')")
     return ShellCommand(command, values, "".join(shown))
 
 

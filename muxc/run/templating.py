@@ -13,12 +13,15 @@ import json
 import shlex
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from jinja2 import ChainableUndefined, StrictUndefined, Undefined
 
 from muxc.check.jinja_refs import has_syntax
+
+if TYPE_CHECKING:
+    from muxc.run.tracked import Tracked
 
 
 class RenderError(Exception):
@@ -109,6 +112,32 @@ def environment() -> jinja2.Environment:
 @lru_cache(maxsize=4096)
 def _compiled(text: str) -> jinja2.Template:
     return environment().from_string(without_comment_lines(text))
+
+
+@cache
+def _tracking_environment() -> jinja2.Environment:
+    from muxc.run.tracked import collect
+
+    env = jinja2.Environment(undefined=MuxcUndefined, keep_trailing_newline=True, autoescape=False, finalize=collect)
+    env.filters.update(FILTERS)
+    return env
+
+
+@lru_cache(maxsize=1024)
+def _compiled_tracking(text: str) -> jinja2.Template:
+    return _tracking_environment().from_string(without_comment_lines(text))
+
+
+def render_tracked(text: str, context: Mapping[str, Any]) -> Tracked:
+    """A prompt rendered with its values kept apart from its layout (see ``run.tracked``)."""
+    from muxc.run.tracked import Tracked, render_marked, tracked_text
+
+    if not has_syntax(text):
+        return Tracked(text, text)
+    try:
+        return tracked_text(*render_marked(text, _tracking_environment(), _compiled_tracking, context))
+    except jinja2.TemplateError as error:
+        raise RenderError(jinja_message(error)) from None
 
 
 def without_comment_lines(text: str) -> str:
