@@ -421,18 +421,21 @@ def _config_doc(cls: type, key: str) -> str:
 
 
 def _duration_defs() -> dict[str, Any]:
+    from muxc.syntax.durations import MAX_WAIT_MS
+
     string = {"type": "string", "pattern": DURATION_PATTERN}
+    most = "At most 24 days."
     return {
         "duration_s": {
             "description": "A duration: a number of seconds, or a string with units (ms, s, m, h, d) such as "
-                           "\"90s\", \"5m\" or \"1h30m\".",
-            "anyOf": [{"type": "number", "minimum": 0}, string],
+                           "\"90s\", \"5m\" or \"1h30m\". " + most,
+            "anyOf": [{"type": "number", "minimum": 0, "maximum": MAX_WAIT_MS // 1000}, string],
         },
         "duration_ms": {
             "description": "A duration: an integer of milliseconds, or a string with units (ms, s, m, h, d) "
                            "such as \"250ms\", \"30s\" or \"5m\". An integer from 1 to 99 is rejected as a "
-                           "probable unit mistake (write \"30s\").",
-            "anyOf": [{"type": "number", "minimum": 0}, string],
+                           "probable unit mistake (write \"30s\"). " + most,
+            "anyOf": [{"type": "number", "minimum": 0, "maximum": MAX_WAIT_MS}, string],
             "not": {"type": "integer", "minimum": 1, "maximum": 99},
         },
     }

@@ -19,13 +19,16 @@ def check_schemas(state: CheckState) -> None:
 
 
 def check_cache_policies(state: CheckState) -> None:
-    from muxc.syntax.durations import DurationError, to_ms
+    from muxc.syntax.durations import MAX_CACHE_MS, DurationError, DurationRangeError, to_ms
 
     for step in state.workflow.steps:
         if step.cache in (None, "forever", "never") or step.origin is None:
             continue
         try:
-            to_ms(step.cache, "ms")
+            to_ms(step.cache, "ms", MAX_CACHE_MS)
+        except DurationRangeError as error:
+            state.report("invalid-cache-policy", f"invalid `cache` of `{step.name}`: {error}",
+                         step.origin.value_span("cache"), "too long", help='write "forever" for no expiry')
         except DurationError:
             state.report("invalid-cache-policy", f"`cache = {step.cache!r}` is not a cache policy",
                          step.origin.value_span("cache"), "not forever, never or a duration",

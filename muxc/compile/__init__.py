@@ -17,7 +17,7 @@ from muxc.compile.plan import Plan, StepPlan
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.span import Span
 from muxc.syntax.ast import Step, Workflow
-from muxc.syntax.durations import DurationError, to_ms
+from muxc.syntax.durations import MAX_CACHE_MS, DurationError, to_ms
 from muxc.syntax.validate import did_you_mean
 
 if TYPE_CHECKING:  # types only: a cached plan is used without loading the checker
@@ -97,7 +97,7 @@ def cache_ttl(policy: str | None) -> int | None:
     if policy == "never":
         return 0
     try:
-        return to_ms(policy, "ms")
+        return to_ms(policy, "ms", MAX_CACHE_MS)
     except DurationError:
         return None
 

@@ -23,7 +23,8 @@ _SINGLE = {"defaults": S.Defaults, "budget": S.Budget, "resources": S.Resources,
 _NAMED = {"backends": S.BackendConfig, "roles": S.RoleConfig, "teams": S.TeamConfig, "ecosystems": S.EcosystemConfig}
 BACKEND_DURATIONS = {
     "timeout": "s", "retry_delay": "ms", "connect_timeout": "s", "idle_timeout": "s", "max_rate_limit_wait": "s",
-    "start_timeout": "s", "stop_timeout": "s", "health_timeout": "s",
+    "start_timeout": "s", "stop_timeout": "s", "health_timeout": "s", "health_interval": "s",
+    "switch_cost_hint": "s",
 }
 
 

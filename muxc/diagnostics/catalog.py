@@ -70,7 +70,9 @@ CATALOG: tuple[Code, ...] = (
          'workflow notes "Nothing yet"', 'workflow notes "Nothing yet"\nshell today: date'),
     Code("invalid-duration", E, "A duration muxc cannot read",
          "Durations are integers in the field's unit (milliseconds for step and workflow timeouts, seconds for "
-         "backend timeouts) or strings with a unit: 250ms, 30s, 5m, 2h, 7d.",
+         "backend timeouts) or strings with a unit: 250ms, 30s, 5m, 2h, 7d. A duration is finite (not inf or nan) "
+         "and at most 24 days: the operating system's timers take no longer wait (2^31 milliseconds). For a step "
+         "or workflow timeout, 0 means no limit.",
          'timeout = "5 minutes"', 'timeout = "5m"'),
     Code("suspicious-duration", E, "A timeout of 1 to 99 milliseconds",
          "Step timeouts are milliseconds (as in llm-mux), so `timeout = 30` means 30 ms: almost certainly a unit "
@@ -199,7 +201,8 @@ CATALOG: tuple[Code, ...] = (
          "muxc build learn-from-pr", "muxc build learn-from-pr pr=123"),
     Code("invalid-cache-policy", E, "A cache policy muxc does not understand",
          "cache is forever (the default), never, or a duration such as 12h or 7d after which the result "
-         "is considered stale and the step runs again.", 'cache = "weekly"', 'cache = "7d"'),
+         "is considered stale and the step runs again; at most 3650 days (longer is forever).",
+         'cache = "weekly"', 'cache = "7d"'),
     Code("unknown-workflow", E, "No workflow by that name or path",
          "A workflow is a file path or a name looked up in .muxc/workflows, .llm-mux/workflows, the user's config "
          "dir, then the stdlib.", "muxc build rust-adit", "muxc build rust-audit (see `muxc list`)"),

@@ -21,7 +21,7 @@ import msgspec
 
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.span import Span
-from muxc.syntax.durations import DurationError, to_ms
+from muxc.syntax.durations import DurationError, DurationRangeError, to_ms
 from muxc.syntax.origin import Origin
 from muxc.toml.document import Array, Node, Str, Table, to_python, type_name
 
@@ -156,6 +156,10 @@ def _duration(node: Node, key: str, ctx: Context) -> Any:
     unit = ctx.durations[key]
     try:
         ms = to_ms(value, unit)
+    except DurationRangeError as error:
+        ctx.report("invalid-duration", f"invalid duration for `{key}`: {error}", node.span, "out of range",
+                   help="0 means no limit" if key == "timeout" and unit == "ms" else None)
+        return INVALID
     except DurationError as error:
         ctx.report("invalid-duration", f"invalid duration for `{key}`: {error}", node.span, "not a duration")
         return INVALID

@@ -77,6 +77,18 @@ def test_durations_accept_numbers_in_the_keys_unit_and_suffixed_strings() -> Non
         parse_duration("soon")
 
 
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), -float("inf"), 1e308, "25d", "9" * 400 + "s"])
+def test_durations_are_finite_and_at_most_24_days_in_both_parsers(value: float | str) -> None:
+    """A wait the operating system's timers cannot take is refused here, never an OverflowError later."""
+    from muxc.syntax.durations import DurationError, to_ms
+
+    with pytest.raises(ValueError, match=r"finite|at most 24 days"):
+        parse_duration(value)
+    with pytest.raises(DurationError, match=r"finite|at most 24 days"):
+        to_ms(value, "s")
+    assert parse_duration("24d") == 24 * 86400
+
+
 # -- SSE (scenario 10) --------------------------------------------------------------------------
 
 STREAM = (
