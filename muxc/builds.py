@@ -117,12 +117,13 @@ def _assemble(project: Project, plan: Any, config: Any, options: BuildOptions, r
     if damaged:
         reporter.note(damaged)
     build.latest = build.store.latest_all(plan.workflow)
+    build.saved = build.store.saved_all()
     _set_team(build, team)
     _set_ecosystem(build, project)
     _set_targets(build, report)
-    saved = [_relative(project.root, p) for p in build.targets.values()]
-    build.fingerprints = Fingerprinter(project.root, directory / "stat-cache",
-                                       exclude={*saved, *(f"{name}.orig" for name in saved)})
+    saved = {*build.saved, *(_relative(project.root, p) for p in build.targets.values())}
+    build.fingerprints = Fingerprinter(project.root, directory / "stat-cache", exclude=saved,
+                                       exclude_files={_relative(project.root, Path(plan.file).resolve())})
     return None if report.errors else build
 
 
@@ -205,6 +206,7 @@ def execute(build: Build) -> Executed:
         with BuildLock(build.state_dir):
             _recover_apply(build)
             code = run_build(build, on_forced_exit=lambda: build.reporter.build_finished(build))
+            _retract_unproduced(build)
             _record_run(build, code)
     except BaseException:
         close(build)
@@ -229,6 +231,34 @@ def _recover_apply(build: Build) -> None:
                             "the next build puts its files back before it starts")
         return
     build.reporter.note(applyjournal.recover(build.state_dir, journal, build.root))
+
+
+# Failures that say nothing about the step's result: its saved file stays for the next build.
+_KEEPS_SAVED_FILE = frozenset({"cancelled", "cache-miss", "budget", "save"})
+
+
+def _retract_unproduced(build: Build) -> None:
+    """Saved files of steps that produced no result in this build go, as a clean build has none:
+    skipped by `if`, failed, or not reached. An interrupted build, a replay and a dry run keep
+    them (the step was not really decided)."""
+    from muxc.run.context import FAILED, NOT_REACHED, SKIPPED
+    from muxc.run.targets import retract
+
+    if build.options.dry_run or build.options.replay:
+        return
+    for name in build.targets:
+        state = build.state(name)
+        why = {SKIPPED: "its step was skipped (`if` is false)", FAILED: "its step failed",
+               NOT_REACHED: "its step was not reached"}.get(state.status)
+        kept = build.cancel.is_set or (state.failure is not None and state.failure.kind in _KEEPS_SAVED_FILE)
+        if why is None or kept:
+            continue
+        try:
+            note = retract(build, build.step(name), why)
+        except OSError as error:
+            note = f"cannot remove the saved file of `{name}` ({why}): {error.strerror or error}"
+        if note is not None:
+            build.reporter.note(note)
 
 
 ERROR_CHARS = 4000

@@ -92,6 +92,7 @@ class Build:
     timed_out: bool = False  # the workflow's timeout passed
     memo: dict[Any, Any] = field(default_factory=dict)  # per-build lookups worth doing once
     latest: dict[str, Any] = field(default_factory=dict)  # step -> store.results.Latest, read at the start
+    saved: dict[str, Any] = field(default_factory=dict)  # relative path -> store.results.SavedFile, likewise
     _plans: dict[str, StepPlan] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

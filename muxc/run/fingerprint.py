@@ -53,10 +53,14 @@ class _Stat(msgspec.Struct, array_like=True):
 class Fingerprinter:
     """Hashes files under one root, remembering digests of files whose stat did not change."""
 
-    def __init__(self, root: Path, cache_path: Path | None = None, exclude: Iterable[str] = ()) -> None:
+    def __init__(self, root: Path, cache_path: Path | None = None, exclude: Iterable[str] = (),
+                 exclude_files: Iterable[str] = ()) -> None:
+        """``exclude``: saved outputs, never project state, nor their ``.orig`` copies;
+        ``exclude_files``: other files that are not (the workflow file being built)."""
         self.root = root
         self.cache_path = cache_path
-        self.exclude = set(exclude)
+        self.exclude = {*exclude, *exclude_files}
+        self._orig_of = tuple(f"{name}.orig" for name in exclude)
         self._cache: dict[str, _Stat] = _load(cache_path)
         self._lock = threading.Lock()
         self._project: Tree | None = None
@@ -100,7 +104,7 @@ class Fingerprinter:
     def _project_files(self, listed: GitListing | None) -> list[str]:
         files = listed.files if listed is not None else _walk(self.root)
         return sorted(f for f in files if f not in self.exclude and not f.startswith(NEVER_PROJECT)
-                      and not is_temporary(f))
+                      and not is_temporary(f) and not f.startswith(self._orig_of))
 
     def _glob(self, pattern: str) -> list[str]:
         root = self.root

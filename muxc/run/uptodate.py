@@ -2,7 +2,7 @@
 
 doit calls this once the step's dependencies are done. A step is up to date when its pre-key
 (everything its rendered text and key derive from) maps to a key whose result is stored, fresh
-per its cache policy, and whose saved file is what muxc last wrote. Anything less certain —
+per its cache policy, and whose saved file holds what muxc wrote for that very result. Anything less certain —
 conditions, items, volatile or input steps, a failed upstream — is left to the executor, which
 reaches the same answer the slow way.
 """
@@ -17,7 +17,7 @@ from muxc.compile.plan import StepPlan
 from muxc.run import keys
 from muxc.run.context import CACHED, FAILED, Build
 from muxc.run.scope import template_context
-from muxc.run.targets import file_digest
+from muxc.run.targets import target_ok
 
 _DEFER_KINDS = ("input", "apply")
 
@@ -55,7 +55,7 @@ def up_to_date(build: Build, name: str) -> bool:
     latest = build.latest.get(name)
     found = (latest.output_digest, latest.created_at) if latest is not None and latest.key == key else \
         build.store.lookup(key)
-    if found is None or not _fresh(plan, found[1]) or not _target_ok(build, plan):
+    if found is None or not _fresh(plan, found[1]) or not target_ok(build, plan, key):
         return False
     if latest is None or (latest.key, latest.pre_key) != (key, pre):
         # found through the memo (a renamed step, an identical step elsewhere): from now on this
@@ -97,14 +97,3 @@ def _known_key(build: Build, plan: StepPlan) -> tuple[str, str] | None:
 def _fresh(plan: StepPlan, created_at: float) -> bool:
     ttl = plan.cache_ttl_ms
     return ttl is None or (ttl > 0 and (time.time() - created_at) * 1000 < ttl)
-
-
-def _target_ok(build: Build, plan: StepPlan) -> bool:
-    path = build.targets.get(plan.name)
-    if path is None:
-        return True
-    latest = build.latest.get(plan.name)
-    try:
-        return latest is not None and latest.target_digest == file_digest(path.read_bytes())
-    except OSError:
-        return False

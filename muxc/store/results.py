@@ -8,7 +8,11 @@ Tables (sqlite-utils, migrations in ``_muxc_migrations``):
 - ``latest``: per workflow and step, the last key and pre-key, and what muxc last wrote to the
   step's saved file. A build reads all of a workflow's rows at once: a step whose pre-key equals
   its latest one is up to date without a single further query;
-- ``trees``: file listings (path -> digest) behind project and input fingerprints, for status.
+- ``trees``: file listings (path -> digest) behind project and input fingerprints, for status;
+- ``saved``: every file muxc has saved, by path relative to the project root, with the digest of
+  the bytes it wrote and the key of the result they came from, whichever workflow wrote it: a file
+  is muxc's own when it still holds those bytes (a renamed workflow, or an argument that moved
+  the save path, never turns muxc's file into a "hand edit" or into project state).
 
 Invariant: a result is committed the moment its step finishes (autocommit, WAL), so ``kill -9``
 loses nothing that finished. doit's own database is only an index over this one.
@@ -52,6 +56,20 @@ def _rebuild_old(db: Database) -> None:
     for table in ("results", "memo", "latest", "trees"):
         db[table].drop(ignore=True)
     _create(db)
+
+
+@MIGRATIONS(name="0003_saved_files")
+def _saved(db: Database) -> None:
+    db["saved"].create({"path": str, "digest": str, "key": str, "workflow": str, "step": str}, pk="path")
+
+
+class SavedFile(msgspec.Struct, frozen=True):
+    """A file muxc saved: the digest of what it wrote there and the key of that result."""
+
+    digest: str
+    key: str
+    workflow: str
+    step: str
 
 
 class UsageRecord(msgspec.Struct, frozen=True):
@@ -186,6 +204,22 @@ class ResultStore:
                 "target_digest) values (?, ?, ?, ?, ?, ?, ?, ?)",
                 [workflow, step, latest.key, latest.pre_key, latest.output_digest, latest.created_at, latest.target,
                  latest.target_digest])
+
+    # saved files
+    def saved_all(self) -> dict[str, SavedFile]:
+        """Every file muxc has saved, in one query (the rebuild fast path checks them)."""
+        with self._read_lock:
+            rows = self._reader.execute("select path, digest, key, workflow, step from saved").fetchall()
+        return {row[0]: SavedFile(*row[1:]) for row in rows}
+
+    def set_saved(self, path: str, saved: SavedFile) -> None:
+        with self._lock:
+            self._conn.execute("insert or replace into saved (path, digest, key, workflow, step) values (?, ?, ?, ?, ?)",
+                               [path, saved.digest, saved.key, saved.workflow, saved.step])
+
+    def drop_saved(self, path: str) -> None:
+        with self._lock:
+            self._conn.execute("delete from saved where path = ?", [path])
 
     # trees
     def tree(self, digest: str) -> dict[str, str] | None:
