@@ -267,3 +267,60 @@ def test_a_save_path_that_follows_an_argument_is_never_project_state(reader):
         reader.build(f"outdir={outdir}")
     assert reader.calls == 1
     assert (reader.root / "main/review.md").exists() and (reader.root / "dev/review.md").exists()
+
+
+# -- the fast path's guards: each thing it trusts, changed --------------------------------------
+
+
+def test_a_build_from_a_subdirectory_is_the_same_build(project):
+    project.workflow(SAVED_FROM_INPUT)
+    project.write("f.txt", "one\n")
+    project.build()
+    (project.root / "src").mkdir()
+    os.chdir(project.root / "src")
+    again = project.build()
+    assert again.cached == {"s"} and project.read("out/s.txt") == "one\n"
+    project.write("f.txt", "two\n")
+    assert project.build().output == "two" and project.read("out/s.txt") == "two\n"
+
+
+def test_a_changed_model_in_the_config_reruns_the_query(project):
+    project.workflow("""
+        workflow w "t"
+
+        query ask @analyzer:
+            Say hello.
+        """)
+    project.build()
+    project.config(model="other")
+    assert project.build().ran == {"ask"}
+    assert project.calls == 2
+
+
+def test_an_environment_variable_the_config_reads_reruns_the_query(project, monkeypatch):
+    text = project.read(".muxc/config.toml").replace('model = "m"', 'model = "${MUXC_TEST_MODEL:-m}"')
+    project.write(".muxc/config.toml", text)
+    project.workflow("""
+        workflow w "t"
+
+        query ask @analyzer:
+            Say hello.
+        """)
+    project.build()
+    monkeypatch.setenv("MUXC_TEST_MODEL", "other")
+    assert project.build().ran == {"ask"}
+    monkeypatch.delenv("MUXC_TEST_MODEL")
+    assert project.build().cached == {"ask"}
+    assert project.calls == 2
+
+
+def test_a_plan_file_muxc_did_not_sign_is_never_used(project):
+    project.workflow(SAVED_FROM_INPUT)
+    project.write("f.txt", "one\n")
+    project.build()
+    for plan in (project.root / ".muxc/state/plans").glob("*.plan"):
+        data = bytearray(plan.read_bytes())
+        data[-1] ^= 1  # one bit of the payload: the signature no longer matches
+        plan.write_bytes(bytes(data))
+    assert project.build().cached == {"s"}
+    assert project.read("out/s.txt") == "one\n"
