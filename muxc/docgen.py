@@ -296,7 +296,8 @@ def cli_md() -> str:
         "Every command's `--help`, as muxc prints it. The global options (`-C/--dir`, `--team`,",
         "`--output`, `--quiet`, `--debug`) work before or after the command name. Results go to stdout,",
         "progress and diagnostics to stderr. Exit status: 0 success, 1 a failure muxc found, 2 a usage",
-        "problem.",
+        "problem, 3 a file or directory muxc needs is unusable: `.muxc` or `.muxc/state` is a file, or an",
+        "entry of `.muxc/state` has the wrong kind (the message names the path and what to do).",
         "",
         " · ".join(f"[`{title}`](#{_anchor(title)})" for title, _ in sections),
     ]

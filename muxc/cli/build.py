@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -72,7 +73,8 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
     stdlib. Arguments are KEY=VALUE and are checked against the workflow's declarations.
 
     \b
-    Exit status: 0 success, 1 a step failed or the workflow has errors, 2 usage, 130 interrupted.
+    Exit status: 0 success, 1 a step failed or the workflow has errors, 2 usage, 3 a file or
+    directory muxc keeps its state in is unusable (the message names it), 130 interrupted.
 
     \b
     Examples:
@@ -81,15 +83,18 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
       muxc build fix file=src/lib.rs --refresh identify -j 8
     """
     from muxc.builds import close, execute, prepare
-    from muxc.run.statedir import LockHeld
+    from muxc.run.statedir import LockHeld, StateError
     from muxc.ui.progress import reporter_for
 
     g = globals_of(ctx)
     options = build_options({"force": force, "refresh": refresh, "keep_going": keep_going, "replay": replay,
                              "dry_run": dry_run, "max_cost": max_cost, "max_calls": max_calls,
                              "answers": parse_assignments(ctx, inputs, "--input")}, g, jobs)
-    prepared = prepare(g.project(), workflow, parse_assignments(ctx, args, "argument"), options,
-                       reporter_for(g.output))
+    try:
+        prepared = prepare(g.project(), workflow, parse_assignments(ctx, args, "argument"), options,
+                           reporter_for(g.output))
+    except StateError as error:
+        _state_unusable(g, workflow, error)
     if prepared.build is None:
         code = 2 if prepared.workflow_path is None else 1
         render_diagnostics(prepared)
@@ -109,6 +114,16 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
     finally:
         close(done.build)
     ctx.exit(code)
+
+
+def _state_unusable(g: object, workflow: str, error: Exception) -> NoReturn:
+    """With --output json a document still reaches stdout; the group prints the message, exit 3."""
+    from muxc.cli.common import EXIT_UNUSABLE
+
+    if g.output == "json":
+        echo_json({"workflow": workflow, "success": False, "exit_code": EXIT_UNUSABLE, "steps": [], "output": None,
+                   "diagnostics": [], "error": str(error)})
+    raise error
 
 
 def _not_built(workflow: str, report: object, code: int) -> dict:

@@ -11,9 +11,16 @@ from typing import Any
 
 import click
 
+EXIT_UNUSABLE = 3  # a file or directory muxc needs is unusable: the message names it
+
 
 class LazyGroup(click.Group):
-    """A group whose commands are imported only when invoked (or listed in --help)."""
+    """A group whose commands are imported only when invoked (or listed in --help).
+
+    It is also where a file-system problem no command could handle becomes a message naming the
+    path and exit status 3, never a traceback: a state entry of the wrong kind (``StateError``,
+    whose message says what to do) or an ``OSError`` at a path (a full disk, a permission).
+    """
 
     def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -27,6 +34,26 @@ class LazyGroup(click.Group):
             module, _, attribute = self.lazy_commands[name].partition(":")
             return getattr(importlib.import_module(module), attribute)
         return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (RuntimeError, OSError) as error:
+            from muxc.run.statedir import StateError
+
+            if isinstance(error, StateError):
+                _unusable(ctx, str(error))
+            if not isinstance(error, OSError) or error.filename is None:
+                raise
+            _unusable(ctx, f"cannot use {error.filename}: {error.strerror or error}")
+
+
+def _unusable(ctx: click.Context, message: str) -> None:
+    import logging
+
+    logging.getLogger("muxc").debug("unusable path", exc_info=True)  # the traceback, for --debug
+    click.echo(f"Error: {message}", err=True)
+    ctx.exit(EXIT_UNUSABLE)
 
 
 @dataclass

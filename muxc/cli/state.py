@@ -96,7 +96,8 @@ def status(ctx: click.Context, workflow: str, args: tuple[str, ...]) -> None:
     files changed, the old and new model, or a short diff of the rendered prompt.
 
     \b
-    Exit status: 0 everything is up to date, 1 something would run, 2 usage.
+    Exit status: 0 everything is up to date, 1 something would run, 2 usage, 3 a file or
+    directory muxc keeps its state in is unusable (the message names it).
     """
     from muxc.builds import close, execute
     from muxc.run.statedir import LockHeld

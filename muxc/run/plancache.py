@@ -56,10 +56,11 @@ def load(directory: Path, key: str, data_dir: Path) -> Any | None:
     path = directory / f"{key}.plan"
     try:
         blob = path.read_bytes()
-    except OSError:
+        secret = _secret(data_dir)
+    except OSError:  # no entry, or no key to trust one with: a miss
         return None
     signature, payload = blob[:32], blob[32:]
-    expected = hmac.new(_secret(data_dir), payload, hashlib.sha256).digest()
+    expected = hmac.new(secret, payload, hashlib.sha256).digest()
     if not hmac.compare_digest(signature, expected):
         return None
     try:
@@ -69,11 +70,22 @@ def load(directory: Path, key: str, data_dir: Path) -> Any | None:
 
 
 def save(directory: Path, key: str, data_dir: Path, value: Any) -> None:
+    """Best effort: a plan that cannot be written only makes the next build check the workflow again."""
     payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    signature = hmac.new(_secret(data_dir), payload, hashlib.sha256).digest()
+    try:
+        signature = hmac.new(_secret(data_dir), payload, hashlib.sha256).digest()
+        _make_directory(directory)
+        write_atomically(directory / f"{key}.plan", signature + payload)
+        _trim(directory)
+    except OSError:
+        return
+
+
+def _make_directory(directory: Path) -> None:
+    """The plans directory; a file in its place (never muxc's) is a stray in muxc's cache and goes."""
+    if os.path.lexists(directory) and not directory.is_dir():
+        directory.unlink()
     directory.mkdir(parents=True, exist_ok=True)
-    write_atomically(directory / f"{key}.plan", signature + payload)
-    _trim(directory)
 
 
 def _trim(directory: Path) -> None:
