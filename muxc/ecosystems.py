@@ -15,6 +15,7 @@ results are frozen structs whose template view is plain dicts and lists.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,7 +112,7 @@ def _best_match(
     for eco_name, ecosystem in ecosystems.items():
         for project_name, project in ecosystem.projects.items():
             path = project_path(project, home)
-            if path is not None and path.exists() and directory.is_relative_to(path):
+            if path is not None and os.path.exists(path) and directory.is_relative_to(path):
                 # Most path parts first, then names: nearest wins, ties are deterministic.
                 matches.append((-len(path.parts), eco_name, project_name))
     if not matches:
@@ -163,7 +164,7 @@ def _ecosystem_row(
 def _project_row(ecosystem: EcosystemConfig, name: str, home: Path, current: bool) -> ProjectRow:
     project = ecosystem.projects[name]
     path = project_path(project, home)
-    exists = path is not None and path.exists()
+    exists = path is not None and os.path.exists(path)  # a path too long to exist is not there: no OSError
     return ProjectRow(
         name=name,
         path=_display_path(project, home),

@@ -9,6 +9,7 @@ depends on hash order.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from muxc.config.schema import Config, TeamConfig
@@ -31,7 +32,9 @@ def select_team(config: Config, explicit: str | None, start: Path, root: Path) -
 def detect_team(config: Config, start: Path, root: Path) -> TeamConfig | None:
     for directory in _upwards(start.resolve(), root.resolve()):
         for team in config.teams.values():
-            if any((directory / name).exists() for name in team.detect):
+            # os.path.exists, not Path.exists: a name the file system cannot hold (longer than
+            # NAME_MAX or PATH_MAX: ENAMETOOLONG) or read is simply not there, never an error
+            if any(os.path.exists(directory / name) for name in team.detect):
                 return team
     return None
 

@@ -152,6 +152,33 @@ def test_a_changed_team_field_reruns_the_steps_that_read_it(project):
     assert project.prompts()[-1] == "You review Rust crates and workspaces for team rust.\n"
 
 
+def test_detect_names_and_project_paths_too_long_for_the_file_system_match_nothing(project):
+    """ENAMETOOLONG (a name over NAME_MAX, a path over PATH_MAX) is no match, never a traceback."""
+    project.config(f"""
+        [teams.huge]
+        detect = ["{'a' * 300}", "{'b/' * 3000}"]
+
+        [teams.rust]
+        detect = ["Cargo.toml"]
+
+        [ecosystems.shop.projects.api]
+        path = "{'c' * 300}"
+        """)
+    project.write("Cargo.toml", "[package]\n")
+    project.workflow("""
+        workflow w "reads the team"
+
+        shell who:
+            echo {{ team }}
+        """)
+    built = project.build()
+    assert built.output == "rust" and "Traceback" not in built.stderr
+    teams = project.cli("teams")
+    assert teams.exit_code == 0 and "huge" in teams.stdout
+    shown = project.cli("ecosystems")
+    assert shown.exit_code == 0 and "path does not exist" in shown.stdout
+
+
 def test_a_changed_ecosystem_field_reruns_the_steps_that_read_it(project):
     ecosystem = """
         [ecosystems.shop]
