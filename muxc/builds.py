@@ -159,7 +159,11 @@ def _set_ecosystem(build: Build, project: Project) -> None:
 
 
 def _set_targets(build: Build, report: Prepared) -> None:
-    """Render each ``save`` path now: doit needs its targets before anything runs."""
+    """Render each ``save`` path now: doit needs its targets before anything runs.
+
+    A rendered path that breaks ``muxc.confine``'s rule (``outdir=../x``) is no target: the step
+    runs, its result is cached, and it fails without writing anything (``refused_saves``)."""
+    from muxc.confine.resolve import resolve_inside
     from muxc.run.scope import template_context
     from muxc.run.templating import RenderError, render
 
@@ -173,7 +177,11 @@ def _set_targets(build: Build, report: Prepared) -> None:
                                f"build: {error}", plan.file, plan.step.save.span, "",
                                help="a save path may use args, env, workflow and team, not step outputs")
             continue
-        path = (build.root / relative).resolve()
+        resolved = resolve_inside(build.root, relative, plan.step.allow_tool_files)
+        if isinstance(resolved, str):
+            build.refused_saves[plan.name] = f"its save path {resolved}"
+            continue
+        path = resolved.absolute
         other = next((name for name, known in build.targets.items() if known == path), None)
         if other is not None:  # doit would refuse the whole build with its own task names
             report.sink.report("bad-save-path", f"`{plan.name}` saves to {relative}, and so does `{other}`",

@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "muxc"
 
 PURE_PACKAGES = ("muxc.syntax", "muxc.check", "muxc.compile", "muxc.diagnostics", "muxc.toml")
-# muxc.config is the bridge: these modules are pure, load.py and paths.py do the I/O.
+# muxc.config is the bridge: these modules are pure, load.py and paths.py do the I/O. Likewise the
+# confinement rule is pure, its resolver (muxc.confine.resolve) follows symlinks on disk.
 PURE_MODULES = ("muxc.config.schema", "muxc.config.build", "muxc.config.validate", "muxc.config.env",
-                "muxc.config.defaults")
+                "muxc.config.defaults", "muxc.confine.rules")
 
 FORBIDDEN_IMPORTS = (
     "muxc.run", "muxc.backends", "muxc.store", "muxc.ui", "muxc.cli", "muxc.builds", "muxc.api",

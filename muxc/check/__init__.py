@@ -9,6 +9,7 @@ from __future__ import annotations
 from muxc.check.graph import check_graph
 from muxc.check.references import check_references
 from muxc.check.roles import check_roles
+from muxc.check.savepaths import check_save_paths
 from muxc.check.schemas import check_cache_policies, check_schemas
 from muxc.check.shell import check_shell_values
 from muxc.check.state import CheckedStep, CheckedWorkflow, CheckState
@@ -18,7 +19,8 @@ from muxc.config.schema import Config
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.syntax.ast import Workflow
 
-PASSES = (check_references, check_templates, check_shell_values, check_roles, check_schemas, check_cache_policies, check_graph)
+PASSES = (check_references, check_templates, check_save_paths, check_shell_values, check_roles, check_schemas,
+          check_cache_policies, check_graph)
 
 
 def check(workflow: Workflow, config: Config, sink: DiagnosticSink) -> CheckedWorkflow | None:

@@ -213,6 +213,15 @@ CATALOG: tuple[Code, ...] = (
          "Saved outputs are build targets, so their paths are rendered before any step runs: they may use args, "
          "env, workflow and team, not step outputs. Two steps cannot save to the same file.", 'save = "{{ steps.name.output }}.md"',
          'save = "{{ args.outdir }}/report.md"'),
+    Code("unsafe-save-path", E, "A save path outside the project, or into files that make tools run code",
+         "A saved file holds a model's answer, so it may not land anywhere the answer could take control: "
+         "outside the project root (`..`, an absolute or `~` path, a symlink leading out), under `.git/` "
+         "(git runs what its config and hooks name), `.muxc/` or `.llm-mux/` (config, state, workflows). "
+         "Tool files that run code when you do something ordinary (`.envrc`, `.github/workflows/`, "
+         "`.pre-commit-config.yaml`, `.vscode/`, `.npmrc`, ... see docs/language.md) need "
+         "`allow_tool_files = true` on the step. A path decided only by its arguments (`outdir=../x`) "
+         "fails the step at build time instead, and nothing is written.",
+         'query notes @analyzer > ".git/config": ...', 'query notes @analyzer > "docs/notes.md": ...'),
     Code("step-failed", E, "A step failed during the build",
          "The step's command exited non-zero, its backend failed, its edits did not verify, or its template could "
          "not be rendered. The diagnostic shows the command, its exit code and the end of its stderr. Later builds "

@@ -7,7 +7,8 @@ Invariants:
 
 - A plan exists only if every edit is valid; otherwise the failure lists every problem
   (each edit numbered, its path, what to do), and no file has been touched.
-- Paths obey ``muxc.edits.paths`` (inside the root, no ``..``, no ``.git``, no symlink out).
+- Paths obey ``muxc.confine`` (inside the root, no ``..``, nothing under ``.git``, ``.muxc`` or
+  ``.llm-mux``, no symlink out, tool files that run code only when the step allows them).
 - Binary or non-UTF-8 files are refused. ``old`` must match exactly once (see ``locate``).
 - Several edits to one file apply in order to the evolving text.
 - What the user did not ask to change stays: line endings (inserted text takes the file's
@@ -25,11 +26,11 @@ from pathlib import Path
 
 import msgspec
 
+from muxc.confine.resolve import resolve_inside
 from muxc.edits.files import FileState, atomic_write, make_parents, read_state, remove_empty_dirs
 from muxc.edits.locate import find_unique
 from muxc.edits.model import Append, Delete, DiffHunks, Edit, EditSet, Replace, Write
 from muxc.edits.patch import apply_hunks
-from muxc.edits.paths import resolve_inside
 from muxc.edits.render import summary_line, unified_diff
 from muxc.edits.text import BOM, decode, dominant_eol, encode, to_eol, with_final_newline
 
@@ -61,6 +62,7 @@ class Plan(msgspec.Struct, frozen=True):
     root: str  # resolved
     edit_set: EditSet
     changes: tuple[FileChange, ...]
+    allow_tool_files: bool = False  # the rule the plan was checked under, asked again by ``apply``
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -104,22 +106,26 @@ class _Draft:
     last_path: str = ""
 
 
-def plan(root: Path, edit_set: EditSet) -> Plan | ApplyFailure:
-    """Check every edit against the files under ``root`` and compute the new bytes."""
+def plan(root: Path, edit_set: EditSet, allow_tool_files: bool = False) -> Plan | ApplyFailure:
+    """Check every edit against the files under ``root`` and compute the new bytes.
+
+    ``allow_tool_files``: the step allows files that make tools run code (``muxc.confine``)."""
     drafts: dict[str, _Draft] = {}
     problems = []
     for number, edit in enumerate(edit_set.edits, 1):
-        problem = _plan_edit(root, drafts, edit, number)
+        problem = _plan_edit(root, drafts, edit, number, allow_tool_files)
         if problem:
             problems.append(EditProblem(number, edit.path, problem))
     changes = _changes(drafts, problems)
     if problems:
         return _plan_failure(problems, len(edit_set.edits))
-    return Plan(str(root.resolve()), edit_set, changes)
+    return Plan(str(root.resolve()), edit_set, changes, allow_tool_files)
 
 
-def _plan_edit(root: Path, drafts: dict[str, _Draft], edit: Edit, number: int) -> str | None:
-    draft = _draft(root, drafts, edit.path)
+def _plan_edit(
+    root: Path, drafts: dict[str, _Draft], edit: Edit, number: int, allow_tool_files: bool
+) -> str | None:
+    draft = _draft(root, drafts, edit.path, allow_tool_files)
     if isinstance(draft, str):
         return draft
     if draft.broken:
@@ -130,9 +136,9 @@ def _plan_edit(root: Path, drafts: dict[str, _Draft], edit: Edit, number: int) -
     return problem
 
 
-def _draft(root: Path, drafts: dict[str, _Draft], raw: str) -> _Draft | str:
+def _draft(root: Path, drafts: dict[str, _Draft], raw: str, allow_tool_files: bool) -> _Draft | str:
     """The draft of the file ``raw`` names, loaded on first use."""
-    resolved = resolve_inside(root, raw)
+    resolved = resolve_inside(root, raw, allow_tool_files)
     if isinstance(resolved, str):
         return resolved
     if resolved.relative not in drafts:
@@ -278,7 +284,7 @@ def apply(plan: Plan) -> Applied | ApplyFailure:
     """Write the plan's changed files; on any failure, put back what was written."""
     root = Path(plan.root)
     pending = [change for change in plan.changes if change.changed]
-    stale = [message for change in pending if (message := _stale(root, change))]
+    stale = [message for change in pending if (message := _stale(root, change, plan.allow_tool_files))]
     if stale:
         return ApplyFailure("nothing was applied: " + "; ".join(stale) + "; make a new plan")
     written: list[FileChange] = []
@@ -292,9 +298,9 @@ def apply(plan: Plan) -> Applied | ApplyFailure:
     return Applied(tuple(pending), tuple(created_dirs), unified_diff(pending), summary_line(pending))
 
 
-def _stale(root: Path, change: FileChange) -> str | None:
+def _stale(root: Path, change: FileChange, allow_tool_files: bool) -> str | None:
     """Why the file no longer is as the plan found it (the user may be editing it)."""
-    resolved = resolve_inside(root, change.path)
+    resolved = resolve_inside(root, change.path, allow_tool_files)
     if isinstance(resolved, str) or resolved.relative != change.path:
         return f"{change.path} now resolves elsewhere"
     try:

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import msgspec
 
+from muxc.confine.resolve import resolve_inside
 from muxc.edits.apply import Plan
 from muxc.edits.files import read_state
 from muxc.edits.model import EditSet
-from muxc.edits.paths import resolve_inside
 
 _VERSION = b"muxc-edits-fingerprint-1\0"
 
@@ -55,7 +55,9 @@ def post_fingerprint(plan: Plan) -> str:
 def _states(root: Path, paths: Iterable[str]) -> bytes:
     states = []
     for raw in dict.fromkeys(paths):
-        resolved = resolve_inside(root, raw)
+        # Reading is harmless: a tool file a step may not write still hashes as its content, so the
+        # key is the same whether or not the step allows it (``plan`` refuses it, not the key).
+        resolved = resolve_inside(root, raw, allow_tool_files=True)
         if isinstance(resolved, str):
             states.append(["refused", raw, resolved, False])
             continue

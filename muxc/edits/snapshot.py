@@ -20,8 +20,8 @@ from pathlib import Path
 
 import msgspec
 
+from muxc.confine.resolve import resolve_inside
 from muxc.edits.files import atomic_write, missing_parents, read_state, remove_empty_dirs
-from muxc.edits.paths import resolve_inside
 
 
 class FileRecord(msgspec.Struct, frozen=True):
@@ -102,7 +102,9 @@ class Snapshot(msgspec.Struct, frozen=True):
 
 
 def _record(root: Path, raw: str) -> FileRecord | str:
-    resolved = resolve_inside(root, raw)
+    # The plan decided which tool files the step may write; a snapshot records exactly those paths
+    # (to put them back), so it asks only the rules no step can lift.
+    resolved = resolve_inside(root, raw, allow_tool_files=True)
     if isinstance(resolved, str):
         return resolved
     try:

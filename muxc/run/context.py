@@ -87,6 +87,7 @@ class Build:
     calls_in_flight: int = 0  # claimed by start_call, not yet settled
     cost_usd: float = 0.0
     targets: dict[str, Path] = field(default_factory=dict)  # step -> saved output file
+    refused_saves: dict[str, str] = field(default_factory=dict)  # step -> why its rendered save path is refused
     seen_trees: set[str] = field(default_factory=set)
     answers: dict[str, str] = field(default_factory=dict)  # input steps answered in this build
     timed_out: bool = False  # the workflow's timeout passed

@@ -348,6 +348,12 @@ def _accept(build: Build, plan: StepPlan, state: StepState, record: StepRecord) 
     state.record = record
     state.output_digest = _digest(record)
     state.cost_usd = record.usage.cost_usd
+    refused = build.refused_saves.get(plan.name)
+    if refused is not None:  # the result is stored; nothing is written anywhere
+        _fail(state, StepFailure("save", f"{refused}; nothing was written",
+                                 hint="its result is in the cache: fix the save path (or the argument that sets "
+                                      "it) and build again (the step does not run again)"))
+        return
     if plan.name in build.targets:
         from muxc.run.targets import target_note, write_target
 

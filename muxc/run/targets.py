@@ -84,7 +84,7 @@ def target_ok(build: Build, plan: StepPlan, key: str) -> bool:
     """The saved file holds what muxc wrote for the result ``key`` (the fast path's test)."""
     path = build.targets.get(plan.name)
     if path is None:
-        return True
+        return plan.name not in build.refused_saves  # a refused path fails the step the slow way
     saved = build.saved.get(relative_path(build, path))
     if saved is None or saved.key != key:
         return False

@@ -53,6 +53,7 @@ class Step(msgspec.Struct, frozen=True):
     retries: int = 0
     retry_delay: int = 1000  # ms
     continue_on_error: bool = False
+    allow_tool_files: bool = False  # saves and edits may write tool files (muxc.confine)
     parallel: bool = False
     min_success: int | None = None
     params: dict[str, Any] = {}

@@ -45,6 +45,8 @@ STEP_FIELDS: tuple[FieldInfo, ...] = (
     _f("retries", "shell query", "reruns after a failure"),
     _f("retry_delay", "shell query", "wait before a rerun (an integer is milliseconds)", unit="ms"),
     _f("continue_on_error", "*", "a failure does not stop the build; dependents see failed = true"),
+    _f("allow_tool_files", "*", "its saved file and edits may write tool files that run code (.envrc, "
+       ".github/workflows/, ...)"),
     _f("parallel", "query", "ask every backend of the role at once, whatever the role's execution"),
     _f("min_success", "query", "answers needed from a parallel role (overrides the role's)"),
     _f("params", "query", "backend parameters for this step (temperature, max_tokens, ...)"),

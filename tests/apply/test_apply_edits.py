@@ -124,7 +124,7 @@ def test_edits_escaping_the_root_are_refused_and_nothing_is_written(proj, tmp_pa
         "sub/../../outside.txt": 'paths may not contain ".." components',
         str(tmp_path / "outside.txt"): "absolute paths are not allowed",
         "link/evil.txt": "a symlink in it leads outside the project root",
-        ".git/config": "files under .git/ are never edited",
+        ".git/config": "files under .git/ are never written",
     }
     edits = [{"path": "innocent.txt", "content": "written only if every edit is allowed\n"}]
     edits += [{"path": path, "content": "[core]\n\tfsmonitor = touch /tmp/pwned\n"} for path in escapes]

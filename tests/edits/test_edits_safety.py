@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+from muxc.edits import Applied, ApplyFailure, Plan, apply, parse_edits, plan
+
 
 @pytest.mark.parametrize(
     ("path", "rule"),
@@ -16,9 +18,15 @@ import pytest
         ("/etc/passwd", "absolute paths are not allowed"),
         ("C:\\\\Windows\\\\x", "absolute paths are not allowed"),
         ("~/.bashrc", "home-relative paths are not allowed"),
-        (".git/config", "files under .git/ are never edited"),
-        ("sub/.git/hooks/pre-commit", "files under .git/ are never edited"),
-        (".GIT/config", "files under .git/ are never edited"),
+        (".git/config", "files under .git/ are never written"),
+        ("sub/.git/hooks/pre-commit", "files under .git/ are never written"),
+        (".GIT/config", "files under .git/ are never written"),
+        (".git./config", "files under .git/ are never written"),  # Windows drops trailing dots
+        (".g\u200cit/config", "files under .git/ are never written"),  # HFS+ ignores U+200C
+        (".muxc/config.toml", "files under .muxc/"),
+        (".llm-mux/workflows/x.toml", "files under .llm-mux/"),
+        (".envrc", ".envrc is tool metadata that can run code"),
+        (".github/workflows/ci.yml", ".github/workflows/ is tool metadata that can run code"),
     ],
 )
 def test_paths_outside_the_project_or_in_git_are_refused(repo, path: str, rule: str) -> None:
@@ -56,6 +64,23 @@ def test_dangling_symlink_pointing_outside_is_refused(repo, tmp_path) -> None:
 def test_symlink_into_git_is_refused(repo) -> None:
     os.symlink(".git", repo.root / "meta")
     assert "leads into .git/" in repo.refuse('{"path": "meta/config", "content": "x"}')
+
+
+def test_symlink_into_muxc_is_refused(repo) -> None:
+    (repo.root / ".muxc").mkdir()
+    os.symlink(".muxc", repo.root / "settings")
+    message = repo.refuse('{"path": "settings/config.toml", "content": "x"}')
+    assert "it leads into .muxc/config.toml through a symlink, and files under .muxc/" in message
+    assert not (repo.root / ".muxc/config.toml").exists()
+
+
+def test_tool_files_are_planned_only_when_the_step_allows_them(repo) -> None:
+    edits = parse_edits('{"path": ".envrc", "content": "export A=1\\n"}')
+    assert isinstance(plan(repo.root, edits), ApplyFailure)
+    allowed = plan(repo.root, edits, allow_tool_files=True)
+    assert isinstance(allowed, Plan) and allowed.paths == (".envrc",)
+    assert isinstance(apply(allowed), Applied)
+    assert repo.read(".envrc") == b"export A=1\n"
 
 
 def test_binary_file_is_refused(repo) -> None:

@@ -189,15 +189,20 @@ def test_a_failed_step_leaves_no_saved_file_of_an_earlier_run(project):
     assert not (project.root / "out/report.md").exists()
 
 
-def test_second_hand_edit_keeps_the_first_ones_copy(project):
+def test_second_hand_edit_keeps_the_first_ones_copy_and_the_note_names_it(project):
     project.workflow(SAVED_FROM_INPUT)
+    notes = []
     for number, text in enumerate(("one", "two", "three")):
         project.write("f.txt", text + "\n")
         if number:
             project.write("out/s.txt", f"my edit {number}\n")
-        project.build()
+        built = project.cli("build", "w")  # the plain output: notes on stderr
+        assert built.exit_code == 0
+        notes.append(built.stderr)
     assert project.read("out/s.txt.orig") == "my edit 1\n"
     assert project.read("out/s.txt.orig.1") == "my edit 2\n"
+    assert "your version is kept as out/s.txt.orig\n" in notes[1]
+    assert "your version is kept as out/s.txt.orig.1\n" in notes[2]
 
 
 # -- wasted work: a project-reading backend (as claude -p) is asked again for nothing -----------

@@ -169,7 +169,7 @@ class _Attempts:
         parsed = parse_edits(self.output)
         if not isinstance(parsed, EditSet):
             return f"the edits could not be parsed: {parsed.message}"
-        planned = plan(self.build.root, parsed)
+        planned = plan(self.build.root, parsed, self.plan.step.allow_tool_files)
         if isinstance(planned, ApplyFailure):
             return f"the edits could not be applied: {planned.message}"
         self._snapshot(planned.paths)
@@ -311,7 +311,7 @@ def preview(build: Build, plan: StepPlan) -> str:
     parsed = parse_edits(_source_output(build, plan))
     if not isinstance(parsed, EditSet):
         return f"(the source output holds no edits: {parsed.message})"
-    planned = plan_edits(build.root, parsed)
+    planned = plan_edits(build.root, parsed, plan.step.allow_tool_files)
     if isinstance(planned, ApplyFailure):
         return f"(the edits would not apply: {planned.message})"
     from muxc.edits.render import unified_diff
