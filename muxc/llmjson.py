@@ -15,8 +15,13 @@ Each candidate is parsed strictly first, then once more after :func:`repair` (ra
 characters inside strings escaped, trailing commas removed). A leading ``=== backend ===`` header,
 as a parallel role writes before each answer, is dropped first.
 
-Invariants: pure and deterministic; never raises on any input; the :class:`Extracted` result says
-where the value was found so callers can write a precise message.
+A value nested more than ``MAX_DEPTH`` levels deep is not used, and neither is any fragment of it:
+no answer means that, and whatever reads the value afterwards (templates, schema checks, the
+console) would have to follow it down. :func:`why_no_json` says so instead of "no JSON".
+
+Invariants: pure and deterministic; never raises on any input (JSON nested 100,000 deep
+included, in time linear in its length); the :class:`Extracted` result says where the value was
+found so callers can write a precise message.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ _FENCE = re.compile(
     r"^[ \t]*(?P<mark>`{3,}|~{3,})[ \t]*(?P<lang>[^\s`]*)[^\n]*\n(?P<body>.*?)^[ \t]*(?P=mark)[ \t]*$",
     re.MULTILINE | re.DOTALL,
 )
+
+MAX_DEPTH = 100  # levels of nested arrays and objects; far beyond any JSON a model means
 
 _CLOSERS = {"{": "}", "[": "]"}
 _CLOSING_AHEAD = re.compile(r"\s*[}\]]")
@@ -69,14 +76,34 @@ class Extracted(msgspec.Struct, frozen=True):
 
 def extract_json(text: str) -> Extracted | None:
     """The first JSON value found in ``text`` (see the module docstring), or None."""
+    return _search(text)[0]
+
+
+def why_no_json(text: str) -> str:
+    """Why ``extract_json`` found nothing, as a predicate: 'holds no JSON', or that its JSON is
+    nested deeper than muxc reads."""
+    if _search(text)[1]:
+        return f"holds JSON nested more than {MAX_DEPTH} levels deep, deeper than muxc reads"
+    return "holds no JSON"
+
+
+def _search(text: str) -> tuple[Extracted | None, bool]:
+    """(the first value found, whether a candidate was too deep)."""
     offset = _header_end(text)
     body = text[offset:]
+    deep: list[tuple[int, int]] = []  # spans too deep to use: nothing inside them is tried either
     for where, start, end in _candidates(body):
-        parsed = _parse(body[start:end])
+        if where == "embedded" and any(low <= start and end <= high for low, high in deep):
+            continue
+        try:
+            parsed = _parse(body[start:end])
+        except _TooDeep:
+            deep.append((start, end))
+            continue
         if parsed is not None:
             value, repaired = parsed
-            return Extracted(value, where, offset + start, offset + end, repaired)
-    return None
+            return Extracted(value, where, offset + start, offset + end, repaired), False
+    return None, bool(deep)
 
 
 def parse_list_items(text: str) -> list[Any]:
@@ -136,17 +163,20 @@ def _candidates(text: str) -> Iterator[tuple[Where, int, int]]:
 
 
 def _parse(candidate: str) -> tuple[Any, bool] | None:
-    """(value, repaired) when the candidate parses, strictly or after repair."""
+    """(value, repaired) when the candidate parses, strictly or after repair; ``_TooDeep`` when
+    it is nested too deeply (repairing cannot help that)."""
     if not candidate.strip():
         return None
     try:
         return _loads(candidate), False
     except _TooDeep:
-        return None  # repairing cannot help, and retrying every inner bracket must stay cheap
+        raise
     except ValueError:
         pass
     try:
         return _loads(repair(candidate)), True
+    except _TooDeep:
+        raise
     except ValueError:
         return None
 
@@ -156,13 +186,28 @@ class _TooDeep(ValueError):
 
 
 def _loads(text: str) -> Any:
-    """Strict JSON (no NaN, no trailing text); every failure, even absurd nesting, is ValueError."""
+    """Strict JSON (no NaN, no trailing text); every failure is ValueError, and nesting beyond
+    ``MAX_DEPTH`` (or beyond what the interpreter can follow) is ``_TooDeep``."""
     try:
-        return msgspec.json.decode(text)
+        value = msgspec.json.decode(text)
     except RecursionError as error:
-        raise _TooDeep(str(error)) from error
+        raise _TooDeep(str(error)) from None
     except msgspec.DecodeError as error:
         raise ValueError(str(error)) from error
+    if _depth(value) > MAX_DEPTH:
+        raise _TooDeep(f"nested more than {MAX_DEPTH} levels deep")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """Levels of nested arrays and objects, without recursion (stops counting past MAX_DEPTH)."""
+    deepest, stack = 0, [(value, 1)] if isinstance(value, dict | list) else []
+    while stack and deepest <= MAX_DEPTH:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
 def _balanced_spans(text: str) -> Iterator[tuple[int, int]]:

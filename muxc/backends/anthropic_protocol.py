@@ -3,7 +3,8 @@
 The base defaults to ``https://api.anthropic.com``; a base that already ends in ``/v1`` is not
 doubled. ``max_tokens`` is required by the API: 4096 unless the params set it. Text blocks are
 concatenated as the API means them (one block may end mid-sentence). A streamed answer is
-complete only at ``message_stop``.
+complete only at ``message_stop``, after a ``message_start``; an event of the wrong shape (a text
+that is not a string, a payload that is not an object) makes the answer malformed.
 
 Usage: ``input_tokens`` already *excludes* ``cache_read_input_tokens`` and
 ``cache_creation_input_tokens``; a missing cache field stays None.
@@ -14,7 +15,19 @@ from __future__ import annotations
 from typing import Any
 
 from muxc.backends.base import CompletionRequest, Usage
-from muxc.backends.protocol import Answer, BadResponse, StreamError, as_int, error_text, merge_usage
+from muxc.backends.protocol import (
+    Answer,
+    BadResponse,
+    StreamError,
+    as_int,
+    as_object,
+    as_text,
+    checked,
+    error_text,
+    json_type,
+    merge_usage,
+    text_or_none,
+)
 
 DEFAULT_BASE = "https://api.anthropic.com"
 DEFAULT_MODEL = "claude-sonnet-4-20250514"  # llm-mux's claude-api default
@@ -80,12 +93,11 @@ class AnthropicAdapter:
         content = data.get("content")
         if not isinstance(content, list):
             raise BadResponse("the answer has no content list")
-        text = "".join(
-            block.get("text", "")
-            for block in content
-            if isinstance(block, dict) and block.get("type") == "text"
-        )
-        return Answer(text, usage(data.get("usage")), data.get("model"), data.get("stop_reason"))
+        blocks = [as_object(block, "a content block") for block in content]
+        text = "".join(as_text(block.get("text"), "a text block's text", required=True) for block in blocks
+                       if block.get("type") == "text")
+        return checked(Answer(text, usage(data.get("usage")), text_or_none(data.get("model")),
+                              text_or_none(data.get("stop_reason"))))
 
     def accumulator(self) -> AnthropicStream:
         return AnthropicStream()
@@ -97,6 +109,7 @@ class AnthropicStream:
     def __init__(self) -> None:
         self.terminal = False
         self.text_length = 0
+        self._started = False
         self._parts: list[str] = []
         self._usage = Usage()
         self._model: str | None = None
@@ -108,42 +121,48 @@ class AnthropicStream:
 
     def feed(self, payload: Any) -> None:
         if not isinstance(payload, dict):
-            return
+            raise BadResponse(f"an event is {json_type(payload)}, not an object")
         handler = getattr(self, "_on_" + str(payload.get("type")), None)
         if handler is not None:
             handler(payload)
 
     def _on_message_start(self, payload: dict[str, Any]) -> None:
-        message = payload.get("message") or {}
-        self._model = message.get("model")
+        message = as_object(payload.get("message"), "message_start's message")
+        self._started = True
+        self._model = text_or_none(message.get("model"))
         self._usage = merge_usage(self._usage, usage(message.get("usage")))
 
     def _on_content_block_start(self, payload: dict[str, Any]) -> None:
-        block = payload.get("content_block") or {}
-        if block.get("type") == "text" and block.get("text"):
-            self._text(block["text"])
+        block = as_object(payload.get("content_block"), "a content block")
+        if block.get("type") == "text":
+            self._text(as_text(block.get("text"), "a text block's text"))
 
     def _on_content_block_delta(self, payload: dict[str, Any]) -> None:
-        delta = payload.get("delta") or {}
-        if delta.get("type") == "text_delta" and isinstance(delta.get("text"), str):
-            self._text(delta["text"])
+        delta = as_object(payload.get("delta"), "a content block delta")
+        if delta.get("type") == "text_delta":
+            self._text(as_text(delta.get("text"), "a text delta's text"))
 
     def _on_message_delta(self, payload: dict[str, Any]) -> None:
-        self._stop = (payload.get("delta") or {}).get("stop_reason") or self._stop
+        stop = as_object(payload.get("delta"), "message_delta's delta").get("stop_reason")
+        self._stop = text_or_none(stop) or self._stop
         self._usage = merge_usage(self._usage, usage(payload.get("usage")))
 
     def _on_message_stop(self, payload: dict[str, Any]) -> None:
+        if not self._started:
+            raise BadResponse("message_stop arrived without a message_start")
         self.terminal = True
 
     def _on_error(self, payload: dict[str, Any]) -> None:
-        kind = (payload.get("error") or {}).get("type")
+        error = payload.get("error")
+        kind = error.get("type") if isinstance(error, dict) else None
         raise StreamError(
             error_text(payload) or "error event in the stream", retryable=kind in RETRYABLE_STREAM_ERRORS
         )
 
     def _text(self, text: str) -> None:
-        self._parts.append(text)
-        self.text_length += len(text)
+        if text:
+            self._parts.append(text)
+            self.text_length += len(text)
 
     def answer(self) -> Answer:
-        return Answer("".join(self._parts), self._usage, self._model, self._stop)
+        return checked(Answer("".join(self._parts), self._usage, self._model, self._stop))

@@ -84,6 +84,7 @@ class BackendError(Exception):
         exit_code: int | None = None,
         stderr_tail: str | None = None,
         attempts: int = 1,
+        finish_reason: str | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -94,6 +95,7 @@ class BackendError(Exception):
         self.exit_code = exit_code
         self.stderr_tail = stderr_tail
         self.attempts = attempts
+        self.finish_reason = finish_reason  # a well-formed answer rejected as empty: why it stopped
 
     def __str__(self) -> str:
         return f"{self.backend}: {self.message}"

@@ -11,14 +11,13 @@
   stderr are drained together, so a chatty stderr cannot deadlock it.
 - Non-zero exit → ``process`` error with the exit code and the stderr tail; a missing executable
   → ``config`` error saying how to fix it. Timeouts are retried only with ``retry_timeout``.
-- Output is stdout with trailing whitespace trimmed; ``codex exec --json`` JSONL is reduced to the
-  last agent message (``output_format = "codex-json"``, or detected from ``--json`` and a command
+- Output is stdout with trailing whitespace trimmed and registered secrets masked; ``codex exec
+  --json`` JSONL is reduced to the last agent message (``output_format = "codex-json"``, or detected from ``--json`` and a command
   named ``codex``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -38,8 +37,8 @@ from muxc.backends.base import (
 )
 from muxc.backends.durations import parse_duration
 from muxc.backends.identity import ConfigIdentity, env_pairs
-from muxc.backends.masking import SECRETS, Secrets, mask
-from muxc.backends.protocol import cost_usd
+from muxc.backends.masking import SECRETS, Secrets, looks_secret, mask, mask_known
+from muxc.backends.protocol import cost_usd, parse_json
 from muxc.backends.retry import RetryPolicy, Tuning, wait_or_cancel
 from muxc.backends.slots import Slots, limit_for
 from muxc.config.env import expand, references
@@ -179,7 +178,7 @@ class CliBackend(ConfigIdentity):
 
     def _completion(self, text: str, usage: Usage, started: float, attempts: int) -> Completion:
         return Completion(
-            text=text,
+            text=mask_known(text, self._secrets),  # a key the CLI printed is no part of an answer
             backend=self.name,
             model=self.config.model,
             usage=usage,
@@ -204,7 +203,8 @@ class CliBackend(ConfigIdentity):
         for key, value in env_pairs(self.config.env).items():
             env[key] = expand(value, environ)
             if references(value):
-                self._secrets.register(env[key])  # a value fed from the environment may be a key
+                # a value fed from the environment may be a key; its name says whether it surely is
+                self._secrets.register(env[key], credential=looks_secret(key))
         return env
 
     def _not_found_message(self) -> str:
@@ -246,8 +246,8 @@ def parse_codex_jsonl(text: str) -> tuple[str | None, Usage]:
 
 def _json_line(line: str) -> dict[str, Any]:
     try:
-        event = json.loads(line)
-    except ValueError:
+        event = parse_json(line)
+    except ValueError:  # nested too deeply included
         return {}
     return event if isinstance(event, dict) else {}
 

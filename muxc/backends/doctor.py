@@ -35,6 +35,7 @@ from muxc.backends.http import ADAPTERS
 from muxc.backends.identity import http_target, is_managed, public_url
 from muxc.backends.managed import Supervisor
 from muxc.backends.masking import SECRETS, Secrets, mask
+from muxc.backends.protocol import CUT_OFF
 from muxc.backends.registry import create_backend
 from muxc.config.env import expand
 from muxc.config.schema import BackendConfig, Config
@@ -233,7 +234,10 @@ def _probe(
         finally:
             backend.close()
     except BackendError as error:
-        return ProbeResult(False, error.message, int((time.monotonic() - started) * 1000), error.kind)
+        elapsed = int((time.monotonic() - started) * 1000)
+        if error.finish_reason in CUT_OFF:  # the server works: max_tokens = 1 left no room for text
+            return ProbeResult(True, f"answered (no text within max_tokens = 1: {error.finish_reason!r})", elapsed)
+        return ProbeResult(False, error.message, elapsed, error.kind)
     finally:
         if supervisor is not None:
             supervisor.shutdown()

@@ -5,24 +5,29 @@ One ``HttpBackend`` serves every thread of a build: one client (connection reuse
 credential pool. A call is a loop of attempts:
 
 - 200: the answer is read as an event stream or a JSON document, decided by sniffing the body
-  rather than trusting ``content-type``; a stream without its terminal event is ``bad_response``.
+  rather than trusting ``content-type``. A malformed answer is ``bad_response``, retried like a 5xx
+  and never returned as an empty success: a body that is not JSON (or nested too deeply to read),
+  a document without a usable message (``protocol.checked``), an event that is not JSON or not of
+  the promised shape, a stream that ends without its terminal event. Only an answer emptied by the
+  token limit is not retried (the same request meets the same limit).
 - 401/403: the key is dead for the build; fail over (never retried on the same key).
 - 429: ``Retry-After`` ≤ ``Tuning.short_wait_max`` waits on the same key; longer parks the key and
   fails over; none parks it heuristically (never locks the pool). When every key is parked, wait for
   the earliest within ``max_rate_limit_wait``, else fail naming each key's variable and retry time.
-- 408/5xx/connection errors: retried with backoff (``Retry-After`` honoured) up to ``max_retries``;
-  timeouts only when ``retry_timeout``; other 4xx and garbage fail at once.
+- 408/5xx/connection errors and malformed answers: retried with backoff (``Retry-After`` honoured)
+  up to ``max_retries``; timeouts only when ``retry_timeout``; other 4xx and unexpected statuses
+  (a redirect: check base_url) fail at once.
 
 Timeouts: ``connect_timeout`` to connect, ``idle_timeout`` of silence while reading, ``timeout`` per
 attempt; ``request.timeout`` (the step's) bounds the whole call including waits. Ctrl-C interrupts
-reads and waits within a fraction of a second (``netio``). Every message is masked.
+reads and waits within a fraction of a second (``netio``). Every message is masked, and so is the
+answer itself: a credential the server echoes back never reaches the cache, the log or the console.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import logging
 import os
 import random
@@ -40,20 +45,22 @@ from muxc.backends.base import BackendError, Cancel, Completion, CompletionReque
 from muxc.backends.credentials import NO_KEY, Credential, CredentialError, CredentialPool, resolve
 from muxc.backends.durations import parse_duration
 from muxc.backends.identity import ConfigIdentity, public_url
-from muxc.backends.masking import SECRETS, Secrets, mask
+from muxc.backends.masking import SECRETS, Secrets, looks_secret, mask, mask_known
 from muxc.backends.openai_protocol import OpenAIAdapter
 from muxc.backends.protocol import (
     Adapter,
     Answer,
     BadResponse,
     StreamError,
+    TooDeep,
     cost_usd,
     error_text,
     merged_params,
+    parse_json,
 )
 from muxc.backends.retry import RetryPolicy, Tuning, parse_retry_after, wait_or_cancel
 from muxc.backends.slots import Slots, limit_for
-from muxc.backends.sse import MALFORMED, SseParser, decode
+from muxc.backends.sse import BLANK, Malformed, SseParser, decode
 from muxc.config.env import expand, references
 from muxc.config.schema import BackendConfig, Defaults
 
@@ -76,6 +83,8 @@ class _Failure(Exception):
         status: int | None = None,
         retry_after: float | None = None,
         body_start: str | None = None,
+        final: bool = False,
+        finish_reason: str | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -83,6 +92,8 @@ class _Failure(Exception):
         self.status = status
         self.retry_after = retry_after
         self.body_start = body_start
+        self.final = final  # another attempt cannot help, whatever the kind
+        self.finish_reason = finish_reason  # of a well-formed answer rejected as empty
 
 
 @dataclass
@@ -210,7 +221,8 @@ class HttpBackend(ConfigIdentity):
         for key, value in self.config.headers.items():
             expanded = expand(value, environ)
             if references(value):
-                self._secrets.register(expanded)  # a header fed from the environment is a secret
+                # a header fed from the environment is a secret; its name says whether it surely is
+                self._secrets.register(expanded, credential=looks_secret(key))
             headers[key.lower()] = expanded
         return headers
 
@@ -289,12 +301,11 @@ class HttpBackend(ConfigIdentity):
 
     def _parse_document(self, raw: bytes) -> Answer:
         try:
-            data = json.loads(raw)
-        except ValueError:
+            data = parse_json(raw)
+        except ValueError as exc:
             start = self._body_start(raw)
-            raise _Failure(
-                "bad_response", f"invalid JSON from {self._shown_url}: {start!r}", body_start=start
-            ) from None
+            what = f"{exc} from {self._shown_url}" if isinstance(exc, TooDeep) else f"invalid JSON from {self._shown_url}"
+            raise _Failure("bad_response", f"{what}: {start!r}", body_start=start) from None
         try:
             return self._adapter.parse(data)
         except BadResponse as exc:
@@ -303,6 +314,8 @@ class HttpBackend(ConfigIdentity):
                 "bad_response",
                 f"unusable answer from {self._shown_url}: {exc}; body starts {start!r}",
                 body_start=start,
+                final=not exc.retryable,
+                finish_reason=exc.finish_reason,
             ) from None
 
     def _read_stream(self, call: _Call, body: Iterator[bytes]) -> Answer:
@@ -313,15 +326,22 @@ class HttpBackend(ConfigIdentity):
                 call.on_progress(stream.text_length)
             if terminal:
                 self._drain(call, body)
-                return stream.answer()
+                return self._streamed_answer(stream)
         self._feed(stream, parser.close())
         if stream.finished:
-            return stream.answer()
+            return self._streamed_answer(stream)
         raise _Failure(
             "bad_response",
             f"stream ended before completion: {self._shown_url} closed the stream without {stream.terminal_name} "
             f"after {stream.text_length} characters; the partial answer was discarded",
         )
+
+    def _streamed_answer(self, stream: Any) -> Answer:
+        try:
+            return stream.answer()
+        except BadResponse as exc:
+            message = f"unusable answer streamed by {self._shown_url}: {self._mask(str(exc))}"
+            raise _Failure("bad_response", message, final=not exc.retryable, finish_reason=exc.finish_reason) from None
 
     def _drain(self, call: _Call, body: Iterator[bytes]) -> None:
         """Read what follows the terminal event (normally just the end of the chunked body), so
@@ -336,14 +356,16 @@ class HttpBackend(ConfigIdentity):
                     break
 
     def _feed(self, stream: Any, events: list[Any]) -> bool:
-        """Feed decoded events; True once the terminal event arrived."""
+        """Feed decoded events; True once the terminal event arrived. An event that cannot be
+        read fails the attempt: skipping it would return an answer with a hole in it."""
         for event in events:
             payload = decode(event)
-            if payload is MALFORMED:
-                log.debug(
-                    "%s: skipped a malformed event: %s", self.name, self._mask(event.data[:BODY_START_CHARS])
-                )
+            if payload is BLANK:
                 continue
+            if isinstance(payload, Malformed):
+                start = self._mask(event.data[:BODY_START_CHARS])
+                raise _Failure("bad_response", f"malformed stream from {self._shown_url}: an event is "
+                                               f"{payload.why}: {start!r}", body_start=start)
             try:
                 stream.feed(payload)
             except StreamError as exc:
@@ -351,6 +373,10 @@ class HttpBackend(ConfigIdentity):
                 raise _Failure(
                     kind, f"{self._shown_url} reported an error mid-stream: {self._mask(str(exc))}"
                 ) from None
+            except BadResponse as exc:
+                start = self._mask(event.data[:BODY_START_CHARS])
+                raise _Failure("bad_response", f"malformed stream from {self._shown_url}: {self._mask(str(exc))}: "
+                                               f"{start!r}", body_start=start) from None
             if stream.terminal:
                 return True
         return False
@@ -369,7 +395,9 @@ class HttpBackend(ConfigIdentity):
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         if kind == "rate_limit" and retry_after is None:
             retry_after = _body_retry_after(raw)
-        return _Failure(kind, message, status=status, retry_after=retry_after, body_start=start)
+        # an unexpected status (a redirect, 204) is a wrong URL, not a garbled answer: asking again won't help
+        return _Failure(kind, message, status=status, retry_after=retry_after, body_start=start,
+                        final=kind == "bad_response")
 
     def _timeout(self, call: _Call, reason: str | None, exc: Exception) -> BackendError | _Failure:
         if reason == "cancelled":
@@ -403,7 +431,8 @@ class HttpBackend(ConfigIdentity):
             self._pool.kill(credential)
         elif failure.kind == "rate_limit":
             self._on_rate_limit(call, credential, failure)
-        elif self._policy.retries_transient(failure.kind) and call.retries < self._policy.max_retries:
+        elif (self._policy.retries_transient(failure.kind) and not failure.final
+              and call.retries < self._policy.max_retries):
             call.retries += 1
             self._wait(call, self._policy.delay(call.retries, failure.retry_after), failure)
         else:
@@ -446,7 +475,8 @@ class HttpBackend(ConfigIdentity):
 
     def _final(self, call: _Call, failure: _Failure, note: str = "") -> BackendError:
         tries = f" (after {call.attempts} attempts)" if call.attempts > 1 else ""
-        return self._error(failure.kind, failure.message + tries + note, call, body_start=failure.body_start)
+        return self._error(failure.kind, failure.message + tries + note, call, body_start=failure.body_start,
+                           finish_reason=failure.finish_reason)
 
     def _auth_exhausted(self, call: _Call) -> BackendError:
         assert self._pool is not None
@@ -479,10 +509,12 @@ class HttpBackend(ConfigIdentity):
         return BackendError(kind, self.name, self._mask(message), attempts=max(1, call.attempts), **extra)
 
     def _completion(self, call: _Call, answer: Answer) -> Completion:
+        # A server may echo the request's credential inside a successful answer (a debugging
+        # proxy, a model repeating its input): the known values go before anything stores it.
         return Completion(
-            text=answer.text,
+            text=mask_known(answer.text, self._secrets),
             backend=self.name,
-            model=answer.model or self._model,
+            model=mask_known(answer.model, self._secrets) if answer.model else self._model,
             usage=answer.usage,
             latency_ms=int((time.monotonic() - call.started) * 1000),
             attempts=call.attempts,
@@ -509,7 +541,7 @@ def _read_some(response: httpx.Response) -> bytes:
 
 def _detail(raw: bytes) -> str | None:
     try:
-        return error_text(json.loads(raw))
+        return error_text(parse_json(raw))
     except ValueError:
         return None
 
@@ -517,7 +549,7 @@ def _detail(raw: bytes) -> str | None:
 def _body_retry_after(raw: bytes) -> float | None:
     # Some servers put the wait in the JSON body (llm-mux read only this).
     try:
-        data = json.loads(raw)
+        data = parse_json(raw)
     except ValueError:
         return None
     value = data.get("retry_after") if isinstance(data, dict) else None

@@ -9,6 +9,14 @@ Two layers, applied in this order:
 Invariant: ``mask`` never returns any registered value or any token matched by a pattern, and it
 keeps the text around it readable (a masked key becomes ``***``). Registries are thread-safe and
 only grow: a value once secret stays secret for the life of the process.
+
+An *answer* (a model's text, which becomes a step's output, the cache and the console) goes
+through ``mask_known`` instead: the registered *credentials* only. A server that echoes the key
+back has it masked, but the patterns stay out of answers, where ``api_key = os.environ[...]`` or
+``Bearer <token>`` are ordinary code and prose, and so do values registered only because they
+came from the environment (``register(value, credential=False)``: a CLI's ``env`` entry or a
+header whose name does not say it is a secret, ``looks_secret``), which may be a directory or an
+organisation name an answer rightly mentions.
 """
 
 from __future__ import annotations
@@ -37,29 +45,48 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+_SECRET_NAME = re.compile(r"(?i)key|token|secret|passw|credential|auth|cookie|session")
+
+
+def looks_secret(name: str) -> bool:
+    """Whether a variable or header *name* says its value is a credential (``X_API_KEY``,
+    ``Authorization``), as opposed to one that merely came from the environment."""
+    return _SECRET_NAME.search(name) is not None
+
+
 class Secrets:
     """The credential values a build resolved; thread-safe, append-only."""
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._values: tuple[str, ...] = ()
+        self._credentials: tuple[str, ...] = ()
         for value in values:
             self.register(value)
 
-    def register(self, value: str | None) -> None:
-        """Remember ``value`` so every later ``mask`` hides it."""
+    def register(self, value: str | None, *, credential: bool = True) -> None:
+        """Remember ``value`` so every later ``mask`` hides it; a ``credential`` is hidden in
+        answers too (``mask_known``)."""
         if not value or len(value) < MIN_SECRET_LENGTH:
             return
         with self._lock:
-            if value not in self._values:
-                # Longest first, so a key that contains another key is masked whole.
-                self._values = tuple(sorted((*self._values, value), key=len, reverse=True))
+            self._values = _with(self._values, value)
+            if credential:
+                self._credentials = _with(self._credentials, value)
 
     def values(self) -> tuple[str, ...]:
         return self._values
 
+    def credentials(self) -> tuple[str, ...]:
+        return self._credentials
+
     def mask(self, text: str) -> str:
         return mask(text, self)
+
+
+def _with(values: tuple[str, ...], value: str) -> tuple[str, ...]:
+    # Longest first, so a key that contains another key is masked whole.
+    return values if value in values else tuple(sorted((*values, value), key=len, reverse=True))
 
 
 # The process-wide registry: backends register here unless given their own.
@@ -75,6 +102,15 @@ def mask(text: str, secrets: Secrets | None = None) -> str:
             text = text.replace(value, MASK)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
+    return text
+
+
+def mask_known(text: str, secrets: Secrets | None = None) -> str:
+    """``text`` with every registered credential replaced, and nothing else touched (answers)."""
+    for registry in _registries(secrets):
+        for value in registry.credentials():
+            if value in text:
+                text = text.replace(value, MASK)
     return text
 
 

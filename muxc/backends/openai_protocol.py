@@ -3,7 +3,9 @@
 Body: model, an optional system message and one user message, the merged params, and when
 streaming ``stream: true`` with ``stream_options.include_usage`` so the last chunk carries usage.
 A streamed answer is complete at ``[DONE]``, or when the stream ends after a ``finish_reason``
-(some servers omit ``[DONE]``); anything shorter is truncated, never a short answer.
+(some servers omit ``[DONE]``); anything shorter is truncated, never a short answer. A stream
+that carried no choice at all, or a chunk of the wrong shape, is malformed; so is a document
+whose message content is null without a tool call (``refusal`` is quoted when there is one).
 
 Usage: ``prompt_tokens`` (or ``input_tokens``) *includes* cached tokens, reported in
 ``prompt_tokens_details.cached_tokens`` (or ``input_tokens_details``); fresh = total − cached.
@@ -14,7 +16,19 @@ from __future__ import annotations
 from typing import Any
 
 from muxc.backends.base import CompletionRequest, Usage
-from muxc.backends.protocol import Answer, BadResponse, StreamError, error_text, first_int, merge_usage
+from muxc.backends.protocol import (
+    Answer,
+    BadResponse,
+    StreamError,
+    as_object,
+    as_text,
+    checked,
+    error_text,
+    first_int,
+    json_type,
+    merge_usage,
+    text_or_none,
+)
 from muxc.backends.sse import DONE
 
 DEFAULT_MODEL = "gpt-4"  # llm-mux's default for HTTP backends
@@ -30,15 +44,20 @@ def usage(data: Any) -> Usage:
     return Usage(fresh, cached, first_int(data, "completion_tokens", "output_tokens"), None)
 
 
-def _content_text(content: Any) -> str:
-    """Message content: a string, null (no text), or a list of parts (some servers)."""
+def _content_text(message: dict[str, Any]) -> str:
+    """Message content: a string, a list of parts (some servers), or null beside a tool call."""
+    content = message.get("content")
     if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
+        if message.get("tool_calls") or message.get("function_call"):
+            return ""  # the model called a tool: an answer without text
+        refusal = message.get("refusal")
+        if isinstance(refusal, str) and refusal:
+            raise BadResponse(f"the model refused: {refusal[:200]}")
+        raise BadResponse("the message content is null and the message has no tool call")
     if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    raise BadResponse(f"message content is {type(content).__name__}, not text")
+        return "".join(as_text(as_object(part, "a content part").get("text"), "a content part's text")
+                       for part in content)
+    return as_text(content, "the message content")
 
 
 class OpenAIAdapter:
@@ -80,16 +99,12 @@ class OpenAIAdapter:
         if not isinstance(choices, list) or not choices:
             reason = error_text(data)
             raise BadResponse(f"the answer has no choices{f' ({reason})' if reason else ''}")
-        first = choices[0]
-        message = first.get("message") if isinstance(first, dict) else None
+        first = as_object(choices[0], "the first choice")
+        message = first.get("message")
         if not isinstance(message, dict):
             raise BadResponse("the first choice has no message")
-        return Answer(
-            _content_text(message.get("content")),
-            usage(data.get("usage")),
-            data.get("model"),
-            first.get("finish_reason"),
-        )
+        return checked(Answer(_content_text(message), usage(data.get("usage")), text_or_none(data.get("model")),
+                              text_or_none(first.get("finish_reason"))))
 
     def accumulator(self) -> OpenAIStream:
         return OpenAIStream()
@@ -104,6 +119,7 @@ class OpenAIStream:
         self._usage = Usage()
         self._model: str | None = None
         self._finish: str | None = None
+        self._choices = 0  # choices seen: a stream with none carried no answer at all
         self.text_length = 0  # characters so far, for progress reports
 
     @property
@@ -115,24 +131,28 @@ class OpenAIStream:
             self.terminal = True
             return
         if not isinstance(payload, dict):
-            return
-        if "error" in payload:
+            raise BadResponse(f"a chunk is {json_type(payload)}, not an object")
+        if payload.get("error") is not None:
             raise StreamError(error_text(payload) or "error event in the stream", retryable=True)
-        self._model = payload.get("model") or self._model
+        self._model = text_or_none(payload.get("model")) or self._model
         if isinstance(payload.get("usage"), dict):
             self._usage = merge_usage(self._usage, usage(payload["usage"]))
-        for choice in payload.get("choices") or []:
-            self._choice(choice)
+        choices = payload.get("choices")
+        if choices is not None and not isinstance(choices, list):
+            raise BadResponse(f"a chunk's choices are {json_type(choices)}, not a list")
+        for choice in choices or []:
+            self._choice(as_object(choice, "a chunk's choice"))
 
-    def _choice(self, choice: Any) -> None:
-        if not isinstance(choice, dict):
-            return
-        delta = choice.get("delta")
-        if isinstance(delta, dict) and isinstance(delta.get("content"), str):
-            self._parts.append(delta["content"])
-            self.text_length += len(delta["content"])
+    def _choice(self, choice: dict[str, Any]) -> None:
+        self._choices += 1
+        content = as_text(as_object(choice.get("delta"), "a delta").get("content"), "a delta's content")
+        if content:
+            self._parts.append(content)
+            self.text_length += len(content)
         if choice.get("finish_reason"):
-            self._finish = choice["finish_reason"]
+            self._finish = as_text(choice["finish_reason"], "a finish_reason")
 
     def answer(self) -> Answer:
-        return Answer("".join(self._parts), self._usage, self._model, self._finish)
+        if not self._choices:
+            raise BadResponse("the stream carried no choices")
+        return checked(Answer("".join(self._parts), self._usage, self._model, self._finish))

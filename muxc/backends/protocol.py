@@ -5,12 +5,18 @@ An adapter is pure: it builds the request (URL, headers, JSON body) and turns th
 credentials live in ``http.py``. Adapters raise ``BadResponse`` for answers that do not have the
 promised shape and ``StreamError`` for an error the server reported inside a stream.
 
+A malformed answer is an error, never an empty success (``checked``): a null content without a
+tool call, no choices, an event that is not JSON, a stream cut before its end. An *empty* text is
+an answer only when the model stopped on its own (``stop``, ``end_turn``, a tool call, or no reason
+given); empty because the token limit cut it off is an error that asking again cannot fix.
+
 Usage is normalised here: ``Usage.input_tokens`` is *fresh* input (never including cached tokens),
 and a field the server did not send stays None.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
 
 import msgspec
@@ -27,7 +33,76 @@ class Answer(msgspec.Struct, frozen=True):
 
 
 class BadResponse(Exception):
-    """The server answered 200 with something that is not a usable answer."""
+    """The server answered 200 with something that is not a usable answer.
+
+    ``retryable``: whether asking again may help (a garbled answer: yes; an answer the token
+    limit emptied: no, the same request meets the same limit). ``finish_reason``: the stop reason
+    of a well-formed answer rejected as empty."""
+
+    def __init__(self, message: str, *, retryable: bool = True, finish_reason: str | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.finish_reason = finish_reason
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than the parser can follow (a hostile or broken server)."""
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """``json.loads`` where every failure is a ``ValueError``: absurd nesting (``[[[[…`` 100,000
+    deep) is ``TooDeep`` rather than a ``RecursionError`` escaping into the step."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise TooDeep("JSON nested too deeply to read") from None
+
+
+def as_object(value: Any, what: str) -> dict[str, Any]:
+    """A JSON object from the answer (absent: empty), or ``BadResponse`` naming what is wrong."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadResponse(f"{what} is {json_type(value)}, not an object")
+    return value
+
+
+def as_text(value: Any, what: str, *, required: bool = False) -> str:
+    """A text field of the answer (absent or null: empty, unless ``required``), or ``BadResponse``."""
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise BadResponse(f"{what} is {json_type(value)}, not text")
+    return value
+
+
+def text_or_none(value: Any) -> str | None:
+    """An optional text field (model, stop reason): anything but a string is unknown."""
+    return value if isinstance(value, str) else None
+
+
+def json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+# The model stopped because the output token limit was reached.
+CUT_OFF = frozenset({"length", "max_tokens", "model_context_window_exceeded"})
+# The provider withheld the answer.
+WITHHELD = frozenset({"content_filter", "refusal"})
+
+
+def checked(answer: Answer) -> Answer:
+    """``answer`` if it is one: an empty text counts only when the model stopped on its own."""
+    if answer.text.strip() or answer.finish_reason not in CUT_OFF | WITHHELD:
+        return answer
+    reason = answer.finish_reason
+    if reason in CUT_OFF:
+        raise BadResponse(
+            f"the answer is empty: the model reached its output token limit (stop reason {reason!r}) before "
+            "writing any text; raise max_tokens in the backend's or the step's params",
+            retryable=False, finish_reason=reason)
+    raise BadResponse(f"the answer is empty: the provider withheld it (stop reason {reason!r})", finish_reason=reason)
 
 
 class StreamError(Exception):

@@ -5,7 +5,7 @@
 - ``max_retries`` counts retries after the first attempt (llm-mux: 3, so 4 attempts at most).
 - ``Retry-After`` is read as delta-seconds or an HTTP date; garbage and negative values give None.
 - ``retry_rate_limit`` (default true) and ``retry_timeout`` (default false) are honoured, unlike
-  llm-mux, which parsed and ignored them.
+  llm-mux, which parsed and ignored them. Malformed answers are retried like 5xx.
 - Every wait goes through ``Cancel.wait`` so Ctrl-C interrupts it.
 
 ``Tuning`` holds the knobs that are not user config (short-wait threshold, heuristic park length,
@@ -66,8 +66,9 @@ class RetryPolicy(msgspec.Struct, frozen=True):
         return self.backoff(retry)
 
     def retries_transient(self, kind: str) -> bool:
-        """Whether a failure of this kind is worth another attempt on the same credential."""
-        if kind in ("server", "connection"):
+        """Whether a failure of this kind is worth another attempt on the same credential: a
+        malformed answer (``bad_response``) is as transient as a 5xx, often a proxy's hiccup."""
+        if kind in ("server", "connection", "bad_response"):
             return True
         return kind == "timeout" and self.retry_timeout
 

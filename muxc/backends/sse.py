@@ -3,17 +3,19 @@
 Bytes arrive in arbitrary chunks (one byte at a time, a split inside ``\\n\\n`` or inside a UTF-8
 sequence, CRLF or bare CR line ends); ``SseParser.feed`` returns the events completed so far and
 keeps the rest. Comment lines (``: keepalive``) and events without data are dropped. Decoding JSON
-is separate (``decode``): ``[DONE]`` is a sentinel, and a malformed ``data:`` payload is skipped and
-counted rather than aborting the stream.
+is separate (``decode``): ``[DONE]`` is a sentinel, a blank ``data:`` is ``BLANK`` (nothing to
+read), and a payload that is not JSON is a ``Malformed`` saying why: the caller fails the stream,
+since an answer with a chunk missing is not the answer.
 """
 
 from __future__ import annotations
 
 import codecs
-import json
 from typing import Any
 
 import msgspec
+
+from muxc.backends.protocol import TooDeep, parse_json
 
 DONE = "[DONE]"
 
@@ -88,17 +90,32 @@ class SseParser:
 
 
 class Malformed:
-    """Marker returned by ``decode`` for a payload that is not JSON."""
+    """Marker returned by ``decode`` for a payload that cannot be read; ``why`` says how."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
 
 
-MALFORMED = Malformed()
+MALFORMED = Malformed("not JSON")
+TOO_DEEP = Malformed("JSON nested too deeply to read")
+
+
+class Blank:
+    """Marker returned by ``decode`` for ``data:`` with nothing after it: no content, nothing lost."""
+
+
+BLANK = Blank()
 
 
 def decode(event: SseEvent) -> Any:
-    """The event's JSON payload, ``DONE`` for ``[DONE]``, or ``MALFORMED``."""
+    """The event's JSON payload, ``DONE`` for ``[DONE]``, ``BLANK``, ``MALFORMED`` or ``TOO_DEEP``."""
     if event.is_done:
         return DONE
+    if not event.data.strip():
+        return BLANK
     try:
-        return json.loads(event.data)
+        return parse_json(event.data)
+    except TooDeep:
+        return TOO_DEEP
     except ValueError:
         return MALFORMED

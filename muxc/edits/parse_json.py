@@ -109,6 +109,7 @@ class _Candidate(NamedTuple):
     end: int | None = None
     problem: str | None = None
     repaired: bool = False
+    skip_to: int | None = None  # where the search goes on when nothing from here on can be read
 
 
 def _values(text: str) -> Iterator[tuple[int, object]]:
@@ -127,7 +128,7 @@ def _values(text: str) -> Iterator[tuple[int, object]]:
             continue
         if found.problem:
             yield start, found.problem
-        position = start + 1
+        position = found.skip_to or start + 1
 
 
 def _next_open(text: str, position: int) -> int:
@@ -142,6 +143,8 @@ def _decode(decoder: json.JSONDecoder, text: str, start: int, may_repair: bool) 
         return _Candidate(value, end)
     except json.JSONDecodeError:
         pass
+    except RecursionError:  # nested past what the parser follows: neither it nor its insides are edits
+        return _Candidate(skip_to=_balanced_end(text, start) or len(text))
     if not may_repair or not _LOOKS_LIKE_JSON.match(text, start):
         return _Candidate()
     end = _balanced_end(text, start)
@@ -155,6 +158,9 @@ def _decode(decoder: json.JSONDecoder, text: str, start: int, may_repair: bool) 
         )
     try:
         return _Candidate(json.loads(_repair(text[start:end])), end, repaired=True)
+    except RecursionError:
+        return _Candidate(problem=_problem(text[start:end], "it is nested too deeply to read"), repaired=True,
+                          skip_to=end)
     except json.JSONDecodeError as error:
         return _Candidate(
             problem=_problem(text[start:end], f"it does not parse ({error.msg})"), repaired=True

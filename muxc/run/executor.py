@@ -170,11 +170,11 @@ def _adopt_legacy(build: Build, plan: StepPlan, legacy: str, key: str, component
 
 
 def known_key(build: Build, name: str, pre: str) -> str | None:
-    """The key a pre-key led to: the step's last build if it matches, else the memo."""
+    """The key a pre-key led to: the step's last build if it matches, else the memo; never one
+    whose result must not be served (``ResultStore.distrusted``: the step runs the slow way)."""
     latest = build.latest.get(name)
-    if latest is not None and latest.pre_key == pre:
-        return latest.key
-    return build.store.memo(pre)
+    key = latest.key if latest is not None and latest.pre_key == pre else build.store.memo(pre)
+    return None if key is None or build.store.distrusted(key) else key
 
 
 def note_latest(build: Build, name: str, key: str, pre: str, digest: str, created_at: float) -> None:

@@ -21,7 +21,9 @@ MAX_DIFF_LINES = 12
 
 def explain_change(build: Build, plan: StepPlan, previous: Latest | None, components: dict[str, Any],
                    rendered: dict[str, str]) -> str:
-    return "; ".join(change_list(build, plan, previous, components, rendered)) or "its cached result expired"
+    changes = "; ".join(change_list(build, plan, previous, components, rendered))
+    distrusted = build.store.distrusted(previous.key) if previous is not None else None
+    return changes or distrusted or "its cached result expired"
 
 
 def change_list(build: Build, plan: StepPlan, previous: Latest | None, components: dict[str, Any],

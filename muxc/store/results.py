@@ -12,7 +12,15 @@ Tables (sqlite-utils, migrations in ``_muxc_migrations``):
 - ``saved``: every file muxc has saved, by path relative to the project root, with the digest of
   the bytes it wrote and the key of the result they came from, whichever workflow wrote it: a file
   is muxc's own when it still holds those bytes (a renamed workflow, or an argument that moved
-  the save path, never turns muxc's file into a "hand edit" or into project state).
+  the save path, never turns muxc's file into a "hand edit" or into project state);
+- ``distrusted``: results an older muxc stored that must not be served (key -> why). Earlier muxc
+  took a malformed LLM answer (a null content, a stream with an unreadable chunk) for an empty one
+  and cached it as a success; migration 0004 lists every LLM answer cached empty, once, when a
+  newer muxc first opens the cache. Such a result is a miss (``lookup``, ``distrusted``), ``status``
+  says why, and the step's next successful run replaces it. Answers cached since are trusted, empty
+  or not: an empty answer is legitimate when the model stopped on its own. Validating at the
+  upgrade, not on every read, keeps the fast path free of reads; bumping the key format instead
+  would have paid again for every cached LLM call.
 
 Invariant: a result is committed the moment its step finishes (autocommit, WAL), so ``kill -9``
 loses nothing that finished. doit's own database is only an index over this one.
@@ -61,6 +69,26 @@ def _rebuild_old(db: Database) -> None:
 @MIGRATIONS(name="0003_saved_files")
 def _saved(db: Database) -> None:
     db["saved"].create({"path": str, "digest": str, "key": str, "workflow": str, "step": str}, pk="path")
+
+
+DISTRUSTED_EMPTY = ("its cached answer is empty, and an earlier muxc cached malformed answers as empty ones: "
+                    "asking again")
+
+
+@MIGRATIONS(name="0004_distrust_empty_answers")
+def _distrust_empty_answers(db: Database) -> None:
+    """List every LLM answer cached empty so far: the bug's victims cannot be told from answers
+    that were really empty, and asking again costs less than serving a wrong output forever."""
+    db["distrusted"].create({"key": str, "reason": str}, pk="key", if_not_exists=True)
+    # the LIKE only narrows the rows worth decoding to those holding an empty string
+    rows = db.execute("""select key, record from results where record like '%:""%'""")
+    db["distrusted"].insert_all(({"key": key, "reason": DISTRUSTED_EMPTY} for key, record in rows.fetchall()
+                                 if _empty_answer(_RECORD.decode(record))), replace=True)
+
+
+def _empty_answer(record: StepRecord) -> bool:
+    """An LLM's answer (only a query's result names a backend) with an empty text in it."""
+    return record.backend is not None and (record.output == "" or "" in record.outputs.values())
 
 
 class SavedFile(msgspec.Struct, frozen=True):
@@ -139,6 +167,8 @@ class ResultStore:
         # deciding what is up to date is not held up by workers storing results.
         self._reader = connect(path).conn
         self._read_lock = threading.Lock()
+        # small (what the upgrade found), so kept in memory: the fast path pays nothing for it
+        self._distrusted: dict[str, str] = dict(self._reader.execute("select key, reason from distrusted"))
 
     def close(self) -> None:
         with self._lock, self._read_lock:
@@ -151,9 +181,15 @@ class ResultStore:
 
     # results
     def lookup(self, key: str) -> tuple[str, float] | None:
-        """(output digest, created_at) of a stored result, without loading it."""
+        """(output digest, created_at) of a stored result that may be served, without loading it."""
+        if key in self._distrusted:
+            return None
         row = self._one("select output_digest, created_at from results where key = ?", [key])
         return (row[0], row[1]) if row else None
+
+    def distrusted(self, key: str) -> str | None:
+        """Why the result stored under ``key`` must not be served, if it must not (see the top)."""
+        return self._distrusted.get(key)
 
     def get(self, key: str) -> StepRecord | None:
         row = self._one("select record from results where key = ?", [key])
@@ -174,6 +210,8 @@ class ResultStore:
         with self._lock:
             self._conn.execute("insert or replace into results (key, step, workflow, record, output_digest, "
                                "created_at, components, rendered) values (?, ?, ?, ?, ?, ?, ?, ?)", values)
+            if self._distrusted.pop(record.key, None) is not None:  # built again: the new result is good
+                self._conn.execute("delete from distrusted where key = ?", [record.key])
 
     # memo
     def memo(self, pre_key: str) -> str | None:

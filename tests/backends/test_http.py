@@ -142,7 +142,7 @@ def test_fragmented_streams_give_the_same_answer(llm_server, make_backend, proto
     assert completion.usage == Usage(11, None, 4, None)
 
 
-def test_malformed_event_is_skipped_without_aborting(llm_server, make_backend, caplog) -> None:
+def test_a_malformed_event_fails_the_attempt_instead_of_leaving_a_hole(llm_server, make_backend, caplog) -> None:
     events = [
         'data: {"choices": [{"delta": {"content": "one "}}]}',
         "data: {this is not json",
@@ -151,17 +151,18 @@ def test_malformed_event_is_skipped_without_aborting(llm_server, make_backend, c
     ]
     llm_server.script(Reply(events=events, chunking=7))
     with caplog.at_level(logging.DEBUG, logger="muxc.backends"):
-        assert ask(make_backend(base_url=llm_server.openai_url)).text == "one two"
-    assert "malformed" in caplog.text
+        completion = ask(make_backend(base_url=llm_server.openai_url))
+    assert completion.text == "echo: hello there" and completion.attempts == 2  # asked again
+    assert "an event is not JSON: '{this is not json'" in caplog.text
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_truncated_stream_is_an_error_not_a_short_answer(llm_server, make_backend, protocol) -> None:
-    llm_server.script(Reply(text="the beginning of a long answer", truncate=True))
-    error = failure(make_backend(base_url=base(llm_server, protocol), protocol=protocol))
+    llm_server.script(*[Reply.no_terminal_event()] * 2)
+    error = failure(make_backend(base_url=base(llm_server, protocol), protocol=protocol, max_retries=1))
     assert error.kind == "bad_response"
-    assert "stream ended before completion" in error.message
-    assert llm_server.calls == 1  # not retried
+    assert "stream ended before completion" in error.message and "after 2 attempts" in error.message
+    assert llm_server.calls == 2  # retried like a 5xx
 
 
 def test_connection_dropped_mid_stream_is_retried(llm_server, make_backend) -> None:
@@ -289,13 +290,20 @@ def test_no_usage_means_unknown_not_zero(llm_server, make_backend, protocol) -> 
     ],
 )
 def test_garbage_answers_are_clear_bad_response_errors(llm_server, make_backend, reply, needle) -> None:
-    llm_server.script(reply)
-    error = failure(make_backend(base_url=llm_server.openai_url))
+    llm_server.responder = lambda request: reply
+    error = failure(make_backend(base_url=llm_server.openai_url, max_retries=1))
     assert error.kind == "bad_response" and error.backend == "b"
     assert needle in error.message
     assert re.search(r"127\.0\.0\.1:\d+/v1/chat/completions", error.message)
     assert error.body_start is not None and len(error.body_start) <= 200
-    assert llm_server.calls == 1
+    assert llm_server.calls == 2  # retried like a 5xx
+
+
+def test_an_unexpected_status_is_not_retried(llm_server, make_backend) -> None:
+    llm_server.script(Reply(status=302, headers={"location": "https://elsewhere.invalid/v1"}, body=""))
+    error = failure(make_backend(base_url=llm_server.openai_url))
+    assert error.kind == "bad_response" and "unexpected status 302" in error.message
+    assert llm_server.calls == 1  # a redirect is a wrong base_url: asking again cannot help
 
 
 def test_other_4xx_is_a_config_error_not_retried(llm_server, make_backend) -> None:

@@ -9,9 +9,9 @@ import pytest
 
 from muxc.backends.credentials import Credential, CredentialPool
 from muxc.backends.durations import parse_duration
-from muxc.backends.masking import Secrets, mask, mask_value
+from muxc.backends.masking import Secrets, looks_secret, mask, mask_known, mask_value
 from muxc.backends.retry import RetryPolicy, parse_retry_after
-from muxc.backends.sse import DONE, MALFORMED, SseEvent, SseParser, decode
+from muxc.backends.sse import BLANK, DONE, MALFORMED, TOO_DEEP, SseEvent, SseParser, decode
 
 # -- masking ------------------------------------------------------------------------------------
 
@@ -41,6 +41,20 @@ def test_mask_hides_registered_values_anywhere_and_keeps_the_rest_readable() -> 
 
 def test_short_values_are_not_registered_so_ordinary_words_survive() -> None:
     assert mask("the key is abc", Secrets(["abc"])) == "the key is abc"
+
+
+def test_answers_lose_credentials_only_and_keep_code_that_looks_like_one() -> None:
+    secrets = Secrets(["sk-real-key-0123456"])
+    secrets.register("/home/alice/projects", credential=False)  # a CLI's env entry, say
+    answer = 'key sk-real-key-0123456 in /home/alice/projects; headers = {"Authorization": f"Bearer {token}"}'
+    assert mask_known(answer, secrets) == 'key *** in /home/alice/projects; headers = {"Authorization": f"Bearer {token}"}'
+    assert "/home/alice/projects" not in mask(answer, secrets)  # messages still hide both
+
+
+@pytest.mark.parametrize(("name", "secret"), [("OPENAI_API_KEY", True), ("Authorization", True), ("x-auth-token", True),
+                                              ("HOME", False), ("OpenAI-Organization", False)])
+def test_names_that_say_a_value_is_a_credential(name: str, secret: bool) -> None:
+    assert looks_secret(name) is secret
 
 
 # -- Retry-After and backoff (scenario 6) -------------------------------------------------------
@@ -116,9 +130,14 @@ def test_sse_events_comments_and_multiline_data() -> None:
     events = whole()
     assert [e.event for e in events] == ["message_start", None, None, None]
     assert decode(events[0]) == {"type": "message_start", "text": "héllo"}
-    assert decode(events[1]) is MALFORMED  # skipped by callers, the stream goes on
+    assert decode(events[1]) is MALFORMED  # callers fail the stream: an answer with a hole is no answer
     assert decode(events[2]) == {"type": "delta", "text": "two lines"}
     assert decode(events[3]) is DONE
+
+
+def test_sse_blank_and_absurdly_deep_payloads_are_named_not_raised() -> None:
+    assert decode(SseEvent("  ")) is BLANK
+    assert decode(SseEvent("[" * 100_000 + "]" * 100_000)) is TOO_DEEP
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 16])

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from muxc.llmjson import extract_json, parse_list_items, repair
+from muxc.llmjson import extract_json, parse_list_items, repair, why_no_json
 
 
 def test_json_fence_surrounded_by_prose():
@@ -106,7 +108,24 @@ def test_no_json_gives_none():
 def test_pathological_input_does_not_raise():
     assert extract_json("{" * 5000) is None
     deep = '{"a": ' * 3000 + "1" + "}" * 3000
-    assert extract_json(deep) is not None  # an inner object shallow enough to decode
+    assert extract_json(deep) is None  # too deep, and no fragment of it is taken for the answer
+    assert why_no_json(deep) == "holds JSON nested more than 100 levels deep, deeper than muxc reads"
+
+
+@pytest.mark.parametrize("depth", [101, 1_000, 100_000])
+def test_json_nested_too_deep_is_not_used_and_says_so_quickly(depth):
+    text = "The tree:\n```json\n" + "[" * depth + "]" * depth + "\n```\nand a note [1, 2]."
+    started = time.monotonic()
+    assert extract_json(text) is not None  # the shallow array after it is still found
+    assert extract_json(text).value == [1, 2]
+    assert extract_json("[" * depth + "]" * depth) is None
+    assert why_no_json("[" * depth + "]" * depth).startswith("holds JSON nested more than 100 levels deep")
+    assert time.monotonic() - started < 2.0  # linear, not one parse per inner bracket
+
+
+def test_json_nested_to_the_limit_is_used():
+    assert extract_json("[" * 100 + "]" * 100) is not None
+    assert why_no_json("no braces here") == "holds no JSON"
 
 
 def test_nan_is_not_json():

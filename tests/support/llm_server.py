@@ -15,6 +15,11 @@ responder). A ``Reply`` describes the status, headers, body (text rendered in th
 protocol and stream mode, or explicit JSON, or raw bytes), a delay before answering, and for
 streams the chunking, a stall after N events, a truncation (no terminal event) or an abrupt drop.
 
+Malformed answers, for the "never a cached empty success" tests: ``Reply.unparseable_chunk``,
+``Reply.null_content``, ``Reply.no_terminal_event``, ``Reply.deep_json`` (JSON nested 100,000 deep
+in the body, an event, an error body or the model's text); ``echo_key`` answers with the
+credential the request carried, as a hostile or debugging server might.
+
 Usage::
 
     with LLMServer() as server:
@@ -109,6 +114,9 @@ class Reply:
     stall_for: float = 3600.0  # how long a stall lasts (ends early when the server stops)
     truncate: bool = False  # leave out the terminal event(s); end the body cleanly
     drop: bool = False  # close the connection after the events, without ending the body
+    bad_event: str | None = None  # a raw SSE event sent right after the first one
+    content_is_null: bool = False  # the document's content is null (and no tool call)
+    finish: str | None = None  # the stop reason sent; None: a normal stop ("stop" / "end_turn")
 
     @classmethod
     def rate_limited(cls, retry_after: str | None = None, message: str = "rate limited") -> Reply:
@@ -126,6 +134,32 @@ class Reply:
         page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1><p>nginx</p></body></html>"
         return cls(status=status, body=page, headers={"content-type": "text/html"})
 
+    @classmethod
+    def unparseable_chunk(cls, text: str = "an answer with a chunk lost") -> Reply:
+        """A complete stream in the request's protocol, with one event whose data is not JSON."""
+        return cls(text=text, stream=True, bad_event='data: {"choices": [{"delta": {"content": "lo')
+
+    @classmethod
+    def null_content(cls) -> Reply:
+        """A JSON document whose message content is null, without a tool call."""
+        return cls(stream=False, content_is_null=True)
+
+    @classmethod
+    def no_terminal_event(cls, text: str = "the beginning of a long answer") -> Reply:
+        """A stream that ends cleanly but without ``[DONE]``/``message_stop`` or a finish reason."""
+        return cls(text=text, stream=True, truncate=True)
+
+    @classmethod
+    def deep_json(cls, where: str, depth: int = 100_000) -> Reply:
+        """JSON nested ``depth`` deep: the whole 200 ``body``, one stream ``event``, a 500 ``error``
+        body, or the model's ``text`` (a well-formed answer whose text is the deep JSON)."""
+        deep = deep_json(depth)
+        if where == "text":
+            return cls(text=deep)
+        if where == "event":
+            return cls(events=["data: " + deep, "data: [DONE]"])
+        return cls(status=500 if where == "error" else 200, body=deep, headers={"content-type": "application/json"})
+
 
 Script = Reply | Callable[[RecordedRequest], "Reply | None"]
 
@@ -133,6 +167,17 @@ Script = Reply | Callable[[RecordedRequest], "Reply | None"]
 def echo_reply(request: RecordedRequest) -> Reply:
     """The default responder: deterministic from the prompt."""
     return Reply(text="echo: " + request.prompt[:40])
+
+
+def echo_key(request: RecordedRequest) -> Reply:
+    """A successful answer that quotes the credential the request carried (text and model)."""
+    key = request.api_key or ""
+    return Reply(text=f"I was called with the key {key} (Bearer {key}).", model=f"model-for-{key}")
+
+
+def deep_json(depth: int = 100_000) -> str:
+    """``[[[…]]]``: valid JSON nested ``depth`` levels deep."""
+    return "[" * depth + "]" * depth
 
 
 # -- rendering answers --------------------------------------------------------------------------
@@ -158,12 +203,12 @@ def _anthropic_usage(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
 
 
 def openai_document(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
-    message = {"role": "assistant", "content": reply.text or ""}
+    message = {"role": "assistant", "content": None if reply.content_is_null else reply.text or ""}
     document: dict[str, Any] = {
         "id": "chatcmpl-test",
         "object": "chat.completion",
         "model": reply.model,
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": message, "finish_reason": reply.finish or "stop"}],
     }
     if reply.include_usage:
         document["usage"] = _openai_usage(reply, request)
@@ -176,8 +221,8 @@ def anthropic_document(reply: Reply, request: RecordedRequest) -> dict[str, Any]
         "type": "message",
         "role": "assistant",
         "model": reply.model,
-        "content": [{"type": "text", "text": reply.text or ""}],
-        "stop_reason": "end_turn",
+        "content": None if reply.content_is_null else [{"type": "text", "text": reply.text or ""}],
+        "stop_reason": reply.finish or "end_turn",
     }
     if reply.include_usage:
         document["usage"] = _anthropic_usage(reply, request)
@@ -193,7 +238,7 @@ def openai_events(reply: Reply, request: RecordedRequest) -> list[str]:
     events = [chunk({"role": "assistant"})] + [chunk({"content": d}) for d in deltas]
     if reply.truncate:
         return events
-    events.append(chunk({}, "stop"))
+    events.append(chunk({}, reply.finish or "stop"))
     if reply.include_usage:
         events.append(
             "data: "
@@ -229,7 +274,7 @@ def anthropic_events(reply: Reply, request: RecordedRequest) -> list[str]:
         event("content_block_stop", {"index": 0}),
     ]
     final_usage = {"output_tokens": usage["output_tokens"]} if "output_tokens" in usage else {}
-    events.append(event("message_delta", {"delta": {"stop_reason": "end_turn"}, "usage": final_usage}))
+    events.append(event("message_delta", {"delta": {"stop_reason": reply.finish or "end_turn"}, "usage": final_usage}))
     return events if reply.truncate else [*events, event("message_stop", {})]
 
 
@@ -246,7 +291,8 @@ def _events(reply: Reply, request: RecordedRequest) -> list[str]:
     if reply.events is not None:
         return reply.events
     render = anthropic_events if request.protocol == "anthropic" else openai_events
-    return render(reply, request)
+    events = render(reply, request)
+    return events if reply.bad_event is None else [events[0], reply.bad_event, *events[1:]]
 
 
 def _is_stream(reply: Reply, request: RecordedRequest) -> bool:

@@ -134,7 +134,7 @@ def _retry_prompt(prompt: str, answer: str, schema: dict[str, Any]) -> str:
 
 
 def _violations(produced: Produced, schema: dict[str, Any]) -> list[str]:
-    from muxc.llmjson import extract_json
+    from muxc.llmjson import extract_json, why_no_json
     from muxc.outschema import validate
 
     answers = produced.outputs.values() if len(produced.outputs) > 1 else [produced.output]
@@ -142,7 +142,7 @@ def _violations(produced: Produced, schema: dict[str, Any]) -> list[str]:
     for answer in answers:
         found = extract_json(answer)
         if found is None:
-            problems.append("the answer holds no JSON")
+            problems.append(f"the answer {why_no_json(answer)}")
             continue
         problems += [v.text() for v in validate(found.value, schema)]
     return problems
