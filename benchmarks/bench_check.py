@@ -55,12 +55,12 @@ def mux_workflow(steps: int) -> str:
 
 def time_check(path: Path, repeat: int) -> list[float]:
     """In-process: parse, check and compile, as `muxc check` does, with warm imports."""
-    from muxc.api import Project, check_paths
+    from muxc.app.api import Project, check_paths
 
     project = Project(path.parent, {"HOME": str(path.parent)})
     timings = []
     for _ in range(repeat):
-        from muxc.check.jinja_refs import analyze
+        from muxc.lang.jinja import analyze
 
         analyze.cache_clear()  # no help from an earlier run in this process
         start = time.perf_counter()

@@ -59,8 +59,8 @@ def bare_httpx(url: str, calls: int, jobs: int) -> float:
 
 
 def muxc_build(url: str, steps: int, jobs: int) -> tuple[float, int]:
-    from muxc.api import Project
-    from muxc.builds import close, execute, prepare
+    from muxc.app.api import Project
+    from muxc.app.builds import close, execute, prepare
     from muxc.run.context import BuildOptions
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,7 +3,7 @@ directly: the same model, prompt, max_tokens and sampling settings. The target i
 overhead.
 
 Through muxc, the call goes through ``BackendPool`` and the managed ``local`` backend, as a query
-step's does: an HTTP request to ``muxc.backends.local_server``, answered as a stream. Directly,
+step's does: an HTTP request to ``muxc.backends.managed.local_server``, answered as a stream. Directly,
 the same ``Llama`` settings (n_ctx 8192, the ``gemma`` chat format, llama.cpp's default threads)
 run in this process. Sampling is greedy (temperature 0), so both generate the same tokens. Tokens
 are counted the same way for both, by tokenizing the answer with the model.
@@ -31,7 +31,7 @@ PROMPT = ("Explain what a ring buffer is, how push and get work when it is full,
 
 
 def settings(max_tokens: int) -> dict[str, float | int]:
-    from muxc.backends.local import DEFAULT_PARAMS
+    from muxc.backends.managed.local import DEFAULT_PARAMS
 
     return {**DEFAULT_PARAMS, "max_tokens": max_tokens, "temperature": 0.0}
 
@@ -39,7 +39,7 @@ def settings(max_tokens: int) -> dict[str, float | int]:
 def direct_model(path: Path):  # type: ignore[no-untyped-def]
     import llama_cpp
 
-    from muxc.backends.local_server import CHAT_FORMAT, DEFAULT_N_CTX
+    from muxc.backends.managed.local_server import CHAT_FORMAT, DEFAULT_N_CTX
 
     return llama_cpp.Llama(model_path=str(path), n_ctx=DEFAULT_N_CTX, chat_format=CHAT_FORMAT, verbose=False)
 
@@ -65,11 +65,11 @@ def main() -> None:
     parser.add_argument("--prompt", default=PROMPT)
     options = parser.parse_args()
 
-    from muxc.backends.local import MODEL_FILE, missing_modules
-    from muxc.backends.local_server import ensure_model
+    from muxc.backends.managed.local import MODEL_FILE, missing_modules
+    from muxc.backends.managed.local_server import ensure_model
     from muxc.backends.registry import BackendPool
     from muxc.config.defaults import builtin_config
-    from muxc.config.paths import user_cache_dir
+    from muxc.app.paths import user_cache_dir
 
     config = builtin_config()
     missing = missing_modules(config.backends["local"])

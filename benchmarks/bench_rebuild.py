@@ -70,8 +70,8 @@ def raw_doit_seconds(steps: int, directory: Path, repeat: int) -> float:
 
 
 def muxc_seconds(project: Path, environ: dict[str, str], repeat: int) -> tuple[float, int]:
-    from muxc.api import Project
-    from muxc.builds import close, execute, prepare
+    from muxc.app.api import Project
+    from muxc.app.builds import close, execute, prepare
     from muxc.run.context import BuildOptions
 
     timings, cached = [], 0

@@ -1,9 +1,9 @@
-"""Parse time of muxc.toml against tomllib on a generated 1,000-step workflow (~440 KB).
+"""Parse time of muxc.syntax.toml against tomllib on a generated 1,000-step workflow (~440 KB).
 
 Run: ``.venv/bin/python benchmarks/bench_toml.py [--steps N] [--repeat R] [--lark]``. Prints
-figures; asserts nothing (timings belong here, not in the tests). Target: ``muxc.toml.parse``
+figures; asserts nothing (timings belong here, not in the tests). Target: ``muxc.syntax.toml.parse``
 within 0.12 s. ``--lark`` also times Lark's own LALR runtime on the same grammar (building a
-tree, no spans or checks), which is why muxc.toml runs Lark's tables in its own loop.
+tree, no spans or checks), which is why muxc.syntax.toml runs Lark's tables in its own loop.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ PROMPT_LINES = (
 def workflow_text(steps: int) -> str:
     """A llm-mux style workflow of ``steps`` ``[[steps]]`` tables with multi-line prompts."""
     parts = [
-        "# A generated workflow for benchmarking muxc.toml.\n"
+        "# A generated workflow for benchmarking muxc.syntax.toml.\n"
         'name = "bench"\ndescription = "A long chain of review steps"\n\n'
         '[args.outdir]\ndefault = "docs/review"\ndescription = "where the reports go"\n'
     ]
@@ -56,16 +56,16 @@ def main() -> None:
     parser.add_argument("--lark", action="store_true", help="also time Lark's own parser on the grammar")
     args = parser.parse_args()
 
-    import muxc.toml
+    import muxc.syntax.toml
 
     text = workflow_text(args.steps)
-    assert muxc.toml.loads(text) == tomllib.loads(text)
+    assert muxc.syntax.toml.loads(text) == tomllib.loads(text)
     print(f"document: {args.steps} steps, {len(text) / 1024:.0f} KiB, {text.count(chr(10))} lines")
     print(f"best of {args.repeat}:")
     contenders = [
         ("tomllib.loads", tomllib.loads),
-        ("muxc.toml.parse", muxc.toml.parse),
-        ("muxc.toml.loads", muxc.toml.loads),
+        ("muxc.syntax.toml.parse", muxc.syntax.toml.parse),
+        ("muxc.syntax.toml.loads", muxc.syntax.toml.loads),
     ]
     if args.lark:
         contenders.append(("lark (tree only)", lark_parser().parse))
@@ -76,7 +76,7 @@ def main() -> None:
 def lark_parser():
     from lark import Lark
 
-    from muxc.resources import grammar_text
+    from muxc.base.resources import grammar_text
 
     return Lark(grammar_text("toml.lark"), parser="lalr", lexer="contextual")
 

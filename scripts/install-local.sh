@@ -35,9 +35,9 @@ import sys
 
 import llama_cpp
 
-from muxc.backends.local import MODEL_FILE
-from muxc.backends.local_server import ensure_model
-from muxc.config.paths import user_cache_dir
+from muxc.backends.managed.local import MODEL_FILE
+from muxc.backends.managed.local_server import ensure_model
+from muxc.app.paths import user_cache_dir
 
 path = ensure_model(user_cache_dir(os.environ) / "models" / MODEL_FILE, assemble=True)
 llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, chat_format="gemma", verbose=False)

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from muxc import docgen
-from muxc.api import format_file
+from tools import docgen
+from muxc.app.api import format_file
 from muxc.diagnostics.sink import DiagnosticSink
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def as_toml_data(path: Path) -> dict:
 def test_generated_file_is_up_to_date(path: Path) -> None:
     expected = docgen.generate(ROOT)[path]
     actual = path.read_text(encoding="utf-8") if path.is_file() else None
-    assert actual == expected, f"{path.relative_to(ROOT)} is out of date: run `python -m muxc.docgen`"
+    assert actual == expected, f"{path.relative_to(ROOT)} is out of date: run `python -m tools.docgen`"
 
 
 def test_every_diagnostic_code_is_documented() -> None:

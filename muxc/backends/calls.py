@@ -25,7 +25,7 @@ from muxc.backends.base import (
     ProgressCallback,
     Usage,
 )
-from muxc.backends.masking import SECRETS, Secrets, mask
+from muxc.base.masking import SECRETS, Secrets, mask
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from muxc import process
+from muxc.base import process
 from muxc.backends.base import (
     BackendError,
     Cancel,
@@ -37,10 +37,10 @@ from muxc.backends.base import (
 )
 from muxc.backends.durations import parse_duration
 from muxc.backends.identity import ConfigIdentity, env_pairs
-from muxc.backends.masking import SECRETS, Secrets, looks_secret, mask, mask_known
-from muxc.backends.protocol import cost_usd, parse_json
+from muxc.base.masking import SECRETS, Secrets, looks_secret, mask, mask_known
+from muxc.backends.http.protocol import cost_usd, parse_json
 from muxc.backends.retry import RetryPolicy, Tuning, wait_or_cancel
-from muxc.backends.slots import Slots, limit_for
+from muxc.backends.managed.slots import Slots, limit_for
 from muxc.config.env import expand, references
 from muxc.config.schema import BackendConfig, Defaults
 

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 
 import msgspec
 
-from muxc.backends.masking import Secrets
+from muxc.base.masking import Secrets
 from muxc.config.env import expand, references
 from muxc.config.schema import BackendConfig
 

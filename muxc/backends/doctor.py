@@ -31,11 +31,11 @@ import msgspec
 from muxc.backends.base import BackendError, Cancel, CompletionRequest
 from muxc.backends.cli import which
 from muxc.backends.credentials import CredentialError, resolve
-from muxc.backends.http import ADAPTERS
+from muxc.backends.http.client import ADAPTERS
 from muxc.backends.identity import http_target, is_managed, public_url
-from muxc.backends.managed import Supervisor
-from muxc.backends.masking import SECRETS, Secrets, mask
-from muxc.backends.protocol import CUT_OFF
+from muxc.backends.managed.supervisor import Supervisor
+from muxc.base.masking import SECRETS, Secrets, mask
+from muxc.backends.http.protocol import CUT_OFF
 from muxc.backends.registry import create_backend
 from muxc.config.env import expand
 from muxc.config.schema import BackendConfig, Config
@@ -135,7 +135,7 @@ def check_backend(
 
 def _check_local(config: BackendConfig, project_root: str | Path, environ: Mapping[str, str] | None
                  ) -> DoctorResult:
-    from muxc.backends import local
+    from muxc.backends.managed import local
 
     if not config.enabled:
         return DoctorResult(config.name, "local", "disabled", True, "disabled in config (enabled = false)")

@@ -1,13 +1,13 @@
 """Durations in backend config, in float seconds, so callers never juggle units.
 
-The parsing is ``muxc.syntax.durations`` (one parser): an int or float in the key's unit, or a
+The parsing is ``muxc.lang.durations`` (one parser): an int or float in the key's unit, or a
 string such as "90s", "500ms" or "1h30m", finite and at most ``MAX_WAIT_MS``. The config layer
 has already validated the values; a value that still does not parse raises ``ValueError``.
 """
 
 from __future__ import annotations
 
-from muxc.syntax.durations import to_ms
+from muxc.lang.durations import to_ms
 
 
 def parse_duration(value: int | float | str, unit: str = "s") -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from muxc.backends.anthropic_protocol import DEFAULT_BASE as ANTHROPIC_BASE
+from muxc.backends.http.anthropic import DEFAULT_BASE as ANTHROPIC_BASE
 from muxc.backends.base import BackendError
 from muxc.config.schema import BackendConfig
 
@@ -45,7 +45,7 @@ class ConfigIdentity:
 
 def identity(config: BackendConfig) -> dict[str, Any]:
     if config.type == "local":
-        from muxc.backends import local
+        from muxc.backends.managed import local
 
         # the defaults the server is sent are part of the answer; the port never is
         return {"kind": "local", "model": local.model_ref(config), "params": local.effective_params(config)}
@@ -76,7 +76,8 @@ def reads_project(config: BackendConfig) -> bool:
 
 
 def _default_model(protocol: str) -> str:
-    from muxc.backends import anthropic_protocol, openai_protocol
+    from muxc.backends.http import anthropic as anthropic_protocol
+    from muxc.backends.http import openai as openai_protocol
 
     return (anthropic_protocol if protocol == "anthropic" else openai_protocol).DEFAULT_MODEL
 

@@ -24,10 +24,10 @@ from pathlib import Path
 from muxc.backends.base import Backend, BackendError
 from muxc.backends.calls import CallLogger, LoggedBackend
 from muxc.backends.cli import CliBackend
-from muxc.backends.http import HttpBackend
+from muxc.backends.http.client import HttpBackend
 from muxc.backends.identity import http_target, is_managed
-from muxc.backends.managed import COSTS_FILE, CostBook, Supervisor, managed_backend, new_run_id
-from muxc.backends.masking import SECRETS, Secrets
+from muxc.backends.managed.supervisor import COSTS_FILE, CostBook, Supervisor, managed_backend, new_run_id
+from muxc.base.masking import SECRETS, Secrets
 from muxc.backends.retry import Tuning
 from muxc.config.schema import BackendConfig, Config, Defaults
 
@@ -181,7 +181,7 @@ class BackendPool:
         """The build's one supervisor (the caller holds the pool's lock)."""
         if self.supervisor is None:
             if self._state_dir is None:
-                from muxc.run.statedir import state_dir  # git-ignored, made on first use
+                from muxc.store.statedir import state_dir  # git-ignored, made on first use
 
                 self._state_dir = state_dir(Path(self._root))
             costs = CostBook(self._state_dir / COSTS_FILE)

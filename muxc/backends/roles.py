@@ -38,7 +38,7 @@ from muxc.backends.base import (
     ProgressCallback,
     Usage,
 )
-from muxc.backends.masking import mask
+from muxc.base.masking import mask
 from muxc.config.schema import Config, Execution, TeamConfig
 
 

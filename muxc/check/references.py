@@ -10,8 +10,8 @@ from __future__ import annotations
 from muxc.check.state import CheckState, Edge
 from muxc.diagnostics.span import Span
 from muxc.syntax.ast import Step
-from muxc.syntax.validate import did_you_mean
-from muxc.toml.document import Array, Str
+from muxc.lang.validate import did_you_mean
+from muxc.lang.document import Array, Str
 
 
 def check_references(state: CheckState) -> None:

@@ -11,7 +11,7 @@ from muxc.check.state import CheckState
 from muxc.config.schema import Config
 from muxc.config.validate import check_role_backends
 from muxc.syntax.ast import Step
-from muxc.syntax.validate import did_you_mean
+from muxc.lang.validate import did_you_mean
 
 
 def check_roles(state: CheckState) -> None:

@@ -6,7 +6,7 @@ from muxc.check.state import CheckState
 
 
 def check_schemas(state: CheckState) -> None:
-    from muxc.outschema import schema_errors
+    from muxc.lang.outschema import schema_errors
 
     for step in state.workflow.steps:
         if step.output_schema is None or step.origin is None:
@@ -19,7 +19,7 @@ def check_schemas(state: CheckState) -> None:
 
 
 def check_cache_policies(state: CheckState) -> None:
-    from muxc.syntax.durations import MAX_CACHE_MS, DurationError, DurationRangeError, to_ms
+    from muxc.lang.durations import MAX_CACHE_MS, DurationError, DurationRangeError, to_ms
 
     for step in state.workflow.steps:
         if step.cache in (None, "forever", "never") or step.origin is None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import itertools
 
-from muxc.check import jinja_refs as J
-from muxc.check.shellscan import (
+from muxc.lang import jinja as J
+from muxc.lang.shellscan import (
     ARITHMETIC,
     COMMENT,
     DELIMITER,

@@ -12,12 +12,12 @@ from typing import Any
 
 import msgspec
 
-from muxc.check.jinja_refs import TemplateInfo
+from muxc.lang.jinja import TemplateInfo
 from muxc.config.schema import Config
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.span import Span
 from muxc.syntax.ast import Step, Workflow
-from muxc.toml.document import Str
+from muxc.lang.document import Str
 
 
 class Edge(msgspec.Struct, frozen=True):

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from muxc.check import jinja_refs as J
+from muxc.lang import jinja as J
 from muxc.check.state import CheckState, Edge, Template
 from muxc.diagnostics.span import Span
 from muxc.syntax.ast import Step
-from muxc.syntax.validate import did_you_mean
-from muxc.toml.document import Array, Str
+from muxc.lang.validate import did_you_mean
+from muxc.lang.document import Array, Str
 
 OUR_FILTERS = frozenset({"shell_escape", "raw_shell", "json", "join", "lines", "trim", "default", "first", "last", "strftime"})
 STEP_FIELDS = ("output", "outputs", "failed", "error", "skipped", "backend", "backends", "duration_ms", "json")
@@ -174,7 +174,7 @@ def _json_field(site: _Site, ref: J.Ref, name: str) -> None:
     schema = upstream.output_schema if upstream else None
     if not schema:
         return  # untyped JSON: anything goes
-    from muxc.outschema import field_types
+    from muxc.lang.outschema import field_types
 
     types = field_types(schema)
     path = list(ref.path[2:])
@@ -351,7 +351,7 @@ def _json_type(name: str, path: tuple[str, ...], site: _Site) -> str:
     schema = upstream.output_schema if upstream else None
     if not schema:
         return "any"
-    from muxc.outschema import field_types
+    from muxc.lang.outschema import field_types
 
     kind = schema.get("type") if not path else field_types(schema).get(".".join(path))
     return {"array": "list", "object": "table", "string": "text"}.get(str(kind), "any")

@@ -1,6 +1,6 @@
 """The ``muxc`` command line: a click group with llm-mux's global options and one module per area.
 
-Commands are thin: parse options, call one ``muxc.api`` function, render, exit. Results go to
+Commands are thin: parse options, call one ``muxc.app.api`` function, render, exit. Results go to
 stdout, progress and summaries to stderr. Exit codes: 0 success, 1 a failure muxc found (errors
 in a workflow, a failed step), 2 a usage problem (bad option, unknown workflow or code), 3 a file
 or directory muxc needs is unusable (the message names it and what to do; ``common.LazyGroup``).

@@ -14,7 +14,7 @@ from muxc.cli.common import echo_json, global_options, globals_of
 
 def _config(ctx: click.Context) -> tuple[Any, Any]:
     """(project, merged config); config problems are shown on stderr but do not stop the command."""
-    from muxc.api import Report, load_config
+    from muxc.app.api import Report, load_config
 
     project = globals_of(ctx).project()
     report = Report()
@@ -73,7 +73,7 @@ def _backend_row(config: Any, costs: dict[str, Any]) -> dict[str, Any]:
 
 def _start_costs(root: Path) -> dict[str, Any]:
     """Average start costs of managed backends in this project (``.muxc/state/backends.json``)."""
-    from muxc.backends.managed import COSTS_FILE, CostBook
+    from muxc.backends.managed.supervisor import COSTS_FILE, CostBook
 
     return CostBook(root / ".muxc" / "state" / COSTS_FILE).all()
 
@@ -98,7 +98,7 @@ def _start_text(row: dict[str, Any]) -> str:
 
 def _team(ctx: click.Context, config: Any, project: Any) -> Any:
     """--team if given (an unknown one is a usage error), else the detected team."""
-    from muxc.teams import UnknownTeam, select_team
+    from muxc.app.teams import UnknownTeam, select_team
 
     try:
         return select_team(config, globals_of(ctx).team, Path.cwd(), project.root)
@@ -172,7 +172,7 @@ def logs(ctx: click.Context, limit: int, backend: str | None, step: str | None, 
 
     The log lives in the user data dir ($XDG_DATA_HOME/muxc/llm-log.db); keys never reach it.
     """
-    from muxc.config.paths import user_data_dir
+    from muxc.app.paths import user_data_dir
     from muxc.store.llm_log import LlmLog
 
     path = user_data_dir(globals_of(ctx).project().environ) / "llm-log.db"

@@ -82,8 +82,8 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
       muxc build review --dry-run
       muxc build fix file=src/lib.rs --refresh identify -j 8
     """
-    from muxc.builds import close, execute, prepare
-    from muxc.run.statedir import LockHeld, StateError
+    from muxc.app.builds import close, execute, prepare
+    from muxc.store.statedir import LockHeld, StateError
     from muxc.ui.progress import reporter_for
 
     g = globals_of(ctx)
@@ -136,7 +136,7 @@ def _not_built(workflow: str, report: object, code: int) -> dict:
 
 def _unknown_steps(build: object, refresh: tuple[str, ...]) -> str | None:
     """A message for a --refresh that names no step (a typo would otherwise refresh nothing)."""
-    from muxc.syntax.validate import did_you_mean
+    from muxc.lang.validate import did_you_mean
 
     names = [plan.name for plan in build.plan.steps]
     for name in refresh:
@@ -167,8 +167,8 @@ def _report(g: object, build: object, code: int, dry_run: bool) -> int:
 
 
 def report_failures(build: object) -> None:
-    from muxc.api import Report
-    from muxc.sources import read_source
+    from muxc.app.api import Report
+    from muxc.app.sources import read_source
     from muxc.ui.summary import failure_diagnostics
 
     report = Report()

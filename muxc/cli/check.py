@@ -14,7 +14,7 @@ FORMATS = ("full", "concise", "json", "github")
 
 def _targets(ctx: click.Context, names: tuple[str, ...], project: object) -> list[Path]:
     """Files as given, or workflows by name through the lookup path."""
-    from muxc.api import resolve_workflow
+    from muxc.app.api import resolve_workflow
 
     paths: list[Path] = []
     for name in names:
@@ -68,7 +68,7 @@ def check(ctx: click.Context, files: tuple[str, ...], fmt: str | None, config_pa
       muxc check .muxc/workflows/review.toml --format concise
       muxc check --format json | jq '.[].message'
     """
-    from muxc.api import check_paths
+    from muxc.app.api import check_paths
     from muxc.diagnostics.render import render
 
     g = globals_of(ctx)
@@ -109,7 +109,7 @@ def fmt(ctx: click.Context, file: Path, to: str | None, write: bool, check_only:
       muxc fmt review.mux --to toml
       muxc fmt -w review.mux
     """
-    from muxc.api import format_file
+    from muxc.app.api import format_file
     from muxc.diagnostics.render import render
 
     result = format_file(file, to)

@@ -39,7 +39,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (RuntimeError, OSError) as error:
-            from muxc.run.statedir import StateError
+            from muxc.store.statedir import StateError
 
             if isinstance(error, StateError):
                 _unusable(ctx, str(error))
@@ -65,7 +65,7 @@ class Globals:
     debug_log: Path | None = None
 
     def project(self, config_path: Path | None = None) -> Any:
-        from muxc.api import Project
+        from muxc.app.api import Project
 
         return Project.discover(self.directory, config_path)
 

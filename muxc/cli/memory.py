@@ -15,8 +15,8 @@ def _ecosystem_name(ctx: click.Context, given: str | None) -> str:
     """The named ecosystem, else the detected one, else the project directory's name (as store steps do)."""
     if given:
         return given
-    from muxc.api import Report, load_config
-    from muxc.ecosystems import detect_ecosystem
+    from muxc.app.api import Report, load_config
+    from muxc.app.ecosystems import detect_ecosystem
 
     project = globals_of(ctx).project()
     config = load_config(project, Report())
@@ -26,7 +26,7 @@ def _ecosystem_name(ctx: click.Context, given: str | None) -> str:
 
 
 def _open(ctx: click.Context, ecosystem: str | None) -> Any:
-    from muxc.config.paths import user_data_dir
+    from muxc.app.paths import user_data_dir
     from muxc.store.memory import MemoryDB
 
     name = _ecosystem_name(ctx, ecosystem)
@@ -113,8 +113,8 @@ def export(ctx: click.Context, ecosystem: str | None) -> None:
 @click.pass_context
 def ecosystems(ctx: click.Context) -> None:
     """List the configured ecosystems and their projects; mark the one this project is in."""
-    from muxc.api import Report, load_config
-    from muxc.ecosystems import ecosystem_summary
+    from muxc.app.api import Report, load_config
+    from muxc.app.ecosystems import ecosystem_summary
 
     project = globals_of(ctx).project()
     config = load_config(project, Report())

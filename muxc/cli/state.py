@@ -12,7 +12,7 @@ from muxc.cli.common import echo_json, global_options, globals_of
 
 
 def _prepared(ctx: click.Context, workflow: str, args: tuple[str, ...], dry_run: bool = True) -> Any:
-    from muxc.builds import prepare
+    from muxc.app.builds import prepare
     from muxc.run.events import SilentReporter
 
     g = globals_of(ctx)
@@ -99,8 +99,8 @@ def status(ctx: click.Context, workflow: str, args: tuple[str, ...]) -> None:
     Exit status: 0 everything is up to date, 1 something would run, 2 usage, 3 a file or
     directory muxc keeps its state in is unusable (the message names it).
     """
-    from muxc.builds import close, execute
-    from muxc.run.statedir import LockHeld
+    from muxc.app.builds import close, execute
+    from muxc.store.statedir import LockHeld
 
     build = _prepared(ctx, workflow, args)
     try:
@@ -154,7 +154,7 @@ def graph(ctx: click.Context, workflow: str, fmt: str) -> None:
       muxc graph rust-audit > audit.mmd
       muxc graph rust-audit --format dot | dot -Tsvg > audit.svg
     """
-    from muxc.api import CheckReport, check_file, load_config, resolve_workflow
+    from muxc.app.api import CheckReport, check_file, load_config, resolve_workflow
 
     g = globals_of(ctx)
     project = g.project()
@@ -207,7 +207,7 @@ def clean(ctx: click.Context, yes: bool) -> None:
     The next build runs everything again. Saved outputs (reports) are not touched, nor what a
     killed apply step left to put back (apply-journal, recovered/).
     """
-    from muxc.run.statedir import APPLY_JOURNAL, RECOVERED, BuildLock, LockHeld
+    from muxc.store.statedir import APPLY_JOURNAL, RECOVERED, BuildLock, LockHeld
 
     root = globals_of(ctx).project().root
     directory = root / ".muxc" / "state"
@@ -238,8 +238,8 @@ def forget(ctx: click.Context, workflow: str, steps: tuple[str, ...]) -> None:
     Example:
       muxc forget rust-audit summary
     """
-    from muxc.api import resolve_workflow, workflow_summary
-    from muxc.run.statedir import BuildLock, LockHeld, state_dir
+    from muxc.app.api import resolve_workflow, workflow_summary
+    from muxc.store.statedir import BuildLock, LockHeld, state_dir
     from muxc.store.results import open_store
 
     project = globals_of(ctx).project()

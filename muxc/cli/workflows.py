@@ -17,7 +17,7 @@ def list_workflows(ctx: click.Context, show_all: bool) -> None:
     Lookup order: .muxc/workflows, .llm-mux/workflows, the user's config dir
     ($XDG_CONFIG_HOME/muxc/workflows, then llm-mux's), then the stdlib.
     """
-    from muxc.api import find_workflows, workflow_summary
+    from muxc.app.api import find_workflows, workflow_summary
 
     g = globals_of(ctx)
     entries = [e for e in find_workflows(g.project()) if show_all or not e.shadowed]
@@ -48,7 +48,7 @@ def show(ctx: click.Context, name: str, to: str | None) -> None:
       muxc show rust-audit
       muxc show rust-audit --to toml
     """
-    from muxc.api import format_file, resolve_workflow
+    from muxc.app.api import format_file, resolve_workflow
 
     path = resolve_workflow(globals_of(ctx).project(), name)
     if path is None:

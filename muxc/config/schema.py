@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from muxc.syntax.origin import Origin
+from muxc.lang.origin import Origin
 
 Execution = Literal["first", "parallel", "fallback"]
 FailureKind = Literal["error", "timeout", "rate_limit", "auth", "connection", "server", "bad_response", "empty"]

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 from muxc.config.env import references
 from muxc.config.schema import BackendConfig, Config, RoleConfig, RoleOverride
 from muxc.diagnostics.sink import DiagnosticSink
-from muxc.syntax.validate import did_you_mean
-from muxc.toml.document import Array, Str
+from muxc.lang.validate import did_you_mean
+from muxc.lang.document import Array, Str
 
 
 def validate_config(config: Config, sink: DiagnosticSink) -> None:

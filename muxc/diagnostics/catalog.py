@@ -1,7 +1,7 @@
 """Every diagnostic code muxc emits, with its explanation, a bad example and the fix.
 
 Codes are stable: never rename or reuse one. ``muxc explain CODE`` prints an entry;
-``docs/diagnostics.md`` is generated from this table (``python -m muxc.docgen``).
+``docs/diagnostics.md`` is generated from this table (``python -m tools.docgen``).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import msgspec
 
-from muxc.confine.resolve import resolve_inside
+from muxc.base.confine import resolve_inside
 from muxc.edits.files import FileState, atomic_write, make_parents, read_state, remove_empty_dirs
 from muxc.edits.locate import find_unique
 from muxc.edits.model import Append, Delete, DiffHunks, Edit, EditSet, Replace, Write

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import msgspec
 
-from muxc.confine.resolve import resolve_inside
+from muxc.base.confine import resolve_inside
 from muxc.edits.apply import Plan
 from muxc.edits.files import read_state
 from muxc.edits.model import EditSet

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import msgspec
 
-from muxc.confine.resolve import resolve_inside
+from muxc.base.confine import resolve_inside
 from muxc.edits.files import atomic_write, missing_parents, read_state, remove_empty_dirs
 
 

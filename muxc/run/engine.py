@@ -27,7 +27,7 @@ from doit.cmd_base import TaskLoader2
 from doit.doit_cmd import DoitMain
 from doit.exceptions import TaskFailed
 
-from muxc import process
+from muxc.base import process
 from muxc.run.context import Build
 from muxc.run.executor import mark_not_reached, run_step
 from muxc.run.uptodate import up_to_date

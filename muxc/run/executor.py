@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from muxc.check.shellscan import SHELL_FIELDS
+from muxc.lang.shellscan import SHELL_FIELDS
 from muxc.compile.plan import StepPlan
 from muxc.run import keys
 from muxc.run.context import CACHED, FAILED, NOT_REACHED, RAN, RUNNING, SKIPPED, Build, StepState
@@ -260,7 +260,7 @@ def _run_items(build: Build, plan: StepPlan, state: StepState, context: dict[str
         _fail(state, StepFailure("render", f"cannot evaluate `for_each`: {error}"))
         return
     if isinstance(items, str):  # as llm-mux: a JSON array in the text, else its non-blank lines
-        from muxc.llmjson import parse_list_items
+        from muxc.lang.llmjson import parse_list_items
 
         items = parse_list_items(items)
     if isinstance(items, dict) or not hasattr(items, "__iter__"):

@@ -28,7 +28,7 @@ from pathlib import Path
 import msgspec
 
 from muxc.compile.keys import digest_value
-from muxc.run.files import is_temporary
+from muxc.base.files import is_temporary
 
 SKIP_DIRS = frozenset({".git", ".muxc", ".llm-mux", "node_modules", "target", "__pycache__", ".venv", "venv",
                        "dist", "build"})
@@ -94,7 +94,7 @@ class Fingerprinter:
     def save(self) -> None:
         if self.cache_path is None:
             return
-        from muxc.run.files import write_atomically
+        from muxc.base.files import write_atomically
 
         with self._lock:
             write_atomically(self.cache_path, msgspec.msgpack.encode(self._cache))

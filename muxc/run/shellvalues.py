@@ -34,9 +34,9 @@ from typing import Any
 import jinja2
 import msgspec
 
-from muxc import process
-from muxc.check import shellscan as S
-from muxc.check.jinja_refs import has_syntax
+from muxc.base import process
+from muxc.lang import shellscan as S
+from muxc.lang.jinja import has_syntax
 from muxc.run import tracked
 
 VALUE_VAR = "MUXC_V"

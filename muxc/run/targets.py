@@ -20,7 +20,7 @@ from pathlib import Path
 
 from muxc.compile.plan import StepPlan
 from muxc.run.context import CACHED, Build, StepState
-from muxc.run.files import write_atomically
+from muxc.base.files import write_atomically
 from muxc.store.results import SavedFile
 
 

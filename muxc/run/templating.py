@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from jinja2 import ChainableUndefined, StrictUndefined, Undefined
 
-from muxc.check.jinja_refs import has_syntax
+from muxc.lang.jinja import has_syntax
 
 if TYPE_CHECKING:
     from muxc.run.tracked import Tracked
@@ -148,7 +148,7 @@ def without_comment_lines(text: str) -> str:
     rerun the step. Comments sharing a line with text render as nothing already."""
     if "{#" not in text:
         return text
-    from muxc.check.jinja_refs import tokens
+    from muxc.lang.jinja import tokens
 
     cuts = []
     for token in tokens(text):
@@ -172,7 +172,7 @@ def without_comment_lines(text: str) -> str:
 
 @lru_cache(maxsize=1024)
 def _compiled_expression(text: str) -> Callable[..., Any]:
-    from muxc.check.jinja_refs import expression_source
+    from muxc.lang.jinja import expression_source
 
     source, shift = expression_source(text)
     # written as {{ expr }}: strip the braces to evaluate a value, not text
@@ -214,7 +214,7 @@ class FlatTemplate:
 def flat_template(text: str, env: jinja2.Environment) -> FlatTemplate | None:
     """The template as a ``FlatTemplate``, or None when it has tags, comments, whitespace control
     or anything else only Jinja's own rendering handles (including syntax errors)."""
-    from muxc.check.jinja_refs import tokens
+    from muxc.lang.jinja import tokens
 
     literals, expressions, position, opened = [], [], 0, 0
     for token in tokens(text):
@@ -295,7 +295,7 @@ class StepView(str):
         """The output parsed as JSON (fenced or surrounded by prose is fine); undefined if none."""
         cached = self.__dict__.get("_json")
         if cached is None:
-            from muxc.llmjson import extract_json
+            from muxc.lang.llmjson import extract_json
 
             found = extract_json(self.output)
             cached = found.value if found is not None else MuxcUndefined(

@@ -27,7 +27,7 @@ from typing import Any
 import msgspec
 
 from muxc.backends.calls import CallRecord
-from muxc.backends.masking import SECRETS, Secrets, mask
+from muxc.base.masking import SECRETS, Secrets, mask
 from muxc.store.sqlite import (
     Database,  # imports sqlite-utils the light way
     MuxcMigrations,

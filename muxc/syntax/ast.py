@@ -16,8 +16,8 @@ from typing import Any, Literal
 import msgspec
 
 from muxc.config.schema import RoleConfig
-from muxc.syntax.origin import Origin
-from muxc.toml.document import Str
+from muxc.lang.origin import Origin
+from muxc.lang.document import Str
 
 StepKind = Literal["shell", "query", "apply", "store", "input"]
 STEP_KINDS: tuple[str, ...] = ("shell", "query", "apply", "store", "input")

@@ -18,19 +18,19 @@ import msgspec
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedInput
 
-from muxc import resources
+from muxc.base import resources
 from muxc.diagnostics.model import Label
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.span import Span
 from muxc.syntax.fields import BODY_FIELD
-from muxc.syntax.strings import StringError, decode
-from muxc.toml.document import Array, Document, Entry, Node, Scalar, Str, Table
+from muxc.lang.strings import StringError, decode
+from muxc.lang.document import Array, Document, Entry, Node, Scalar, Str, Table
 
 _COMMENT = re.compile(r"#([^\n]*)")
 _OPEN, _CLOSE = {"LSQB", "LBRACE"}, {"RSQB", "RBRACE"}
 
 
-# muxc.toml refuses documents nested more than 100 levels (deeper is never meant and would exhaust
+# muxc.syntax.toml refuses documents nested more than 100 levels (deeper is never meant and would exhaust
 # the stack later). A statement's values sit three levels deep in its TOML form (the root,
 # [[steps]] or [args]/[roles], the entry), so the DSL allows 97 levels: what it accepts, fmt can
 # always write as TOML that reads back.

@@ -5,12 +5,12 @@ from __future__ import annotations
 from muxc.diagnostics.model import Label
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.span import Span
-from muxc.toml.document import Document
+from muxc.lang.document import Document
 
 
 def parse(text: str, file: str, sink: DiagnosticSink) -> Document | None:
     """The spanned document, or None after reporting a TOML syntax error."""
-    from muxc import toml
+    from muxc.syntax import toml
 
     try:
         return toml.parse(text)

@@ -20,9 +20,9 @@ from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.span import Span
 from muxc.syntax import fields as F
 from muxc.syntax.ast import STEP_KINDS, Arg, Step, Workflow
-from muxc.syntax.origin import Origin
-from muxc.syntax.validate import INVALID, Context, build, convert, did_you_mean
-from muxc.toml.document import Array, Str, Table
+from muxc.lang.origin import Origin
+from muxc.lang.validate import INVALID, Context, build, convert, did_you_mean
+from muxc.lang.document import Array, Str, Table
 
 ROOT_KEYS = ("name", "description", "version", "timeout", "continue_on_error", "args", "roles", "steps")
 STEP_DURATIONS = {f.name: f.unit for f in F.STEP_FIELDS if f.unit}

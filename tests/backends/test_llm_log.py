@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from muxc.backends.base import BackendError, Cancel, CompletionRequest, Usage
-from muxc.backends.masking import Secrets
+from muxc.base.masking import Secrets
 from muxc.store.llm_log import BackendAverage, KeyUsage, LlmLog
 from tests.support.llm_server import Reply
 

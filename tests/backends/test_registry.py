@@ -10,7 +10,7 @@ import pytest
 from muxc.backends import identity as config_identity
 from muxc.backends.base import BackendError, Cancel, CompletionRequest
 from muxc.backends.cli import CliBackend
-from muxc.backends.http import HttpBackend
+from muxc.backends.http.client import HttpBackend
 from muxc.backends.registry import BackendPool, create_backend
 from muxc.config.schema import BackendConfig, Config, Defaults
 from tests.support.llm_server import LLMServer

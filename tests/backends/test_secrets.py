@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from muxc.backends.base import BackendError, Cancel, CompletionRequest
-from muxc.backends.masking import SECRETS
+from muxc.base.masking import SECRETS
 from muxc.backends.registry import BackendPool
 from muxc.backends.retry import Tuning
 from muxc.backends.roles import resolve_role, run_role

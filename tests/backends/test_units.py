@@ -9,9 +9,9 @@ import pytest
 
 from muxc.backends.credentials import Credential, CredentialPool
 from muxc.backends.durations import parse_duration
-from muxc.backends.masking import Secrets, looks_secret, mask, mask_known, mask_value
+from muxc.base.masking import Secrets, looks_secret, mask, mask_known, mask_value
 from muxc.backends.retry import RetryPolicy, parse_retry_after
-from muxc.backends.sse import BLANK, DONE, MALFORMED, TOO_DEEP, SseEvent, SseParser, decode
+from muxc.backends.http.sse import BLANK, DONE, MALFORMED, TOO_DEEP, SseEvent, SseParser, decode
 
 # -- masking ------------------------------------------------------------------------------------
 
@@ -94,7 +94,7 @@ def test_durations_accept_numbers_in_the_keys_unit_and_suffixed_strings() -> Non
 @pytest.mark.parametrize("value", [float("inf"), float("nan"), -float("inf"), 1e308, "25d", "9" * 400 + "s"])
 def test_durations_are_finite_and_at_most_24_days_in_both_parsers(value: float | str) -> None:
     """A wait the operating system's timers cannot take is refused here, never an OverflowError later."""
-    from muxc.syntax.durations import DurationError, to_ms
+    from muxc.lang.durations import DurationError, to_ms
 
     with pytest.raises(ValueError, match=r"finite|at most 24 days"):
         parse_duration(value)

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from muxc.api import Project, check_paths
+from muxc.app.api import Project, check_paths
 from muxc.check import check
 from muxc.config.defaults import builtin_config
 from muxc.config.schema import (

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from muxc import toml
+from muxc.syntax import toml
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.syntax import parse_workflow
 from muxc.syntax.ast import Workflow

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from muxc.api import Project, load_config
-from muxc.api import Report as ApiReport
+from muxc.app.api import Project, load_config
+from muxc.app.api import Report as ApiReport
 from tests.frontend.support import SEEDS, diagnostics
 
 TEXT = SEEDS / "text"

@@ -163,7 +163,7 @@ def test_without_the_local_extra_a_query_says_how_to_install_it_or_route_elsewhe
 
 
 def _local_extra_installed() -> bool:
-    from muxc.backends.local import missing_modules
+    from muxc.backends.managed.local import missing_modules
     from muxc.config.defaults import builtin_config
 
     return not missing_modules(builtin_config().backends["local"])
@@ -263,7 +263,7 @@ def test_a_local_server_that_dies_before_it_is_ready_says_why(project: Project) 
     began = time.monotonic()
     error = project.build(code=1).error("q0")
     assert time.monotonic() - began < 20
-    assert "backend 'local' did not start: the local model server (`-m muxc.backends.local_server --port" in error
+    assert "backend 'local' did not start: the local model server (`-m muxc.backends.managed.local_server --port" in error
     assert "exited with code 2 before it was ready" in error
     assert "unrecognized arguments: --no-such-option" in error
     assert "muxc ran the local model server's shutdown to clean up.\nIts log is " in error and ".muxc/state/backends/local.log" in error
@@ -274,7 +274,7 @@ DYING_SERVER = Path(__file__).parent.parent / "support" / "dying_server.py"
 
 def dying_backend(hooks: Hooks, tmp_path: Path, answers: int) -> str:
     """Backend `srv`: the start hook runs a real server that exits after ``answers`` answers."""
-    from muxc.backends.managed import free_port
+    from muxc.backends.managed.supervisor import free_port
 
     port, pid = free_port(), tmp_path / "server.pid"
     url = f"http://127.0.0.1:{port}/v1"

@@ -9,8 +9,8 @@ import pytest
 
 from muxc.config.schema import EcosystemConfig, ProjectConfig
 from muxc.diagnostics.span import Span
-from muxc.ecosystems import detect_ecosystem, ecosystem_summary
-from muxc.syntax.origin import Origin
+from muxc.app.ecosystems import detect_ecosystem, ecosystem_summary
+from muxc.lang.origin import Origin
 
 
 def project(name, path, **extra):
@@ -110,7 +110,7 @@ def test_symlinked_directory_is_canonicalised(tree, tmp_path):
 
 
 def test_relative_path_is_taken_from_the_config_files_directory(tree):
-    origin = Origin(file=str(tree / "work" / "muxc.toml"), span=Span(0, 0))
+    origin = Origin(file=str(tree / "work" / "muxc.syntax.toml"), span=Span(0, 0))
     eco = ecosystem("e", project("mono", "mono", origin=origin))
     found = detect_ecosystem(tree / "work/mono", {"e": eco}, tree)
     assert found is not None

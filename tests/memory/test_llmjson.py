@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from muxc.llmjson import extract_json, parse_list_items, repair, why_no_json
+from muxc.lang.llmjson import extract_json, parse_list_items, repair, why_no_json
 
 
 def test_json_fence_surrounded_by_prose():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from muxc.outschema import (
+from muxc.lang.outschema import (
     SchemaViolation,
     field_types,
     prompt_suffix,

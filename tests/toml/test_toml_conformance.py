@@ -1,4 +1,4 @@
-"""muxc.toml against the toml-test suite (TOML 1.0.0 cases), with tomllib as the oracle.
+"""muxc.syntax.toml against the toml-test suite (TOML 1.0.0 cases), with tomllib as the oracle.
 
 Every valid case must decode to what tomllib decodes (and to the suite's own JSON answer);
 every invalid case must raise ``TOMLError`` and nothing else. The cases live in
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-import muxc.toml
+import muxc.syntax.toml
 from muxc.diagnostics.span import Span
-from muxc.toml import TOMLError
-from muxc.toml.document import Array, Node, Str, Table
+from muxc.syntax.toml import TOMLError
+from muxc.lang.document import Array, Node, Str, Table
 
 SUITE = Path(__file__).parent / "toml-test"
 REPO = Path(__file__).resolve().parents[2]
@@ -63,15 +63,15 @@ def test_valid(case: str) -> None:
     text = data.decode("utf-8")
     # tomllib does not skip a byte order mark; TOML (and toml-test) allow one at the start
     expected = tomllib.loads(text.removeprefix("\ufeff"))
-    assert same(muxc.toml.loads(text), expected)
-    assert same(muxc.toml.load(io.BytesIO(data)), expected)
+    assert same(muxc.syntax.toml.loads(text), expected)
+    assert same(muxc.syntax.toml.load(io.BytesIO(data)), expected)
     answer = json.loads((SUITE / case).with_suffix(".json").read_text(encoding="utf-8"))
-    assert same(muxc.toml.loads(text), untag(answer), ordered=False)  # the JSON is sorted
+    assert same(muxc.syntax.toml.loads(text), untag(answer), ordered=False)  # the JSON is sorted
 
 
 @pytest.mark.parametrize("case", VALID)
 def test_spans_of_valid_cases_cover_what_they_claim(case: str) -> None:
-    doc = muxc.toml.parse((SUITE / case).read_bytes().decode("utf-8"))
+    doc = muxc.syntax.toml.parse((SUITE / case).read_bytes().decode("utf-8"))
     assert doc.root.span == Span(0, len(doc.text))
     check_table(doc.text, doc.root)
 
@@ -84,7 +84,7 @@ def check_table(text: str, table: Table) -> None:
     assert covered.startswith(opening) and covered.endswith(closing)
     for key, entry in table.entries.items():
         written = text[entry.key_span.start : entry.key_span.end]
-        assert written == key or muxc.toml.loads(f"k = {written}")["k"] == key
+        assert written == key or muxc.syntax.toml.loads(f"k = {written}")["k"] == key
         if isinstance(entry.value, Table) and entry.value.kind in ("dotted", "implicit"):
             assert text[entry.value.span.start : entry.value.span.end] == written
         check_node(text, entry.value)
@@ -111,7 +111,7 @@ def check_node(text: str, node: Node) -> None:
 def test_invalid(case: str) -> None:
     data = (SUITE / case).read_bytes()
     with pytest.raises(TOMLError) as raised:
-        muxc.toml.load(io.BytesIO(data))
+        muxc.syntax.toml.load(io.BytesIO(data))
     error = raised.value
     assert error.line >= 1 and error.column >= 1
     assert str(error) == f"{error.msg} (at line {error.line}, column {error.column})"
@@ -121,7 +121,7 @@ def test_invalid(case: str) -> None:
     except UnicodeDecodeError:
         return
     with pytest.raises(TOMLError):
-        muxc.toml.loads(text)
+        muxc.syntax.toml.loads(text)
     assert 0 <= error.span.start <= error.span.end <= len(text)
 
 

@@ -1,4 +1,4 @@
-"""Spans, comments and error messages of muxc.toml, and properties checked with hypothesis.
+"""Spans, comments and error messages of muxc.syntax.toml, and properties checked with hypothesis.
 
 Spans are what diagnostics point at, so they are asserted as the source text they cover.
 """
@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import muxc.toml
+import muxc.syntax.toml
 from muxc.diagnostics.span import Span
-from muxc.toml import TOMLError
-from muxc.toml.document import Array, Document, Scalar, Str, Table
+from muxc.syntax.toml import TOMLError
+from muxc.lang.document import Array, Document, Scalar, Str, Table
 
 
 def covered(doc: Document, span: Span) -> str:
@@ -39,7 +39,7 @@ def entry_at(doc: Document, *path: str):
 
 
 def test_key_and_value_spans_cover_the_text_as_written() -> None:
-    doc = muxc.toml.parse('name = "muxc"\n"quoted key" = 1\n\'lit\' = 2.5\nwhen = 1979-05-27T07:32:00Z\n')
+    doc = muxc.syntax.toml.parse('name = "muxc"\n"quoted key" = 1\n\'lit\' = 2.5\nwhen = 1979-05-27T07:32:00Z\n')
     assert covered(doc, entry_at(doc, "name").key_span) == "name"
     assert covered(doc, entry_at(doc, "name").value.span) == '"muxc"'
     assert covered(doc, entry_at(doc, "quoted key").key_span) == '"quoted key"'
@@ -49,7 +49,7 @@ def test_key_and_value_spans_cover_the_text_as_written() -> None:
 
 
 def test_arrays_and_inline_tables_span_their_brackets() -> None:
-    doc = muxc.toml.parse("a = [ 1, [2, 3],\n  # a comment\n  {x = 'y'} ]\n")
+    doc = muxc.syntax.toml.parse("a = [ 1, [2, 3],\n  # a comment\n  {x = 'y'} ]\n")
     array = entry_at(doc, "a").value
     assert isinstance(array, Array)
     assert covered(doc, array.span) == "[ 1, [2, 3],\n  # a comment\n  {x = 'y'} ]"
@@ -60,7 +60,7 @@ def test_arrays_and_inline_tables_span_their_brackets() -> None:
 
 
 def test_dotted_keys_make_dotted_tables_spanning_their_key_part() -> None:
-    doc = muxc.toml.parse("a.b.c = 1\na.d = 2\n")
+    doc = muxc.syntax.toml.parse("a.b.c = 1\na.d = 2\n")
     a = entry_at(doc, "a")
     assert isinstance(a.value, Table) and a.value.kind == "dotted"
     assert covered(doc, a.key_span) == "a" and a.key_span == a.value.span == Span(0, 1)
@@ -71,7 +71,7 @@ def test_dotted_keys_make_dotted_tables_spanning_their_key_part() -> None:
 
 
 def test_headers_span_the_header_and_their_entry_the_last_key_part() -> None:
-    doc = muxc.toml.parse('[server."main host"]\nport = 80\n')
+    doc = muxc.syntax.toml.parse('[server."main host"]\nport = 80\n')
     server = entry_at(doc, "server")
     assert server.value.kind == "implicit" and covered(doc, server.value.span) == "server"
     main = entry_at(doc, "server", "main host")
@@ -81,7 +81,7 @@ def test_headers_span_the_header_and_their_entry_the_last_key_part() -> None:
 
 
 def test_an_implied_table_defined_later_takes_the_defining_header() -> None:
-    doc = muxc.toml.parse("[a.b]\nx = 1\n\n[a]\ny = 2\n")
+    doc = muxc.syntax.toml.parse("[a.b]\nx = 1\n\n[a]\ny = 2\n")
     a = entry_at(doc, "a")
     assert a.value.kind == "header"
     assert a.value.span == Span(13, 16) and covered(doc, a.value.span) == "[a]"
@@ -90,7 +90,7 @@ def test_an_implied_table_defined_later_takes_the_defining_header() -> None:
 
 
 def test_arrays_of_tables_span_each_element_header() -> None:
-    doc = muxc.toml.parse("[[steps]]\nid = 1\n\n# second step\n[[ steps ]]  # again\nid = 2\n")
+    doc = muxc.syntax.toml.parse("[[steps]]\nid = 1\n\n# second step\n[[ steps ]]  # again\nid = 2\n")
     steps = entry_at(doc, "steps")
     assert isinstance(steps.value, Array)
     assert covered(doc, steps.key_span) == "steps" and steps.key_span == Span(2, 7)
@@ -105,7 +105,7 @@ def test_arrays_of_tables_span_each_element_header() -> None:
 
 def test_the_root_spans_the_whole_text() -> None:
     text = "a = 1\n# end\n"
-    doc = muxc.toml.parse(text)
+    doc = muxc.syntax.toml.parse(text)
     assert doc.root.kind == "root" and doc.root.span == Span(0, len(text)) and doc.text == text
 
 
@@ -113,7 +113,7 @@ def test_the_root_spans_the_whole_text() -> None:
 
 
 def test_comments_go_to_the_next_statement_and_trailing_ones_to_the_document() -> None:
-    doc = muxc.toml.parse(
+    doc = muxc.syntax.toml.parse(
         "# one\n#two\n\nname = 'x' # same line\nother = 1\n#  header comment\n[table] # on header\n"
         "key = 2\n# last\n#\n"
     )
@@ -125,7 +125,7 @@ def test_comments_go_to_the_next_statement_and_trailing_ones_to_the_document() -
 
 
 def test_comments_inside_arrays_go_to_their_key_in_source_order() -> None:
-    doc = muxc.toml.parse(
+    doc = muxc.syntax.toml.parse(
         "# above\nglobs = [ # opening\n  'a', # after a\n  [ 'b', # nested\n  ],\n  # alone\n] # closing\n"
         "next = [1, 2]\n"
     )
@@ -134,12 +134,12 @@ def test_comments_inside_arrays_go_to_their_key_in_source_order() -> None:
 
 
 def test_comments_keep_their_text_exactly_and_lose_the_crlf() -> None:
-    doc = muxc.toml.parse("#\tTabbed  #inner\r\na = 1 #x\r\n")
+    doc = muxc.syntax.toml.parse("#\tTabbed  #inner\r\na = 1 #x\r\n")
     assert entry_at(doc, "a").comments == ("\tTabbed  #inner", "x")
 
 
 def test_a_dotted_key_line_gives_its_comments_to_the_last_part() -> None:
-    doc = muxc.toml.parse("# above\na.b = 1 # after\n")
+    doc = muxc.syntax.toml.parse("# above\na.b = 1 # after\n")
     assert entry_at(doc, "a").comments == ()
     assert entry_at(doc, "a", "b").comments == (" above", " after")
 
@@ -148,7 +148,7 @@ def test_a_dotted_key_line_gives_its_comments_to_the_last_part() -> None:
 
 
 def test_a_plain_string_has_one_piece_at_its_first_character() -> None:
-    doc = muxc.toml.parse('key_name = "abc"')
+    doc = muxc.syntax.toml.parse('key_name = "abc"')
     value = entry_at(doc, "key_name").value
     assert isinstance(value, Str) and value.span == Span(11, 16)
     assert value.pieces == ((0, 12),)
@@ -157,7 +157,7 @@ def test_a_plain_string_has_one_piece_at_its_first_character() -> None:
 
 def test_escapes_map_to_their_backslash_and_the_next_character_after_them() -> None:
     text = 's = "a\\nb\\u00e9c\\U0001F600d"'
-    value = entry_at(muxc.toml.parse(text), "s").value
+    value = entry_at(muxc.syntax.toml.parse(text), "s").value
     assert value.value == "a\nb\u00e9c\U0001f600d"
     assert [text[value.source_offset(i)] for i in range(len(value.value))] == list("a\\b\\c\\d")
     assert value.source_offset(len(value.value)) == len(text) - 1  # the closing quote
@@ -165,7 +165,7 @@ def test_escapes_map_to_their_backslash_and_the_next_character_after_them() -> N
 
 def test_multiline_strings_skip_the_first_newline_and_line_continuations() -> None:
     text = 's = """\nfirst \\\n    second\\\r\n\r\n  third"""'
-    value = entry_at(muxc.toml.parse(text), "s").value
+    value = entry_at(muxc.syntax.toml.parse(text), "s").value
     assert value.value == "first secondthird"
     for i, char in enumerate(value.value):
         assert text[value.source_offset(i)] == char
@@ -173,8 +173,8 @@ def test_multiline_strings_skip_the_first_newline_and_line_continuations() -> No
 
 def test_crlf_in_a_multiline_string_decodes_to_lf_like_tomllib() -> None:
     text = "s = '''\r\none\r\ntwo\r\n'''\r\nt = \"\"\"a\r\nb\"\"\""
-    doc = muxc.toml.parse(text)
-    assert muxc.toml.loads(text) == tomllib.loads(text) == {"s": "one\ntwo\n", "t": "a\nb"}
+    doc = muxc.syntax.toml.parse(text)
+    assert muxc.syntax.toml.loads(text) == tomllib.loads(text) == {"s": "one\ntwo\n", "t": "a\nb"}
     for name in ("s", "t"):
         value = entry_at(doc, name).value
         assert [text[value.source_offset(i)] for i in range(len(value.value))] == list(value.value)
@@ -182,7 +182,7 @@ def test_crlf_in_a_multiline_string_decodes_to_lf_like_tomllib() -> None:
 
 def test_quotes_closing_a_multiline_string_belong_to_it() -> None:
     text = 'q = """say ""hi"""""'
-    value = entry_at(muxc.toml.parse(text), "q").value
+    value = entry_at(muxc.syntax.toml.parse(text), "q").value
     assert value.value == 'say ""hi""'
     assert text[value.source_offset(len(value.value) - 1)] == '"'
 
@@ -238,7 +238,7 @@ def test_typical_mistakes_are_reported_where_they_are(
     text: str, line: int, column: int, message: str
 ) -> None:
     with pytest.raises(TOMLError) as raised:
-        muxc.toml.parse(text)
+        muxc.syntax.toml.parse(text)
     error = raised.value
     assert (error.line, error.column, error.msg) == (line, column, message)
     assert str(error) == f"{message} (at line {line}, column {column})"
@@ -248,22 +248,22 @@ def test_typical_mistakes_are_reported_where_they_are(
 def test_a_duplicate_points_back_at_the_first_definition() -> None:
     text = "[a]\nkey = 1\n[b]\n[a]\n"
     with pytest.raises(TOMLError) as raised:
-        muxc.toml.parse(text)
+        muxc.syntax.toml.parse(text)
     assert raised.value.span == Span(16, 19) and raised.value.related == Span(0, 3)
     with pytest.raises(TOMLError) as raised:
-        muxc.toml.parse("x = 1\n'x' = 2")
+        muxc.syntax.toml.parse("x = 1\n'x' = 2")
     assert raised.value.related == Span(0, 1) and raised.value.span == Span(6, 9)
 
 
 def test_columns_count_characters_not_bytes() -> None:
     with pytest.raises(TOMLError) as raised:
-        muxc.toml.parse('"ééé" = "ü" 2')
+        muxc.syntax.toml.parse('"ééé" = "ü" 2')
     assert (raised.value.line, raised.value.column, raised.value.offset) == (1, 13, 12)
 
 
 def test_invalid_utf8_is_reported_at_the_bad_byte() -> None:
     with pytest.raises(TOMLError) as raised:
-        muxc.toml.load(io.BytesIO(b'a = 1\nb = "\xc3\xa9\xff"'))
+        muxc.syntax.toml.load(io.BytesIO(b'a = 1\nb = "\xc3\xa9\xff"'))
     error = raised.value
     assert (error.line, error.column) == (2, 7)
     assert error.msg.startswith("the text is not valid UTF-8")
@@ -271,22 +271,22 @@ def test_invalid_utf8_is_reported_at_the_bad_byte() -> None:
 
 def test_an_error_is_a_value_error_that_survives_pickling() -> None:
     with pytest.raises(ValueError) as raised:
-        muxc.toml.loads("a = ")
+        muxc.syntax.toml.loads("a = ")
     copy = pickle.loads(pickle.dumps(raised.value))
     assert isinstance(copy, TOMLError) and str(copy) == str(raised.value) and copy.span == raised.value.span
 
 
 def test_nesting_is_limited_instead_of_exhausting_the_stack() -> None:
     # the key is one level, each array another: 100 in all is the limit
-    assert muxc.toml.loads("a = " + "[" * 99 + "]" * 99)["a"] is not None
+    assert muxc.syntax.toml.loads("a = " + "[" * 99 + "]" * 99)["a"] is not None
     for text in ("a = " + "[" * 100 + "]" * 100, "a = " + "[" * 5000, "[" + ".".join("k" * 101) + "]"):
         with pytest.raises(TOMLError, match="nested too deeply"):
-            muxc.toml.loads(text)
+            muxc.syntax.toml.loads(text)
 
 
 def test_a_byte_order_mark_at_the_start_is_skipped() -> None:
-    assert muxc.toml.loads("\ufeffa = 1") == {"a": 1}
-    assert muxc.toml.load(io.BytesIO(b"\xef\xbb\xbfa = 1")) == {"a": 1}
+    assert muxc.syntax.toml.loads("\ufeffa = 1") == {"a": 1}
+    assert muxc.syntax.toml.load(io.BytesIO(b"\xef\xbb\xbfa = 1")) == {"a": 1}
 
 
 # ---------------------------------------------------------------------- properties
@@ -379,7 +379,7 @@ def _value(value: object) -> str:
 @given(_DOCUMENTS)
 def test_what_a_dumper_writes_reads_back_the_same(document: dict) -> None:
     text = dump(document)
-    assert muxc.toml.loads(text) == tomllib.loads(text) == document
+    assert muxc.syntax.toml.loads(text) == tomllib.loads(text) == document
 
 
 _TOML_CHARACTERS = st.sampled_from(
@@ -396,7 +396,7 @@ def test_any_text_parses_or_raises_a_toml_error_exactly_when_tomllib_does(text: 
     except tomllib.TOMLDecodeError:
         reference = None
     try:
-        value = muxc.toml.loads(text)
+        value = muxc.syntax.toml.loads(text)
     except TOMLError as error:
         assert 0 <= error.span.start <= error.span.end <= len(text)
         assert error.line >= 1 and error.column >= 1
@@ -410,7 +410,7 @@ def test_any_text_parses_or_raises_a_toml_error_exactly_when_tomllib_does(text: 
 @given(st.binary(max_size=60))
 def test_any_bytes_load_or_raise_a_toml_error(data: bytes) -> None:
     with contextlib.suppress(TOMLError):  # anything else fails the test
-        muxc.toml.load(io.BytesIO(data))
+        muxc.syntax.toml.load(io.BytesIO(data))
 
 
 def _has_nan(value: object) -> bool:
@@ -427,7 +427,7 @@ def _has_nan(value: object) -> bool:
 def test_unescaped_characters_map_to_themselves_and_escapes_to_their_backslash(content: str) -> None:
     literal = _string(content)
     text = f"k = {literal}"
-    value = entry_at(muxc.toml.parse(text), "k").value
+    value = entry_at(muxc.syntax.toml.parse(text), "k").value
     assert value.value == content
     raw = iter(_source_chars(content))
     for i, char in enumerate(content):
@@ -446,7 +446,7 @@ def test_literal_and_multiline_strings_map_every_character_to_itself(content: st
     for crlf in (False, True):
         body = content.replace("\n", "\r\n") if crlf else content
         text = f"a = '''\n{body}'''\nb = \"\"\"\n{body.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}\"\"\""
-        doc = muxc.toml.parse(text)
+        doc = muxc.syntax.toml.parse(text)
         a = entry_at(doc, "a").value
         assert a.value == content
         assert [text[a.source_offset(i)] for i in range(len(content))] == list(content)
@@ -456,7 +456,7 @@ def test_literal_and_multiline_strings_map_every_character_to_itself(content: st
             assert text[b.source_offset(i)] in (char, "\\")
         if "\n" not in content:
             single = f"c = '{content}'"
-            c = entry_at(muxc.toml.parse(single), "c").value
+            c = entry_at(muxc.syntax.toml.parse(single), "c").value
             assert [single[c.source_offset(i)] for i in range(len(content))] == list(content)
 
 
@@ -467,15 +467,15 @@ def test_scalar_values_equal_tomllibs_exactly() -> None:
         "d = [1979-05-27T07:32:00.999999999-07:00, 1979-05-27 07:32:00Z, 1979-05-27t07:32:00.1, 1979-05-27]\n"
         "t = [07:32:00, 00:32:00.5, 23:59:59.1234567]\n"
     )
-    ours, theirs = muxc.toml.loads(text), tomllib.loads(text)
+    ours, theirs = muxc.syntax.toml.loads(text), tomllib.loads(text)
     assert ours == theirs
     for got, want in zip(ours["d"][:2], theirs["d"][:2], strict=True):
         assert got.utcoffset() == want.utcoffset() and got.tzinfo == want.tzinfo
     assert isinstance(ours["i"][0], int) and isinstance(ours["f"][0], float)
-    assert math.isnan(muxc.toml.loads("n = -nan")["n"])
+    assert math.isnan(muxc.syntax.toml.loads("n = -nan")["n"])
 
 
 def test_scalar_nodes_keep_their_python_types() -> None:
-    doc = muxc.toml.parse("b = true\nd = 2024-01-02\n")
+    doc = muxc.syntax.toml.parse("b = true\nd = 2024-01-02\n")
     assert isinstance(entry_at(doc, "b").value, Scalar) and entry_at(doc, "b").value.value is True
     assert type(entry_at(doc, "d").value.value) is datetime.date

@@ -1,12 +1,12 @@
-"""The checked-in LALR tables (muxc/toml/_tables.py) are the ones Lark derives from the grammar."""
+"""The checked-in LALR tables (muxc/syntax/toml/_tables.py) are the ones Lark derives from the grammar."""
 
 from __future__ import annotations
 
-from muxc.resources import grammar_text
-from muxc.toml._generate import build_tables, grammar_digest
-from muxc.toml._tables import TABLES
+from muxc.base.resources import grammar_text
+from tools.toml_tables import build_tables, grammar_digest
+from muxc.syntax.toml._tables import TABLES
 
-STALE = "grammar/toml.lark changed: run `python -m muxc.toml._generate` to regenerate muxc/toml/_tables.py"
+STALE = "grammar/toml.lark changed: run `python -m tools.toml_tables` to regenerate muxc/syntax/toml/_tables.py"
 
 
 def test_the_tables_were_generated_from_this_grammar() -> None:

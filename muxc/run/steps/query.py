@@ -100,7 +100,7 @@ def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[st
 
 
 def _suffix(schema: dict[str, Any]) -> str:
-    from muxc.outschema import prompt_suffix
+    from muxc.lang.outschema import prompt_suffix
 
     return prompt_suffix(schema)
 
@@ -126,16 +126,16 @@ def _ask_with_schema(build: Build, plan: StepPlan, request: CompletionRequest, s
 
 
 def _retry_prompt(prompt: str, answer: str, schema: dict[str, Any]) -> str:
-    from muxc.llmjson import extract_json
-    from muxc.outschema import retry_prompt, validate
+    from muxc.lang.llmjson import extract_json
+    from muxc.lang.outschema import retry_prompt, validate
 
     found = extract_json(answer)
     return retry_prompt(prompt, answer, validate(found.value, schema) if found is not None else [])
 
 
 def _violations(produced: Produced, schema: dict[str, Any]) -> list[str]:
-    from muxc.llmjson import extract_json, why_no_json
-    from muxc.outschema import validate
+    from muxc.lang.llmjson import extract_json, why_no_json
+    from muxc.lang.outschema import validate
 
     answers = produced.outputs.values() if len(produced.outputs) > 1 else [produced.output]
     problems: list[str] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from muxc import process
+from muxc.base import process
 from muxc.compile.plan import StepPlan
 from muxc.run.context import Build
 from muxc.run.kinds import files_read
@@ -81,7 +81,7 @@ def failure_of(result: process.ProcessResult, command: str, timeout_ms: int | No
         return StepFailure("cancelled", "interrupted; its process group was killed", command=command,
                            stderr_tail=tail, output=result.stdout)
     if result.stopped == "timeout":
-        from muxc.syntax.durations import format_ms
+        from muxc.lang.durations import format_ms
 
         return StepFailure("timeout", f"timed out after {format_ms(timeout_ms or 0)}; its process group was killed",
                            command=command, stderr_tail=tail, output=result.stdout,

@@ -32,7 +32,7 @@ def extras(build: Build, plan: StepPlan, context: dict[str, Any]) -> dict[str, A
 
 def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any,
         key: str = "", commands: Mapping[str, ShellCommand] | None = None) -> Produced | StepFailure:
-    from muxc.llmjson import extract_json
+    from muxc.lang.llmjson import extract_json
     from muxc.store.memory import MemoryDB
 
     found = extract_json(rendered["prompt"])

@@ -1,0 +1,197 @@
+"""The one place that reads files and connects the pure compiler to the runtime.
+
+Each function here is what one CLI command does, minus the printing: it takes paths and the
+environment, runs the stages, and returns a result value holding the diagnostics and the
+sources they point into. Nothing here prints or exits.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from muxc.config.schema import Config
+from muxc.diagnostics.model import Diagnostic, Severity
+from muxc.diagnostics.sink import DiagnosticSink
+from muxc.diagnostics.source import SourceFile
+from muxc.diagnostics.span import Span
+from muxc.syntax.ast import Workflow
+
+if TYPE_CHECKING:  # the checker (and Jinja) load only when a file is checked: not on a cached rebuild
+    from muxc.check.state import CheckedWorkflow
+
+WORKFLOW_SUFFIXES = (".mux", ".toml")
+
+
+@dataclass
+class Project:
+    """Where a command runs: the project root, the environment, an extra config file."""
+
+    root: Path
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    config_path: Path | None = None
+
+    @classmethod
+    def discover(cls, directory: Path | None = None, config_path: Path | None = None,
+                 environ: Mapping[str, str] | None = None) -> Project:
+        from muxc.app.paths import find_project_root
+
+        root = directory.resolve() if directory is not None else find_project_root(Path.cwd())
+        return cls(root, dict(os.environ) if environ is None else environ, config_path)
+
+
+@dataclass
+class Report:
+    """Diagnostics and the sources they point into."""
+
+    sink: DiagnosticSink = field(default_factory=DiagnosticSink)
+    sources: dict[str, SourceFile] = field(default_factory=dict)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return self.sink.sorted()
+
+    @property
+    def errors(self) -> int:
+        return self.sink.error_count
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for d in self.sink if d.severity is Severity.WARNING)
+
+
+@dataclass
+class Checked:
+    path: str
+    workflow: Workflow | None
+    checked: CheckedWorkflow | None
+
+
+@dataclass
+class CheckReport(Report):
+    results: list[Checked] = field(default_factory=list)
+    config: Config | None = None
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+def load_config(project: Project, report: Report) -> Config:
+    from muxc.app.config_files import load_config as load
+
+    return load(project.root, project.environ, report.sink, report.sources, project.config_path)
+
+
+def parse_file(path: Path, report: Report) -> Workflow | None:
+    from muxc.app.sources import read_source
+    from muxc.syntax import parse_workflow
+
+    source = read_source(path, report.sink, report.sources, allow_empty=False)
+    if source is None:
+        return None
+    return parse_workflow(source.text, source.path, report.sink)
+
+
+def check_file(path: Path, config: Config, report: CheckReport) -> Checked:
+    from muxc.check import check
+
+    workflow = parse_file(path, report)
+    checked = check(workflow, config, report.sink) if workflow is not None else None
+    result = Checked(str(path), workflow, checked)
+    report.results.append(result)
+    return result
+
+
+def check_paths(project: Project, paths: list[Path]) -> CheckReport:
+    """Check the given files, or every workflow muxc can find when none is given."""
+    report = CheckReport()
+    report.config = load_config(project, report)
+    targets = paths or [entry.path for entry in find_workflows(project)]
+    for path in targets:
+        check_file(path, report.config, report)
+    return report
+
+
+# --- finding workflows -----------------------------------------------------------------
+
+
+@dataclass
+class WorkflowEntry:
+    name: str
+    path: Path
+    origin: str  # project | user | stdlib
+    shadowed: bool = False  # a workflow of the same name earlier in the lookup order wins
+
+
+def find_workflows(project: Project) -> list[WorkflowEntry]:
+    """Every workflow file in the lookup path, in lookup order; later duplicates are shadowed."""
+    from muxc.app.paths import workflow_dirs
+    from muxc.base.resources import stdlib_dir
+
+    entries: list[WorkflowEntry] = []
+    seen: set[str] = set()
+    for origin, directory in workflow_dirs(project.root, project.environ, stdlib_dir()):
+        for path in sorted(directory.glob("*")) if directory.is_dir() else ():
+            if path.suffix in WORKFLOW_SUFFIXES and path.is_file():
+                entries.append(WorkflowEntry(path.stem, path, origin, shadowed=path.stem in seen))
+                seen.add(path.stem)
+    return entries
+
+
+def resolve_workflow(project: Project, name: str) -> Path | None:
+    """A workflow by path (existing file) or by name through the lookup path."""
+    candidate = Path(name)
+    if candidate.suffix in WORKFLOW_SUFFIXES and candidate.is_file():
+        return candidate
+    if (project.root / candidate).is_file() and candidate.suffix in WORKFLOW_SUFFIXES:
+        return project.root / candidate
+    for entry in find_workflows(project):
+        if entry.name == name and not entry.shadowed:
+            return entry.path
+    return None
+
+
+def workflow_summary(path: Path) -> tuple[str, str]:
+    """(name, description) of a workflow file, reading as little as needed; errors give ("", "")."""
+    report = Report()
+    workflow = parse_file(path, report)
+    return (workflow.name, workflow.description) if workflow else ("", "")
+
+
+# --- fmt -------------------------------------------------------------------------------
+
+
+@dataclass
+class FormatResult(Report):
+    text: str | None = None
+
+
+def format_file(path: Path, to: str | None) -> FormatResult:
+    """The file converted to ``to`` (mux or toml; default: its own format), or diagnostics."""
+    from muxc.syntax import detect_format
+
+    result = FormatResult()
+    workflow = parse_file(path, result)
+    if workflow is None or result.errors:
+        if workflow is not None:
+            _refuse_lossy(result, str(path))
+        return result
+    target = to or detect_format(str(path))
+    if target == "mux":
+        from muxc.syntax.emit_mux import emit_mux
+
+        result.text = emit_mux(workflow)
+    else:
+        from muxc.syntax.emit_toml import emit_toml
+
+        result.text = emit_toml(workflow)
+    return result
+
+
+def _refuse_lossy(result: FormatResult, file: str) -> None:
+    result.sink.report("fmt-refused", "not formatting a file with errors: converting it would lose what they "
+                       "point at", file, Span(0, 0), "", severity=Severity.NOTE,
+                       help="fix the errors above and run muxc fmt again")
