@@ -69,7 +69,7 @@ def main() -> None:
     from muxc.backends.managed.local_server import ensure_model
     from muxc.backends.registry import BackendPool
     from muxc.config.defaults import builtin_config
-    from muxc.app.paths import user_cache_dir
+    from muxc.base.userdirs import user_cache_dir
 
     config = builtin_config()
     missing = missing_modules(config.backends["local"])

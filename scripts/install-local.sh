@@ -37,7 +37,7 @@ import llama_cpp
 
 from muxc.backends.managed.local import MODEL_FILE
 from muxc.backends.managed.local_server import ensure_model
-from muxc.app.paths import user_cache_dir
+from muxc.base.userdirs import user_cache_dir
 
 path = ensure_model(user_cache_dir(os.environ) / "models" / MODEL_FILE, assemble=True)
 llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, chat_format="gemma", verbose=False)

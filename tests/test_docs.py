@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from tools import docgen
 from muxc.app.api import format_file
 from muxc.diagnostics.sink import DiagnosticSink
+from tools import docgen
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "docs" / "schema"

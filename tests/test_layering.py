@@ -1,5 +1,14 @@
-"""The pure stages stay pure: syntax, check, compile, diagnostics and toml (and the pure half of
-config) never reach the runtime, the network, subprocesses, files, the environment or the console.
+"""The folders are the architecture: every module lives in a room, rooms import only rooms below
+them, no two files import each other in a circle, the faces go through ``app``, and the pure
+stages stay pure.
+
+The order (a room may import the rooms to its left, never one to its right or at its own level)::
+
+    base ← diagnostics ← lang ← {syntax, config} ← check ← compile ← {edits, backends} ← store
+         ← run ← app ← ui ← cli
+
+The pure stages — lang, syntax, config, check, compile, diagnostics, and base's path rules — never
+reach the runtime, the network, subprocesses, files, the environment or the console.
 
 Imports are read with ``ast`` from the source files, including imports inside functions (muxc
 imports lazily); ``if TYPE_CHECKING:`` blocks are skipped, as they never run. The rule applies
@@ -16,15 +25,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "muxc"
 
-PURE_PACKAGES = ("muxc.syntax", "muxc.check", "muxc.compile", "muxc.diagnostics", "muxc.syntax.toml")
-# muxc.config is the bridge: these modules are pure, load.py and paths.py do the I/O. Likewise the
-# confinement rule is pure, its resolver (muxc.base.confine) follows symlinks on disk.
-PURE_MODULES = ("muxc.config.schema", "muxc.config.build", "muxc.config.validate", "muxc.config.env",
-                "muxc.config.defaults", "muxc.base.pathrules")
+PURE_PACKAGES = ("muxc.lang", "muxc.syntax", "muxc.config", "muxc.check", "muxc.compile", "muxc.diagnostics")
+# The confinement rule is pure; its resolver (muxc.base.confine) follows symlinks on disk.
+PURE_MODULES = ("muxc.base.pathrules",)
+
+# Each room's level: a room imports only rooms of a lower level (its own files aside).
+ROOMS = {
+    "base": 0, "diagnostics": 1, "lang": 2, "syntax": 3, "config": 3, "check": 4, "compile": 5,
+    "edits": 6, "backends": 6, "store": 7, "run": 8, "app": 9, "ui": 10, "cli": 11,
+}
+# What the faces may import: the one door, the UI, the diagnostics (their renderers) and the
+# plumbing of base (no muxc imports of its own, so nothing gets past app through it).
+FACES = {"cli": ("app", "ui", "diagnostics", "base", "cli")}
+TOP_LEVEL = ("__init__.py", "__main__.py")
 
 FORBIDDEN_IMPORTS = (
-    "muxc.run", "muxc.backends", "muxc.store", "muxc.ui", "muxc.cli", "muxc.app.builds", "muxc.app.api",
-    "muxc.app.config_files", "muxc.app.paths", "muxc.app.sources",
+    "muxc.run", "muxc.backends", "muxc.store", "muxc.ui", "muxc.cli", "muxc.app", "muxc.edits",
+    "muxc.base.process", "muxc.base.files", "muxc.base.userdirs", "muxc.base.confine",
     "httpx", "sqlite_utils", "subprocess", "doit", "rich", "socket", "urllib.request", "shutil",
     "tempfile", "getpass",
 )
@@ -171,8 +188,122 @@ def test_the_checker_sees_every_pure_module_and_follows_imports() -> None:
     visitor = scan("muxc.check.templates")
     assert any(imported == "muxc.lang.jinja" for _, imported in visitor.imports)
     bad = _Visitor("muxc.syntax.example", False)
-    bad.visit(ast.parse("import os\nimport subprocess\nfrom ..api import check\n"
+    bad.visit(ast.parse("import os\nimport subprocess\nfrom ..app.api import check\n"
                         "def f():\n    print(os.environ['X'])\n    open('x')\n"))
     assert [i for _, i in bad.imports if forbidden(i)] == ["subprocess", "muxc.app.api"]
     assert [p for _, p in bad.problems] == ["calls print(): prints", "uses os.environ: reads the environment",
                                             "calls open(): opens a file"]
+
+
+# --- rooms, their order, and cycles ---------------------------------------------------------------
+
+
+def every_module() -> list[str]:
+    return [module_name(path) for path in sorted(PACKAGE.rglob("*.py"))]
+
+
+def room_of(name: str) -> str | None:
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def muxc_imports(name: str) -> list[tuple[int, str]]:
+    """The muxc modules ``name`` imports (a package's ``__init__`` counts as that package; a
+    module's own enclosing packages, which Python imports first anyway, do not count)."""
+    return [(line, imported) for line, imported in scan(name).imports
+            if imported.startswith("muxc.") and module_path(imported) is not None
+            and not name.startswith(imported + ".")]
+
+
+def test_no_module_lives_outside_a_room() -> None:
+    loose = [path.name for path in PACKAGE.glob("*.py") if path.name not in TOP_LEVEL]
+    rooms = sorted(path.name for path in PACKAGE.iterdir() if path.is_dir() and path.name != "__pycache__")
+    assert loose == [], f"modules outside a room: {loose}"
+    assert rooms == sorted(ROOMS), "a room was added or removed: give it its place in ROOMS"
+
+
+def test_rooms_import_only_rooms_below_them() -> None:
+    found = []
+    for name in every_module():
+        room = room_of(name)
+        if room not in ROOMS:
+            continue
+        for line, imported in muxc_imports(name):
+            other = room_of(imported)
+            if other in ROOMS and other != room and ROOMS[other] >= ROOMS[room]:
+                found.append(f"{module_path(name).relative_to(ROOT)}:{line}: {room} imports {imported} ({other})")
+    assert found == [], "a room imports a room at or above its level:\n" + "\n".join(found)
+
+
+def test_the_faces_reach_everything_through_app() -> None:
+    found = []
+    for face, allowed in FACES.items():
+        for name in every_module():
+            if room_of(name) != face:
+                continue
+            for line, imported in muxc_imports(name):
+                if room_of(imported) not in allowed:
+                    found.append(f"{module_path(name).relative_to(ROOT)}:{line}: imports {imported}")
+    assert found == [], "a face imports past app/:\n" + "\n".join(found)
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles = []
+    for start in graph:
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    cycles.append(sorted(component))
+    return cycles
+
+
+def test_no_two_files_import_each_other_in_a_circle() -> None:
+    graph = {name: {imported for _, imported in muxc_imports(name) if imported != name} for name in every_module()}
+    assert import_cycles(graph) == [], "modules importing each other in a circle (lazy imports count too)"
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert import_cycles(graph) == [["a", "b", "c"]]
+
+
+# --- one job, one implementation --------------------------------------------------------------------
+
+
+def test_the_checker_and_the_renderer_know_the_same_filters() -> None:
+    from muxc.lang.filters import MUXC_FILTERS
+    from muxc.run.templating import FILTERS
+
+    assert set(FILTERS) == MUXC_FILTERS

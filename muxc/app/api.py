@@ -37,7 +37,7 @@ class Project:
     @classmethod
     def discover(cls, directory: Path | None = None, config_path: Path | None = None,
                  environ: Mapping[str, str] | None = None) -> Project:
-        from muxc.app.paths import find_project_root
+        from muxc.base.userdirs import find_project_root
 
         root = directory.resolve() if directory is not None else find_project_root(Path.cwd())
         return cls(root, dict(os.environ) if environ is None else environ, config_path)
@@ -128,8 +128,8 @@ class WorkflowEntry:
 
 def find_workflows(project: Project) -> list[WorkflowEntry]:
     """Every workflow file in the lookup path, in lookup order; later duplicates are shadowed."""
-    from muxc.app.paths import workflow_dirs
     from muxc.base.resources import stdlib_dir
+    from muxc.base.userdirs import workflow_dirs
 
     entries: list[WorkflowEntry] = []
     seen: set[str] = set()

@@ -46,7 +46,7 @@ def prepare(project: Project, workflow: str, args: Mapping[str, str], options: B
 
 def _plan_cache(project: Project, path: Path, args: Mapping[str, str], options: BuildOptions
                 ) -> tuple[str | None, Path, Path]:
-    from muxc.app.paths import config_files, user_data_dir
+    from muxc.base.userdirs import config_files, user_data_dir
     from muxc.store import plancache
 
     files = config_files(project.root, project.environ) + ([project.config_path] if project.config_path else [])
@@ -94,11 +94,11 @@ def _assemble(project: Project, plan: Any, config: Any, options: BuildOptions, r
               report: Prepared) -> Build | None:
     if options.jobs <= 0:
         options = dataclasses.replace(options, jobs=config.defaults.jobs or 4)
-    from muxc.app.paths import user_data_dir
-    from muxc.run.fingerprint import Fingerprinter
-    from muxc.store.statedir import state_dir
-    from muxc.store.results import open_store
     from muxc.app.teams import UnknownTeam, select_team
+    from muxc.base.userdirs import user_data_dir
+    from muxc.run.fingerprint import Fingerprinter
+    from muxc.store.results import open_store
+    from muxc.store.statedir import state_dir
 
     try:
         team = select_team(config, options.team, Path.cwd(), project.root)
@@ -229,7 +229,7 @@ def _recover_apply(build: Build) -> None:
 
     if not (build.state_dir / APPLY_JOURNAL).exists():  # the usual case: no need to load the edit engine
         return
-    from muxc.store import applyjournal
+    from muxc.run import applyjournal
 
     journal = applyjournal.pending(build.state_dir)
     if journal is None:
@@ -314,3 +314,15 @@ def close(build: Build) -> None:
     if build.llm_log is not None:
         build.llm_log.close()
     build.store.close()
+
+
+def unknown_refresh(build: object, refresh: tuple[str, ...]) -> str | None:
+    """A message for a --refresh that names no step (a typo would otherwise refresh nothing)."""
+    from muxc.lang.validate import did_you_mean
+
+    names = [plan.name for plan in build.plan.steps]
+    for name in refresh:
+        if name not in names:
+            hint = did_you_mean(name, names) or "its steps are: " + ", ".join(names)
+            return f"--refresh {name}: `{build.plan.workflow}` has no step `{name}`; {hint}"
+    return None

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from muxc.app.sources import read_source
+from muxc.base.userdirs import config_files
 from muxc.config.build import build_config, merge
 from muxc.config.defaults import builtin_config
-from muxc.app.paths import config_files
 from muxc.config.schema import Config
 from muxc.config.validate import validate_config
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.source import SourceFile
-from muxc.app.sources import read_source
 
 
 def load_config(

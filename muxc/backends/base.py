@@ -8,12 +8,14 @@ their messages are already masked (no API key or bearer token ever appears in th
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 import msgspec
+
+from muxc.base.cancel import Cancel
+
+ProgressCallback = Callable[[int], None]  # characters received so far
 
 FailureKind = Literal[
     "auth",  # 401/403 on every credential
@@ -99,44 +101,6 @@ class BackendError(Exception):
 
     def __str__(self) -> str:
         return f"{self.backend}: {self.message}"
-
-
-class Cancel:
-    """A build-wide cancellation flag that waits can watch (Ctrl-C sets it).
-
-    ``child()`` makes a flag that is also set when this one is, but can be set on its own: a
-    parallel role cancels its remaining backends without cancelling the build."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self._lock = threading.Lock()
-        self._children: weakref.WeakSet[Cancel] = weakref.WeakSet()
-
-    def set(self) -> None:
-        self._event.set()
-        with self._lock:
-            children = list(self._children)
-        for child in children:
-            child.set()
-
-    def child(self) -> Cancel:
-        child = Cancel()
-        with self._lock:
-            self._children.add(child)
-        if self.is_set:
-            child.set()
-        return child
-
-    @property
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def wait(self, seconds: float) -> bool:
-        """Sleep up to ``seconds``; True if cancelled meanwhile."""
-        return self._event.wait(max(0.0, seconds))
-
-
-ProgressCallback = Callable[[int], None]  # characters received so far
 
 
 class Backend(Protocol):

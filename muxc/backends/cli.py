@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from muxc.base import process
 from muxc.backends.base import (
     BackendError,
     Cancel,
@@ -35,14 +34,15 @@ from muxc.backends.base import (
     ProgressCallback,
     Usage,
 )
-from muxc.backends.durations import parse_duration
-from muxc.backends.identity import ConfigIdentity, env_pairs
-from muxc.base.masking import SECRETS, Secrets, looks_secret, mask, mask_known
 from muxc.backends.http.protocol import cost_usd, parse_json
-from muxc.backends.retry import RetryPolicy, Tuning, wait_or_cancel
+from muxc.backends.identity import ConfigIdentity, env_pairs
 from muxc.backends.managed.slots import Slots, limit_for
+from muxc.backends.retry import RetryPolicy, Tuning, wait_or_cancel
+from muxc.base import process
+from muxc.base.masking import SECRETS, Secrets, looks_secret, mask, mask_known
 from muxc.config.env import expand, references
 from muxc.config.schema import BackendConfig, Defaults
+from muxc.lang.durations import to_seconds as parse_duration
 
 STDIN_THRESHOLD = 100_000  # bytes; Linux's per-argument limit (MAX_ARG_STRLEN) is 131072
 ARG_LIMIT = 131_072

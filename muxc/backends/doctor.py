@@ -32,11 +32,11 @@ from muxc.backends.base import BackendError, Cancel, CompletionRequest
 from muxc.backends.cli import which
 from muxc.backends.credentials import CredentialError, resolve
 from muxc.backends.http.client import ADAPTERS
+from muxc.backends.http.protocol import CUT_OFF
 from muxc.backends.identity import http_target, is_managed, public_url
 from muxc.backends.managed.supervisor import Supervisor
-from muxc.base.masking import SECRETS, Secrets, mask
-from muxc.backends.http.protocol import CUT_OFF
 from muxc.backends.registry import create_backend
+from muxc.base.masking import SECRETS, Secrets, mask
 from muxc.config.env import expand
 from muxc.config.schema import BackendConfig, Config
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from muxc.backends.http.anthropic import DEFAULT_BASE as ANTHROPIC_BASE
 from muxc.backends.base import BackendError
+from muxc.backends.http.anthropic import DEFAULT_BASE as ANTHROPIC_BASE
 from muxc.config.schema import BackendConfig
 
 LOCAL_UNAVAILABLE = (

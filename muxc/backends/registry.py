@@ -26,9 +26,12 @@ from muxc.backends.calls import CallLogger, LoggedBackend
 from muxc.backends.cli import CliBackend
 from muxc.backends.http.client import HttpBackend
 from muxc.backends.identity import http_target, is_managed
-from muxc.backends.managed.supervisor import COSTS_FILE, CostBook, Supervisor, managed_backend, new_run_id
-from muxc.base.masking import SECRETS, Secrets
+from muxc.backends.managed.costs import COSTS_FILE, CostBook
+from muxc.backends.managed.factory import managed_backend
+from muxc.backends.managed.hooks import new_run_id
+from muxc.backends.managed.supervisor import Supervisor
 from muxc.backends.retry import Tuning
+from muxc.base.masking import SECRETS, Secrets
 from muxc.config.schema import BackendConfig, Config, Defaults
 
 
@@ -100,7 +103,7 @@ class BackendPool:
     """The build's backends: created on first use, one per name, closed together.
 
     ``run_id`` reaches managed hooks as MUXC_RUN_ID (default: a new one); ``state_dir`` keeps
-    the start costs and hook logs (default: the project's ``.muxc/state``)."""
+    the start costs and hook logs (a build hands its state directory; default: ``.muxc/state``)."""
 
     def __init__(
         self,
@@ -180,10 +183,8 @@ class BackendPool:
     def _managed(self) -> Supervisor:
         """The build's one supervisor (the caller holds the pool's lock)."""
         if self.supervisor is None:
-            if self._state_dir is None:
-                from muxc.store.statedir import state_dir  # git-ignored, made on first use
-
-                self._state_dir = state_dir(Path(self._root))
+            if self._state_dir is None:  # a build hands its own; a pool made alone uses the project's
+                self._state_dir = Path(self._root) / ".muxc" / "state"
             costs = CostBook(self._state_dir / COSTS_FILE)
             self.supervisor = Supervisor(self.config.resources.slots, costs=costs)
         return self.supervisor

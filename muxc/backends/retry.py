@@ -21,8 +21,8 @@ import time
 import msgspec
 
 from muxc.backends.base import BackendError, Cancel
-from muxc.backends.durations import parse_duration
 from muxc.config.schema import BackendConfig
+from muxc.lang.durations import to_seconds as parse_duration
 
 
 class Tuning(msgspec.Struct, frozen=True):

@@ -39,7 +39,8 @@ from muxc.backends.base import (
     Usage,
 )
 from muxc.base.masking import mask
-from muxc.config.schema import Config, Execution, TeamConfig
+from muxc.config.schema import Config, TeamConfig
+from muxc.lang.roles import Execution, enabled_backends
 
 
 class RoleError(Exception):
@@ -159,8 +160,8 @@ def _enabled(config: Config, role: str, backends: list[str]) -> tuple[list[str],
             f"role {role!r} uses {_names(missing)} not configured; "
             + _unknown("backend", missing[0], config.backends)
         )
-    enabled = [name for name in backends if config.backends[name].enabled]
-    disabled = [name for name in backends if not config.backends[name].enabled]
+    enabled = enabled_backends(backends, config.backends)
+    disabled = [name for name in backends if name not in enabled]
     if not enabled:
         why = f" (disabled: {', '.join(disabled)})" if disabled else ""
         raise RoleError(f"role {role!r} has no enabled backend{why}; enable one or add a backend to the role")

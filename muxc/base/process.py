@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
-from muxc.backends.base import Cancel
+from muxc.base.cancel import Cancel
 
 POLL_S = 0.05
 LEFTOVER_GRACE_S = 0.5  # the command exited but a child keeps its pipes open

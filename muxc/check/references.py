@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from muxc.check.state import CheckState, Edge
 from muxc.diagnostics.span import Span
-from muxc.syntax.ast import Step
-from muxc.lang.validate import did_you_mean
 from muxc.lang.document import Array, Str
+from muxc.lang.validate import did_you_mean
+from muxc.syntax.ast import Step
 
 
 def check_references(state: CheckState) -> None:

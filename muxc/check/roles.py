@@ -10,8 +10,9 @@ from __future__ import annotations
 from muxc.check.state import CheckState
 from muxc.config.schema import Config
 from muxc.config.validate import check_role_backends
-from muxc.syntax.ast import Step
+from muxc.lang.roles import enabled_backends
 from muxc.lang.validate import did_you_mean
+from muxc.syntax.ast import Step
 
 
 def check_roles(state: CheckState) -> None:
@@ -43,11 +44,7 @@ def _check_role(state: CheckState, step: Step) -> None:
         return
     role = state.config.roles.get(step.role)
     # A role that lists no backends at all is reported once, where it is defined.
-    if role is not None and role.backends and not _enabled(role.backends, state.config):
+    if role is not None and role.backends and not enabled_backends(role.backends, state.config.backends):
         state.report("role-without-backends", f"role `{step.role}` has no enabled backend", span,
                      "nothing can answer", help="enable one of its backends or add another: "
                      + ", ".join(f"`{b}`" for b in role.backends))
-
-
-def _enabled(backends: list[str], config: Config) -> list[str]:
-    return [b for b in backends if b in config.backends and config.backends[b].enabled]

@@ -8,8 +8,8 @@ diagnostic points at the offending characters. What only the rendered text decid
 
 from __future__ import annotations
 
-from muxc.check.state import CheckState
 from muxc.base.pathrules import ALLOW_FLAG, NOT_A_FILE, OUTSIDE, PROTECTED_PLACE, template_refusal
+from muxc.check.state import CheckState
 from muxc.syntax.ast import Step
 
 # (label, help) per kind of refusal

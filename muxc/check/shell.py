@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 
+from muxc.check.state import CheckState, Template
 from muxc.lang import jinja as J
 from muxc.lang.shellscan import (
     ARITHMETIC,
@@ -25,7 +26,6 @@ from muxc.lang.shellscan import (
     UNREACHABLE,
     Scanner,
 )
-from muxc.check.state import CheckState, Template
 
 _WHERE = {QUOTED_HEREDOC: "the body of a quoted heredoc", COMMENT: "a shell comment",
           ARITHMETIC: "shell arithmetic $(( ))", DELIMITER: "a heredoc's delimiter word"}

@@ -12,12 +12,12 @@ from typing import Any
 
 import msgspec
 
-from muxc.lang.jinja import TemplateInfo
 from muxc.config.schema import Config
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.span import Span
-from muxc.syntax.ast import Step, Workflow
 from muxc.lang.document import Str
+from muxc.lang.jinja import TemplateInfo
+from muxc.syntax.ast import Step, Workflow
 
 
 class Edge(msgspec.Struct, frozen=True):

@@ -15,14 +15,14 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from muxc.lang import jinja as J
 from muxc.check.state import CheckState, Edge, Template
 from muxc.diagnostics.span import Span
-from muxc.syntax.ast import Step
-from muxc.lang.validate import did_you_mean
+from muxc.lang import jinja as J
 from muxc.lang.document import Array, Str
+from muxc.lang.filters import DOCUMENTED_FILTERS as OUR_FILTERS
+from muxc.lang.validate import did_you_mean
+from muxc.syntax.ast import Step
 
-OUR_FILTERS = frozenset({"shell_escape", "raw_shell", "json", "join", "lines", "trim", "default", "first", "last", "strftime"})
 STEP_FIELDS = ("output", "outputs", "failed", "error", "skipped", "backend", "backends", "duration_ms", "json")
 ROOT_FIELDS = {
     "team": ("name", "description", "detect", "verify", "roles"),

@@ -40,10 +40,10 @@ def doctor(ctx: click.Context, probe: bool) -> None:
     \b
     Exit status: 0 every enabled backend is usable, 1 otherwise.
     """
-    from muxc.backends.doctor import check_all
+    from muxc.app.inspect import doctor as check_backends
 
     project, config = _config(ctx)
-    results = check_all(config, project_root=project.root, environ=project.environ, probe=probe)
+    results = check_backends(config, project.root, project.environ, probe)
     team = _team(ctx, config, project)
     if globals_of(ctx).output == "json":
         echo_json({"backends": msgspec.to_builtins(results), "team": team.name if team else None})
@@ -54,36 +54,6 @@ def doctor(ctx: click.Context, probe: bool) -> None:
             click.echo(f"{mark} {result.backend} ({result.kind}): {result.detail}{probe_text}")
         click.echo(f"team: {team.name} (found {', '.join(team.detect)})" if team else "team: none detected")
     ctx.exit(0 if all(r.ok and (r.probe is None or r.probe.ok) for r in results) else 1)
-
-
-def _backend_row(config: Any, costs: dict[str, Any]) -> dict[str, Any]:
-    from muxc.backends.identity import identity, is_managed, reads_project
-
-    try:
-        described = identity(config)
-    except Exception as error:
-        described = {"kind": "invalid", "error": str(error)}
-    return {"name": config.name, "enabled": config.enabled, "kind": described.get("kind"),
-            "model": described.get("model"), "endpoint": described.get("base_url") or described.get("command"),
-            "reads_project": reads_project(config) if described.get("kind") != "invalid" else None,
-            "max_concurrent": config.max_concurrent, "managed": is_managed(config),
-            **_start_cost(config, costs.get(config.name)),
-            "defined_in": config.origin.file if config.origin else "<built-in>"}
-
-
-def _start_costs(root: Path) -> dict[str, Any]:
-    """Average start costs of managed backends in this project (``.muxc/state/backends.json``)."""
-    from muxc.backends.managed.supervisor import COSTS_FILE, CostBook
-
-    return CostBook(root / ".muxc" / "state" / COSTS_FILE).all()
-
-
-def _start_cost(config: Any, measured: Any) -> dict[str, Any]:
-    """The measured average, else the config's ``switch_cost_hint`` (seconds) until a start is measured."""
-    if measured is not None:
-        return {"start_cost_s": measured.average_s, "starts": measured.starts}
-    hint = config.managed.switch_cost_hint if config.managed is not None else None
-    return {"start_cost_s": hint, "starts": 0}
 
 
 def _start_text(row: dict[str, Any]) -> str:
@@ -112,9 +82,10 @@ def _team(ctx: click.Context, config: Any, project: Any) -> Any:
 def backends_command(ctx: click.Context) -> None:
     """List the configured backends (built-in ones included), where each is defined, and how long a
     managed one takes to start (a moving average over this project's builds)."""
+    from muxc.app.inspect import backend_rows
+
     project, config = _config(ctx)
-    costs = _start_costs(project.root)
-    rows = [_backend_row(b, costs) for b in config.backends.values()]
+    rows = backend_rows(config, project.root)
     if globals_of(ctx).output == "json":
         echo_json(rows)
         return
@@ -172,15 +143,12 @@ def logs(ctx: click.Context, limit: int, backend: str | None, step: str | None, 
 
     The log lives in the user data dir ($XDG_DATA_HOME/muxc/llm-log.db); keys never reach it.
     """
-    from muxc.app.paths import user_data_dir
-    from muxc.store.llm_log import LlmLog
+    from muxc.app.inspect import recent_calls
 
-    path = user_data_dir(globals_of(ctx).project().environ) / "llm-log.db"
-    if not path.exists():
+    entries = recent_calls(globals_of(ctx).project().environ, limit, backend, step)
+    if entries is None:
         click.echo("no LLM calls recorded yet", err=True)
         return
-    with LlmLog(path) as log:
-        entries = log.recent(limit, backend=backend, step=step)
     if globals_of(ctx).output == "json":
         echo_json(msgspec.to_builtins(entries))
         return

@@ -23,7 +23,7 @@ def parse_assignments(ctx: click.Context, values: tuple[str, ...], what: str) ->
 
 
 def build_options(options: dict, g: object, jobs: int | None) -> object:
-    from muxc.run.context import BuildOptions
+    from muxc.app.builds import BuildOptions
 
     return BuildOptions(
         jobs=jobs or 0,  # 0: from [defaults] jobs, else 4
@@ -83,7 +83,7 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
       muxc build fix file=src/lib.rs --refresh identify -j 8
     """
     from muxc.app.builds import close, execute, prepare
-    from muxc.store.statedir import LockHeld, StateError
+    from muxc.app.errors import LockHeld, StateError
     from muxc.ui.progress import reporter_for
 
     g = globals_of(ctx)
@@ -101,7 +101,9 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
         if g.output == "json":  # a program reading stdout still gets a document, with the reasons
             echo_json(_not_built(workflow, prepared, code))
         ctx.exit(code)
-    unknown = _unknown_steps(prepared.build, refresh)
+    from muxc.app.builds import unknown_refresh
+
+    unknown = unknown_refresh(prepared.build, refresh)
     if unknown:
         close(prepared.build)
         raise click.UsageError(unknown, ctx)
@@ -132,18 +134,6 @@ def _not_built(workflow: str, report: object, code: int) -> dict:
 
     return {"workflow": workflow, "success": False, "exit_code": code, "steps": [], "output": None,
             "diagnostics": [as_json_object(d, report.sources) for d in report.diagnostics]}
-
-
-def _unknown_steps(build: object, refresh: tuple[str, ...]) -> str | None:
-    """A message for a --refresh that names no step (a typo would otherwise refresh nothing)."""
-    from muxc.lang.validate import did_you_mean
-
-    names = [plan.name for plan in build.plan.steps]
-    for name in refresh:
-        if name not in names:
-            hint = did_you_mean(name, names) or "its steps are: " + ", ".join(names)
-            return f"--refresh {name}: `{build.plan.workflow}` has no step `{name}`; {hint}"
-    return None
 
 
 def _report(g: object, build: object, code: int, dry_run: bool) -> int:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from muxc.cli.common import echo_json, global_options, globals_of, plural, use_color
+from muxc.base.text import plural
+from muxc.cli.common import echo_json, global_options, globals_of, use_color
 
 FORMATS = ("full", "concise", "json", "github")
 

@@ -39,7 +39,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (RuntimeError, OSError) as error:
-            from muxc.store.statedir import StateError
+            from muxc.app.errors import StateError
 
             if isinstance(error, StateError):
                 _unusable(ctx, str(error))
@@ -95,10 +95,6 @@ def echo_json(data: Any) -> None:
     import msgspec
 
     click.echo(msgspec.json.format(msgspec.json.encode(data), indent=2).decode())
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _set_global(name: str) -> Any:

@@ -26,14 +26,13 @@ def _ecosystem_name(ctx: click.Context, given: str | None) -> str:
 
 
 def _open(ctx: click.Context, ecosystem: str | None) -> Any:
-    from muxc.app.paths import user_data_dir
-    from muxc.store.memory import MemoryDB
+    from muxc.app.inspect import open_memory
 
     name = _ecosystem_name(ctx, ecosystem)
-    data = user_data_dir(globals_of(ctx).project().environ)
-    if not (data / "memory" / f"{name}.db").exists():
+    found = open_memory(globals_of(ctx).project().environ, name)
+    if found is None:
         raise click.ClickException(f"no memory for ecosystem {name!r} yet (store steps create it)")
-    return MemoryDB.open(data, name)
+    return found
 
 
 def _emit(ctx: click.Context, rows: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 import click
@@ -12,8 +11,7 @@ from muxc.cli.common import echo_json, global_options, globals_of
 
 
 def _prepared(ctx: click.Context, workflow: str, args: tuple[str, ...], dry_run: bool = True) -> Any:
-    from muxc.app.builds import prepare
-    from muxc.run.events import SilentReporter
+    from muxc.app.builds import SilentReporter, prepare
 
     g = globals_of(ctx)
     options = build_options({"force": False, "refresh": (), "keep_going": True, "replay": False, "dry_run": dry_run,
@@ -40,7 +38,9 @@ def plan(ctx: click.Context, workflow: str, args: tuple[str, ...]) -> None:
     build = _prepared(ctx, workflow, args)
     try:
         if globals_of(ctx).output == "json":
-            echo_json(_plan_json(build))
+            from muxc.app.state import plan_json
+
+            echo_json(plan_json(build))
             return
         for step in build.plan.steps:
             click.echo(_plan_line(build, step))
@@ -49,6 +49,8 @@ def plan(ctx: click.Context, workflow: str, args: tuple[str, ...]) -> None:
 
 
 def _plan_line(build: Any, step: Any) -> str:
+    from muxc.app.state import key_templates
+
     parts = [f"{step.name} ({step.kind}"]
     if step.step.role:
         parts[0] += f" @{step.step.role}"
@@ -59,29 +61,10 @@ def _plan_line(build: Any, step: Any) -> str:
         parts.append(f"saves {build.targets[step.name].relative_to(build.root)}")
     if step.cache_ttl_ms is not None:
         parts.append("never cached" if step.cache_ttl_ms == 0 else f"cached for {step.step.cache}")
-    key = ["rendered " + ", ".join(_key_templates(step))] if _key_templates(step) else []
+    key = ["rendered " + ", ".join(key_templates(step))] if key_templates(step) else []
     key += ["project state" if step.reads_project else ""] + [f"{k}" for k in sorted(step.definition)]
     parts.append("key: " + ", ".join(k for k in key if k))
     return "  ".join(parts)
-
-
-def _key_templates(step: Any) -> list[str]:
-    from muxc.run.keys import templates_of
-
-    return list(templates_of(step))
-
-
-def _plan_json(build: Any) -> dict[str, Any]:
-    import msgspec
-
-    steps = []
-    for step in build.plan.steps:
-        steps.append({"name": step.name, "kind": step.kind, "deps": list(step.deps), "consumes": list(step.consumes),
-                      "role": step.step.role, "save": str(build.targets[step.name]) if step.name in build.targets
-                      else None, "definition": msgspec.to_builtins(step.definition),
-                      "templates": _key_templates(step), "reads_project": step.reads_project,
-                      "volatile": step.volatile, "cache_ttl_ms": step.cache_ttl_ms})
-    return {"workflow": build.plan.workflow, "args": build.plan.args, "final": build.plan.final, "steps": steps}
 
 
 @click.command()
@@ -100,7 +83,8 @@ def status(ctx: click.Context, workflow: str, args: tuple[str, ...]) -> None:
     directory muxc keeps its state in is unusable (the message names it).
     """
     from muxc.app.builds import close, execute
-    from muxc.store.statedir import LockHeld
+    from muxc.app.errors import LockHeld
+    from muxc.app.state import status_row
 
     build = _prepared(ctx, workflow, args)
     try:
@@ -108,7 +92,7 @@ def status(ctx: click.Context, workflow: str, args: tuple[str, ...]) -> None:
     except LockHeld as error:  # it would see half a build: wait for it
         raise click.ClickException(str(error)) from None
     try:
-        rows = [_status_row(build, step) for step in build.plan.steps]
+        rows = [status_row(build, step) for step in build.plan.steps]
     finally:
         close(done.build)
     if globals_of(ctx).output == "json":
@@ -119,24 +103,6 @@ def status(ctx: click.Context, workflow: str, args: tuple[str, ...]) -> None:
             for detail in row["details"]:
                 click.echo(detail)
     ctx.exit(0 if all(row["status"] == "up to date" for row in rows) else 1)
-
-
-def _status_row(build: Any, step: Any) -> dict[str, Any]:
-    from muxc.run.reasons import change_list
-
-    state = build.state(step.name)
-    if state.status in ("cached", "skipped"):
-        label = "up to date" if state.status == "cached" else "skipped (its `if` is false)"
-        reason = state.reason if state.status == "cached" else ""  # what a build does to its saved file
-        return {"step": step.name, "status": label, "reason": reason, "details": []}
-    if state.status == "failed":
-        return {"step": step.name, "status": "cannot tell", "reason": state.failure.message, "details": []}
-    details: list[str] = []
-    if state.components:
-        previous = build.latest.get(step.name)
-        changes = change_list(build, step, previous, state.components, state.rendered, detailed=True)
-        details = [line for change in changes for line in change.splitlines()[1:]]
-    return {"step": step.name, "status": "would run", "reason": state.reason, "details": details}
 
 
 @click.command()
@@ -166,35 +132,9 @@ def graph(ctx: click.Context, workflow: str, fmt: str) -> None:
     if checked is None:
         render_diagnostics(report)
         ctx.exit(1)
-    click.echo(_mermaid(checked) if fmt == "mermaid" else _dot(checked), nl=False)
+    from muxc.ui.graph import dot, mermaid
 
-
-def _edges(checked: Any) -> list[tuple[str, str, bool]]:
-    seen: dict[tuple[str, str], bool] = {}
-    for edge in checked.edges:
-        pair = (edge.upstream, edge.step)
-        seen[pair] = seen.get(pair, False) or edge.consumes
-    return [(a, b, consumes) for (a, b), consumes in seen.items()]
-
-
-def _node_label(step: Any) -> str:
-    return f"{step.name}\\n{step.type}" + (f" @{step.role}" if step.role else "")
-
-
-def _mermaid(checked: Any) -> str:
-    ids = {name: f"s{i}" for i, name in enumerate(checked.workflow.step_names)}
-    lines = ["flowchart TD"]
-    lines += [f'    {ids[s.name]}["{_node_label(s).replace(chr(92) + "n", "<br/>")}"]' for s in checked.workflow.steps]
-    lines += [f"    {ids[a]} {'-->' if consumes else '-.->'} {ids[b]}" for a, b, consumes in _edges(checked)]
-    return "\n".join(lines) + "\n"
-
-
-def _dot(checked: Any) -> str:
-    lines = [f'digraph "{checked.workflow.name}" {{', "    rankdir=TB;", "    node [shape=box];"]
-    lines += [f'    "{s.name}" [label="{_node_label(s)}"];' for s in checked.workflow.steps]
-    lines += [f'    "{a}" -> "{b}"' + ("" if consumes else " [style=dashed]") + ";"
-              for a, b, consumes in _edges(checked)]
-    return "\n".join([*lines, "}"]) + "\n"
+    click.echo(mermaid(checked) if fmt == "mermaid" else dot(checked), nl=False)
 
 
 @click.command()
@@ -207,20 +147,18 @@ def clean(ctx: click.Context, yes: bool) -> None:
     The next build runs everything again. Saved outputs (reports) are not touched, nor what a
     killed apply step left to put back (apply-journal, recovered/).
     """
-    from muxc.store.statedir import APPLY_JOURNAL, RECOVERED, BuildLock, LockHeld
+    from muxc.app.errors import LockHeld
+    from muxc.app.state import clean_state
 
     root = globals_of(ctx).project().root
-    directory = root / ".muxc" / "state"
-    if not directory.exists():
+    if not (root / ".muxc" / "state").exists():
         click.echo("nothing to clean", err=True)
         return
-    if not yes and not click.confirm(f"delete every cached result in {directory}?", err=True, default=False):
+    if not yes and not click.confirm(f"delete every cached result in {root / '.muxc' / 'state'}?", err=True,
+                                     default=False):
         ctx.exit(1)
     try:
-        with BuildLock(directory):
-            for child in directory.iterdir():
-                if child.name not in ("lock", ".gitignore", APPLY_JOURNAL, RECOVERED):
-                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+        directory = clean_state(root)
     except LockHeld as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"cleaned {directory}", err=True)
@@ -239,25 +177,18 @@ def forget(ctx: click.Context, workflow: str, steps: tuple[str, ...]) -> None:
       muxc forget rust-audit summary
     """
     from muxc.app.api import resolve_workflow, workflow_summary
-    from muxc.store.statedir import BuildLock, LockHeld, state_dir
-    from muxc.store.results import open_store
+    from muxc.app.errors import LockHeld
+    from muxc.app.state import forget_steps
 
     project = globals_of(ctx).project()
     path = resolve_workflow(project, workflow)
     if path is None:
         raise click.UsageError(f"no workflow named {workflow!r} (try `muxc list`)", ctx)
-    name = workflow_summary(path)[0] or workflow
-    directory = state_dir(project.root)
     try:
-        with BuildLock(directory):
-            store, damaged = open_store(directory / "cache.db")
-            if damaged:
-                click.echo(f"note: {damaged}", err=True)
-            try:
-                for step in steps:
-                    dropped = store.forget(name, step)
-                    click.echo(f"{step}: forgot {dropped} cached result{'s' if dropped != 1 else ''}", err=True)
-            finally:
-                store.close()
+        dropped, damaged = forget_steps(project.root, workflow_summary(path)[0] or workflow, steps)
+        if damaged:
+            click.echo(f"note: {damaged}", err=True)
+        for step, count in dropped:
+            click.echo(f"{step}: forgot {count} cached result{'s' if count != 1 else ''}", err=True)
     except LockHeld as error:
         raise click.ClickException(str(error)) from None

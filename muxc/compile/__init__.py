@@ -16,9 +16,9 @@ from muxc.compile.keys import digest_value
 from muxc.compile.plan import Plan, StepPlan
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.span import Span
-from muxc.syntax.ast import Step, Workflow
 from muxc.lang.durations import MAX_CACHE_MS, DurationError, to_ms
 from muxc.lang.validate import did_you_mean
+from muxc.syntax.ast import Step, Workflow
 
 if TYPE_CHECKING:  # types only: a cached plan is used without loading the checker
     from muxc.check.state import CheckedStep, CheckedWorkflow

@@ -15,8 +15,8 @@ import msgspec
 from muxc.config import schema as S
 from muxc.config.env import expand, missing
 from muxc.diagnostics.sink import DiagnosticSink
-from muxc.lang.validate import Context, build, did_you_mean
 from muxc.lang.document import Array, Str, Table
+from muxc.lang.validate import Context, build, did_you_mean
 
 TOP_LEVEL = ("defaults", "backends", "roles", "teams", "ecosystems", "budget", "resources", "cache")
 _SINGLE = {"defaults": S.Defaults, "budget": S.Budget, "resources": S.Resources, "cache": S.CacheConfig}

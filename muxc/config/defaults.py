@@ -7,7 +7,8 @@ no keys and no network. Any user or project config replaces these entries by nam
 
 from __future__ import annotations
 
-from muxc.config.schema import BackendConfig, Config, RoleConfig, TeamConfig
+from muxc.config.schema import BackendConfig, Config, TeamConfig
+from muxc.lang.roles import RoleConfig
 
 BUILTIN_ROLES: dict[str, str] = {
     "default": "general questions",

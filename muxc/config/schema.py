@@ -18,9 +18,7 @@ from typing import Any, Literal
 import msgspec
 
 from muxc.lang.origin import Origin
-
-Execution = Literal["first", "parallel", "fallback"]
-FailureKind = Literal["error", "timeout", "rate_limit", "auth", "connection", "server", "bad_response", "empty"]
+from muxc.lang.roles import Execution, RoleConfig
 
 
 class Price(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -83,17 +81,6 @@ class BackendConfig(msgspec.Struct, frozen=True):
     price: Price | None = None
     headers: dict[str, str] = {}
     managed: ManagedConfig | None = None
-    origin: Origin | None = None
-
-
-class RoleConfig(msgspec.Struct, frozen=True):
-    name: str
-    backends: list[str]
-    description: str = ""
-    execution: Execution = "first"
-    min_success: int = 1
-    stop_early: bool = False  # parallel: stop waiting once min_success answers are in
-    fallback_on: list[FailureKind] = []  # fallback: which failures move on (empty: any)
     origin: Origin | None = None
 
 

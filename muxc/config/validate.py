@@ -9,10 +9,11 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from muxc.config.env import references
-from muxc.config.schema import BackendConfig, Config, RoleConfig, RoleOverride
+from muxc.config.schema import BackendConfig, Config, RoleOverride
 from muxc.diagnostics.sink import DiagnosticSink
-from muxc.lang.validate import did_you_mean
 from muxc.lang.document import Array, Str
+from muxc.lang.roles import RoleConfig
+from muxc.lang.validate import did_you_mean
 
 
 def validate_config(config: Config, sink: DiagnosticSink) -> None:

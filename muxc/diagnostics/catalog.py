@@ -6,8 +6,7 @@ Codes are stable: never rename or reuse one. ``muxc explain CODE`` prints an ent
 
 from __future__ import annotations
 
-from muxc.diagnostics.codes import Code
-from muxc.diagnostics.model import Severity
+from muxc.diagnostics.model import Code, Severity
 
 E, W, N = Severity.ERROR, Severity.WARNING, Severity.NOTE
 

@@ -9,18 +9,7 @@ from __future__ import annotations
 
 import difflib
 
-import msgspec
-
-from muxc.diagnostics.model import Severity
-
-
-class Code(msgspec.Struct, frozen=True):
-    name: str
-    severity: Severity
-    title: str
-    explanation: str
-    example: str = ""
-    fix: str = ""
+from muxc.diagnostics.model import Code
 
 
 def _registry() -> dict[str, Code]:

@@ -63,3 +63,12 @@ class Diagnostic(msgspec.Struct, frozen=True):
         if label is None:
             return ("", -1, self.severity.rank, self.code, self.message)
         return (label.file, label.span.start, self.severity.rank, self.code, self.message)
+
+
+class Code(msgspec.Struct, frozen=True):
+    name: str
+    severity: Severity
+    title: str
+    explanation: str
+    example: str = ""
+    fix: str = ""

@@ -3,7 +3,7 @@
 ``"250ms"``, ``"30s"``, ``"5m"``, ``"1h30m"``, ``"7d"``. A bare integer means the field's unit
 (llm-mux: milliseconds for step and workflow ``timeout``, seconds for backend ``timeout``).
 
-This is the one duration parser (``muxc.backends.durations`` answers in seconds through it).
+This is the one duration parser; ``to_seconds`` gives backend settings in float seconds.
 Every duration it returns is finite and bounded: ``inf``, ``nan`` and ``1e308`` are user
 errors, never an ``OverflowError`` in a timer later. A wait (timeout, delay, interval) is at
 most ``MAX_WAIT_MS``: poll/epoll take a C int of milliseconds, so a longer one overflows the
@@ -67,3 +67,8 @@ def format_ms(ms: int) -> str:
         return f"{minutes}m{seconds}s" if seconds else f"{minutes}m"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+
+
+def to_seconds(value: int | float | str, unit: str = "s") -> float:
+    """Seconds for ``value`` (backend settings); bare numbers are in ``unit`` ("s" or "ms")."""
+    return to_ms(value, unit) / 1000

@@ -21,9 +21,9 @@ import msgspec
 
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.span import Span
+from muxc.lang.document import Array, Node, Str, Table, to_python, type_name
 from muxc.lang.durations import DurationError, DurationRangeError, to_ms
 from muxc.lang.origin import Origin
-from muxc.lang.document import Array, Node, Str, Table, to_python, type_name
 
 INVALID = object()
 

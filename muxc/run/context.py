@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from muxc.backends.base import Cancel
+from muxc.base.cancel import Cancel
 from muxc.compile.plan import Plan, StepPlan
 from muxc.config.schema import Config
 from muxc.run.events import Reporter

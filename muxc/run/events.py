@@ -2,7 +2,9 @@
 
 The runtime never prints: it tells a ``Reporter`` what happens (a step starts, is served from the
 cache, finishes, fails) and the UI decides how that looks (a live rich view on a terminal, plain
-lines otherwise, nothing in JSON mode). Reporters must be thread-safe: workers call them.
+lines otherwise, nothing in JSON mode). Reporters must be thread-safe: workers call them. An
+input step asks its question through the reporter too (``ask``), so the runtime never touches
+the terminal itself.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ class Reporter(Protocol):
     def step_finished(self, step: str, state: Any) -> None: ...
 
     def note(self, message: str) -> None: ...
+
+    def ask(self, question: str, options: list[str] | None, default: str | None) -> str | None:
+        """An input step's question to the person running the build; None when nobody answers."""
+        ...
 
     def build_finished(self, build: Any) -> None: ...
 
@@ -36,6 +42,9 @@ class SilentReporter:
 
     def note(self, message: str) -> None:
         pass
+
+    def ask(self, question: str, options: list[str] | None, default: str | None) -> str | None:
+        return None
 
     def build_finished(self, build: Any) -> None:
         pass

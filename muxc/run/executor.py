@@ -14,8 +14,8 @@ from typing import Any
 
 import msgspec
 
-from muxc.lang.shellscan import SHELL_FIELDS
 from muxc.compile.plan import StepPlan
+from muxc.lang.shellscan import SHELL_FIELDS
 from muxc.run import keys
 from muxc.run.context import CACHED, FAILED, NOT_REACHED, RAN, RUNNING, SKIPPED, Build, StepState
 from muxc.run.outcome import Produced, StepFailure

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import msgspec
 
-from muxc.compile.keys import digest_value
 from muxc.base.files import is_temporary
+from muxc.compile.keys import digest_value
 
 SKIP_DIRS = frozenset({".git", ".muxc", ".llm-mux", "node_modules", "target", "__pycache__", ".venv", "venv",
                        "dist", "build"})

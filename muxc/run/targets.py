@@ -18,9 +18,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from muxc.base.files import write_atomically
 from muxc.compile.plan import StepPlan
 from muxc.run.context import CACHED, Build, StepState
-from muxc.base.files import write_atomically
 from muxc.store.results import SavedFile
 
 

@@ -23,6 +23,7 @@ import jinja2
 import msgspec
 
 from muxc.compile.keys import normalize_text
+from muxc.run.flat import flat_template
 
 
 class Collector:
@@ -67,8 +68,6 @@ def render_marked(template: str, env: jinja2.Environment, compiled: Callable[[st
     """The template rendered with markers for values, and the collector that holds them.
 
     Raises Jinja's errors; the caller turns them into its own."""
-    from muxc.run.templating import flat_template
-
     collector = Collector()
     stack = _ACTIVE.__dict__.setdefault("collectors", [])
     stack.append(collector)

@@ -40,6 +40,7 @@ from typing import Any
 import msgspec
 from sqlite_utils.db import ForeignKey, Table
 
+from muxc.base.text import plural
 from muxc.store.sqlite import (
     Database,  # imports sqlite-utils the light way
     MuxcMigrations,
@@ -88,29 +89,25 @@ class StoreReport(msgspec.Struct, frozen=True):
         """One line for the step output, e.g. 'Stored 3 facts, 1 relationship, ... in <path>'."""
         if self.error is not None:
             return f"Nothing stored in {self.path}: {self.error}"
-        entities = _plural(self.entities.total, "entity", "entities")
+        entities = plural(self.entities.total, "entity", "entities")
         if self.properties_changed:
-            entities += f" ({_plural(self.properties_changed, 'property', 'properties')} changed)"
+            entities += f" ({plural(self.properties_changed, 'property', 'properties')} changed)"
         parts = [
-            _plural(self.facts.total, "fact"),
-            _plural(self.relationships.total, "relationship"),
+            plural(self.facts.total, "fact"),
+            plural(self.relationships.total, "relationship"),
             entities,
-            _plural(self.findings.total, "finding"),
+            plural(self.findings.total, "finding"),
         ]
         return f"Stored {', '.join(parts)} in {self.path}{self._tail()}"
 
     def _tail(self) -> str:
         tail = ""
         if self.skipped:
-            tail += f"; {_plural(self.skipped, 'item')} skipped"
+            tail += f"; {plural(self.skipped, 'item')} skipped"
         others = len(self.warnings) - self.skipped
         if others:
-            tail += f"; {_plural(others, 'warning')}"
+            tail += f"; {plural(others, 'warning')}"
         return tail
-
-
-def _plural(count: int, singular: str, plural: str | None = None) -> str:
-    return f"{count} {singular if count == 1 else plural or singular + 's'}"
 
 
 class _Tally:

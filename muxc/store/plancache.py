@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from muxc import __version__
+from muxc.base.files import write_atomically
 from muxc.compile.keys import digest_value
 from muxc.config.env import references
-from muxc.base.files import write_atomically
 
 KEEP = 32  # plans kept per project; the oldest are removed
 # Raise when what a plan holds changes meaning, so plans cached by an older muxc are not used.

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the AST imports config.schema, which imports syntax.origin: keep this package light
     from muxc.diagnostics.sink import DiagnosticSink
-    from muxc.syntax.ast import Workflow
     from muxc.lang.document import Document
+    from muxc.syntax.ast import Workflow
 
 
 def detect_format(path: str) -> str:

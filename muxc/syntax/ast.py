@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 import msgspec
 
-from muxc.config.schema import RoleConfig
-from muxc.lang.origin import Origin
 from muxc.lang.document import Str
+from muxc.lang.origin import Origin
+from muxc.lang.roles import RoleConfig
 
 StepKind = Literal["shell", "query", "apply", "store", "input"]
 STEP_KINDS: tuple[str, ...] = ("shell", "query", "apply", "store", "input")

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 
-from muxc.config.schema import RoleConfig
+from muxc.lang.document import Entry, Str
+from muxc.lang.origin import Origin
+from muxc.lang.roles import RoleConfig
 from muxc.syntax import emit_values as V
 from muxc.syntax.ast import Arg, Step, Workflow
 from muxc.syntax.fields import BODY_FIELD
-from muxc.lang.origin import Origin
-from muxc.lang.document import Entry, Str
 
 SHORTHAND = {"role": "@", "source": "from ", "save": "> "}
 HEADER_ATTRS = ("version", "timeout", "continue_on_error")

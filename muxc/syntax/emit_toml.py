@@ -8,11 +8,11 @@ front-ends are written above what they belong to. Large tables inside a step (su
 
 from __future__ import annotations
 
-from muxc.config.schema import RoleConfig
+from muxc.lang.document import Entry, Table
+from muxc.lang.origin import Origin
+from muxc.lang.roles import RoleConfig
 from muxc.syntax import emit_values as V
 from muxc.syntax.ast import Arg, Step, Workflow
-from muxc.lang.origin import Origin
-from muxc.lang.document import Entry, Table
 
 ROOT_ORDER = ("name", "description", "version", "timeout", "continue_on_error")
 

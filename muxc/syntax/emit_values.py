@@ -14,8 +14,8 @@ import re
 
 import msgspec
 
-from muxc.lang.strings import escape_basic, quote_basic
 from muxc.lang.document import Array, Entry, Node, Scalar, Str, Table
+from muxc.lang.strings import escape_basic, quote_basic
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 LINE_WIDTH = 100

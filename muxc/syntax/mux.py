@@ -22,9 +22,9 @@ from muxc.base import resources
 from muxc.diagnostics.model import Label
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.span import Span
-from muxc.syntax.fields import BODY_FIELD
-from muxc.lang.strings import StringError, decode
 from muxc.lang.document import Array, Document, Entry, Node, Scalar, Str, Table
+from muxc.lang.strings import StringError, decode
+from muxc.syntax.fields import BODY_FIELD
 
 _COMMENT = re.compile(r"#([^\n]*)")
 _OPEN, _CLOSE = {"LSQB", "LBRACE"}, {"RSQB", "RBRACE"}

@@ -14,15 +14,15 @@ from typing import Any
 
 import msgspec
 
-from muxc.config.schema import RoleConfig
 from muxc.diagnostics.model import Label
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.span import Span
+from muxc.lang.document import Array, Str, Table
+from muxc.lang.origin import Origin
+from muxc.lang.roles import RoleConfig
+from muxc.lang.validate import INVALID, Context, build, convert, did_you_mean
 from muxc.syntax import fields as F
 from muxc.syntax.ast import STEP_KINDS, Arg, Step, Workflow
-from muxc.lang.origin import Origin
-from muxc.lang.validate import INVALID, Context, build, convert, did_you_mean
-from muxc.lang.document import Array, Str, Table
 
 ROOT_KEYS = ("name", "description", "version", "timeout", "continue_on_error", "args", "roles", "steps")
 STEP_DURATIONS = {f.name: f.unit for f in F.STEP_FIELDS if f.unit}

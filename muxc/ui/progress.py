@@ -12,6 +12,7 @@ import time
 from typing import Any, TextIO
 
 from muxc.run.context import CACHED, FAILED, NOT_REACHED, RAN, RUNNING, SKIPPED
+from muxc.run.events import SilentReporter
 
 SYMBOLS = {RAN: "✓", CACHED: "·", FAILED: "✗", SKIPPED: "-", NOT_REACHED: " ", RUNNING: "…", "would run": "?"}
 LABELS = {RAN: "ran", CACHED: "cached", FAILED: "failed", SKIPPED: "skipped", NOT_REACHED: "not reached",
@@ -66,6 +67,11 @@ class PlainReporter:
     def note(self, message: str) -> None:
         self._line(f"  note: {message}")
 
+    def ask(self, question: str, options: list[str] | None, default: str | None) -> str | None:
+        from muxc.ui.ask import ask
+
+        return ask(question, options, default)
+
     def build_finished(self, build: Any) -> None:
         pass
 
@@ -82,9 +88,6 @@ class LiveReporter:
         self._rows: dict[str, tuple[str, float, str, str]] = {}  # step -> (status, start, kind, detail)
         self._live = Live(console=self.console, refresh_per_second=8, transient=False, get_renderable=self._table)
         self._started = False
-        from muxc.ui.ask import PAUSERS
-
-        PAUSERS.append((self._live.stop, self._live.start))
 
     def _table(self) -> Any:
         from rich.table import Table
@@ -120,6 +123,19 @@ class LiveReporter:
     def note(self, message: str) -> None:
         self.console.print(f"[yellow]note:[/] {message}")
 
+    def ask(self, question: str, options: list[str] | None, default: str | None) -> str | None:
+        """The live table stops while the question is on the terminal, then goes on."""
+        from muxc.ui.ask import ask
+
+        live = self._started
+        if live:
+            self._live.stop()
+        try:
+            return ask(question, options, default)
+        finally:
+            if live:
+                self._live.start()
+
     def build_finished(self, build: Any) -> None:
         for name, state in build.states.items():
             self.step_finished(name, state)
@@ -128,10 +144,17 @@ class LiveReporter:
             self._started = False
 
 
-def reporter_for(output: str, stream: TextIO | None = None) -> Any:
-    from muxc.run.events import SilentReporter
+class QuietReporter(SilentReporter):
+    """JSON and quiet modes: nothing on the terminal but an input step's question."""
 
+    def ask(self, question: str, options: list[str] | None, default: str | None) -> str | None:
+        from muxc.ui.ask import ask
+
+        return ask(question, options, default)
+
+
+def reporter_for(output: str, stream: TextIO | None = None) -> Any:
     if output in ("json", "quiet"):
-        return SilentReporter()
+        return QuietReporter()
     stream = stream or sys.stderr
     return LiveReporter() if stream.isatty() else PlainReporter(stream)

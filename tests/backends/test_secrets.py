@@ -9,10 +9,10 @@ import sqlite3
 import pytest
 
 from muxc.backends.base import BackendError, Cancel, CompletionRequest
-from muxc.base.masking import SECRETS
 from muxc.backends.registry import BackendPool
 from muxc.backends.retry import Tuning
 from muxc.backends.roles import resolve_role, run_role
+from muxc.base.masking import SECRETS
 from muxc.config.schema import BackendConfig, Config, RoleConfig
 from muxc.store.llm_log import LlmLog
 from tests.support.llm_server import RecordedRequest, Reply

@@ -8,10 +8,10 @@ import json
 import pytest
 
 from muxc.backends.credentials import Credential, CredentialPool
-from muxc.backends.durations import parse_duration
-from muxc.base.masking import Secrets, looks_secret, mask, mask_known, mask_value
-from muxc.backends.retry import RetryPolicy, parse_retry_after
 from muxc.backends.http.sse import BLANK, DONE, MALFORMED, TOO_DEEP, SseEvent, SseParser, decode
+from muxc.backends.retry import RetryPolicy, parse_retry_after
+from muxc.base.masking import Secrets, looks_secret, mask, mask_known, mask_value
+from muxc.lang.durations import to_seconds as parse_duration
 
 # -- masking ------------------------------------------------------------------------------------
 

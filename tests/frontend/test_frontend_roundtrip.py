@@ -15,9 +15,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from muxc.syntax import toml
 from muxc.diagnostics.sink import DiagnosticSink
-from muxc.syntax import parse_workflow
+from muxc.syntax import parse_workflow, toml
 from muxc.syntax.ast import Workflow
 from muxc.syntax.emit_mux import emit_mux
 from muxc.syntax.emit_toml import emit_toml

@@ -274,7 +274,7 @@ DYING_SERVER = Path(__file__).parent.parent / "support" / "dying_server.py"
 
 def dying_backend(hooks: Hooks, tmp_path: Path, answers: int) -> str:
     """Backend `srv`: the start hook runs a real server that exits after ``answers`` answers."""
-    from muxc.backends.managed.supervisor import free_port
+    from muxc.backends.managed.hooks import free_port
 
     port, pid = free_port(), tmp_path / "server.pid"
     url = f"http://127.0.0.1:{port}/v1"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from muxc.backends.base import BackendError, Cancel, CompletionRequest
-from muxc.backends.managed.supervisor import moving_average
+from muxc.backends.managed.costs import moving_average
 from muxc.backends.registry import BackendPool
 from muxc.config.schema import Config, Resources
 from tests.managed.conftest import Hooks

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from muxc.app.ecosystems import detect_ecosystem, ecosystem_summary
 from muxc.config.schema import EcosystemConfig, ProjectConfig
 from muxc.diagnostics.span import Span
-from muxc.app.ecosystems import detect_ecosystem, ecosystem_summary
 from muxc.lang.origin import Origin
 
 

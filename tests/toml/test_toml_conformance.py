@@ -22,8 +22,8 @@ import pytest
 
 import muxc.syntax.toml
 from muxc.diagnostics.span import Span
-from muxc.syntax.toml import TOMLError
 from muxc.lang.document import Array, Node, Str, Table
+from muxc.syntax.toml import TOMLError
 
 SUITE = Path(__file__).parent / "toml-test"
 REPO = Path(__file__).resolve().parents[2]

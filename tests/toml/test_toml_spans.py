@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import muxc.syntax.toml
 from muxc.diagnostics.span import Span
-from muxc.syntax.toml import TOMLError
 from muxc.lang.document import Array, Document, Scalar, Str, Table
+from muxc.syntax.toml import TOMLError
 
 
 def covered(doc: Document, span: Span) -> str:

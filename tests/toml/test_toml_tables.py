@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from muxc.base.resources import grammar_text
-from tools.toml_tables import build_tables, grammar_digest
 from muxc.syntax.toml._tables import TABLES
+from tools.toml_tables import build_tables, grammar_digest
 
 STALE = "grammar/toml.lark changed: run `python -m tools.toml_tables` to regenerate muxc/syntax/toml/_tables.py"
 

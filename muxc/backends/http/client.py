@@ -39,13 +39,10 @@ from typing import Any
 import httpx
 import msgspec
 
-from muxc.backends.http import netio
-from muxc.backends.http.anthropic import AnthropicAdapter
 from muxc.backends.base import BackendError, Cancel, Completion, CompletionRequest, ProgressCallback
 from muxc.backends.credentials import NO_KEY, Credential, CredentialError, CredentialPool, resolve
-from muxc.backends.durations import parse_duration
-from muxc.backends.identity import ConfigIdentity, public_url
-from muxc.base.masking import SECRETS, Secrets, looks_secret, mask, mask_known
+from muxc.backends.http import netio
+from muxc.backends.http.anthropic import AnthropicAdapter
 from muxc.backends.http.openai import OpenAIAdapter
 from muxc.backends.http.protocol import (
     Adapter,
@@ -58,11 +55,14 @@ from muxc.backends.http.protocol import (
     merged_params,
     parse_json,
 )
-from muxc.backends.retry import RetryPolicy, Tuning, parse_retry_after, wait_or_cancel
-from muxc.backends.managed.slots import Slots, limit_for
 from muxc.backends.http.sse import BLANK, Malformed, SseParser, decode
+from muxc.backends.identity import ConfigIdentity, public_url
+from muxc.backends.managed.slots import Slots, limit_for
+from muxc.backends.retry import RetryPolicy, Tuning, parse_retry_after, wait_or_cancel
+from muxc.base.masking import SECRETS, Secrets, looks_secret, mask, mask_known
 from muxc.config.env import expand, references
 from muxc.config.schema import BackendConfig, Defaults
+from muxc.lang.durations import to_seconds as parse_duration
 
 log = logging.getLogger(__name__)
 

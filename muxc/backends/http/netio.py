@@ -27,7 +27,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from muxc.backends.base import Cancel
+from muxc.base.cancel import Cancel
 
 SLICE = 0.1
 

@@ -37,9 +37,9 @@ from typing import IO, Any
 import msgspec
 
 from muxc.backends.base import BackendError, Cancel
-from muxc.backends.managed.supervisor import Settings
-from muxc.config.schema import BackendConfig, ManagedConfig
+from muxc.backends.managed.hooks import Settings
 from muxc.base.process import ProcessResult
+from muxc.config.schema import BackendConfig, ManagedConfig
 
 MODEL_NAME = "gemma-3-270m-q4_k_m"
 MODEL_FILE = MODEL_NAME + ".gguf"
@@ -80,7 +80,7 @@ def model_path(config: BackendConfig, root: Path, environ: Mapping[str, str]) ->
     if config.model:
         path = Path(os.path.expanduser(config.model))
         return path if path.is_absolute() else root / path
-    from muxc.app.paths import user_cache_dir
+    from muxc.base.userdirs import user_cache_dir
 
     return user_cache_dir(environ) / "models" / MODEL_FILE
 

@@ -43,23 +43,16 @@ backend in ``.muxc/state/backends.json`` as an exponential moving average (α = 
 observation taken as it is); see ``CostBook``.
 """
 
+
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
-import os
-import socket
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from typing import Any
 
-from muxc.base import process
 from muxc.backends.base import (
     Backend,
     BackendError,
@@ -69,232 +62,15 @@ from muxc.backends.base import (
     CompletionRequest,
     ProgressCallback,
 )
-from muxc.backends.durations import parse_duration
-from muxc.config.schema import BackendConfig, ManagedConfig
+from muxc.backends.managed.costs import CostBook
+from muxc.backends.managed.hooks import Lifecycle, Settings, how_it_ended, indented
 from muxc.base.process import ProcessResult
+from muxc.base.text import plural
 
 STOPPED, STARTING, RUNNING, STOPPING = "stopped", "starting", "running", "stopping"
 POLL_S = 0.1  # how often a waiting call looks at the cancel flag
-ALPHA = 0.3  # weight of the newest start-cost observation
 SETTLE_S = 10.0  # how long shutdown waits for an interrupted start to give up
-COSTS_FILE = "backends.json"
 MAX_RESTARTS = 2  # per backend and build: a server that keeps dying is reported, not restarted forever
-
-
-# -- settings -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Settings:
-    """A backend's ``managed`` table, with every duration in seconds."""
-
-    start_timeout: float
-    stop_timeout: float
-    health_timeout: float
-    health_interval: float
-    slots: int = 1
-    adopt_running: bool = True
-    keep_running: bool = False
-
-    @classmethod
-    def of(cls, managed: ManagedConfig) -> Settings:
-        return cls(
-            start_timeout=_seconds(managed, "start_timeout"),
-            stop_timeout=_seconds(managed, "stop_timeout"),
-            health_timeout=_seconds(managed, "health_timeout"),
-            health_interval=max(0.01, float(managed.health_interval)),
-            slots=managed.slots,
-            adopt_running=managed.adopt_running,
-            keep_running=managed.keep_running,
-        )
-
-
-def _seconds(managed: ManagedConfig, key: str) -> float:
-    """A duration field in seconds: a number (seconds, as the config loader keeps them) or a
-    string such as "90s"."""
-    return parse_duration(getattr(managed, key))
-
-
-# -- lifecycles ---------------------------------------------------------------------------------
-
-
-class Lifecycle(Protocol):
-    """How one backend is started, checked and stopped: shell hooks, or muxc's own local server."""
-
-    def has(self, hook: str) -> bool:
-        """Whether ``hook`` ("start", "stop", "health") is configured."""
-
-    def run(self, hook: str, env: Mapping[str, str], timeout_s: float, cancel: Cancel | None) -> ProcessResult:
-        """Run ``hook``; a result whose ``ok`` is true means success (for health: healthy)."""
-
-    def exited(self) -> ProcessResult | None:
-        """For a server muxc holds as a child: its result once it has exited, else None."""
-
-    def label(self, hook: str) -> str:
-        """``hook`` named for a message: "the start hook `./up.sh`"."""
-
-    def advice(self, hook: str, result: ProcessResult) -> str:
-        """What the user can do about this failure (one sentence), or ""."""
-
-
-class ShellHooks:
-    """The user's ``start``/``stop``/``health`` shell strings, each run with ``sh -c``."""
-
-    def __init__(self, managed: ManagedConfig, root: Path, log_dir: Path | None, name: str) -> None:
-        self._hooks = {"start": managed.start, "stop": managed.stop, "health": managed.health}
-        self._root = root
-        self._log = log_dir / f"{name}.log" if log_dir is not None else None
-
-    def has(self, hook: str) -> bool:
-        return bool(self._hooks.get(hook))
-
-    def run(self, hook: str, env: Mapping[str, str], timeout_s: float, cancel: Cancel | None) -> ProcessResult:
-        command = self._hooks[hook] or "true"
-        result = process.run(command, cwd=self._root, env=env, timeout_s=timeout_s, cancel=cancel,
-                             keep_background=hook == "start")
-        if hook != "health":  # polled often; its failures show up in the error instead
-            self._append_log(hook, result)
-        return result
-
-    def exited(self) -> ProcessResult | None:
-        return None  # a detached server is the hooks' business
-
-    def label(self, hook: str) -> str:
-        return f"the {hook} hook `{self._hooks.get(hook) or ''}`"
-
-    def advice(self, hook: str, result: ProcessResult) -> str:
-        where = f"; its output is in {self._log}" if self._log is not None else ""
-        return (f"run the hook by hand (with MUXC_PORT and MUXC_BASE_URL set) to see why{where}, "
-                "or route the role to another backend")
-
-    def _append_log(self, hook: str, result: ProcessResult) -> None:
-        if self._log is None:
-            return
-        with contextlib.suppress(OSError):  # the log helps; it must never fail a build
-            self._log.parent.mkdir(parents=True, exist_ok=True)
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-            with self._log.open("a", encoding="utf-8") as log:
-                log.write(f"--- {stamp} {hook}: exit {result.exit_code} in {result.duration_ms} ms"
-                          f"{' (' + result.stopped + ')' if result.stopped else ''}\n{result.stdout}{result.stderr}")
-
-
-# -- start costs --------------------------------------------------------------------------------
-
-
-def moving_average(previous: float | None, sample: float, alpha: float = ALPHA) -> float:
-    """The first observation is taken as it is; later ones move the average by ``alpha``."""
-    return sample if previous is None else alpha * sample + (1 - alpha) * previous
-
-
-@dataclass(frozen=True)
-class StartCost:
-    average_s: float
-    starts: int
-    last_s: float
-
-
-class CostBook:
-    """Start costs per backend, persisted in ``backends.json`` (written atomically: a temporary
-    file in the same directory, fsynced, then renamed; updates hold a lock file, so two muxc
-    processes never lose each other's entries). ``path`` None keeps them in memory only."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._memory: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> StartCost | None:
-        entry = self._read().get(name)
-        if not isinstance(entry, dict) or "start_s" not in entry:
-            return None
-        return StartCost(float(entry["start_s"]), int(entry.get("starts", 1)), float(entry.get("last_start_s", 0)))
-
-    def all(self) -> dict[str, StartCost]:
-        return {name: cost for name in self._read() if (cost := self.get(name)) is not None}
-
-    def record(self, name: str, seconds: float) -> StartCost:
-        entry = self._update(name, lambda entry: {
-            **entry, "start_s": round(moving_average(entry.get("start_s"), seconds), 4),
-            "starts": int(entry.get("starts", 0)) + 1, "last_start_s": round(seconds, 4),
-            "updated": round(time.time(), 3)})
-        return StartCost(entry["start_s"], entry["starts"], entry["last_start_s"])
-
-    def mark_running(self, name: str, running: bool) -> None:
-        """Record that this process started ``name`` (or no longer has it running)."""
-        self._update(name, lambda entry: {**entry, "started_by_pid": os.getpid()} if running else
-                     {key: value for key, value in entry.items() if key != "started_by_pid"})
-
-    def _update(self, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
-        """Rewrite one backend's entry under both locks (written only when it changed)."""
-        with self._lock, self._file_lock():
-            data = self._read()
-            entry = data.get(name) if isinstance(data.get(name), dict) else {}
-            changed = change(entry)
-            if changed != entry:
-                data[name] = changed
-                self._write(data)
-        return changed
-
-    def orphaned(self, name: str) -> bool:
-        """True when a muxc process that has died started ``name`` and never stopped it."""
-        entry = self._read().get(name)
-        pid = entry.get("started_by_pid") if isinstance(entry, dict) else None
-        if not isinstance(pid, int) or pid == os.getpid():
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except OSError:  # alive, another user's
-            return False
-        return False
-
-    def _read(self) -> dict[str, Any]:
-        if self.path is None:
-            return dict(self._memory)
-        try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return {}
-        backends = data.get("backends") if isinstance(data, dict) else None
-        return dict(backends) if isinstance(backends, dict) else {}
-
-    def _write(self, backends: dict[str, Any]) -> None:
-        if self.path is None:
-            self._memory = backends
-            return
-        with contextlib.suppress(OSError):  # a lost average costs a less accurate note, nothing more
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(prefix=".backends.", dir=self.path.parent)
-            try:
-                with os.fdopen(handle, "w") as out:
-                    json.dump({"version": 1, "backends": backends}, out, indent=1, sort_keys=True)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(temporary, self.path)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temporary)
-
-    @contextlib.contextmanager
-    def _file_lock(self) -> Iterator[None]:
-        if self.path is None:
-            yield
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError:
-            yield
-            return
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(handle)
-
-
-# -- the supervisor -----------------------------------------------------------------------------
 
 
 @dataclass
@@ -509,7 +285,7 @@ class Supervisor:
             with self._operation(entry):
                 result = entry.hooks.run("start", entry.env, limit, cancel)
             if not result.ok:
-                raise _StartFailed("start", result, f"{entry.hooks.label('start')} {_how(result, limit, 'start')}")
+                raise _StartFailed("start", result, f"{entry.hooks.label('start')} {how_it_ended(result, limit, 'start')}")
         self._await_health(entry, began + limit, cancel)
         return time.monotonic() - began
 
@@ -520,7 +296,7 @@ class Supervisor:
         while True:
             exited = entry.hooks.exited()
             if exited is not None:
-                how = _how(exited, settings.start_timeout, "start") + " before it was ready"
+                how = how_it_ended(exited, settings.start_timeout, "start") + " before it was ready"
                 raise _StartFailed("start", exited, f"{entry.hooks.label('start')} {how}")
             remaining = deadline - time.monotonic()
             result = entry.hooks.run("health", entry.env, max(0.05, min(settings.health_timeout, remaining)), cancel)
@@ -529,7 +305,7 @@ class Supervisor:
             if cancel.is_set:
                 raise BackendError("cancelled", entry.name, "interrupted while waiting for the backend to become healthy")
             if time.monotonic() + settings.health_interval > deadline:
-                last = result.error or (_how(result, settings.health_timeout, "health") if result.stopped
+                last = result.error or (how_it_ended(result, settings.health_timeout, "health") if result.stopped
                                         else f"exit code {result.exit_code}")
                 raise _StartFailed("health", result, f"{entry.hooks.label('health')} did not pass within "
                                    f"{settings.start_timeout:g}s of starting (start_timeout); last check: {last}")
@@ -545,12 +321,12 @@ class Supervisor:
         lines = [f"backend {entry.name!r} did not start: {failed.headline}"]
         tail = result.stderr_tail(lines=20)
         if tail:
-            lines.append("stderr ends:\n" + _indent(tail))
+            lines.append("stderr ends:\n" + indented(tail))
         cleanup = self._stop(entry)
         if entry.hooks.has("stop"):
             stop = entry.hooks.label("stop")
             lines.append(f"muxc ran {stop} to clean up." if cleanup is None or cleanup.ok else
-                         f"Cleaning up, {stop} failed too ({_how(cleanup, entry.settings.stop_timeout, 'stop')}).")
+                         f"Cleaning up, {stop} failed too ({how_it_ended(cleanup, entry.settings.stop_timeout, 'stop')}).")
         advice = entry.hooks.advice(hook, result)
         if advice:
             lines.append(advice[0].upper() + advice[1:] + ".")
@@ -574,7 +350,7 @@ class Supervisor:
             entry.state, entry.needs_stop = STOPPED, False
             entry.stops += 1
             if result is not None and not result.ok:
-                entry.stop_problems.append(_how(result, entry.settings.stop_timeout, "stop"))
+                entry.stop_problems.append(how_it_ended(result, entry.settings.stop_timeout, "stop"))
             self._cond.notify_all()
         return result
 
@@ -660,7 +436,7 @@ class Supervisor:
         count = len(entry.starts)
         started = (f"started {'once' if count == 1 else f'{count} times'} "
                    f"({', '.join(f'{s:.1f}s' for s in entry.starts)})" if count else "start interrupted")
-        average = f"; average start {cost.average_s:.1f}s over {_plural(cost.starts, 'start')}" if cost else ""
+        average = f"; average start {cost.average_s:.1f}s over {plural(cost.starts, 'start')}" if cost else ""
         if entry.restarts:
             times = "once" if entry.restarts == 1 else f"{entry.restarts} times"
             average += f"; its server died and was started again {times}"
@@ -671,34 +447,12 @@ class Supervisor:
         return f"backend {entry.name}: {started}{average}; {end}"
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'s' if count != 1 else ''}"
-
-
 class _StartFailed(Exception):
     """A start that did not come up: which hook, its result, and what happened in words."""
 
     def __init__(self, hook: str, result: ProcessResult, headline: str) -> None:
         super().__init__(headline)
         self.hook, self.result, self.headline = hook, result, headline
-
-
-def _how(result: ProcessResult, limit: float, hook: str) -> str:
-    if result.error:
-        return f"could not run: {result.error}"
-    if result.stopped == "timeout":
-        return f"timed out after {limit:g}s ({hook}_timeout) and its process group was killed"
-    if result.stopped == "cancelled":
-        return "was interrupted"
-    code = result.exit_code
-    return f"was killed by signal {code - 128}" if code is not None and code > 128 else f"exited with code {code}"
-
-
-def _indent(text: str) -> str:
-    return "\n".join("  " + line for line in text.splitlines())
-
-
-# -- the wrapper --------------------------------------------------------------------------------
 
 
 class ManagedBackend(BackendWrapper):
@@ -725,77 +479,3 @@ class ManagedBackend(BackendWrapper):
 
     def __getattr__(self, attribute: str) -> Any:
         return getattr(self.inner, attribute)
-
-
-def managed_backend(
-    config: BackendConfig,
-    supervisor: Supervisor,
-    build_inner: Callable[[BackendConfig], Backend],
-    *,
-    project_root: Path,
-    environ: Mapping[str, str],
-    run_id: str,
-    state_dir: Path | None,
-) -> ManagedBackend:
-    """Wrap ``config``'s backend in the supervisor's lifecycle (registering it there).
-
-    ``build_inner`` makes the backend that talks to the server (HTTP, or a CLI). Raises
-    ``BackendError(unavailable)`` when ``type = "local"`` lacks the ``local`` extra."""
-    log_dir = state_dir / "backends" if state_dir is not None else None
-    if config.type == "local":
-        from muxc.backends.managed import local
-
-        local.check_installed(config, project_root)
-        port = config.managed.port if config.managed and config.managed.port else free_port()
-        effective = local.server_config(config, f"http://127.0.0.1:{port}/v1")
-        hooks: Lifecycle = local.LocalServer(config, port=port, root=project_root, environ=environ,
-                                             log_dir=log_dir)
-        settings = local.settings(config)
-    else:
-        assert config.managed is not None
-        if _url(config) is None and not config.command:
-            raise BackendError("config", config.name, 'a managed backend needs base_url = "http://127.0.0.1:PORT/v1": '
-                               "the address of the server its start hook runs")
-        port = port_of(config)
-        effective = config
-        hooks = ShellHooks(config.managed, project_root, log_dir, config.name)
-        settings = Settings.of(config.managed)
-    env = hook_env(environ, config.name, effective, port, run_id)
-    supervisor.register(config.name, hooks, settings, env)
-    return ManagedBackend(build_inner(effective), supervisor)
-
-
-def port_of(config: BackendConfig) -> int:
-    """``managed.port``, else the port in the backend's URL, else a free loopback port."""
-    if config.managed is not None and config.managed.port:
-        return config.managed.port
-    url = _url(config)
-    if url is not None:
-        parts = urlsplit(url)
-        with contextlib.suppress(ValueError):
-            if parts.port:
-                return parts.port
-            return 443 if parts.scheme == "https" else 80
-    return free_port()
-
-
-def _url(config: BackendConfig) -> str | None:
-    if config.base_url:
-        return config.base_url
-    return config.command if config.command.startswith(("http://", "https://")) else None
-
-
-def hook_env(environ: Mapping[str, str], name: str, config: BackendConfig, port: int, run_id: str) -> dict[str, str]:
-    return {**environ, "MUXC_BACKEND": name, "MUXC_MODEL": config.model or "", "MUXC_PORT": str(port),
-            "MUXC_BASE_URL": _url(config) or "", "MUXC_RUN_ID": run_id}
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on now (the server binds it moments later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"

@@ -138,7 +138,7 @@ class _Attempts:
             raise
         finally:
             if self.journal is not None:  # the files are settled, one way or the other
-                from muxc.store import applyjournal
+                from muxc.run import applyjournal
 
                 applyjournal.clear(self.build.state_dir)
 
@@ -191,7 +191,7 @@ class _Attempts:
 
     def _journal(self, planned: Any) -> None:
         """Put the snapshot and what this attempt will write on disk before it writes anything."""
-        from muxc.store import applyjournal
+        from muxc.run import applyjournal
 
         journal = self.journal or applyjournal.Journal(self.build.plan.workflow, self.plan.name, self.snapshot)
         journal = msgspec.structs.replace(journal, snapshot=self.snapshot)

@@ -44,13 +44,12 @@ def _answer(build: Build, plan: StepPlan, context: dict[str, Any]) -> str | Step
 
 def _ask(build: Build, plan: StepPlan, context: dict[str, Any]) -> str | None:
     from muxc.run.templating import RenderError, render
-    from muxc.ui.ask import ask
 
     try:
         question = render(plan.step.prompt.value, context) if plan.step.prompt else plan.name
     except RenderError:
         question = plan.step.prompt.value if plan.step.prompt else plan.name
-    return ask(question.strip(), plan.step.options, plan.step.default)
+    return build.reporter.ask(question.strip(), plan.step.options, plan.step.default)
 
 
 def run(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any,

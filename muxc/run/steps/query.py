@@ -74,7 +74,8 @@ def pool_of(build: Build) -> Any:
         if build.backends is None:
             from muxc.backends.registry import BackendPool
 
-            build.backends = BackendPool(build.config, build.root, logger=build.llm_log, environ=build.environ)
+            build.backends = BackendPool(build.config, build.root, logger=build.llm_log, environ=build.environ,
+                                         state_dir=build.state_dir)
         return build.backends
 
 

@@ -12,10 +12,9 @@ opening bracket is its start offset and a closing bracket its end offset.
 from __future__ import annotations
 
 from muxc.diagnostics.span import Span
-from muxc.syntax.toml import _scalars
-from muxc.syntax.toml import _strings
-from muxc.syntax.toml._builder import KEYVAL, TABLE, TABLE_ARRAY, Builder
 from muxc.lang.document import Str
+from muxc.syntax.toml import _scalars, _strings
+from muxc.syntax.toml._builder import KEYVAL, TABLE, TABLE_ARRAY, Builder
 
 
 def _start_offset(token: str, start: int, end: int) -> int:

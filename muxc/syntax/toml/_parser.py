@@ -11,11 +11,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from muxc.lang.document import Document
 from muxc.syntax.toml._builder import MAX_DEPTH, Builder
 from muxc.syntax.toml._callbacks import RULES, TERMINALS
 from muxc.syntax.toml._lalr import Parser, SyntaxFailure, TooDeep
 from muxc.syntax.toml._messages import describe
-from muxc.lang.document import Document
 from muxc.syntax.toml.errors import Problem
 
 _BOM = "\ufeff"

@@ -1,0 +1,74 @@
+"""The backend layer and the stores, inspected: what ``doctor``, ``backends``, ``logs`` and
+``memory`` show, as data. Nothing here prints; the CLI does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from muxc.base.userdirs import user_data_dir
+
+
+def doctor(config: Any, root: Path, environ: Any, probe: bool) -> list[Any]:
+    """Can each configured backend answer (``probe``: with a one-token request too)?"""
+    from muxc.backends.doctor import check_all
+
+    return check_all(config, project_root=root, environ=environ, probe=probe)
+
+
+def backend_rows(config: Any, root: Path) -> list[dict[str, Any]]:
+    """One row per configured backend, with a managed one's measured start cost."""
+    costs = _start_costs(root)
+    return [_backend_row(backend, costs) for backend in config.backends.values()]
+
+
+def _backend_row(config: Any, costs: dict[str, Any]) -> dict[str, Any]:
+    from muxc.backends.identity import identity, is_managed, reads_project
+
+    try:
+        described = identity(config)
+    except Exception as error:
+        described = {"kind": "invalid", "error": str(error)}
+    return {"name": config.name, "enabled": config.enabled, "kind": described.get("kind"),
+            "model": described.get("model"), "endpoint": described.get("base_url") or described.get("command"),
+            "reads_project": reads_project(config) if described.get("kind") != "invalid" else None,
+            "max_concurrent": config.max_concurrent, "managed": is_managed(config),
+            **_start_cost(config, costs.get(config.name)),
+            "defined_in": config.origin.file if config.origin else "<built-in>"}
+
+
+def _start_costs(root: Path) -> dict[str, Any]:
+    """Average start costs of managed backends in this project (``.muxc/state/backends.json``)."""
+    from muxc.backends.managed.costs import COSTS_FILE, CostBook
+
+    return CostBook(root / ".muxc" / "state" / COSTS_FILE).all()
+
+
+def _start_cost(config: Any, measured: Any) -> dict[str, Any]:
+    """The measured average, else the config's ``switch_cost_hint`` (seconds) until a start is measured."""
+    if measured is not None:
+        return {"start_cost_s": measured.average_s, "starts": measured.starts}
+    hint = config.managed.switch_cost_hint if config.managed is not None else None
+    return {"start_cost_s": hint, "starts": 0}
+
+
+def recent_calls(environ: Any, limit: int, backend: str | None, step: str | None) -> list[Any] | None:
+    """The newest LLM calls of the log, or None when nothing was ever logged."""
+    from muxc.store.llm_log import LlmLog
+
+    path = user_data_dir(environ) / "llm-log.db"
+    if not path.exists():
+        return None
+    with LlmLog(path) as log:
+        return log.recent(limit, backend=backend, step=step)
+
+
+def open_memory(environ: Any, ecosystem: str) -> Any:
+    """The memory database of an ecosystem, or None when store steps never wrote one."""
+    from muxc.store.memory import MemoryDB
+
+    data = user_data_dir(environ)
+    if not (data / "memory" / f"{ecosystem}.db").exists():
+        return None
+    return MemoryDB.open(data, ecosystem)
