@@ -35,7 +35,6 @@ def digest_value(value: Any) -> str:
     return digest(canonical_json(value))
 
 
-_TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
@@ -43,5 +42,7 @@ def normalize_text(text: str) -> str:
     """Rendered text with cosmetic differences removed: trailing spaces, extra blank lines,
     leading and trailing blank space, and CRLF line endings."""
     text = text.replace("\r\n", "\n")
-    text = _TRAILING_SPACE.sub("", text)
+    # per line, not re.sub(r"[ \t]+$", re.M): that retries from every space of a run, which is
+    # quadratic in the run's length (a line of 100,000 spaces took minutes)
+    text = "\n".join(line.rstrip(" \t") for line in text.split("\n"))
     return _BLANK_RUNS.sub("\n\n", text).strip()

@@ -72,6 +72,12 @@ def location(label: Label, sources: Sources) -> tuple[int, int, int, int]:
 # --- full ------------------------------------------------------------------------------
 
 
+# A longer line is shown clipped around the label (with … at a cut end): a 1 MB line with a
+# diagnostic at each of its expressions would otherwise print the whole line for each of them.
+FRAME_CHARS = 160
+FRAME_CHARS_BEFORE = 40
+
+
 def _underline(source: SourceFile, label: Label, marker: str) -> tuple[int, str, str]:
     """(line number, display text of the line, underline text) for a label's first line."""
     line, column = source.line_col(label.span.start)
@@ -79,9 +85,14 @@ def _underline(source: SourceFile, label: Label, marker: str) -> tuple[int, str,
     end_line, end_column = source.line_col(label.span.end)
     last = end_column - 1 if end_line == line else len(text)
     last = max(last, column)  # an empty span still gets one marker
-    pad = _width(text[: column - 1])
-    width = max(1, _width(text[column - 1 : last]))
-    return line, _display(text), " " * pad + marker * width
+    start, stop = 0, len(text)
+    if len(text) > FRAME_CHARS:
+        start = max(0, min(column - 1 - FRAME_CHARS_BEFORE, len(text) - FRAME_CHARS))
+        stop = start + FRAME_CHARS
+    before, after = ("…" if start else ""), ("…" if stop < len(text) else "")
+    pad = len(before) + _width(text[start : column - 1])
+    width = max(1, _width(text[column - 1 : min(last, stop)]))
+    return line, before + _display(text[start:stop]) + after, " " * pad + marker * width
 
 
 def _frame(source: SourceFile, labels: Sequence[Label], color: bool, style: str, gutter: int) -> list[str]:
@@ -89,16 +100,16 @@ def _frame(source: SourceFile, labels: Sequence[Label], color: bool, style: str,
     rows.sort(key=lambda row: (row[0], not row[3].primary))
     bar = _paint(" " * gutter + " |", _BLUE, color)
     out = [bar]
-    previous = None
+    previous, shown = None, None
     for number, text, marks, label in rows:
         if previous is not None and number > previous + 1:
             out.append(_paint("...", _BLUE, color))
-        if number != previous:
+        if number != previous or text != shown:  # a clipped line may show another part of itself
             out.append(_paint(f"{number:>{gutter}} |", _BLUE, color) + (f" {text}" if text else ""))
         message = f" {label.message}" if label.message else ""
         mark_style = style if label.primary else _BLUE
         out.append(bar + " " + _paint(marks + message, mark_style, color))
-        previous = number
+        previous, shown = number, text
     return out
 
 

@@ -40,8 +40,7 @@ class Str(msgspec.Struct, frozen=True):
         """Source offset of decoded character ``index`` (``len(value)`` maps past the last one)."""
         if not self.pieces:
             return self.span.start
-        keys = [p[0] for p in self.pieces]
-        at = bisect.bisect_right(keys, index) - 1
+        at = bisect.bisect_right(self.pieces, index, key=_decoded_index) - 1  # no list: a body has a piece per line
         decoded, source = self.pieces[max(at, 0)]
         return source + (index - decoded)
 
@@ -50,6 +49,10 @@ class Str(msgspec.Struct, frozen=True):
         if end <= start:
             return Span.point(self.source_offset(start))
         return Span(self.source_offset(start), self.source_offset(end - 1) + 1)
+
+
+def _decoded_index(piece: tuple[int, int]) -> int:
+    return piece[0]
 
 
 class Scalar(msgspec.Struct, frozen=True):

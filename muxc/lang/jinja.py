@@ -12,8 +12,7 @@ tokens are matched to the reference's line, which keeps checking a clean workflo
 
 from __future__ import annotations
 
-import itertools
-from functools import cache
+from functools import cache, lru_cache
 
 import msgspec
 from jinja2 import Environment, nodes
@@ -232,8 +231,12 @@ class Token(msgspec.Struct, frozen=True):
     lineno: int
 
 
-def tokens(source: str) -> list[Token]:
-    """Jinja's tokens with their character offsets in ``source`` (best effort past errors)."""
+@lru_cache(maxsize=4)
+def tokens(source: str) -> tuple[Token, ...]:
+    """Jinja's tokens with their character offsets in ``source`` (best effort past errors).
+
+    Memoised: the shell-values pass, diagnostics' positions and rendering all read the same
+    texts, and lexing a huge one is the slow part."""
     out: list[Token] = []
     position = 0
     try:
@@ -245,7 +248,7 @@ def tokens(source: str) -> list[Token]:
                 position += len(value)
     except TemplateSyntaxError:
         pass
-    return out
+    return tuple(out)
 
 
 def _advance(source: str, position: int, kind: str, value: str) -> int:
@@ -264,42 +267,91 @@ def locate_chain(source: str, ref: Ref, depth: int, occurrence: int = 0) -> tupl
     """Offsets in ``source`` of ``ref``'s root (depth 0) or of its ``depth``-th path part.
 
     The ``occurrence``-th place on the reference's line that spells the whole chain wins (the
-    same chain written twice on a line is two references); failing that, the first that
-    spells its root."""
-    parts = [ref.root, *ref.path]
-    line = [t for t in tokens(source) if t.lineno == ref.lineno]
-    partial = None
-    for index, token in enumerate(line):
-        if token.kind != "name" or token.value != ref.root:
-            continue
-        spelled = _spell(line, index, parts)
-        if len(spelled) == len(parts):
-            partial = spelled
-            if occurrence == 0:
-                break
-            occurrence -= 1
-            continue
-        partial = partial or spelled
-    if partial is None:
+    same chain written twice on a line is two references; past the last, the last); failing
+    that, the first place that spells its root, as far as it spells the chain."""
+    parts = (ref.root, *ref.path)
+    line = _line_index(source, ref.lineno)
+    if line is None or not line.chains.get(parts[:1]):
         return None
-    token = partial[min(depth, len(partial) - 1)]
+    places = _spelling(line, parts)
+    start = places[min(occurrence, len(places) - 1)] if places else line.chains[parts[:1]][0]
+    spelled = _spell(line.tokens, start, parts)
+    token = spelled[min(depth, len(spelled) - 1)]
     return token.start, token.start + len(token.value)
 
 
-def _spell(line: list[Token], start: int, parts: list[str]) -> list[Token]:
-    """The tokens spelling a prefix of ``parts`` as a.b['c'] from ``line[start]``."""
-    found = [line[start]]
+# Positions are asked for once per diagnostic, and a huge template can have a diagnostic per
+# expression: the lexer runs once per source and each line is indexed once, so locating every
+# reference of a template takes time linear in its size, not quadratic.
+_AFTER = {"|": "filter", "is": "test", "not": "test"}  # a filter's name follows `|`, a test's `is (not)`
+_CHAIN_CAP = 8  # chains are indexed by their spelling up to this length; longer ones are rare
+
+
+class _Line(msgspec.Struct):
+    tokens: tuple[Token, ...]
+    chains: dict[tuple[str, ...], list[int]]  # a chain's spelling (each prefix) -> its root tokens' indices
+    after: dict[tuple[str, str], list[Token]]  # ("filter" | "test", name) -> its name tokens, in order
+
+
+@lru_cache(maxsize=4)
+def _lines(source: str) -> dict[int, tuple[Token, ...]]:
+    by_line: dict[int, list[Token]] = {}
+    for token in tokens(source):
+        by_line.setdefault(token.lineno, []).append(token)
+    return {lineno: tuple(line) for lineno, line in by_line.items()}
+
+
+@lru_cache(maxsize=64)
+def _line_index(source: str, lineno: int) -> _Line | None:
+    line = _lines(source).get(lineno)
+    if line is None:
+        return None
+    chains: dict[tuple[str, ...], list[int]] = {}
+    after: dict[tuple[str, str], list[Token]] = {}
+    for index, token in enumerate(line):
+        if token.kind != "name":
+            continue
+        spelling = tuple(value for _, value in _chain(line, index, _CHAIN_CAP))
+        for length in range(1, len(spelling) + 1):
+            chains.setdefault(spelling[:length], []).append(index)
+        kind = _AFTER.get(line[index - 1].value) if index else None
+        if kind is not None:
+            after.setdefault((kind, token.value), []).append(token)
+    return _Line(line, chains, after)
+
+
+def _spelling(line: _Line, parts: tuple[str, ...]) -> list[int]:
+    """The root tokens of the places on the line that spell all of ``parts``, in order."""
+    if len(parts) <= _CHAIN_CAP:
+        return line.chains.get(parts, [])
+    return [i for i in line.chains.get(parts[:_CHAIN_CAP], []) if len(_spell(line.tokens, i, parts)) == len(parts)]
+
+
+def _chain(line: tuple[Token, ...], start: int, most: int) -> list[tuple[Token, str]]:
+    """The tokens of the a.b['c'] chain from ``line[start]`` (at most ``most``), with the name or
+    key each spells."""
+    found = [(line[start], line[start].value)]
     index = start + 1
-    for part in parts[1:]:
-        if index + 1 < len(line) and line[index].value == "." and line[index + 1].value == part:
-            found.append(line[index + 1])
+    while len(found) < most:
+        if index + 1 < len(line) and line[index].value == ".":
+            found.append((line[index + 1], line[index + 1].value))
             index += 2
-        elif index + 2 < len(line) and line[index].value == "[" and _literal(line[index + 1]) == part:
-            found.append(line[index + 1])
+        elif index + 2 < len(line) and line[index].value == "[" and _literal(line[index + 1]) is not None:
+            found.append((line[index + 1], _literal(line[index + 1])))
             index += 3
         else:
             break
     return found
+
+
+def _spell(line: tuple[Token, ...], start: int, parts: tuple[str, ...]) -> list[Token]:
+    """The tokens spelling a prefix of ``parts`` as a.b['c'] from ``line[start]``."""
+    spelled = []
+    for (token, value), part in zip(_chain(line, start, len(parts)), parts):
+        if value != part:
+            break
+        spelled.append(token)
+    return spelled or [line[start]]
 
 
 def _literal(token: Token) -> str | None:
@@ -312,23 +364,20 @@ def _literal(token: Token) -> str | None:
 
 def locate_filter(source: str, use: Use, occurrence: int = 0) -> tuple[int, int] | None:
     """Offsets of a filter's name (the token after ``|`` on its line)."""
-    return _locate_after(source, use, occurrence, ("|",))
+    return _locate_after(source, use, occurrence, "filter")
 
 
 def locate_test(source: str, use: Use, occurrence: int = 0) -> tuple[int, int] | None:
     """Offsets of a test's name (the token after ``is`` or ``is not`` on its line)."""
-    return _locate_after(source, use, occurrence, ("is", "not"))
+    return _locate_after(source, use, occurrence, "test")
 
 
-def _locate_after(source: str, use: Use, occurrence: int, markers: tuple[str, ...]) -> tuple[int, int] | None:
-    toks = [t for t in tokens(source) if t.lineno == use.lineno]
-    seen = 0
-    for before, token in itertools.pairwise(toks):
-        if before.value in markers and token.kind == "name" and token.value == use.name:
-            if seen == occurrence:
-                return token.start, token.start + len(token.value)
-            seen += 1
-    return None
+def _locate_after(source: str, use: Use, occurrence: int, kind: str) -> tuple[int, int] | None:
+    line = _line_index(source, use.lineno)
+    places = line.after.get((kind, use.name), []) if line is not None else []
+    if occurrence >= len(places):
+        return None
+    return places[occurrence].start, places[occurrence].start + len(use.name)
 
 
 def locate_line(source: str, lineno: int) -> tuple[int, int]:

@@ -16,6 +16,8 @@ word, and heredocs whose delimiter is any shell word (``<<EOF``, ``<<'EOF'``, ``
 
 from __future__ import annotations
 
+from collections import deque
+
 # The template fields that are shell commands.
 SHELL_FIELDS = frozenset({"run", "verify"})
 
@@ -54,7 +56,7 @@ class Scanner:
     def __init__(self) -> None:
         self.state = BARE
         self.nested: list[list] = []  # open substitutions, innermost last: [state outside, closer, depth]
-        self.pending: list[Heredoc] = []  # heredocs opened on the current line, bodies not started
+        self.pending: deque[Heredoc] = deque()  # heredocs opened on the current line, bodies not started
         self.heredoc: Heredoc | None = None  # the body being read
         self.line: list[str] = []  # the current line so far (a heredoc body's terminator test)
         self.previous = "\n"  # the last character read (word starts)
@@ -89,8 +91,10 @@ class Scanner:
 
     def _incomplete(self, text: str, index: int) -> bool:
         """A piece ends inside an operator whose meaning the next piece decides (`<` + `<EOF`)."""
+        if len(text) - index > 3:  # asked at every character: no slice of the rest (quadratic on a long line)
+            return False
         tail = text[index:]
-        return len(tail) <= 3 and tail[0] in "<$" and any(op.startswith(tail) and op != tail
+        return tail[0] in "<$" and any(op.startswith(tail) and op != tail
                                                           for op in ("<<", "<<-", "$(", "$(("))
 
     def _advance(self, char: str) -> None:
@@ -224,7 +228,7 @@ class Scanner:
                 (line.lstrip("\t") if self.heredoc.strip_tabs else line) == self.heredoc.delimiter:
             self.heredoc = None
         if self.heredoc is None and self.pending:
-            self.heredoc = self.pending.pop(0)
+            self.heredoc = self.pending.popleft()
 
 
 def _shell_word(text: str, index: int) -> tuple[str, bool, int]:

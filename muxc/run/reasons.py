@@ -9,6 +9,8 @@ itself — with a short diff), the model or backends changed (old -> new), input
 from __future__ import annotations
 
 import difflib
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 from muxc.compile.plan import StepPlan
@@ -75,11 +77,74 @@ def _rendered(old: dict[str, Any], new: dict[str, Any], old_text: dict[str, str]
 
 
 def short_diff(old: str, new: str) -> str:
-    lines = list(difflib.unified_diff(old.splitlines(), new.splitlines(), "before", "now", lineterm="", n=1))
-    shown = lines[2:2 + MAX_DIFF_LINES]
-    if len(lines) - 2 > MAX_DIFF_LINES:
-        shown.append(f"... {len(lines) - 2 - MAX_DIFF_LINES} more lines")
+    """The first ``MAX_DIFF_LINES`` lines of a unified diff with one line of context, in time
+    linear in the texts (see ``_Trimmed``)."""
+    a, b = old.splitlines(), new.splitlines()
+    lines = _unified(a, b, _Trimmed(a, b).get_grouped_opcodes(1))
+    shown = list(itertools.islice(lines, MAX_DIFF_LINES))
+    more = sum(1 for _ in lines)
+    if more:
+        shown.append(f"... {more} more lines")
     return "\n".join("    " + line for line in shown)
+
+
+DIFF_WINDOW = 2000  # lines of each side's changed middle that difflib compares
+
+
+class _Trimmed(difflib.SequenceMatcher):
+    """difflib's opcodes with the common head and tail taken as equal without searching them, and
+    difflib run on at most ``DIFF_WINDOW`` lines of the changed middle (the rest is a replacement):
+    on a text with many repeated lines difflib is quadratic, and only the first lines are shown."""
+
+    def __init__(self, a: list[str], b: list[str]) -> None:
+        head = _common_length(a, b)
+        tail = _common_length(a[head:][::-1], b[head:][::-1])
+        self.head, self.a_end, self.b_end = head, len(a) - tail, len(b) - tail
+        super().__init__(None, a, b)
+
+    def get_opcodes(self) -> list[tuple[str, int, int, int, int]]:
+        head, a_end, b_end = self.head, self.a_end, self.b_end
+        a_cut, b_cut = min(a_end, head + DIFF_WINDOW), min(b_end, head + DIFF_WINDOW)
+        middle = difflib.SequenceMatcher(None, self.a[head:a_cut], self.b[head:b_cut]).get_opcodes()
+        codes = [("equal", 0, head, 0, head)] if head else []
+        codes += [(tag, i1 + head, i2 + head, j1 + head, j2 + head) for tag, i1, i2, j1, j2 in middle]
+        if a_cut < a_end or b_cut < b_end:
+            codes.append(("replace", a_cut, a_end, b_cut, b_end))
+        if a_end < len(self.a):
+            codes.append(("equal", a_end, len(self.a), b_end, len(self.b)))
+        return codes or [("equal", 0, 0, 0, 0)]
+
+
+def _common_length(a: list[str], b: list[str]) -> int:
+    count = 0
+    for left, right in zip(a, b):
+        if left != right:
+            break
+        count += 1
+    return count
+
+
+def _unified(a: list[str], b: list[str], groups: Iterator[list[tuple[str, int, int, int, int]]]) -> Iterator[str]:
+    """``difflib.unified_diff``'s lines after its two file headers, from grouped opcodes."""
+    for group in groups:
+        first, last = group[0], group[-1]
+        yield f"@@ -{_range(first[1], last[2])} +{_range(first[3], last[4])} @@"
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                yield from (" " + line for line in a[i1:i2])
+                continue
+            if tag in ("replace", "delete"):
+                yield from ("-" + line for line in a[i1:i2])
+            if tag in ("replace", "insert"):
+                yield from ("+" + line for line in b[j1:j2])
+
+
+def _range(start: int, stop: int) -> str:
+    """A unified diff's line range, as difflib writes it."""
+    length = stop - start
+    if length == 1:
+        return f"{start + 1}"
+    return f"{start + 1 if length else start},{length}"
 
 
 def _backends(old: Any, new: Any) -> str:

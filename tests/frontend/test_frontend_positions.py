@@ -266,3 +266,22 @@ def test_a_mux_syntax_error_after_non_ascii_text(check_text) -> None:
     text = 'workflow "café" "naïve — ünïcode"\n\nquery analyze @analyzer [timeout = "3m" retries = 2]: Find bugs\n'
     [error] = check_text("syntax.mux", text)
     assert (error["line"], error["column"]) == where(text, "retries")[:2]
+
+
+def test_every_repeat_of_a_mistake_points_at_its_own_place(check_text) -> None:
+    """The same unknown name, chain or filter many times on a line and on many lines: one
+    diagnostic each, at its own occurrence (positions are indexed once per template)."""
+    line = "    echo {{ y }} {{ steps.gone.output }} {{ x | nosuch }} {{ y }}{{ y }} {{ x | nosuch }}\n"
+    text = 'workflow w\n\narg x = "v"\n\nshell s:\n' + line * 300
+    found = check_text("w.mux", text)
+    places = {code: sorted((d["line"], d["column"]) for d in found if d["code"] == code)
+              for code in ("unknown-name", "unknown-step", "unknown-filter")}
+    columns = {code: sorted({c for _, c in spots}) for code, spots in places.items()}
+
+    def at(needle: str) -> list[int]:
+        return [i + 1 for i in range(len(line)) if line.startswith(needle, i)]
+
+    assert columns == {"unknown-name": [c + 3 for c in at("{{ y }}")], "unknown-step": at("gone"),
+                       "unknown-filter": at("nosuch")}
+    assert [len(spots) for spots in places.values()] == [900, 300, 600]
+    assert {n for n, _ in places["unknown-name"]} == set(range(6, 306))

@@ -81,6 +81,20 @@ def test_status_shows_a_diff_of_a_changed_command(built):
                           "tidy: up to date"]
 
 
+def test_status_diff_of_a_long_command_shows_the_changed_line_with_its_number(project):
+    """Thousands of repeated lines (difflib's slow case): the diff shows the one changed line,
+    numbered in the whole command, with a line of context on each side."""
+    body = [f"echo part {i % 7}" for i in range(3000)]
+    project.workflow("workflow w\n\nshell big:\n" + "".join(f"    {line}\n" for line in body))
+    project.build()
+    body[2500] = "echo changed"
+    project.workflow("workflow w\n\nshell big:\n" + "".join(f"    {line}\n" for line in body))
+    code, out = status(project)
+    assert code == 1
+    assert out.splitlines() == ["big: would run — command changed", "    @@ -2500,3 +2500,3 @@",
+                                "     echo part 0", "    -echo part 1", "    +echo changed", "     echo part 2"]
+
+
 def test_status_says_which_upstream_step_changed(built):
     built.write("src/a.txt", "beta\n")
     built.build("--max-calls", "1", code=1)  # review reruns; summary is not asked
