@@ -68,8 +68,8 @@ def main() -> None:
     from muxc.backends.managed.local import MODEL_FILE, missing_modules
     from muxc.backends.managed.local_server import ensure_model
     from muxc.backends.registry import BackendPool
-    from muxc.config.defaults import builtin_config
     from muxc.base.userdirs import user_cache_dir
+    from muxc.config.defaults import builtin_config
 
     config = builtin_config()
     missing = missing_modules(config.backends["local"])
