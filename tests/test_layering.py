@@ -217,7 +217,7 @@ def muxc_imports(name: str) -> list[tuple[int, str]]:
 
 def test_no_module_lives_outside_a_room() -> None:
     loose = [path.name for path in PACKAGE.glob("*.py") if path.name not in TOP_LEVEL]
-    rooms = sorted(path.name for path in PACKAGE.iterdir() if path.is_dir() and path.name != "__pycache__")
+    rooms = sorted(path.name for path in PACKAGE.iterdir() if (path / "__init__.py").is_file())
     assert loose == [], f"modules outside a room: {loose}"
     assert rooms == sorted(ROOMS), "a room was added or removed: give it its place in ROOMS"
 
