@@ -28,7 +28,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Mapping
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 import jinja2
@@ -38,6 +38,7 @@ from muxc.base import process
 from muxc.lang import shellscan as S
 from muxc.lang.jinja import has_syntax
 from muxc.run import tracked
+from muxc.run.templating import RenderError, jinja_message, make_environment, template_cache
 
 VALUE_VAR = "MUXC_V"
 FILE_VAR = "MUXC_F"
@@ -95,26 +96,14 @@ def _finalize(value: Any) -> str:
 
 @cache
 def _environment() -> jinja2.Environment:
-    from muxc.run.templating import FILTERS, MuxcUndefined
-
-    env = jinja2.Environment(undefined=MuxcUndefined, keep_trailing_newline=True, autoescape=False,
-                             finalize=_finalize)
-    env.filters.update(FILTERS)
-    env.filters.update(shell_escape=_unchanged, raw_shell=raw_shell)
-    return env
+    return make_environment(finalize=_finalize, shell_escape=_unchanged, raw_shell=raw_shell)
 
 
-@lru_cache(maxsize=1024)
-def _compiled(text: str) -> jinja2.Template:
-    from muxc.run.templating import without_comment_lines
-
-    return _environment().from_string(without_comment_lines(text))
+_compiled = template_cache(_environment, 1024)
 
 
 def render_command(template: str, context: Mapping[str, Any]) -> ShellCommand:
     """The command a shell template gives in ``context``; raises ``RenderError`` with the reason."""
-    from muxc.run.templating import RenderError, jinja_message
-
     if not has_syntax(template):
         return ShellCommand.literal(template)
     try:

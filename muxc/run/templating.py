@@ -103,30 +103,41 @@ FILTERS: dict[str, Callable[..., Any]] = {
 }
 
 
-@cache
-def environment() -> jinja2.Environment:
-    env = jinja2.Environment(undefined=MuxcUndefined, keep_trailing_newline=True, autoescape=False)
+def make_environment(finalize: Callable[[Any], Any] | None = None, **filters: Callable[..., Any]
+                     ) -> jinja2.Environment:
+    """muxc's Jinja environment: strict undefined values, the trailing newline kept, muxc's filters
+    (``filters`` replace some of them), and ``finalize`` run on every ``{{ }}`` output."""
+    env = jinja2.Environment(undefined=MuxcUndefined, keep_trailing_newline=True, autoescape=False,
+                             finalize=finalize)
     env.filters.update(FILTERS)
+    env.filters.update(filters)
     return env
 
 
-@lru_cache(maxsize=4096)
-def _compiled(text: str) -> jinja2.Template:
-    return environment().from_string(without_comment_lines(text))
+def template_cache(environment: Callable[[], jinja2.Environment], size: int) -> Callable[[str], jinja2.Template]:
+    """A memoised compiler of templates for ``environment`` (the same template renders per item)."""
+
+    @lru_cache(maxsize=size)
+    def compiled(text: str) -> jinja2.Template:
+        return environment().from_string(without_comment_lines(text))
+
+    return compiled
+
+
+@cache
+def environment() -> jinja2.Environment:
+    return make_environment()
 
 
 @cache
 def _tracking_environment() -> jinja2.Environment:
     from muxc.run.tracked import collect
 
-    env = jinja2.Environment(undefined=MuxcUndefined, keep_trailing_newline=True, autoescape=False, finalize=collect)
-    env.filters.update(FILTERS)
-    return env
+    return make_environment(finalize=collect)
 
 
-@lru_cache(maxsize=1024)
-def _compiled_tracking(text: str) -> jinja2.Template:
-    return _tracking_environment().from_string(without_comment_lines(text))
+_compiled = template_cache(environment, 4096)
+_compiled_tracking = template_cache(_tracking_environment, 1024)
 
 
 def render_tracked(text: str, context: Mapping[str, Any]) -> Tracked:
