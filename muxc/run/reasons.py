@@ -68,6 +68,9 @@ def _rendered(old: dict[str, Any], new: dict[str, Any], old_text: dict[str, str]
         if old.get("rendered", {}).get(field) == value:
             continue
         label = "command" if field == "run" else field
+        if not upstream and field in old_text and old_text.get(field) == new_text.get(field):
+            out.append(f"the same {label}, keyed the way this version of muxc keys it (once, after an upgrade)")
+            continue
         why = f"{label} changed because " + ", ".join(f"steps.{n}" for n in upstream) + " changed" if upstream \
             else f"{label} changed"
         if detailed and field in old_text and field in new_text:
