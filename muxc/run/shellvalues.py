@@ -42,6 +42,7 @@ from muxc.run.templating import RenderError, jinja_message, make_environment, te
 
 VALUE_VAR = "MUXC_V"
 FILE_VAR = "MUXC_F"
+SCRIPT_VAR = "MUXC_SCRIPT"  # a command too long for one argument is read from this file
 # Linux refuses one environment string over 128 KiB (and all of them past a few MiB): larger
 # values go through a private file that the command reads into the variable before it starts.
 ENV_VALUE_LIMIT = 64 * 1024
@@ -186,7 +187,8 @@ class Launch(msgspec.Struct, frozen=True):
 
 def launch(command: ShellCommand, scratch: str) -> Launch:
     """Small values as environment variables; large ones in files under ``scratch`` that the
-    script reads first (the caller creates the directory, private, only when there are files)."""
+    script reads first; a script too long to be one argument is itself read from a file there
+    (the caller creates the directory, private, only when there are files)."""
     env: dict[str, str] = {}
     files: dict[str, str] = {}
     preamble: list[str] = []
@@ -203,7 +205,12 @@ def launch(command: ShellCommand, scratch: str) -> Launch:
         # `; echo .` then `%.`: command substitution drops trailing new lines, which are data
         preamble.append(f'{VALUE_VAR}{number}=$(cat "${FILE_VAR}{number}"; echo .); '
                         f"{VALUE_VAR}{number}=${{{VALUE_VAR}{number}%.}}\n")
-    return Launch("".join(preamble) + command.text, env, files)
+    script = "".join(preamble) + command.text
+    if len(script.encode()) > ENV_VALUE_LIMIT:  # `sh -c` takes it as one argument: at most 128 KiB
+        files[f"{scratch}/script"] = script
+        env[SCRIPT_VAR] = f"{scratch}/script"
+        script = f'. "${SCRIPT_VAR}"'
+    return Launch(script, env, files)
 
 
 def run_with_values(command: ShellCommand, *, cwd: str | os.PathLike[str], environ: Mapping[str, str],

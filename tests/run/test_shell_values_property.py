@@ -115,3 +115,12 @@ def test_large_values_arrive_whole(out: Path, size: int) -> None:
     assert (out / "big").read_bytes().decode() == value
     assert int((out / "count").read_text()) == len(value.encode())
     assert sorted(p.name for p in out.iterdir()) == ["big", "count"]
+
+
+def test_a_command_longer_than_one_argument_runs_from_a_private_file(out: Path) -> None:
+    """A 300 KB command (its own text, not its values) is read from a private file by the shell."""
+    lines = [f"printf '%s\\n' 'line {n}' >> \"$OUT/long\"" for n in range(8000)]
+    _run("\n".join(lines) + "\nprintf '%s' {{ v }} > \"$OUT/value\"\n", "it's $(touch PWNED)", out)
+    assert (out / "long").read_text().splitlines() == [f"line {n}" for n in range(8000)]
+    assert (out / "value").read_text() == "it's $(touch PWNED)"
+    assert sorted(p.name for p in out.iterdir()) == ["long", "value"]
