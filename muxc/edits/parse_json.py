@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from muxc.edits.model import Edit, Found, Replace, Write
 from muxc.edits.outputtext import line_number
+from muxc.lang.llmjson import balanced_end, repair
 
 FORMAT = "json"
 EXPECTED = (
@@ -32,8 +33,6 @@ _EDIT_KEYS = ("path", "file", "edits")
 _ACTION_KEYS = ("old", "new", "content")
 _LOOKS_LIKE_JSON = re.compile(r'\{\s*"|\[\s*\{')
 _OPENS_AS_EDIT = re.compile(r'(\[\s*)?\{\s*"(path|file|edits)"')
-_VALID_ESCAPES = frozenset('"\\/bfnrtu')
-_CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # A broken candidate costs a Python-speed scan to the end of the output; after this many
 # the output is not JSON-with-mistakes and scanning on would only burn time.
 _MAX_REPAIRS = 20
@@ -144,10 +143,10 @@ def _decode(decoder: json.JSONDecoder, text: str, start: int, may_repair: bool) 
     except json.JSONDecodeError:
         pass
     except RecursionError:  # nested past what the parser follows: neither it nor its insides are edits
-        return _Candidate(skip_to=_balanced_end(text, start) or len(text))
+        return _Candidate(skip_to=balanced_end(text, start) or len(text))
     if not may_repair or not _LOOKS_LIKE_JSON.match(text, start):
         return _Candidate()
-    end = _balanced_end(text, start)
+    end = balanced_end(text, start)
     if end is None:
         # Unbounded, the rest of the output would always mention "path" somewhere: only an
         # edit that starts like one is reported (an LLM cut off mid-edit, typically).
@@ -157,7 +156,7 @@ def _decode(decoder: json.JSONDecoder, text: str, start: int, may_repair: bool) 
             repaired=True,
         )
     try:
-        return _Candidate(json.loads(_repair(text[start:end])), end, repaired=True)
+        return _Candidate(json.loads(repair(text[start:end])), end, repaired=True)
     except RecursionError:
         return _Candidate(problem=_problem(text[start:end], "it is nested too deeply to read"), repaired=True,
                           skip_to=end)
@@ -183,58 +182,3 @@ def _edit_shaped(value: object) -> bool:
     if isinstance(value, list) and value:
         return all(isinstance(item, dict) for item in value) and _edit_shaped(value[0])
     return False
-
-
-def _balanced_end(text: str, start: int) -> int | None:
-    """The offset just past the bracket that closes the one at ``start``; strings respected."""
-    depth, in_string, escaped = 0, False, False
-    for index in range(start, len(text)):
-        char = text[index]
-        if in_string:
-            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
-        elif char == '"':
-            in_string = True
-        elif char in "{[":
-            depth += 1
-        elif char in "}]":
-            depth -= 1
-            if depth == 0:
-                return index + 1
-    return None
-
-
-def _repair(candidate: str) -> str:
-    """Candidate JSON with LLM mistakes fixed: raw control characters and stray backslashes
-    inside strings are escaped, and commas before a closing bracket are dropped."""
-    out: list[str] = []
-    in_string, index = False, 0
-    while index < len(candidate):
-        char = candidate[index]
-        if in_string:
-            piece, index, in_string = _repair_string_char(candidate, index)
-        else:
-            in_string = char == '"'
-            piece = "" if char == "," and _closes_next(candidate, index + 1) else char
-            index += 1
-        out.append(piece)
-    return "".join(out)
-
-
-def _repair_string_char(candidate: str, index: int) -> tuple[str, int, bool]:
-    """(replacement, next index, still in string) for the character at ``index``."""
-    char = candidate[index]
-    if char == "\\":
-        following = candidate[index + 1 : index + 2]
-        if following and following in _VALID_ESCAPES:
-            return char + following, index + 2, True
-        return "\\\\", index + 1, True
-    if char == '"':
-        return char, index + 1, False
-    if ord(char) < 0x20:
-        return _CONTROL_ESCAPES.get(char, f"\\u{ord(char):04x}"), index + 1, True
-    return char, index + 1, True
-
-
-def _closes_next(candidate: str, index: int) -> bool:
-    rest = candidate[index:].lstrip()
-    return rest[:1] in ("}", "]")

@@ -50,6 +50,7 @@ MAX_DEPTH = 100  # levels of nested arrays and objects; far beyond any JSON a mo
 _CLOSERS = {"{": "}", "[": "]"}
 _CLOSING_AHEAD = re.compile(r"\s*[}\]]")
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_VALID_ESCAPES = frozenset('"\\/bfnrtu')
 
 
 class Extracted(msgspec.Struct, frozen=True):
@@ -124,23 +125,40 @@ def parse_list_items(text: str) -> list[Any]:
 
 
 def repair(text: str) -> str:
-    """Fix the common LLM faults: raw control characters in strings, trailing commas.
-
-    Outside strings, a comma followed only by whitespace before ``}`` or ``]`` is removed.
-    Inside strings, raw newlines, carriage returns, tabs and other control characters are escaped.
-    """
+    """Fix the common LLM faults in candidate JSON: raw control characters and stray backslashes
+    inside strings are escaped (``"C:\\dir"`` keeps its backslash), and a comma followed only by
+    white space before ``}`` or ``]`` is dropped. The one repair muxc has (edits use it too)."""
     out: list[str] = []
-    in_string = escaped = False
-    for index, char in enumerate(text):
+    in_string, index = False, 0
+    while index < len(text):
+        char = text[index]
         if in_string:
-            in_string, escaped = _string_step(char, escaped)
-            out.append(_escape_control(char))
-        elif char == "," and _closes_next(text, index + 1):
-            continue
+            piece, index, in_string = _repair_string_char(text, index)
         else:
             in_string = char == '"'
-            out.append(char)
+            piece = "" if char == "," and _closes_next(text, index + 1) else char
+            index += 1
+        out.append(piece)
     return "".join(out)
+
+
+def _repair_string_char(text: str, index: int) -> tuple[str, int, bool]:
+    """(replacement, next index, still in string) for the character at ``index`` in a string."""
+    char = text[index]
+    if char == "\\":
+        following = text[index + 1 : index + 2]
+        if following and following in _VALID_ESCAPES:
+            return char + following, index + 2, True
+        return "\\\\", index + 1, True
+    if char == '"':
+        return char, index + 1, False
+    return _escape_control(char), index + 1, True
+
+
+def balanced_end(text: str, start: int) -> int | None:
+    """The offset just past the bracket that closes the one at ``start`` (strings respected), or
+    None when it never closes or a mismatched bracket comes first."""
+    return _scan_from(text, start).get(start)
 
 
 def _header_end(text: str) -> int:
