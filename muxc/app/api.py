@@ -154,6 +154,47 @@ def resolve_workflow(project: Project, name: str) -> Path | None:
     return None
 
 
+def unknown_workflow(project: Project, name: str) -> str:
+    """The usage message for a workflow name or path that finds nothing, with a close name if any."""
+    from muxc.lang.validate import did_you_mean
+
+    names = sorted({entry.name for entry in find_workflows(project)})
+    hint = did_you_mean(name, names)
+    return f"no workflow named {name!r}; " + (hint if hint else "run `muxc list` to see them, or pass a path")
+
+
+def require_workflow(project: Project, name: str) -> Path:
+    """The workflow's path; raises ``UnknownWorkflow`` (a usage problem) when there is none."""
+    path = resolve_workflow(project, name)
+    if path is None:
+        raise UnknownWorkflow(unknown_workflow(project, name))
+    return path
+
+
+class UnknownWorkflow(LookupError):
+    """A workflow name or path the lookup path does not find: the command line is wrong."""
+
+
+def step_names(path: Path) -> list[str]:
+    """The step names of a workflow file, in order ([] when it does not parse)."""
+    workflow = parse_file(path, Report())
+    return [step.name for step in workflow.steps] if workflow is not None else []
+
+
+def unknown_steps(path: Path, workflow: str, steps: tuple[str, ...]) -> str | None:
+    """A usage message for the first of ``steps`` the workflow does not have, else None."""
+    from muxc.lang.validate import did_you_mean
+
+    names = step_names(path)
+    if not names:  # it does not parse: nothing to check against (what the cache holds can go)
+        return None
+    for step in steps:
+        if step not in names:
+            hint = did_you_mean(step, names) or ("its steps are: " + ", ".join(names) if names else "")
+            return f"`{workflow}` has no step `{step}`" + (f"; {hint}" if hint else "")
+    return None
+
+
 def workflow_summary(path: Path) -> tuple[str, str]:
     """(name, description) of a workflow file, reading as little as needed; errors give ("", "")."""
     report = Report()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from muxc.app.api import CheckReport, Project, check_file, load_config, resolve_workflow
+from muxc.app.api import CheckReport, Project, check_file, load_config, resolve_workflow, unknown_workflow
 from muxc.diagnostics.span import Span
 from muxc.run.context import Build, BuildOptions
 from muxc.run.events import Reporter, SilentReporter
@@ -25,15 +25,16 @@ class Prepared(CheckReport):
     build: Build | None = None
     workflow_path: Path | None = None
     usage_error: bool = False  # the command line was wrong (exit 2), not the workflow
+    usage: str | None = None  # what was wrong with it, when that is not a diagnostic in a file
 
 
 def prepare(project: Project, workflow: str, args: Mapping[str, str], options: BuildOptions,
             reporter: Reporter | None = None) -> Prepared:
     report = Prepared()
     path = resolve_workflow(project, workflow)
-    if path is None:
-        report.sink.report("unknown-workflow", f"no workflow named {workflow!r}", workflow, Span(0, 0), "",
-                           help="run `muxc list` to see the workflows muxc can find, or pass a path")
+    if path is None:  # no file to point into: a usage message, not a code frame
+        report.usage = unknown_workflow(project, workflow)
+        report.usage_error = True
         return report
     report.workflow_path = path
     compiled = _cached_plan(project, path, args, options) or _compile(project, path, args, options, report)
@@ -204,14 +205,20 @@ class Executed:
     build: Build
 
 
-def execute(build: Build) -> Executed:
-    """Run the build under the project's lock. Call ``close`` when done reading its results."""
+def execute(build: Build, lock: bool = True) -> Executed:
+    """Run the build under the project's lock. Call ``close`` when done reading its results.
+
+    Only a dry run may go without the lock (``lock=False``, what ``muxc status`` does): it writes
+    nothing a build reads, so it can look while another build runs."""
+    import contextlib
+
     from muxc.run.engine import run_build
     from muxc.store.statedir import BuildLock
 
+    assert lock or build.options.dry_run, "only a dry run may run without the build lock"
     _open_llm_log(build)
     try:
-        with BuildLock(build.state_dir):
+        with BuildLock(build.state_dir) if lock else contextlib.nullcontext():
             _recover_apply(build)
             code = run_build(build, on_forced_exit=lambda: build.reporter.build_finished(build))
             _retract_unproduced(build)

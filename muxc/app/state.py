@@ -1,16 +1,18 @@
 """The build state, looked at and managed: plan rows, status rows, clean and forget.
 
 What ``muxc plan``, ``status``, ``clean`` and ``forget`` show and do, as data; the CLI prints it.
-``clean`` and ``forget`` take the project's build lock: never while a build runs.
+``clean`` and ``forget`` take the project's build lock: never while a build runs. ``status`` only
+looks (a dry run with doit's index of its own), so it reads while a build runs and says so.
 """
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from muxc.store.statedir import APPLY_JOURNAL, RECOVERED, BuildLock, state_dir
+from muxc.store.statedir import APPLY_JOURNAL, RECOVERED, BuildLock, lock_holder, state_dir
 
 
 def key_templates(step: Any) -> list[str]:
@@ -48,6 +50,28 @@ def status_row(build: Any, step: Any) -> dict[str, Any]:
         changes = change_list(build, step, previous, state.components, state.rendered, detailed=True)
         details = [line for change in changes for line in change.splitlines()[1:]]
     return {"step": step.name, "status": "would run", "reason": state.reason, "details": details}
+
+
+@dataclass
+class Status:
+    rows: list[dict[str, Any]]
+    running: str | None  # the pid of a build running meanwhile: the rows show what it finished so far
+
+    @property
+    def up_to_date(self) -> bool:
+        return all(row["status"] == "up to date" for row in self.rows)
+
+
+def build_status(build: Any) -> Status:
+    """What a build would do, step by step, without taking the lock. Closes ``build``."""
+    from muxc.app.builds import close, execute
+
+    running = lock_holder(build.state_dir)
+    done = execute(build, lock=False)
+    try:
+        return Status([status_row(build, step) for step in build.plan.steps], running)
+    finally:
+        close(done.build)
 
 
 def clean_state(root: Path) -> Path | None:

@@ -57,6 +57,15 @@ def main(ctx: click.Context, directory: Path | None, team: str | None, output: s
       muxc check                      check every workflow muxc can find
       muxc build rust-audit outdir=reports/feb-audit
       muxc fmt review.toml --to mux   convert llm-mux TOML to the muxc language
+
+    \b
+    Exit status, the same for every command:
+      0    success (`status` too, whatever would run; `status --exit-code` gives 1 then)
+      1    a failure muxc found: errors in a workflow, a failed step, a build holding the lock
+      2    a usage problem: a bad or missing option or argument, an unknown workflow, step,
+           team or diagnostic code (the message names a close one when there is one)
+      3    a file or directory muxc needs is unusable (the message names it and the fix)
+      130  interrupted (what finished is kept)
     """
     ctx.obj = Globals(directory=directory, team=team, output="quiet" if quiet else output, debug=debug)
     if debug:

@@ -96,11 +96,7 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
     except StateError as error:
         _state_unusable(g, workflow, error)
     if prepared.build is None:
-        code = 2 if prepared.workflow_path is None else 1
-        render_diagnostics(prepared)
-        if g.output == "json":  # a program reading stdout still gets a document, with the reasons
-            echo_json(_not_built(workflow, prepared, code))
-        ctx.exit(code)
+        not_built(ctx, workflow, prepared)
     from muxc.app.builds import unknown_refresh
 
     unknown = unknown_refresh(prepared.build, refresh)
@@ -128,11 +124,24 @@ def _state_unusable(g: object, workflow: str, error: Exception) -> NoReturn:
     raise error
 
 
+def not_built(ctx: click.Context, workflow: str, prepared: object) -> NoReturn:
+    """A build that never started: exit 2 for a usage problem (an unknown workflow or team), 1 for
+    a workflow with errors. With ``--output json`` stdout still gets a document, with the reasons."""
+    code = 2 if prepared.usage_error else 1
+    if globals_of(ctx).output == "json":
+        echo_json(_not_built(workflow, prepared, code))
+    if prepared.usage is not None:
+        raise click.UsageError(prepared.usage, ctx)
+    render_diagnostics(prepared)
+    ctx.exit(code)
+
+
 def _not_built(workflow: str, report: object, code: int) -> dict:
     """The JSON document of a build that never started (the workflow has errors, or none was found)."""
     from muxc.diagnostics.render import as_json_object
 
     return {"workflow": workflow, "success": False, "exit_code": code, "steps": [], "output": None,
+            "error": report.usage,
             "diagnostics": [as_json_object(d, report.sources) for d in report.diagnostics]}
 
 

@@ -8,14 +8,13 @@ from pathlib import Path
 import click
 
 from muxc.base.text import plural
-from muxc.cli.common import echo_json, global_options, globals_of, use_color
+from muxc.cli.common import echo_json, global_options, globals_of, use_color, workflow_path
 
 FORMATS = ("full", "concise", "json", "github")
 
 
 def _targets(ctx: click.Context, names: tuple[str, ...], project: object) -> list[Path]:
     """Files as given, or workflows by name through the lookup path."""
-    from muxc.app.api import resolve_workflow
 
     paths: list[Path] = []
     for name in names:
@@ -29,10 +28,7 @@ def _targets(ctx: click.Context, names: tuple[str, ...], project: object) -> lis
         if path.exists():
             paths.append(path)
             continue
-        found = resolve_workflow(project, name)
-        if found is None:
-            raise click.UsageError(f"no workflow file or name {name!r} (try `muxc list`)", ctx)
-        paths.append(found)
+        paths.append(workflow_path(ctx, project, name))
     return paths
 
 

@@ -86,6 +86,16 @@ def globals_of(ctx: click.Context) -> Globals:
     return obj if obj is not None else Globals()
 
 
+def workflow_path(ctx: click.Context, project: Any, workflow: str) -> Path:
+    """The workflow's file; an unknown one is a usage error (exit 2) with a close name if any."""
+    from muxc.app.api import UnknownWorkflow, require_workflow
+
+    try:
+        return require_workflow(project, workflow)
+    except UnknownWorkflow as error:
+        raise click.UsageError(str(error), ctx) from None
+
+
 def use_color(stream: Any = None) -> bool:
     stream = stream or sys.stdout
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"

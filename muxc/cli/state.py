@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from muxc.cli.build import build_options, parse_assignments, render_diagnostics
-from muxc.cli.common import echo_json, global_options, globals_of
+from muxc.cli.build import build_options, not_built, parse_assignments, render_diagnostics
+from muxc.cli.common import echo_json, global_options, globals_of, workflow_path
 
 
 def _prepared(ctx: click.Context, workflow: str, args: tuple[str, ...], dry_run: bool = True) -> Any:
@@ -18,9 +18,9 @@ def _prepared(ctx: click.Context, workflow: str, args: tuple[str, ...], dry_run:
                              "max_cost": None, "max_calls": None, "answers": {}}, g, None)
     prepared = prepare(g.project(), workflow, parse_assignments(ctx, args, "argument"), options, SilentReporter())
     if prepared.build is None:
-        render_diagnostics(prepared)
-        ctx.exit(2 if prepared.workflow_path is None else 1)
+        not_built(ctx, workflow, prepared)
     return prepared.build
+
 
 
 @click.command()
@@ -70,39 +70,40 @@ def _plan_line(build: Any, step: Any) -> str:
 @click.command()
 @click.argument("workflow")
 @click.argument("args", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--exit-code", "exit_code", is_flag=True, help="Exit 1 when some step would run (for scripts).")
 @global_options
 @click.pass_context
-def status(ctx: click.Context, workflow: str, args: tuple[str, ...]) -> None:
+def status(ctx: click.Context, workflow: str, args: tuple[str, ...], exit_code: bool) -> None:
     """Say, for each step, whether it is up to date, or why it would run — with the difference.
 
     Nothing runs. For a step that would run, the changed part of its key is shown: which
-    files changed, the old and new model, or a short diff of the rendered prompt.
+    files changed, the old and new model, or a short diff of the rendered prompt. It reads
+    while a build runs (and says so): steps that build has not finished yet show as would run.
 
     \b
-    Exit status: 0 everything is up to date, 1 something would run, 2 usage, 3 a file or
-    directory muxc keeps its state in is unusable (the message names it).
-    """
-    from muxc.app.builds import close, execute
-    from muxc.app.errors import LockHeld
-    from muxc.app.state import status_row
+    Exit status: 0 the status is shown (with --exit-code: only when everything is up to date;
+    1 when something would run), 1 the workflow has errors, 2 usage, 3 a file or directory
+    muxc keeps its state in is unusable (the message names it).
 
-    build = _prepared(ctx, workflow, args)
-    try:
-        done = execute(build)
-    except LockHeld as error:  # it would see half a build: wait for it
-        raise click.ClickException(str(error)) from None
-    try:
-        rows = [status_row(build, step) for step in build.plan.steps]
-    finally:
-        close(done.build)
+    \b
+    Examples:
+      muxc status rust-audit
+      muxc status rust-audit --exit-code || muxc build rust-audit
+    """
+    from muxc.app.state import build_status
+
+    found = build_status(_prepared(ctx, workflow, args))
+    if found.running is not None:
+        click.echo(f"note: a build is running in this project (pid {found.running}); this is the state so far",
+                   err=True)
     if globals_of(ctx).output == "json":
-        echo_json(rows)
+        echo_json(found.rows)
     else:
-        for row in rows:
+        for row in found.rows:
             click.echo(f"{row['step']}: {row['status']}" + (f" — {row['reason']}" if row["reason"] else ""))
             for detail in row["details"]:
                 click.echo(detail)
-    ctx.exit(0 if all(row["status"] == "up to date" for row in rows) else 1)
+    ctx.exit(1 if exit_code and not found.up_to_date else 0)
 
 
 @click.command()
@@ -120,13 +121,11 @@ def graph(ctx: click.Context, workflow: str, fmt: str) -> None:
       muxc graph rust-audit > audit.mmd
       muxc graph rust-audit --format dot | dot -Tsvg > audit.svg
     """
-    from muxc.app.api import CheckReport, check_file, load_config, resolve_workflow
+    from muxc.app.api import CheckReport, check_file, load_config
 
     g = globals_of(ctx)
     project = g.project()
-    path = resolve_workflow(project, workflow)
-    if path is None:
-        raise click.UsageError(f"no workflow named {workflow!r} (try `muxc list`)", ctx)
+    path = workflow_path(ctx, project, workflow)
     report = CheckReport()
     checked = check_file(path, load_config(project, report), report).checked
     if checked is None:
@@ -176,14 +175,14 @@ def forget(ctx: click.Context, workflow: str, steps: tuple[str, ...]) -> None:
     Example:
       muxc forget rust-audit summary
     """
-    from muxc.app.api import resolve_workflow, workflow_summary
+    from muxc.app.api import unknown_steps, workflow_summary
     from muxc.app.errors import LockHeld
     from muxc.app.state import forget_steps
 
     project = globals_of(ctx).project()
-    path = resolve_workflow(project, workflow)
-    if path is None:
-        raise click.UsageError(f"no workflow named {workflow!r} (try `muxc list`)", ctx)
+    path = workflow_path(ctx, project, workflow)
+    if (unknown := unknown_steps(path, workflow, steps)) is not None:
+        raise click.UsageError(unknown, ctx)
     try:
         dropped, damaged = forget_steps(project.root, workflow_summary(path)[0] or workflow, steps)
         if damaged:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from muxc.cli.common import echo_json, global_options, globals_of
+from muxc.cli.common import echo_json, global_options, globals_of, workflow_path
 
 
 @click.command("list")
@@ -48,11 +48,9 @@ def show(ctx: click.Context, name: str, to: str | None) -> None:
       muxc show rust-audit
       muxc show rust-audit --to toml
     """
-    from muxc.app.api import format_file, resolve_workflow
+    from muxc.app.api import format_file
 
-    path = resolve_workflow(globals_of(ctx).project(), name)
-    if path is None:
-        raise click.UsageError(f"no workflow named {name!r} (try `muxc list`)", ctx)
+    path = workflow_path(ctx, globals_of(ctx).project(), name)
     if to is None:
         click.echo(path.read_text(encoding="utf-8"), nl=False)
         return

@@ -18,6 +18,7 @@ import os
 import signal
 import sqlite3
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -42,15 +43,16 @@ def task_name(index: int) -> str:
 
 
 class _Loader(TaskLoader2):
-    def __init__(self, build: Build) -> None:
+    def __init__(self, build: Build, dep_file: Path) -> None:
         super().__init__()
         self.build = build
+        self.dep_file = dep_file
 
     def setup(self, opt_values: dict[str, Any]) -> None:
         pass
 
     def load_doit_config(self) -> dict[str, Any]:
-        return {"dep_file": str(self.build.state_dir / "doit.db"), "backend": "sqlite3", "verbosity": 0,
+        return {"dep_file": str(self.dep_file), "backend": "sqlite3", "verbosity": 0,
                 "reporter": _QuietReporter, "check_file_uptodate": "timestamp"}
 
     def load_tasks(self, cmd: Any, pos_args: list[str]) -> list[Any]:
@@ -133,14 +135,19 @@ def run_build(build: Build, on_forced_exit: Callable[[], None] | None = None) ->
     args = ["-n", str(build.options.jobs), "-P", "thread"] if build.options.jobs > 1 else ["-n", "0"]
     if build.options.keep_going:
         args.append("--continue")
-    _reset_damaged_index(build.state_dir / "doit.db")
     restore = _install_interrupt(build, on_forced_exit)
     deadline = _start_deadline(build)
+    # a dry run (status, --dry-run) keeps doit's index to itself: it may run beside a real build
+    scratch = tempfile.TemporaryDirectory(prefix="muxc-dry-run-") if build.options.dry_run else None
+    dep_file = Path(scratch.name) / "doit.db" if scratch is not None else build.state_dir / "doit.db"
+    _reset_damaged_index(dep_file)
     try:
-        code = DoitMain(_Loader(build), config_filenames=()).run(args)
+        code = DoitMain(_Loader(build, dep_file), config_filenames=()).run(args)
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     finally:
+        if scratch is not None:
+            scratch.cleanup()
         # still under the interrupt handler: a Ctrl-C now kills the stop hook under way, and the
         # forced exit that follows it runs the stops again before leaving
         with contextlib.suppress(KeyboardInterrupt):

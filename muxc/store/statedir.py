@@ -133,3 +133,22 @@ class BuildLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def lock_holder(directory: Path) -> str | None:
+    """The pid of the build holding the lock, without taking it ("unknown" if it did not say), or
+    None when no build runs. A reader that only looks (``muxc status``) asks this instead of waiting."""
+    path = directory / "lock"
+    try:
+        handle = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.read(handle, 64).decode(errors="replace").strip() or "unknown"
+    else:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(handle)

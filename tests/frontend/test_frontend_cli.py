@@ -57,9 +57,9 @@ def test_check_exit_status(args: list[str], status: int, muxc, files: Path) -> N
 
 
 def test_check_of_an_unknown_name_says_how_to_find_the_right_one(muxc, files: Path) -> None:
-    result = muxc("check", "reveiw-typo", cwd=files)
+    result = muxc("check", "reveiw-typo", cwd=files)  # not close to any name: how to find them
     assert result.exit_code == 2
-    assert "no workflow file or name 'reveiw-typo' (try `muxc list`)" in result.stderr
+    assert "no workflow named 'reveiw-typo'; run `muxc list` to see them, or pass a path" in result.stderr
     assert result.stdout == ""
 
 
@@ -296,4 +296,4 @@ def test_show_prints_a_workflow_by_name_and_converts_it(muxc) -> None:
 def test_show_of_an_unknown_name_is_a_usage_error(muxc) -> None:
     result = muxc("show", "no-such-workflow")
     assert result.exit_code == 2
-    assert "no workflow named 'no-such-workflow' (try `muxc list`)" in result.stderr
+    assert "no workflow named 'no-such-workflow'; run `muxc list` to see them, or pass a path" in result.stderr

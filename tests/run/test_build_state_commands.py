@@ -35,7 +35,8 @@ def built(project):
 
 
 def status(project, *args):
-    result = project.cli("status", "w", *args)
+    """``muxc status w --exit-code``: 0 up to date, 1 something would run."""
+    result = project.cli("status", "w", "--exit-code", *args)
     return result.exit_code, result.stdout
 
 
@@ -51,6 +52,14 @@ def test_status_of_a_project_never_built(project):
         "tidy: would run — never built",
     ]
     assert project.ran() == [] and project.calls == 0
+
+
+def test_status_exits_0_unless_asked_for_an_exit_code(project):
+    project.workflow(CHAIN)
+    project.write("src/a.txt", "alpha\n")
+    plain = project.cli("status", "w")
+    assert plain.exit_code == 0 and plain.stdout.startswith("probe: would run — never built\n")
+    assert project.cli("status", "w", "--exit-code").exit_code == 1
 
 
 def test_status_when_up_to_date(built):
@@ -117,7 +126,7 @@ def test_status_says_the_model_changed(built):
 def test_status_as_json(built):
     built.write("src/a.txt", "beta\n")
     result = built.cli("status", "w", "--output", "json")
-    assert result.exit_code == 1
+    assert result.exit_code == 0  # without --exit-code, showing the status is success
     rows = json.loads(result.stdout)
     assert rows[0] == {"step": "probe", "status": "would run", "reason": "src/a.txt changed", "details": []}
     assert [row["status"] for row in rows] == ["would run", "would run", "would run", "up to date"]
@@ -198,6 +207,31 @@ def test_forget_an_unknown_workflow_is_a_usage_error(built):
     assert "no workflow named 'nope'" in result.stderr
 
 
+def test_forget_an_unknown_step_is_a_usage_error_with_the_close_name(built):
+    typo = built.cli("forget", "w", "reveiw")
+    assert typo.exit_code == 2
+    assert "Error: `w` has no step `reveiw`; did you mean `review`?" in typo.stderr
+    other = built.cli("forget", "w", "nosuchstep")
+    assert other.exit_code == 2
+    assert "Error: `w` has no step `nosuchstep`; its steps are: probe, review, summary, tidy" in other.stderr
+    assert built.build().ran == set()  # nothing was forgotten
+
+
+def test_an_unknown_workflow_is_a_usage_error_with_the_close_name_and_no_code_frame(built):
+    for command in (["build"], ["status"], ["plan"], ["graph"], ["show"], ["check"], ["forget", "--", "x"]):
+        args = [command[0], "ww", *command[1:]] if command[0] != "forget" else ["forget", "ww", "review"]
+        result = built.cli(*args)
+        assert result.exit_code == 2, args
+        assert "Error: no workflow named 'ww'; did you mean `w`?" in result.stderr, args
+        assert "-->" not in result.stderr and result.stdout == ""
+    far = built.cli("build", "zzzzzz")
+    assert "no workflow named 'zzzzzz'; run `muxc list` to see them, or pass a path" in far.stderr
+    missing = built.cli("build")
+    assert missing.exit_code == 2 and "Missing argument 'WORKFLOW'" in missing.stderr
+    team = built.cli("build", "w", "--team", "nosuch")
+    assert team.exit_code == 2 and "nosuch" in team.stderr
+
+
 def test_clean_empties_the_state(built):
     result = built.cli("clean", "--yes")
     assert result.exit_code == 0
@@ -248,7 +282,8 @@ def test_status_on_a_terminal_asks_no_question(project):
         """)
     controller, terminal = pty.openpty()
     try:
-        done = subprocess.run([sys.executable, "-m", "muxc", "status", "w"], cwd=project.root, env=project.env,
+        done = subprocess.run([sys.executable, "-m", "muxc", "status", "w", "--exit-code"], cwd=project.root,
+                              env=project.env,
                               stdin=terminal, capture_output=True, text=True, timeout=20)
     finally:
         os.close(terminal)
