@@ -26,6 +26,7 @@ from typing import Any
 
 import msgspec
 
+from muxc.backends.base import Usage
 from muxc.backends.calls import CallRecord
 from muxc.base.masking import SECRETS, Secrets, mask
 from muxc.store.sqlite import (
@@ -139,32 +140,21 @@ class LlmLog:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def record(
-        self,
-        *,
-        backend: str,
-        prompt: str,
-        status: str,
-        time: float | None = None,
-        workflow: str = "",
-        step: str = "",
-        model: str | None = None,
-        system: str | None = None,
-        response: str | None = None,
-        error: str | None = None,
-        input_tokens: int | None = None,
-        cached_input_tokens: int | None = None,
-        output_tokens: int | None = None,
-        cache_write_tokens: int | None = None,
-        latency_ms: int = 0,
-        cost_usd: float | None = None,
-        cache_key: str = "",
-        attempts: int = 1,
-    ) -> int:
-        """Store one call; returns its row id. Text is masked before it is written."""
-        # Every keyword argument is a column of the same name.
-        row: dict[str, Any] = {key: value for key, value in locals().items() if key not in ("self", "time")}
-        row["time"] = _timestamp(time)
+    def record(self, *, time: float | None = None, input_tokens: int | None = None,
+               cached_input_tokens: int | None = None, output_tokens: int | None = None,
+               cache_write_tokens: int | None = None, **fields: Any) -> int:
+        """Store one call given as keywords: a ``CallRecord``'s fields, its usage flattened."""
+        usage = Usage(input_tokens, cached_input_tokens, output_tokens, cache_write_tokens)
+        moment = datetime.now(UTC).timestamp() if time is None else time
+        return self.log_call(CallRecord(time=moment, usage=usage, **fields))
+
+    def log_call(self, record: CallRecord) -> int:
+        """The ``CallLogger`` interface: store a backend's ``CallRecord``, masked; returns its row id.
+
+        A row is the record's fields, its usage flattened into columns of the same names."""
+        row: dict[str, Any] = msgspec.structs.asdict(record)
+        row.update(msgspec.structs.asdict(row.pop("usage")))
+        row["time"] = _timestamp(record.time)
         for field in TEXT_FIELDS:
             if isinstance(row[field], str):
                 row[field] = mask(row[field], self._secrets)
@@ -174,30 +164,6 @@ class LlmLog:
         with self._lock, self._db.conn:
             cursor = self._db.conn.execute(f"insert into calls ({columns}) values ({marks})", list(row.values()))
             return int(cursor.lastrowid or 0)
-
-    def log_call(self, record: CallRecord) -> None:
-        """The ``CallLogger`` interface: store a backend's ``CallRecord``."""
-        usage = record.usage
-        self.record(
-            backend=record.backend,
-            prompt=record.prompt,
-            status=record.status,
-            time=record.time,
-            workflow=record.workflow,
-            step=record.step,
-            model=record.model,
-            system=record.system,
-            response=record.response,
-            error=record.error,
-            input_tokens=usage.input_tokens,
-            cached_input_tokens=usage.cached_input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            latency_ms=record.latency_ms,
-            cost_usd=record.cost_usd,
-            cache_key=record.cache_key,
-            attempts=record.attempts,
-        )
 
     __call__ = log_call
 
