@@ -64,6 +64,17 @@ def recent_calls(environ: Any, limit: int, backend: str | None, step: str | None
         return log.recent(limit, backend=backend, step=step)
 
 
+def memory_export(environ: Any, ecosystem: str) -> dict[str, Any]:
+    """Everything in an ecosystem's memory database; empty tables when store steps never wrote one."""
+    from muxc.store.memory import empty_export
+
+    found = open_memory(environ, ecosystem)
+    if found is None:
+        return empty_export(ecosystem)
+    with found as db:
+        return db.export()
+
+
 def open_memory(environ: Any, ecosystem: str) -> Any:
     """The memory database of an ecosystem, or None when store steps never wrote one."""
     from muxc.store.memory import MemoryDB

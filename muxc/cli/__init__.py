@@ -39,8 +39,9 @@ COMMANDS = {
 }
 
 
-@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="muxc", prog_name="muxc")
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]},
+             invoke_without_command=True, no_args_is_help=True)
+@click.option("--version", is_flag=True, help="Show the version and exit (with --output json: as JSON).")
 @click.option("-C", "--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               help="Run as if started in DIR (the project root).")
 @click.option("--team", help="Use this team instead of detecting one.")
@@ -49,7 +50,8 @@ COMMANDS = {
 @click.option("--quiet", is_flag=True, help="Same as --output quiet.")
 @click.option("--debug", is_flag=True, help="Write a debug log file and print its path.")
 @click.pass_context
-def main(ctx: click.Context, directory: Path | None, team: str | None, output: str, quiet: bool, debug: bool) -> None:
+def main(ctx: click.Context, version: bool, directory: Path | None, team: str | None, output: str, quiet: bool,
+         debug: bool) -> None:
     """muxc compiles multi-step LLM workflows to a cached build graph.
 
     \b
@@ -68,5 +70,21 @@ def main(ctx: click.Context, directory: Path | None, team: str | None, output: s
       130  interrupted (what finished is kept)
     """
     ctx.obj = Globals(directory=directory, team=team, output="quiet" if quiet else output, debug=debug)
+    if version:  # not click's eager --version: it would answer before --output json is read
+        _version(ctx.obj.output)
+        ctx.exit(0)
+    if ctx.invoked_subcommand is None:
+        raise click.UsageError("Missing command.", ctx)
     if debug:
         ctx.obj.start_debug_log()
+
+
+def _version(output: str) -> None:
+    from importlib.metadata import version
+
+    from muxc.cli.common import echo_json
+
+    if output == "json":
+        echo_json({"name": "muxc", "version": version("muxc")})
+    else:
+        click.echo(f"muxc, version {version('muxc')}")

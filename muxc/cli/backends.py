@@ -146,11 +146,11 @@ def logs(ctx: click.Context, limit: int, backend: str | None, step: str | None, 
     from muxc.app.inspect import recent_calls
 
     entries = recent_calls(globals_of(ctx).project().environ, limit, backend, step)
-    if entries is None:
-        click.echo("no LLM calls recorded yet", err=True)
-        return
     if globals_of(ctx).output == "json":
-        echo_json(msgspec.to_builtins(entries))
+        echo_json(msgspec.to_builtins(entries or []))
+        return
+    if not entries:
+        click.echo("no LLM calls recorded yet", err=True)
         return
     for entry in entries:
         tokens = f"{entry.input_tokens or '?'}→{entry.output_tokens or '?'} tok"

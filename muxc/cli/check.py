@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from muxc.base.text import plural
-from muxc.cli.common import echo_json, global_options, globals_of, use_color, workflow_path
+from muxc.cli.common import echo_json, global_options, globals_of, refuse_json, use_color, workflow_path
 
 FORMATS = ("full", "concise", "json", "github")
 
@@ -109,6 +109,7 @@ def fmt(ctx: click.Context, file: Path, to: str | None, write: bool, check_only:
     from muxc.app.api import format_file
     from muxc.diagnostics.render import render
 
+    refuse_json(ctx, "fmt writes a workflow file, not data; `muxc show FILE --output json` gives it as JSON")
     result = format_file(file, to)
     if result.text is None:
         # the refusal note (at the top of the file) says "fix the errors above": print it last
@@ -159,6 +160,9 @@ def explain(ctx: click.Context, code: str | None, list_all: bool) -> None:
     """
     from muxc.diagnostics.codes import all_codes, suggest
 
+    if (list_all or code is None) and globals_of(ctx).output == "json":
+        echo_json([_code_json(entry) for entry in all_codes().values()])
+        return
     if list_all or code is None:
         for entry in all_codes().values():
             click.echo(f"{entry.name:<26} {entry.severity.value:<8} {entry.title}")
@@ -169,14 +173,18 @@ def explain(ctx: click.Context, code: str | None, list_all: bool) -> None:
         hint = f" Did you mean {', '.join(close)}?" if close else " `muxc explain --list` shows them all."
         raise click.UsageError(f"no diagnostic code {code!r}.{hint}", ctx)
     if globals_of(ctx).output == "json":
-        echo_json({"code": entry.name, "severity": entry.severity.value, "title": entry.title,
-                   "explanation": entry.explanation, "example": entry.example, "fix": entry.fix})
+        echo_json(_code_json(entry))
         return
     click.echo(f"{entry.name} ({entry.severity.value}): {entry.title}\n\n{entry.explanation}\n")
     if entry.example:
         click.echo("Example:\n" + _indent(entry.example) + "\n")
     if entry.fix:
         click.echo("Fix:\n" + _indent(entry.fix))
+
+
+def _code_json(entry: object) -> dict:
+    return {"code": entry.name, "severity": entry.severity.value, "title": entry.title,
+            "explanation": entry.explanation, "example": entry.example, "fix": entry.fix}
 
 
 def _indent(text: str) -> str:

@@ -107,6 +107,13 @@ def echo_json(data: Any) -> None:
     click.echo(msgspec.json.format(msgspec.json.encode(data), indent=2).decode())
 
 
+def refuse_json(ctx: click.Context, why: str) -> None:
+    """With ``--output json``, a command whose result is not data says so (exit 2) instead of
+    printing text a program would fail to parse."""
+    if globals_of(ctx).output == "json":
+        raise click.UsageError(f"--output json: {why}", ctx)
+
+
 def _set_global(name: str) -> Any:
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         if value is None or value is False:

@@ -131,8 +131,11 @@ def graph(ctx: click.Context, workflow: str, fmt: str) -> None:
     if checked is None:
         render_diagnostics(report)
         ctx.exit(1)
-    from muxc.ui.graph import dot, mermaid
+    from muxc.ui.graph import as_data, dot, mermaid
 
+    if g.output == "json":  # the graph as data (--format picks a text form)
+        echo_json(as_data(checked))
+        return
     click.echo(mermaid(checked) if fmt == "mermaid" else dot(checked), nl=False)
 
 
@@ -149,18 +152,25 @@ def clean(ctx: click.Context, yes: bool) -> None:
     from muxc.app.errors import LockHeld
     from muxc.app.state import clean_state
 
-    root = globals_of(ctx).project().root
+    g = globals_of(ctx)
+    root = g.project().root
     if not (root / ".muxc" / "state").exists():
         click.echo("nothing to clean", err=True)
+        if g.output == "json":
+            echo_json({"cleaned": None})
         return
     if not yes and not click.confirm(f"delete every cached result in {root / '.muxc' / 'state'}?", err=True,
                                      default=False):
+        if g.output == "json":
+            echo_json({"cleaned": None})
         ctx.exit(1)
     try:
         directory = clean_state(root)
     except LockHeld as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"cleaned {directory}", err=True)
+    if g.output == "json":
+        echo_json({"cleaned": str(directory)})
 
 
 @click.command()
@@ -189,5 +199,7 @@ def forget(ctx: click.Context, workflow: str, steps: tuple[str, ...]) -> None:
             click.echo(f"note: {damaged}", err=True)
         for step, count in dropped:
             click.echo(f"{step}: forgot {count} cached result{'s' if count != 1 else ''}", err=True)
+        if globals_of(ctx).output == "json":
+            echo_json({"workflow": workflow, "forgotten": dict(dropped)})
     except LockHeld as error:
         raise click.ClickException(str(error)) from None

@@ -51,10 +51,13 @@ def show(ctx: click.Context, name: str, to: str | None) -> None:
     from muxc.app.api import format_file
 
     path = workflow_path(ctx, globals_of(ctx).project(), name)
-    if to is None:
-        click.echo(path.read_text(encoding="utf-8"), nl=False)
+    text = path.read_text(encoding="utf-8")
+    if to is not None:
+        result = format_file(path, to)
+        if result.text is None:
+            raise click.ClickException(f"{path} has errors; run `muxc check {path}`")
+        text = result.text
+    if globals_of(ctx).output == "json":
+        echo_json({"name": path.stem, "path": str(path), "format": to or path.suffix.lstrip("."), "text": text})
         return
-    result = format_file(path, to)
-    if result.text is None:
-        raise click.ClickException(f"{path} has errors; run `muxc check {path}`")
-    click.echo(result.text, nl=False)
+    click.echo(text, nl=False)

@@ -743,18 +743,19 @@ class MemoryDB:
 
     def export(self) -> dict[str, Any]:
         """Every table's rows by id, as plain JSON-serialisable values."""
-        tables = (
-            "facts",
-            "project_relationships",
-            "entities",
-            "entity_properties",
-            "findings",
-            "workflow_runs",
-        )
         return {
             "ecosystem": self.ecosystem,
-            **{table: self._rows(f"select * from [{table}] order by id") for table in tables},
+            **{table: self._rows(f"select * from [{table}] order by id") for table in EXPORT_TABLES},
         }
+
+
+# What ``export`` holds, one list of rows each (``empty_export`` for an ecosystem never written).
+EXPORT_TABLES = ("facts", "project_relationships", "entities", "entity_properties", "findings", "workflow_runs")
+
+
+def empty_export(ecosystem: str) -> dict[str, Any]:
+    """The export of an ecosystem store steps never wrote: the same document, with no rows."""
+    return {"ecosystem": ecosystem, **{table: [] for table in EXPORT_TABLES}}
 
 
 class _Context(msgspec.Struct, frozen=True):

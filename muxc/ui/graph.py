@@ -34,3 +34,10 @@ def dot(checked: Any) -> str:
     lines += [f'    "{a}" -> "{b}"' + ("" if consumes else " [style=dashed]") + ";"
               for a, b, consumes in _edges(checked)]
     return "\n".join([*lines, "}"]) + "\n"
+
+
+def as_data(checked: Any) -> dict[str, Any]:
+    """The graph as JSON-ready data: steps, and edges that say whether the step reads the other's result."""
+    return {"workflow": checked.workflow.name,
+            "steps": [{"name": s.name, "kind": s.type, "role": s.role} for s in checked.workflow.steps],
+            "edges": [{"from": a, "to": b, "reads": consumes} for a, b, consumes in _edges(checked)]}
