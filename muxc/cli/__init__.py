@@ -36,6 +36,7 @@ COMMANDS = {
     "logs": "muxc.cli.backends:logs",
     "memory": "muxc.cli.memory:memory",
     "ecosystems": "muxc.cli.memory:ecosystems",
+    "test": "muxc.cli.test:test",
 }
 
 

@@ -226,4 +226,9 @@ CATALOG: tuple[Code, ...] = (
          "not be rendered. The diagnostic shows the command, its exit code and the end of its stderr. Later builds "
          "rerun only what failed or was not reached.", "shell test: cargo test  # a failing test",
          "fix the cause, then run muxc build again"),
+    Code("test-failed", E, "A workflow test's expectation does not hold",
+         "`muxc test` built the workflow with the test's fixture and scripted answers, and this expectation "
+         "(in the test file) failed. The notes show what was expected and what the build produced.",
+         '[[test.expect]]\nstep = "summary"\ncontains = "LGTM"   # the scripted answer says "Looks good"',
+         "fix the workflow, or the expectation if the new behaviour is right (see docs/testing.md)"),
 )
