@@ -8,10 +8,10 @@ sources they point into. Nothing here prints or exits.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from muxc.config.schema import Config
 from muxc.diagnostics.model import Diagnostic, Severity
@@ -95,14 +95,31 @@ def parse_file(path: Path, report: Report) -> Workflow | None:
     return parse_workflow(source.text, source.path, report.sink)
 
 
-def check_file(path: Path, config: Config, report: CheckReport) -> Checked:
+def check_file(path: Path, config: Config, report: CheckReport,
+               environ: Mapping[str, str] | None = None) -> Checked:
+    """Parse and check one workflow; with ``environ``, also the ``${VAR}`` references of the
+    backends its roles reach (an unset one there is an error; elsewhere it does not matter)."""
     from muxc.check import check
 
     workflow = parse_file(path, report)
     checked = check(workflow, config, report.sink) if workflow is not None else None
+    if checked is not None and environ is not None:
+        check_reachable_env(checked.config, workflow.steps, environ, report.sink)
     result = Checked(str(path), workflow, checked)
     report.results.append(result)
     return result
+
+
+def roles_used(steps: Iterable[Any]) -> set[str]:
+    """The roles a workflow's steps ask: each query's (``default`` when it names none) and any named."""
+    return {step.role or "default" for step in steps if step.type == "query" or step.role}
+
+
+def check_reachable_env(config: Config, steps: Iterable[Any], environ: Mapping[str, str],
+                        sink: DiagnosticSink) -> None:
+    from muxc.config.build import backends_of_roles, check_env_references
+
+    check_env_references(config, environ, sink, backends_of_roles(config, roles_used(steps)))
 
 
 def check_paths(project: Project, paths: list[Path]) -> CheckReport:
@@ -111,7 +128,7 @@ def check_paths(project: Project, paths: list[Path]) -> CheckReport:
     report.config = load_config(project, report)
     targets = paths or [entry.path for entry in find_workflows(project)]
     for path in targets:
-        check_file(path, report.config, report)
+        check_file(path, report.config, report, project.environ)
     return report
 
 

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from muxc.app.api import CheckReport, Project, check_file, load_config, resolve_workflow, unknown_workflow
+from muxc.app.api import (
+    CheckReport,
+    Project,
+    check_file,
+    check_reachable_env,
+    load_config,
+    resolve_workflow,
+    unknown_workflow,
+)
 from muxc.diagnostics.span import Span
 from muxc.run.context import Build, BuildOptions
 from muxc.run.events import Reporter, SilentReporter
@@ -69,8 +77,9 @@ def _cached_plan(project: Project, path: Path, args: Mapping[str, str], options:
         return None
     plan, roles = cached
     report = Prepared()
-    config = load_config(project, report)
-    return None if report.errors else (plan, with_workflow_roles(config, roles))
+    config = with_workflow_roles(load_config(project, report), roles)
+    check_reachable_env(config, [step.step for step in plan.steps], project.environ, report.sink)
+    return None if report.errors else (plan, config)  # with errors: compiled again, to report them
 
 
 def _compile(project: Project, path: Path, args: Mapping[str, str], options: BuildOptions,
@@ -79,7 +88,7 @@ def _compile(project: Project, path: Path, args: Mapping[str, str], options: Bui
     from muxc.store import plancache
 
     config = load_config(project, report)
-    checked = check_file(path, config, report).checked
+    checked = check_file(path, config, report, project.environ).checked
     if checked is None or report.errors:
         return None
     plan = compile_plan(checked, args, report.sink)

@@ -10,11 +10,29 @@ from typing import Any
 from muxc.base.userdirs import user_data_dir
 
 
-def doctor(config: Any, root: Path, environ: Any, probe: bool) -> list[Any]:
-    """Can each configured backend answer (``probe``: with a one-token request too)?"""
+def doctor(project: Any, config: Any, probe: bool, workflows: list[Path] | None = None) -> list[Any]:
+    """Can each backend in use answer (``probe``: with a one-token request too)? In use: reached
+    by a role some workflow asks (``workflows``, default: every one muxc finds) or, without
+    ``workflows``, by a role a config file declares. The others are listed as unused, unchecked:
+    a backend nothing asks cannot fail a build."""
     from muxc.backends.doctor import check_all
 
-    return check_all(config, project_root=root, environ=environ, probe=probe)
+    return check_all(config, project_root=project.root, environ=project.environ, probe=probe,
+                     used=backends_in_use(project, config, workflows))
+
+
+def backends_in_use(project: Any, config: Any, workflows: list[Path] | None = None) -> set[str]:
+    from muxc.app.api import Report, find_workflows, parse_file, roles_used
+    from muxc.config.build import backends_of_roles, with_workflow_roles
+
+    paths = workflows if workflows is not None else [e.path for e in find_workflows(project) if not e.shadowed]
+    declared = [name for name, role in config.roles.items() if role.origin is not None] if workflows is None else []
+    used = set(backends_of_roles(config, declared))
+    for path in paths:
+        workflow = parse_file(path, Report())
+        if workflow is not None:
+            used |= set(backends_of_roles(with_workflow_roles(config, workflow.roles), roles_used(workflow.steps)))
+    return used
 
 
 def backend_rows(config: Any, root: Path) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
@@ -44,7 +44,8 @@ CHECK_TIMEOUT = 5.0
 PROBE_TIMEOUT = 60.0
 PROBE_PROMPT = "Reply with the single word OK."
 
-Status = Literal["ok", "reachable", "stopped", "disabled", "missing", "unreachable", "auth", "config", "error"]
+Status = Literal["ok", "reachable", "stopped", "disabled", "unused", "missing", "unreachable", "auth", "config",
+                 "error"]
 
 
 class ProbeResult(msgspec.Struct, frozen=True):
@@ -75,14 +76,17 @@ def check_all(
     environ: Mapping[str, str] | None = None,
     probe: bool = False,
     secrets: Secrets = SECRETS,
+    used: Collection[str] | None = None,
 ) -> list[DoctorResult]:
-    """Every configured backend, checked concurrently, in name order."""
+    """Every configured backend, checked concurrently, in name order. With ``used``, a backend not
+    in it is listed as ``unused`` and not checked: nothing would ask it, so it cannot fail a build."""
     names = sorted(config.backends)
     if not names:
         return []
-    with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
-        futures = [
-            pool.submit(
+    checked = [name for name in names if used is None or name in used]
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(checked)))) as pool:
+        futures = {
+            name: pool.submit(
                 check_backend,
                 config.backends[name],
                 project_root=project_root,
@@ -90,9 +94,15 @@ def check_all(
                 probe=probe,
                 secrets=secrets,
             )
-            for name in names
-        ]
-        return [future.result() for future in futures]
+            for name in checked
+        }
+        return [futures[name].result() if name in futures else _unused(config.backends[name]) for name in names]
+
+
+def _unused(config: BackendConfig) -> DoctorResult:
+    kind: Literal["cli", "http", "local"] = "local" if config.type == "local" else "http" if config.base_url or (
+        config.command or "").startswith(("http://", "https://")) else "cli"
+    return DoctorResult(config.name, kind, "unused", True, "no role in use reaches it; not checked")
 
 
 def check_backend(

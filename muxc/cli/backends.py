@@ -9,7 +9,7 @@ import click
 import msgspec
 
 from muxc.cli.build import render_diagnostics
-from muxc.cli.common import echo_json, global_options, globals_of
+from muxc.cli.common import echo_json, global_options, globals_of, workflow_path
 
 
 def _config(ctx: click.Context) -> tuple[Any, Any]:
@@ -31,25 +31,36 @@ def _table(rows: list[list[str]]) -> None:
 
 
 @click.command()
+@click.argument("workflow", required=False)
 @click.option("--probe", is_flag=True, help="Also send each backend a one-token request.")
 @global_options
 @click.pass_context
-def doctor(ctx: click.Context, probe: bool) -> None:
-    """Check that every configured backend can answer: the CLI is on PATH, the HTTP endpoint answers.
+def doctor(ctx: click.Context, workflow: str | None, probe: bool) -> None:
+    """Check that the backends in use can answer: the CLI is on PATH, the HTTP endpoint answers.
+
+    In use: reached by a role that a workflow muxc finds asks (or a team's override of it), or
+    by a role your config files declare; with WORKFLOW, only by the roles that workflow asks.
+    The other backends are listed as unused and not checked.
 
     \b
-    Exit status: 0 every enabled backend is usable, 1 otherwise.
+    Exit status: 0 every enabled backend in use is usable, 1 otherwise, 2 usage.
+
+    \b
+    Examples:
+      muxc doctor
+      muxc doctor rust-audit --probe
     """
     from muxc.app.inspect import doctor as check_backends
 
     project, config = _config(ctx)
-    results = check_backends(config, project.root, project.environ, probe)
+    paths = [workflow_path(ctx, project, workflow)] if workflow is not None else None
+    results = check_backends(project, config, probe, paths)
     team = _team(ctx, config, project)
     if globals_of(ctx).output == "json":
         echo_json({"backends": msgspec.to_builtins(results), "team": team.name if team else None})
     else:
         for result in results:
-            mark = "✓" if result.ok else "✗"
+            mark = "-" if result.status == "unused" else "✓" if result.ok else "✗"
             probe_text = f" — probe: {result.probe.detail}" if result.probe else ""
             click.echo(f"{mark} {result.backend} ({result.kind}): {result.detail}{probe_text}")
         click.echo(f"team: {team.name} (found {', '.join(team.detect)})" if team else "team: none detected")

@@ -8,7 +8,7 @@ an unknown backend, a ``${VAR}`` with no value) are reported against the file an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import msgspec
 
@@ -42,9 +42,9 @@ def build_config(root: Table, file: str, sink: DiagnosticSink, environ: Mapping[
             sink.report("unknown-field", f"unknown config section `{key}`", file, entry.key_span,
                         "not a config section", help=did_you_mean(key, TOP_LEVEL) or
                         f"the sections are {', '.join(TOP_LEVEL)}")
-    config = S.Config(**values)
-    _check_env_references(config, file, sink, environ)
-    return _expanded(config, environ)
+    # a ``${VAR}`` with no value is reported by ``check_env_references`` for the backends a
+    # workflow reaches: one in a backend nothing uses must not stop a build
+    return _expanded(S.Config(**values), environ)
 
 
 # Where ``${VAR}`` is replaced when the config is read. Secrets (``api_key``, ``credentials``) are
@@ -89,12 +89,26 @@ def _named(key: str, node: object, file: str, sink: DiagnosticSink) -> dict[str,
     return out
 
 
-def _check_env_references(config: S.Config, file: str, sink: DiagnosticSink, environ: Mapping[str, str]) -> None:
-    """A ``${VAR}`` without a default whose variable is unset is an error at that value."""
-    for backend in config.backends.values():
+def backends_of_roles(config: S.Config, roles: Iterable[str]) -> list[str]:
+    """The backends ``roles`` can reach: their own and every team's override of them, in config
+    order (a name no backend has is left out: the role checks report it)."""
+    named = {name for role in roles if role in config.roles for name in config.roles[role].backends}
+    named |= {name for team in config.teams.values() for role in roles if role in team.roles
+              for name in team.roles[role].backends}
+    return [name for name in config.backends if name in named]
+
+
+def check_env_references(config: S.Config, environ: Mapping[str, str], sink: DiagnosticSink,
+                         backends: Iterable[str] | None = None) -> None:
+    """A ``${VAR}`` without a default whose variable is unset is an error at that value, in
+    ``backends`` (default: every backend)."""
+    names = config.backends if backends is None else backends
+    for name in names:
+        backend = config.backends[name]
         origin = backend.origin
         if origin is None:
             continue
+        file = origin.file
         for key in ("command", "base_url", "api_key", "model", "args"):
             node = origin.value(key)
             for item in node.items if isinstance(node, Array) else [node]:

@@ -77,3 +77,15 @@ def test_check_all_reports_every_backend_as_json_ready_structs(llm_server, tmp_p
     ]
     assert "ANTHROPIC_API_KEY" in results[-1].detail
     assert msgspec.json.decode(msgspec.json.encode(results))[0]["backend"] == "a-cli"
+
+
+def test_check_all_lists_a_backend_no_role_uses_as_unused_and_asks_it_nothing(llm_server, tmp_path) -> None:
+    config = Config(backends={
+        "used": BackendConfig(name="used", base_url=llm_server.openai_url),
+        "spare": BackendConfig(name="spare", base_url=llm_server.openai_url),
+        "gone": BackendConfig(name="gone", command="no-such-llm-cli-here"),
+    })
+    results = check_all(config, project_root=tmp_path, environ={}, used={"used"})
+    assert [(r.backend, r.kind, r.status, r.ok) for r in results] == [
+        ("gone", "cli", "unused", True), ("spare", "http", "unused", True), ("used", "http", "ok", True)]
+    assert len(llm_server.requests) == 1  # only `used` was asked

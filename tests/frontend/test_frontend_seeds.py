@@ -156,6 +156,10 @@ def test_the_readme_config_without_openai_api_key_reports_it_at_the_reference(
         readme_project: Path, isolated_env: dict[str, str], muxc, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY")
     shutil.copy(SEEDS / "workflows" / "readme-review.toml", readme_project / "review.toml")
+    unreached = muxc("check", "--format", "json", "review.toml", cwd=readme_project)
+    assert (unreached.exit_code, diagnostics(unreached)) == (0, [])  # its `analyzer` never asks `openai`
+    with (readme_project / "review.toml").open("a") as review:
+        review.write('\n[roles.analyzer]\nbackends = ["openai"]\n')
     result = muxc("check", "--format", "json", "review.toml", cwd=readme_project)
     assert result.exit_code == 1
     [missing] = diagnostics(result)
