@@ -15,14 +15,22 @@ from muxc.cli.common import echo_json, global_options, globals_of, use_color
 @click.option("-k", "pattern", metavar="PATTERN", help="Run only tests whose FILE::NAME contains PATTERN (or matches it as a glob).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Tests run at once (each in its own process).")
+@click.option("--record", "record", flag_value="all",
+              help="Ask the configured backends for every unscripted query and store the answers in the cassette.")
+@click.option("--record-missing", "record", flag_value="missing",
+              help="Record only the answers the cassette lacks (new steps, changed prompts).")
+@click.option("--junit", "junit", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also write the results as JUnit XML to FILE (for CI).")
 @global_options
 @click.pass_context
-def test(ctx: click.Context, paths: tuple[Path, ...], pattern: str | None, jobs: int) -> None:
+def test(ctx: click.Context, paths: tuple[Path, ...], pattern: str | None, jobs: int, record: str | None,
+         junit: Path | None) -> None:
     """Run the workflow tests under PATHS (default: the project), each in a temporary project.
 
     A test file, NAME.test.toml, names a workflow and holds [[test]] cases: args, fixture files,
-    scripted answers for the query steps and expectations on outputs, files and the run. No
-    backend is called. See docs/testing.md.
+    scripted answers for the query steps and expectations on outputs, files and the run. Other
+    queries are answered from NAME.cassette.toml, recorded once with --record: no backend is
+    called. See docs/testing.md.
 
     \b
     Exit status: 0 every test passed, 1 a test failed or a test file has errors, 2 usage.
@@ -32,9 +40,11 @@ def test(ctx: click.Context, paths: tuple[Path, ...], pattern: str | None, jobs:
       muxc test                         every *.test.toml in the project
       muxc test stdlib/ -j 4
       muxc test review.test.toml -k approves --output json
+      muxc test --record-missing        record the answers of new or changed steps
+      muxc test --junit reports/muxc-tests.xml
     """
     from muxc.app.api import Report
-    from muxc.app.testing.runner import collect, run_cases
+    from muxc.app.testing.runner import collect, run_cases, save_cassettes
 
     g = globals_of(ctx)
     missing = [str(path) for path in paths if not path.exists()]
@@ -43,14 +53,29 @@ def test(ctx: click.Context, paths: tuple[Path, ...], pattern: str | None, jobs:
     started = time.monotonic()
     report = Report()
     collected = collect(list(paths) or [g.project().root], pattern, report)
-    results = run_cases(collected.cases, jobs)
+    results = run_cases(collected.cases, jobs, record)
+    if record is not None:
+        for path in save_cassettes(collected.cases, results):
+            click.echo(f"recorded: {path}", err=True)
     elapsed = time.monotonic() - started
+    if junit is not None:
+        _write_junit(ctx, junit, results)
     if g.output == "json":
         echo_json(_as_json(report, results))
     else:
         _print_console(report, results, elapsed, g.output == "quiet")
     failed = report.errors or any(result.outcome != "passed" for result in results) or not results
     ctx.exit(1 if failed else 0)
+
+
+def _write_junit(ctx: click.Context, path: Path, results: list) -> None:
+    from muxc.app.testing.junit import junit_xml
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(junit_xml(results), encoding="utf-8")
+    except OSError as error:
+        raise click.UsageError(f"cannot write --junit {path}: {error.strerror or error}", ctx) from None
 
 
 def _counts(results: list) -> dict[str, int]:

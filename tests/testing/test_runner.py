@@ -196,3 +196,19 @@ def test_each_case_runs_in_a_fresh_project(suite: Suite) -> None:
 def test_no_tests_found_is_a_failure_and_a_missing_path_is_usage(suite: Suite) -> None:
     assert "no tests found" in suite.test(code=1).stdout
     assert "no such file or directory: nowhere" in suite.test("nowhere", code=2).output
+
+
+def test_junit_writes_one_testcase_per_test_with_its_failure(suite: Suite) -> None:
+    import xml.etree.ElementTree as ET
+
+    failing = PASSING.replace('name = "approves"', 'name = "wrong"').replace('calls = 1', 'calls = 5')
+    suite.write("review.test.toml", PASSING + failing.split('workflow = "review.mux"', 1)[1])
+    suite.test("--junit", "reports/junit.xml", code=1)
+    root = ET.parse(suite.root / "reports/junit.xml").getroot()
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("2", "1", "0")
+    cases = root.findall("testsuite/testcase")
+    assert [(c.get("classname"), c.get("name")) for c in cases] == [("review.test.toml", "approves"),
+                                                                    ("review.test.toml", "wrong")]
+    failure = cases[1].find("failure")
+    assert failure is not None and failure.get("message") == "the build made 1 LLM calls, not 5"
+    assert "expected: 5" in (failure.text or "")

@@ -2,40 +2,70 @@
 
 ``ScriptedPool`` stands in for the build's ``BackendPool``: roles are resolved as in any build
 (so the same role logic, retries and logging run), and whichever backend a role picks answers
-with the next scripted text of the asking step (the last one repeats). A query with no scripted
-answer fails with a message saying where to add one. Every answer is counted per step.
+with the next scripted text of the asking step (the last one repeats), else the cassette's answer
+for the request's cache key, else (when recording) a real backend's. A query with none fails
+with a message saying what changed and how to record. Every answer is counted per step.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from muxc.app.testing.cassette import Recorded, prompt_diff
 from muxc.backends.base import Backend, BackendError, Completion, CompletionRequest, ProgressCallback
 from muxc.backends.registry import BackendPool
 from muxc.base.cancel import Cancel
 
 
-class ScriptedAnswers:
-    """The scripted texts per step, handed out in order; thread-safe (steps run in parallel)."""
+Live = Callable[[CompletionRequest, Cancel], str]  # asks a real backend (recording)
 
-    def __init__(self, texts: Mapping[str, tuple[str, ...]]) -> None:
+
+class ScriptedAnswers:
+    """Where a test's answers come from, in order: the test's scripted texts for the step (in
+    order, the last repeats), then the cassette by cache key, then (recording) a real backend.
+    Thread-safe: steps run in parallel. ``used`` is what the cassette should hold afterwards."""
+
+    def __init__(self, texts: Mapping[str, tuple[str, ...]], *, test: str = "", workflow: str = "",
+                 recorded: Sequence[Recorded] = (), live: Live | None = None, rerecord: bool = False) -> None:
         self._texts = dict(texts)
+        self._test = test
+        self._workflow = workflow
+        self._recorded = {entry.key: entry for entry in recorded if not rerecord}
+        self._earlier = {entry.step: entry for entry in recorded}  # for the prompt diff of a miss
+        self._live = live
         self._lock = threading.Lock()
         self.asked: dict[str, int] = {}
-        self.prompts: dict[str, list[str]] = {}
+        self.used: dict[str, Recorded] = {}
 
-    def next(self, request: CompletionRequest, backend: str) -> str:
+    def next(self, request: CompletionRequest, backend: str, cancel: Cancel) -> str:
         with self._lock:
             texts = self._texts.get(request.step)
             count = self.asked.get(request.step, 0)
             self.asked[request.step] = count + 1
-            self.prompts.setdefault(request.step, []).append(request.prompt)
-        if not texts:
-            raise BackendError("config", backend, f"the test scripts no answer for query step `{request.step}`; "
-                               f"add `{request.step} = \"...\"` under [test.answers]")
-        return texts[min(count, len(texts) - 1)]
+            hit = self._recorded.get(request.cache_key) if request.cache_key else None
+        if texts:
+            return texts[min(count, len(texts) - 1)]
+        if hit is not None:
+            with self._lock:
+                self.used[hit.key] = hit
+            return hit.answer
+        if self._live is None:
+            raise BackendError("config", backend, self._missing(request))
+        answer = self._live(request, cancel)
+        with self._lock:
+            self.used[request.cache_key] = Recorded(self._test, request.step, request.cache_key, request.prompt, answer)
+        return answer
+
+    def _missing(self, request: CompletionRequest) -> str:
+        earlier = self._earlier.get(request.step)
+        if earlier is None:
+            return (f"the test scripts no answer for query step `{request.step}`; add `{request.step} = \"...\"` "
+                    "under [test.answers], or record one with `muxc test --record-missing`")
+        diff = prompt_diff(earlier.prompt, request.prompt) or "(the prompt is the same: its backends or inputs changed)"
+        return (f"step `{request.step}` of workflow `{self._workflow}` changed since its answer was recorded "
+                f"(its cache key misses); `muxc test --record` refreshes it\n{diff}")
 
     @property
     def calls(self) -> int:
@@ -60,7 +90,7 @@ class ScriptedBackend:
 
     def complete(self, request: CompletionRequest, cancel: Cancel,
                  on_progress: ProgressCallback | None = None) -> Completion:
-        text = self._answers.next(request, self.name)
+        text = self._answers.next(request, self.name, cancel)
         if on_progress is not None:
             on_progress(len(text))
         return Completion(text=text, backend=self.name, model="scripted")

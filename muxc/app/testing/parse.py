@@ -26,7 +26,7 @@ RUN_LISTS = ("ran", "cached", "skipped", "failed")
 RUN = ("success", *RUN_LISTS, "calls")
 
 
-class _Reader:
+class FieldReader:
     def __init__(self, file: str, sink: DiagnosticSink) -> None:
         self.file = file
         self.sink = sink
@@ -113,7 +113,7 @@ def parse_test_file(text: str, path: str, directory: str, sink: DiagnosticSink) 
     document = parse_document(text, path, sink)
     if document is None:
         return None
-    reader = _Reader(path, sink)
+    reader = FieldReader(path, sink)
     root = document.root
     reader.fields(root, TOP, "a test file")
     workflow = reader.string(root.get("workflow"), "`workflow`")
@@ -129,7 +129,7 @@ def parse_test_file(text: str, path: str, directory: str, sink: DiagnosticSink) 
     return TestFile(path, directory, workflow, cases)
 
 
-def _case(reader: _Reader, table: Table, index: int) -> TestCase:
+def _case(reader: FieldReader, table: Table, index: int) -> TestCase:
     reader.fields(table, CASE, "a [[test]]")
     name = reader.string(table.get("name"), "a test's `name`")
     return TestCase(
@@ -145,7 +145,7 @@ def _case(reader: _Reader, table: Table, index: int) -> TestCase:
     )
 
 
-def _answers(reader: _Reader, node: Node | None) -> tuple[Answer, ...]:
+def _answers(reader: FieldReader, node: Node | None) -> tuple[Answer, ...]:
     table = reader.table(node, "`answers`")
     if table is None:
         return ()
@@ -156,7 +156,7 @@ def _answers(reader: _Reader, node: Node | None) -> tuple[Answer, ...]:
     return tuple(answers)
 
 
-def _expect(reader: _Reader, table: Table) -> Expect:
+def _expect(reader: FieldReader, table: Table) -> Expect:
     reader.fields(table, EXPECT, "an [[test.expect]]")
     get = table.get
     expect = Expect(
@@ -175,7 +175,7 @@ def _expect(reader: _Reader, table: Table) -> Expect:
     return expect
 
 
-def _one_subject(reader: _Reader, table: Table, expect: Expect) -> None:
+def _one_subject(reader: FieldReader, table: Table, expect: Expect) -> None:
     subjects = [key for key in EXPECT_SUBJECTS if key in table.entries]
     if len(subjects) != 1:
         span = table.entries[subjects[1]].key_span if subjects else table.span
@@ -188,7 +188,7 @@ def _one_subject(reader: _Reader, table: Table, expect: Expect) -> None:
         reader.error("invalid-value", "`exists` applies to a file, not a step", expect.exists.span)
 
 
-def _regex(reader: _Reader, node: Node | None) -> Spanned | None:
+def _regex(reader: FieldReader, node: Node | None) -> Spanned | None:
     pattern = reader.string(node, "`regex`")
     if pattern is None:
         return None
@@ -202,7 +202,7 @@ def _regex(reader: _Reader, node: Node | None) -> Spanned | None:
     return pattern
 
 
-def _run(reader: _Reader, table: Table | None) -> RunExpect | None:
+def _run(reader: FieldReader, table: Table | None) -> RunExpect | None:
     if table is None:
         return None
     reader.fields(table, RUN, "[test.run]")

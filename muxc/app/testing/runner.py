@@ -31,6 +31,7 @@ import msgspec
 from muxc.app.api import Project, Report, resolve_workflow
 from muxc.app.sources import read_source
 from muxc.app.testing.assertions import Failure, RunFacts, check_expect, check_run, step_names
+from muxc.app.testing.cassette import Recorded, cassette_path, dump_cassette, parse_cassette
 from muxc.app.testing.model import TestCase, TestFile
 from muxc.app.testing.parse import parse_test_file
 from muxc.diagnostics.model import Diagnostic, Label, Severity
@@ -51,6 +52,7 @@ class CaseResult(msgspec.Struct, frozen=True):
     diagnostics: tuple[Diagnostic, ...] = ()  # why it could not run (an error), or its failures
     sources: dict[str, str] = {}  # path -> text, for rendering the diagnostics
     duration_ms: int = 0
+    recorded: tuple[Recorded, ...] = ()  # the answers its cassette should hold (recording only)
 
     @property
     def id(self) -> str:
@@ -62,6 +64,8 @@ class Loaded(msgspec.Struct, frozen=True):
 
     file: TestFile
     workflow: str | None
+    recorded: tuple[Recorded, ...] = ()  # its cassette
+    cassette: str = ""  # the cassette's path (it may not exist yet)
 
 
 # --- discovery and loading -----------------------------------------------------------------
@@ -91,12 +95,21 @@ def load(path: Path, report: Report) -> Loaded | None:
     parsed = parse_test_file(source.text, source.path, str(path.resolve().parent), report.sink)
     if parsed is None or report.errors > errors:  # a half-understood test proves nothing: none of it runs
         return None
+    cassette = Path(cassette_path(str(path)))
+    recorded = _read_cassette(cassette, report) if cassette.exists() else ()
+    if recorded is None:
+        return None
     workflow = _workflow_of(parsed)
     if workflow is None:
         report.sink.report("unknown-workflow", f"no workflow {parsed.workflow.value!r} beside this test or by that "
                            "name", parsed.path, parsed.workflow.span, "not found",
                            help="give a path relative to the test file, or a name `muxc list` shows")
-    return Loaded(parsed, workflow)
+    return Loaded(parsed, workflow, recorded, str(cassette))
+
+
+def _read_cassette(path: Path, report: Report) -> tuple[Recorded, ...] | None:
+    source = read_source(path, report.sink, report.sources)
+    return parse_cassette(source.text, source.path, report.sink) if source is not None else None
 
 
 def _workflow_of(file: TestFile) -> str | None:
@@ -125,20 +138,23 @@ def select(loaded: Sequence[Loaded], pattern: str | None) -> list[tuple[Loaded, 
 # --- running -------------------------------------------------------------------------------
 
 
-def run_cases(cases: Sequence[tuple[Loaded, int]], jobs: int = 1) -> list[CaseResult]:
-    """Every case's result, in the order given; ``jobs > 1`` runs them in worker processes."""
+def run_cases(cases: Sequence[tuple[Loaded, int]], jobs: int = 1, record: str | None = None) -> list[CaseResult]:
+    """Every case's result, in the order given; ``jobs > 1`` runs them in worker processes.
+    ``record``: None replays, ``"all"`` asks the real backends for every unscripted query,
+    ``"missing"`` only for those the cassette lacks (``save_cassettes`` writes them)."""
     if jobs <= 1 or len(cases) <= 1:
-        return [run_case(item, index) for item, index in cases]
+        return [run_case(item, index, record) for item, index in cases]
     with ProcessPoolExecutor(max_workers=min(jobs, len(cases)), mp_context=get_context("spawn")) as pool:
-        return list(pool.map(run_case, [item for item, _ in cases], [index for _, index in cases]))
+        return list(pool.map(run_case, [item for item, _ in cases], [index for _, index in cases],
+                             [record] * len(cases)))
 
 
-def run_case(loaded: Loaded, index: int) -> CaseResult:
+def run_case(loaded: Loaded, index: int, record: str | None = None) -> CaseResult:
     """One case, start to end, never raising: an unexpected problem is an ``error`` result."""
     case = loaded.file.cases[index]
     started = time.monotonic()
     try:
-        result = _run(loaded, case)
+        result = _run(loaded, case, record)
     except Exception as error:  # a test runner reports; it never dies with a traceback
         result = _error(loaded.file, case, f"the test could not run: {type(error).__name__}: {error}", case.span)
     return msgspec.structs.replace(result, duration_ms=int((time.monotonic() - started) * 1000))
@@ -156,7 +172,7 @@ def _own_source(file: TestFile) -> dict[str, str]:
     return {}
 
 
-def _run(loaded: Loaded, case: TestCase) -> CaseResult:
+def _run(loaded: Loaded, case: TestCase, record: str | None) -> CaseResult:
     file = loaded.file
     if loaded.workflow is None:  # `select` leaves these out; a direct caller gets the reason
         return _error(file, case, f"no workflow {file.workflow.value!r}", file.workflow.span)
@@ -165,7 +181,7 @@ def _run(loaded: Loaded, case: TestCase) -> CaseResult:
         _lay_out(file, case, root, sink)
         if sink.error_count:
             return _diagnosed(file, case, sink, {})
-        return _build_and_check(loaded, case, root, environ)
+        return _build_and_check(loaded, case, root, environ, record)
 
 
 @contextlib.contextmanager
@@ -210,7 +226,8 @@ def _diagnosed(file: TestFile, case: TestCase, sink: DiagnosticSink, sources: di
     return CaseResult(file.path, case.name, ERROR, diagnostics=tuple(sink.sorted()), sources=texts)
 
 
-def _build_and_check(loaded: Loaded, case: TestCase, root: Path, environ: dict[str, str]) -> CaseResult:
+def _build_and_check(loaded: Loaded, case: TestCase, root: Path, environ: dict[str, str],
+                     record: str | None) -> CaseResult:
     from muxc.app.builds import BuildOptions, close, execute, prepare
     from muxc.app.testing.answers import ScriptedAnswers, ScriptedPool
 
@@ -225,13 +242,53 @@ def _build_and_check(loaded: Loaded, case: TestCase, root: Path, environ: dict[s
         _names_known(file, case, [plan.name for plan in build.plan.steps], sink)
         if sink.error_count:
             return _diagnosed(file, case, sink, {})
-        answers = ScriptedAnswers({answer.step: answer.texts for answer in case.answers})
+        live = Live(loaded, build) if record else None
+        answers = ScriptedAnswers({answer.step: answer.texts for answer in case.answers}, test=case.name,
+                                  workflow=build.plan.workflow,
+                                  recorded=[entry for entry in loaded.recorded if entry.test == case.name],
+                                  live=live, rerecord=record == "all")
         build.backends = ScriptedPool(build.config, build.root, answers)
-        code = execute(build).code
+        try:
+            code = execute(build).code
+        finally:
+            if live is not None:
+                live.close()
         failures = _check(case, build, root, answers.calls, code)
     finally:
         close(build)
-    return _verdict(file, case, failures)
+    return msgspec.structs.replace(_verdict(file, case, failures), recorded=tuple(answers.used.values()))
+
+
+class Live:
+    """Recording: a query asked of the real backends its role has in the test's real project
+    (the user's and the project's config, the real environment), while the key it is stored
+    under is the one the isolated test build computed, the same on every machine."""
+
+    def __init__(self, loaded: Loaded, build: Any) -> None:
+        from muxc.app.api import load_config
+        from muxc.backends.registry import BackendPool
+
+        real = Project.discover(Path(loaded.file.directory), environ=dict(os.environ))
+        config = load_config(real, Report())
+        extra = {name: role for name, role in build.config.roles.items() if name not in config.roles}
+        self.config = msgspec.structs.replace(config, roles={**config.roles, **extra})
+        self.roles = {plan.name: plan.step.role or "default" for plan in build.plan.steps}
+        self.pool = BackendPool(self.config, real.root, environ=real.environ)
+
+    def __call__(self, request: Any, cancel: Any) -> str:
+        from muxc.backends.base import BackendError
+        from muxc.backends.roles import resolve_role, run_role
+
+        role = resolve_role(self.config, self.roles.get(request.step, "default"))
+        result = run_role(role, self.pool, request, cancel)
+        if result.backend is None:
+            kind = next(iter(result.failure_kinds.values()), "server")
+            message = "; ".join(f"{name}: {why}" for name, why in result.failures.items()) or "no answer"
+            raise BackendError(kind if kind != "empty" else "bad_response", "recording", message)
+        return result.output
+
+    def close(self) -> None:
+        self.pool.close()
 
 
 def _names_known(file: TestFile, case: TestCase, steps: list[str], sink: DiagnosticSink) -> None:
@@ -250,6 +307,9 @@ def _check(case: TestCase, build: Any, root: Path, calls: int, code: int) -> lis
     statuses = {plan.name: build.state(plan.name).status for plan in build.plan.steps}
     errors = {name: build.state(name).failure.message for name in statuses if build.state(name).failure is not None}
     failures: list[Failure] = []
+    if code != 0 and (case.run is None or case.run.success is None):  # unless the test expects it to fail
+        why = "; ".join(f"{step}: {error}" for step, error in errors.items()) or f"exit code {code}"
+        failures.append(Failure("the build failed", case.span, "success", why))
     for expect in case.expects:
         if expect.step is not None:
             text: str | None = str(view_of(build, str(expect.step.value)).output or "")
@@ -258,9 +318,6 @@ def _check(case: TestCase, build: Any, root: Path, calls: int, code: int) -> lis
         failures += check_expect(expect, text)
     if case.run is not None:
         failures += check_run(case.run, RunFacts(code == 0, statuses, calls, errors))
-    elif code != 0:  # a build that fails is a failed test unless the test expects it to
-        why = "; ".join(f"{step}: {error}" for step, error in errors.items()) or f"exit code {code}"
-        failures.append(Failure("the build failed", case.span, "success", why))
     return failures
 
 
@@ -299,3 +356,21 @@ def collect(paths: Sequence[Path], pattern: str | None, report: Report) -> Colle
     found = discover(paths)
     loaded = [item for path in found if (item := load(path, report)) is not None]
     return Collected(select(loaded, pattern), len(found))
+
+
+def save_cassettes(cases: Sequence[tuple[Loaded, int]], results: Sequence[CaseResult]) -> list[str]:
+    """After recording: each test file's cassette holds, for the tests that ran, the answers they
+    used or recorded, and for the others what it held. Returns the cassettes written."""
+    written = []
+    by_file: dict[str, tuple[Loaded, list[CaseResult]]] = {}
+    for (loaded, _), result in zip(cases, results, strict=True):
+        by_file.setdefault(loaded.cassette, (loaded, []))[1].append(result)
+    for path, (loaded, ran) in by_file.items():
+        names = {result.name for result in ran}
+        kept = [entry for entry in loaded.recorded if entry.test not in names]
+        entries = kept + [entry for result in ran for entry in result.recorded]
+        if not entries and not Path(path).exists():
+            continue
+        Path(path).write_text(dump_cassette(Path(loaded.file.path).name, entries), encoding="utf-8")
+        written.append(path)
+    return written
