@@ -1,0 +1,74 @@
+"""Cassettes: the recorded answers of a test file's query steps, keyed by each step's cache key.
+
+``NAME.test.toml`` records into ``NAME.cassette.toml`` beside it (commit both). Each entry holds
+the test, the step, the step's cache key, the prompt it was asked and the answer. Replay
+answers a query whose key is recorded; a key that misses means the step changed (its prompt,
+its backends' config, what it reads), and the recorded prompt of the same step lets the failure
+show what changed. Parsed with the spanned TOML parser, so a damaged cassette is a diagnostic at
+the spot. Pure, but for nothing: the runner reads and writes the files.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+import msgspec
+
+from muxc.app.testing.parse import FieldReader
+from muxc.diagnostics.sink import DiagnosticSink
+from muxc.syntax.emit_values import string
+from muxc.syntax.toml_front import parse as parse_document
+
+FIELDS = ("test", "step", "key", "prompt", "answer")
+HEADER = ("# Recorded by `muxc test --record`: the answers of {test}'s query steps, by cache key.\n"
+          "# Replayed by `muxc test` with no backend; `muxc test --record` refreshes it. Commit it.\n")
+
+
+class Recorded(msgspec.Struct, frozen=True):
+    test: str
+    step: str
+    key: str
+    prompt: str
+    answer: str
+
+
+def cassette_path(test_path: str) -> str:
+    stem = test_path[: -len(".test.toml")] if test_path.endswith(".test.toml") else test_path
+    return stem + ".cassette.toml"
+
+
+def parse_cassette(text: str, path: str, sink: DiagnosticSink) -> tuple[Recorded, ...] | None:
+    """The entries, or None after reporting why the cassette cannot be used."""
+    errors = sink.error_count
+    document = parse_document(text, path, sink)
+    if document is None:
+        return None
+    reader = FieldReader(path, sink)
+    reader.fields(document.root, ("answer",), "a cassette")
+    entries = []
+    for table in reader.tables(document.root.get("answer"), "answer"):
+        reader.fields(table, FIELDS, "an [[answer]]")
+        values = {name: reader.string(table.get(name), f"`{name}`") for name in FIELDS}
+        for name, value in values.items():
+            if value is None and table.get(name) is None:
+                reader.error("missing-field", f"this recorded answer has no `{name}`", table.span,
+                             help="re-record it with `muxc test --record`")
+        if all(value is not None for value in values.values()):
+            entries.append(Recorded(**{name: str(value.value) for name, value in values.items()}))  # type: ignore[union-attr]
+    return tuple(entries) if sink.error_count == errors else None
+
+
+def dump_cassette(test: str, entries: Iterable[Recorded]) -> str:
+    blocks = [HEADER.format(test=test)]
+    for entry in sorted(entries, key=lambda e: (e.test, e.step, e.key)):
+        blocks.append("[[answer]]\n" + "".join(f"{name} = {string(getattr(entry, name))}\n" for name in FIELDS))
+    return "\n".join(blocks)
+
+
+def prompt_diff(recorded: str, asked: str) -> str:
+    lines = difflib.unified_diff(recorded.splitlines(), asked.splitlines(), "recorded prompt", "prompt now",
+                                 lineterm="", n=1)
+    return "\n".join(lines)
+
+
