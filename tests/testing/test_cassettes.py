@@ -1,0 +1,105 @@
+"""Recorded answers: ``--record`` asks the real (loopback) backend once and stores the answers by
+cache key beside the test; later runs replay them with no backend; a changed prompt misses."""
+
+from __future__ import annotations
+
+from tests.support.fixtures import llm_server  # noqa: F401
+from tests.support.llm_server import LLMServer, Reply
+from tests.testing.conftest import Suite
+
+TEST = """
+    workflow = "review.mux"
+
+    [[test]]
+    name = "recorded"
+    files = { "a.txt" = "hello\\n" }
+
+    [[test.expect]]
+    step = "verdict"
+    contains = "answer to: Review this:"
+
+    [test.run]
+    calls = 1
+"""
+
+
+def _configure(suite: Suite, server: LLMServer) -> None:
+    """The suite's real project config: the backend recording asks."""
+    server.responder = lambda request: Reply(text="answer to: " + request.prompt)
+    suite.write(".muxc/config.toml", f"""
+        [backends.fake]
+        command = "{server.openai_url}"
+        model = "m"
+
+        [roles.analyzer]
+        backends = ["fake"]
+    """)
+
+
+def test_record_then_replay_offline(suite: Suite, llm_server: LLMServer) -> None:  # noqa: F811
+    _configure(suite, llm_server)
+    suite.write("review.test.toml", TEST)
+    result = suite.test("--record", code=0)
+    assert "recorded: " in result.stderr and llm_server.calls == 1
+    cassette = (suite.root / "review.cassette.toml").read_text()
+    assert 'test = "recorded"' in cassette and 'step = "verdict"' in cassette and "hello" in cassette
+    llm_server.responder = lambda request: Reply.error(500, "the backend must not be asked")
+    suite.test(code=0)
+    assert llm_server.calls == 1
+
+
+def test_a_changed_prompt_fails_naming_the_step_the_diff_and_record(suite: Suite,
+                                                                    llm_server: LLMServer) -> None:  # noqa: F811
+    _configure(suite, llm_server)
+    suite.write("review.test.toml", TEST)
+    suite.test("--record", code=0)
+    workflow = suite.root / "review.mux"
+    workflow.write_text(workflow.read_text().replace("Review this:", "Review this carefully:"))
+    doc = suite.json(code=1)
+    got = doc["tests"][0]["failures"][0]["got"]
+    assert "step `verdict` of workflow `review` changed since its answer was recorded" in got
+    assert "`muxc test --record` refreshes it" in got
+    assert "-Review this:" in got and "+Review this carefully:" in got
+    assert llm_server.calls == 1
+    suite.test("--record-missing", code=1)  # the expectation still wants the old prompt
+    assert llm_server.calls == 2
+    assert "Review this carefully" in (suite.root / "review.cassette.toml").read_text()
+    assert "Review this:\n" not in (suite.root / "review.cassette.toml").read_text()  # stale answers go
+
+
+def test_record_missing_keeps_what_is_recorded(suite: Suite, llm_server: LLMServer) -> None:  # noqa: F811
+    _configure(suite, llm_server)
+    suite.write("review.test.toml", TEST)
+    suite.test("--record", code=0)
+    suite.test("--record-missing", code=0)
+    assert llm_server.calls == 1
+    suite.test("--record", code=0)
+    assert llm_server.calls == 2
+
+
+def test_scripted_answers_win_over_the_cassette_and_are_not_recorded(suite: Suite,
+                                                                     llm_server: LLMServer) -> None:  # noqa: F811
+    _configure(suite, llm_server)
+    suite.write("review.test.toml", TEST.replace('contains = "answer to: Review this:"', 'equals = "scripted"')
+                .replace('files = {', 'answers = { verdict = "scripted" }\n    files = {'))
+    suite.test("--record", code=0)
+    assert llm_server.calls == 0
+    assert not (suite.root / "review.cassette.toml").exists()
+
+
+def test_a_damaged_cassette_is_a_diagnostic_at_the_spot(suite: Suite) -> None:
+    suite.write("review.test.toml", TEST)
+    suite.write("review.cassette.toml", """
+        [[answer]]
+        test = "recorded"
+        step = "verdict"
+        key = 42
+    """)
+    doc = suite.json(code=1)
+    found = [(d["file"], d["code"], d["line"], d["column"], d["message"]) for d in doc["diagnostics"]]
+    assert found == [("review.cassette.toml", "missing-field", 1, 1, "this recorded answer has no `answer`"),
+                     ("review.cassette.toml", "missing-field", 1, 1, "this recorded answer has no `prompt`"),
+                     ("review.cassette.toml", "wrong-type", 4, 7, "`key` must be a string, not integer")]
+    assert doc["tests"] == []
+
+
