@@ -271,10 +271,26 @@ def _run_items(build: Build, plan: StepPlan, state: StepState, context: dict[str
     if isinstance(items, StepFailure):
         _fail(state, items)
         return
-    workers = max(1, min(build.options.jobs, len(items)))
+    distinct = _distinct(items)  # equal items share a key: each is run (and paid for) once
+    workers = max(1, min(build.options.jobs, len(distinct)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda value: _run_one(build, plan, value, {**context, "item": value}), items))
-    _settle_items(build, plan, state, results)
+        ran = list(pool.map(lambda value: _run_one(build, plan, value, {**context, "item": value}), distinct.values()))
+    by_item = dict(zip(distinct, ran, strict=True))
+    _settle_items(build, plan, state, [by_item[_item_id(value)] for value in items])
+
+
+def _item_id(item: Any) -> str:
+    from muxc.compile.keys import digest_value
+
+    return digest_value(item)
+
+
+def _distinct(items: list[Any]) -> dict[str, Any]:
+    """The items by identity (their digest), each once, in first-seen order."""
+    distinct: dict[str, Any] = {}
+    for value in items:
+        distinct.setdefault(_item_id(value), value)
+    return distinct
 
 
 def _wanted_items(plan: StepPlan, items: list[Any], context: dict[str, Any]) -> list[Any] | StepFailure:
@@ -310,7 +326,7 @@ def _settle_items(build: Build, plan: StepPlan, state: StepState, results: list[
     record = StepRecord(key=key, step=plan.name, output=output, outputs=outputs,
                         backends=sorted({b for rec in records for b in rec.backends}),
                         items=[rec.key for rec in records], created_at=time.time())
-    ran = sum(1 for r in results if not r.cached)
+    ran = sum(1 for r in {id(r): r for r in results}.values() if not r.cached)  # equal items ran once
     state.status, state.reason = _items_status(build, plan, key, ran, len(results))
     if state.status == RAN and build.options.dry_run:  # only the set of items changed: the step is quick
         state.status = WOULD_RUN

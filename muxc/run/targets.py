@@ -65,7 +65,6 @@ def retract(build: Build, plan: StepPlan, why: str) -> str | None:
     would have none; a hand-edited one is kept as ``.orig``. Returns a note for the user."""
     path = build.targets[plan.name]
     current = _read(path)
-    relative = relative_path(build, path)
     if current is not None and muxc_wrote(build, plan, path, current):
         path.unlink()
         note = f"{_shown(build, path)} was removed: {why}"
@@ -74,10 +73,7 @@ def retract(build: Build, plan: StepPlan, why: str) -> str | None:
         path.unlink()
     else:
         note = None
-    if relative in build.saved:
-        build.store.drop_saved(relative)
-        del build.saved[relative]
-    return note
+    return note  # the `saved` row stays: the path (and its .orig copies) remains muxc's, never project state
 
 
 def target_ok(build: Build, plan: StepPlan, key: str) -> bool:

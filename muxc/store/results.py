@@ -255,10 +255,6 @@ class ResultStore:
             self._conn.execute("insert or replace into saved (path, digest, key, workflow, step) values (?, ?, ?, ?, ?)",
                                [path, saved.digest, saved.key, saved.workflow, saved.step])
 
-    def drop_saved(self, path: str) -> None:
-        with self._lock:
-            self._conn.execute("delete from saved where path = ?", [path])
-
     # trees
     def tree(self, digest: str) -> dict[str, str] | None:
         row = self._one("select files from trees where digest = ?", [digest])

@@ -89,11 +89,11 @@ OPEN = {
     "7-skipped-step-keeps-saved-file": False,
     "11-save-path-under-another-arg-is-project-state": False,
     # found by this test: two equal items of one for_each (one key) are both asked, concurrently
-    "A-equal-items-asked-twice": True,
+    "A-equal-items-asked-twice": False,
     # found by this test: a saved file muxc removed because its step produced nothing (and the
     # .orig copy of a hand edit it moved away then) counts as project state once the save path
     # renders elsewhere (another arg): removing it dropped muxc's record of having saved it
-    "B-retracted-save-path-is-project-state": True,
+    "B-retracted-save-path-is-project-state": False,
 }
 
 FILES = ("src/a.txt", "src/b.txt", "src/c.txt", "src/d.md", "notes.md")
