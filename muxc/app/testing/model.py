@@ -69,6 +69,7 @@ class TestCase(msgspec.Struct, frozen=True):
     inputs: dict[str, str] = {}  # answers to input steps
     files: dict[str, str] = {}  # fixture files written inline
     fixture: Spanned | None = None  # a directory copied into the project first
+    git: bool = False  # a git repository: the fixture committed, then `files` as uncommitted changes
     answers: tuple[Answer, ...] = ()
     expects: tuple[Expect, ...] = ()
     run: RunExpect | None = None

@@ -18,7 +18,7 @@ from muxc.lang.validate import did_you_mean
 from muxc.syntax.toml_front import parse as parse_document
 
 TOP = ("workflow", "test")
-CASE = ("name", "args", "inputs", "files", "fixture", "answers", "expect", "run")
+CASE = ("name", "args", "inputs", "files", "fixture", "git", "answers", "expect", "run")
 EXPECT_SUBJECTS = ("step", "file")
 EXPECT_CHECKS = ("contains", "not_contains", "regex", "equals", "lines", "exists")
 EXPECT = (*EXPECT_SUBJECTS, "json", *EXPECT_CHECKS)
@@ -139,6 +139,7 @@ def _case(reader: FieldReader, table: Table, index: int) -> TestCase:
         inputs=reader.text_map(table.get("inputs"), "inputs"),
         files=reader.text_map(table.get("files"), "files"),
         fixture=reader.string(table.get("fixture"), "`fixture`"),
+        git=bool(git.value) if (git := reader.boolean(table.get("git"), "`git`")) is not None else False,
         answers=_answers(reader, table.get("answers")),
         expects=tuple(_expect(reader, t) for t in reader.tables(table.get("expect"), "expect")),
         run=_run(reader, reader.table(table.get("run"), "`run`")),

@@ -15,6 +15,7 @@ with the texts they point into, so a face can render them with ``muxc.diagnostic
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fnmatch
 import os
 import shutil
@@ -156,7 +157,8 @@ def run_case(loaded: Loaded, index: int, record: str | None = None) -> CaseResul
     try:
         result = _run(loaded, case, record)
     except Exception as error:  # a test runner reports; it never dies with a traceback
-        result = _error(loaded.file, case, f"the test could not run: {type(error).__name__}: {error}", case.span)
+        result = _error(loaded.file, case, f"the test could not run: {type(error).__name__}: {error}", case.span,
+                        code="test-failed")
     return msgspec.structs.replace(result, duration_ms=int((time.monotonic() - started) * 1000))
 
 
@@ -211,6 +213,8 @@ def _lay_out(file: TestFile, case: TestCase, root: Path, sink: DiagnosticSink) -
                         file.path, case.fixture.span, "not a directory", help="paths are relative to the test file")
         else:
             shutil.copytree(fixture, root, dirs_exist_ok=True)
+    if case.git:
+        _git_snapshot(root)
     for relative, text in case.files.items():
         target = (root / relative).resolve()
         if not target.is_relative_to(root.resolve()):
@@ -219,6 +223,18 @@ def _lay_out(file: TestFile, case: TestCase, root: Path, sink: DiagnosticSink) -
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
+
+
+_GIT = ("-c", "user.name=muxc test", "-c", "user.email=test@muxc.invalid", "-c", "commit.gpgsign=false",
+        "-c", "init.defaultBranch=main")
+
+
+def _git_snapshot(root: Path) -> None:
+    """A repository whose one commit holds the fixture: what `git diff` then shows is `files`."""
+    import subprocess
+
+    for args in (("init", "-q"), ("add", "-A"), ("commit", "-q", "--allow-empty", "-m", "fixture")):
+        subprocess.run(["git", *_GIT, *args], cwd=root, capture_output=True, check=True)
 
 
 def _diagnosed(file: TestFile, case: TestCase, sink: DiagnosticSink, sources: dict[str, SourceFile]) -> CaseResult:
@@ -232,11 +248,15 @@ def _build_and_check(loaded: Loaded, case: TestCase, root: Path, environ: dict[s
     from muxc.app.testing.answers import ScriptedAnswers, ScriptedPool
 
     file = loaded.file
-    options = BuildOptions(jobs=2, answers=dict(case.inputs), interactive=False)
+    # Prepared as a dry run: the pre-flight check of the configured backends (is the local
+    # model's extra installed, is a key set) is skipped, as for every build that asks none of
+    # them; the test's answer source stands in for them. Then it is built for real.
+    options = BuildOptions(jobs=2, answers=dict(case.inputs), interactive=False, dry_run=True)
     prepared = prepare(Project(root, environ), str(loaded.workflow), dict(case.args), options)
     if prepared.build is None:
         return _diagnosed(file, case, prepared.sink, prepared.sources)
     build = prepared.build
+    build.options = dataclasses.replace(build.options, dry_run=False)
     try:
         sink = DiagnosticSink()
         _names_known(file, case, [plan.name for plan in build.plan.steps], sink)
