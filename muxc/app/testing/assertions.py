@@ -36,11 +36,14 @@ _PATH_PART = re.compile(r"\.?([^.\[\]]+)|\[(-?\d+)\]")
 
 
 def json_at(text: str, path: str) -> tuple[bool, object]:
-    """(found, value) at ``path`` in the JSON ``text``; (False, why) when it is not there."""
-    try:
-        value: object = json.loads(text)
-    except ValueError as error:
-        return False, f"the text is not JSON ({error})"
+    """(found, value) at ``path`` in the JSON of ``text``, found as ``steps.X.json`` finds it (in a
+    fence, in prose, repaired: ``llmjson``); (False, why) when it is not there."""
+    from muxc.lang.llmjson import extract_json, why_no_json
+
+    extracted = extract_json(text)
+    if extracted is None:
+        return False, f"the text {why_no_json(text)}"
+    value: object = extracted.value
     rest = path[2:] if path.startswith("$.") else path.lstrip("$")
     for match in _PATH_PART.finditer(rest):
         key, index = match.group(1), match.group(2)
