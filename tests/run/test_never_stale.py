@@ -665,7 +665,7 @@ def test_an_incremental_build_is_a_clean_build_and_runs_only_what_a_changed_key_
     started = time.monotonic()
     try:
         run_state_machine_as_test(NeverStale, settings=settings(
-            max_examples=examples(100), stateful_step_count=30 if LONG else 12, deadline=None, database=None,
+            max_examples=examples(80), stateful_step_count=30 if LONG else 12, deadline=None, database=None,
             suppress_health_check=list(HealthCheck)))
     finally:
         print(f"\nnever stale: {context.sequences} sequences, {context.builds} incremental builds "
