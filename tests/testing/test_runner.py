@@ -212,3 +212,54 @@ def test_junit_writes_one_testcase_per_test_with_its_failure(suite: Suite) -> No
     failure = cases[1].find("failure")
     assert failure is not None and failure.get("message") == "the build made 1 LLM calls, not 5"
     assert "expected: 5" in (failure.text or "")
+
+
+def test_exit_codes_and_json_schemas_are_checked(suite: Suite) -> None:
+    suite.write("codes.mux", """
+        workflow codes "Exit codes"
+
+        shell ok: printf '{"n": 3, "tags": ["a"]}'
+
+        shell broken [continue_on_error = true]: exit 3
+    """)
+    suite.write("codes.test.toml", """
+        workflow = "codes.mux"
+
+        [[test]]
+        name = "codes"
+
+        [[test.expect]]
+        step = "ok"
+        exit_code = 0
+        schema = { type = "object", required = ["n", "tags"], properties = { n = { type = "integer" }, tags = { type = "array" } } }
+
+        [[test.expect]]
+        step = "broken"
+        exit_code = 3
+
+        [[test.expect]]
+        step = "ok"
+        schema = { type = "object", properties = { n = { type = "string" } } }
+
+        [test.run]
+        success = true  # continue_on_error
+    """)
+    doc = suite.json("codes.test.toml", code=1)
+    failures = doc["tests"][0]["failures"]
+    assert [f["message"] for f in failures] == ["step `ok` does not satisfy the schema: $.n: expected string, got number 3"]
+
+
+def test_a_bad_schema_is_diagnosed_where_it_is(suite: Suite) -> None:
+    suite.write("review.test.toml", """
+        workflow = "review.mux"
+
+        [[test]]
+        name = "x"
+
+        [[test.expect]]
+        step = "verdict"
+        schema = { type = "thing" }
+    """)
+    doc = suite.json(code=1)
+    found = [(d["code"], d["line"], d["column"]) for d in doc["diagnostics"]]
+    assert found == [("invalid-output-schema", 8, 10)]

@@ -60,24 +60,48 @@ def _shown(text: str) -> str:
     return text if len(text) <= SHOWN else text[:SHOWN] + f"… ({len(text)} characters)"
 
 
-def check_expect(expect: Expect, text: str | None) -> list[Failure]:
-    """The failures of ``expect`` against the subject's text (None: the file does not exist)."""
+def check_expect(expect: Expect, text: str | None, exit_code: int | str | None = None) -> list[Failure]:
+    """The failures of ``expect`` against the subject's text (None: the file does not exist) and,
+    for a step, its exit code (a string: why there is none)."""
     subject = expect.subject
+    failures = []
+    if expect.exit_code is not None and exit_code != expect.exit_code.value:
+        failures.append(Failure(f"{subject} exited with {exit_code}, not {expect.exit_code.value}",
+                                expect.exit_code.span, str(expect.exit_code.value), str(exit_code)))
+    return failures + _content_checks(expect, subject, text)
+
+
+def _content_checks(expect: Expect, subject: str, text: str | None) -> list[Failure]:
     if expect.exists is not None:
         if bool(expect.exists.value) != (text is not None):
             want = "exists" if expect.exists.value else "does not exist"
             return [Failure(f"{subject}: expected it {want}", expect.exists.span,
                             want, "exists" if text is not None else "missing")]
     if text is None:
-        if any((expect.contains, expect.regex, expect.equals, expect.lines, expect.not_contains, expect.json)):
+        if any((expect.contains, expect.regex, expect.equals, expect.lines, expect.not_contains, expect.json,
+                expect.schema)):
             return [Failure(f"{subject} does not exist", expect.span, "a file", "missing")]
         return []
-    if expect.json is not None:
-        found, value = json_at(text, str(expect.json.value))
+    failures = []
+    if expect.json is not None or expect.schema is not None:
+        found, value = json_at(text, str(expect.json.value) if expect.json is not None else "$")
         if not found:
-            return [Failure(f"{subject}: {value}", expect.json.span, str(expect.json.value), _shown(text))]
-        text = value if isinstance(value, str) else json.dumps(value)
-    return _text_checks(expect, subject, text)
+            span = expect.json.span if expect.json is not None else expect.schema_span or expect.span
+            return [Failure(f"{subject}: {value}", span, "JSON", _shown(text))]
+        failures += _schema_checks(expect, subject, value)
+        if expect.json is not None:
+            text = value if isinstance(value, str) else json.dumps(value)
+    return failures + _text_checks(expect, subject, text)
+
+
+def _schema_checks(expect: Expect, subject: str, value: object) -> list[Failure]:
+    from muxc.lang.outschema import validate
+
+    if expect.schema is None:
+        return []
+    violations = validate(value, expect.schema)
+    return [Failure(f"{subject} does not satisfy the schema: {violation.text()}", expect.schema_span or expect.span,
+                    "a value the schema accepts", _shown(json.dumps(value))) for violation in violations]
 
 
 def _text_checks(expect: Expect, subject: str, text: str) -> list[Failure]:
@@ -108,7 +132,7 @@ def check_run(run: RunExpect, facts: RunFacts) -> list[Failure]:
         why = "; ".join(f"{step}: {error}" for step, error in facts.errors.items())
         failures.append(Failure("the build " + ("failed" if run.success.value else "succeeded"), run.success.span,
                                 "success" if run.success.value else "failure",
-                                _shown(why) if why else ("success" if facts.success else "failure")))
+                                "success" if facts.success else _shown(why) if why else "failure"))
     for status in ("ran", "cached", "skipped", "failed"):
         wanted = getattr(run, status)
         if wanted is None:

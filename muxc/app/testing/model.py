@@ -6,6 +6,8 @@ Subjects and checks are kept apart so a new check (JSON Schema, a diff) is one f
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from muxc.diagnostics.span import Span
@@ -32,6 +34,9 @@ class Expect(msgspec.Struct, frozen=True):
     equals: Spanned | None = None
     lines: Spanned | None = None
     exists: Spanned | None = None
+    exit_code: Spanned | None = None  # a step's: 0 when it succeeded
+    schema: dict[str, Any] | None = None  # a JSON Schema (output_schema's subset) the JSON must satisfy
+    schema_span: Span | None = None
 
     @property
     def subject(self) -> str:

@@ -20,7 +20,7 @@ from muxc.syntax.toml_front import parse as parse_document
 TOP = ("workflow", "test")
 CASE = ("name", "args", "inputs", "files", "fixture", "git", "answers", "expect", "run")
 EXPECT_SUBJECTS = ("step", "file")
-EXPECT_CHECKS = ("contains", "not_contains", "regex", "equals", "lines", "exists")
+EXPECT_CHECKS = ("contains", "not_contains", "regex", "equals", "lines", "exists", "exit_code", "schema")
 EXPECT = (*EXPECT_SUBJECTS, "json", *EXPECT_CHECKS)
 RUN_LISTS = ("ran", "cached", "skipped", "failed")
 RUN = ("success", *RUN_LISTS, "calls")
@@ -171,6 +171,9 @@ def _expect(reader: FieldReader, table: Table) -> Expect:
         equals=reader.string(get("equals"), "`equals`"),
         lines=reader.integer(get("lines"), "`lines`"),
         exists=reader.boolean(get("exists"), "`exists`"),
+        exit_code=reader.integer(get("exit_code"), "`exit_code`"),
+        schema=_schema(reader, get("schema")),
+        schema_span=get("schema").span if get("schema") is not None else None,
     )
     _one_subject(reader, table, expect)
     return expect
@@ -187,6 +190,23 @@ def _one_subject(reader: FieldReader, table: Table, expect: Expect) -> None:
                      help="add one of: " + ", ".join((*EXPECT_CHECKS, "json")))
     if expect.exists is not None and expect.step is not None:
         reader.error("invalid-value", "`exists` applies to a file, not a step", expect.exists.span)
+    if expect.exit_code is not None and expect.file is not None:
+        reader.error("invalid-value", "`exit_code` applies to a step, not a file", expect.exit_code.span)
+
+
+def _schema(reader: FieldReader, node: Node | None) -> dict | None:
+    from muxc.lang.document import to_python
+    from muxc.lang.outschema import schema_errors
+
+    table = reader.table(node, "`schema`")
+    if table is None:
+        return None
+    schema = to_python(table)
+    problems = schema_errors(schema)
+    for problem in problems:
+        reader.error("invalid-output-schema", f"this schema cannot be used: {problem}", table.span,
+                     help="a schema uses output_schema's subset of JSON Schema (docs/language.md)")
+    return schema if not problems and isinstance(schema, dict) else None
 
 
 def _regex(reader: FieldReader, node: Node | None) -> Spanned | None:

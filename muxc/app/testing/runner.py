@@ -332,13 +332,25 @@ def _check(case: TestCase, build: Any, root: Path, calls: int, code: int) -> lis
         failures.append(Failure("the build failed", case.span, "success", why))
     for expect in case.expects:
         if expect.step is not None:
-            text: str | None = str(view_of(build, str(expect.step.value)).output or "")
+            name = str(expect.step.value)
+            text: str | None = str(view_of(build, name).output or "")
+            failures += check_expect(expect, text, _exit_code(build.state(name)))
         else:
             text = _file_text(root, str(expect.file.value)) if expect.file is not None else None
-        failures += check_expect(expect, text)
+            failures += check_expect(expect, text)
     if case.run is not None:
         failures += check_run(case.run, RunFacts(code == 0, statuses, calls, errors))
     return failures
+
+
+def _exit_code(state: Any) -> int | str:
+    """0 for a step that succeeded, a failed command's code, else why there is none."""
+    if state.status in ("ran", "cached"):
+        return 0
+    failure = state.failure
+    if failure is not None and failure.exit_code is not None:
+        return int(failure.exit_code)
+    return f"no exit code ({state.status}{': ' + failure.message if failure is not None else ''})"
 
 
 def _file_text(root: Path, relative: str) -> str | None:
