@@ -70,7 +70,7 @@ def test_a_missing_workflow_points_at_its_name(suite: Suite) -> None:
     ('workflow = "review.mux"\n[[test]]\nname = "x"\n[[test.expect]]\nstep = "content"\n',
      ("missing-field", 4, 1, "this expectation on step `content` checks nothing")),
     ('workflow = "review.mux"\n[[test]]\nname = "x"\n[[test.expect]]\nstep = "a"\nfile = "b"\nequals = "c"\n',
-     ("invalid-value", 6, 1, "an expectation checks exactly one `step` or one `file`")),
+     ("invalid-value", 6, 1, "an expectation checks exactly one `step`, `file` or `diff`")),
     ('workflow = "review.mux"\n[[test]]\nname = "x\n',
      ("toml-syntax", 3, 8, "unterminated string: no closing \" on this line (use triple quotes for a multi-line string)")),
     ('[[test]]\nname = "x"\n',

@@ -60,11 +60,15 @@ def _shown(text: str) -> str:
     return text if len(text) <= SHOWN else text[:SHOWN] + f"… ({len(text)} characters)"
 
 
-def check_expect(expect: Expect, text: str | None, exit_code: int | str | None = None) -> list[Failure]:
+def check_expect(expect: Expect, text: str | None, exit_code: int | str | None = None,
+                 changed: tuple[str, ...] = ()) -> list[Failure]:
     """The failures of ``expect`` against the subject's text (None: the file does not exist) and,
-    for a step, its exit code (a string: why there is none)."""
+    for a step, its exit code (a string: why there is none) and the files it changed."""
     subject = expect.subject
     failures = []
+    if expect.changed is not None and sorted(expect.changed.value) != sorted(changed):
+        failures.append(Failure(f"{subject} changed other files", expect.changed.span,
+                                ", ".join(sorted(expect.changed.value)) or "none", ", ".join(sorted(changed)) or "none"))
     if expect.exit_code is not None and exit_code != expect.exit_code.value:
         failures.append(Failure(f"{subject} exited with {exit_code}, not {expect.exit_code.value}",
                                 expect.exit_code.span, str(expect.exit_code.value), str(exit_code)))

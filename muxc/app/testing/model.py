@@ -27,6 +27,7 @@ class Expect(msgspec.Struct, frozen=True):
     span: Span
     step: Spanned | None = None
     file: Spanned | None = None
+    diff: Spanned | None = None  # a project file's unified diff, before the build -> after it
     json: Spanned | None = None  # `a.b[0]`, optionally starting with `$.`
     contains: tuple[Spanned, ...] = ()
     not_contains: tuple[Spanned, ...] = ()
@@ -37,11 +38,14 @@ class Expect(msgspec.Struct, frozen=True):
     exit_code: Spanned | None = None  # a step's: 0 when it succeeded
     schema: dict[str, Any] | None = None  # a JSON Schema (output_schema's subset) the JSON must satisfy
     schema_span: Span | None = None
+    changed: Spanned | None = None  # an apply step's: exactly these files changed
 
     @property
     def subject(self) -> str:
         if self.step is not None:
             where = f"step `{self.step.value}`"
+        elif self.diff is not None:
+            where = f"the diff of {self.diff.value}"
         else:
             where = f"file {self.file.value}" if self.file is not None else "?"
         return where + (f" at {self.json.value}" if self.json is not None else "")

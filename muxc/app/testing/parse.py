@@ -19,8 +19,8 @@ from muxc.syntax.toml_front import parse as parse_document
 
 TOP = ("workflow", "test")
 CASE = ("name", "args", "inputs", "files", "fixture", "git", "answers", "expect", "run")
-EXPECT_SUBJECTS = ("step", "file")
-EXPECT_CHECKS = ("contains", "not_contains", "regex", "equals", "lines", "exists", "exit_code", "schema")
+EXPECT_SUBJECTS = ("step", "file", "diff")
+EXPECT_CHECKS = ("contains", "not_contains", "regex", "equals", "lines", "exists", "exit_code", "schema", "changed")
 EXPECT = (*EXPECT_SUBJECTS, "json", *EXPECT_CHECKS)
 RUN_LISTS = ("ran", "cached", "skipped", "failed")
 RUN = ("success", *RUN_LISTS, "calls")
@@ -164,6 +164,7 @@ def _expect(reader: FieldReader, table: Table) -> Expect:
         span=table.span,
         step=reader.string(get("step"), "`step`"),
         file=reader.string(get("file"), "`file`"),
+        diff=reader.string(get("diff"), "`diff`"),
         json=reader.string(get("json"), "`json`"),
         contains=reader.strings(get("contains"), "`contains`"),
         not_contains=reader.strings(get("not_contains"), "`not_contains`"),
@@ -174,6 +175,7 @@ def _expect(reader: FieldReader, table: Table) -> Expect:
         exit_code=reader.integer(get("exit_code"), "`exit_code`"),
         schema=_schema(reader, get("schema")),
         schema_span=get("schema").span if get("schema") is not None else None,
+        changed=reader.names(get("changed"), "`changed`"),
     )
     _one_subject(reader, table, expect)
     return expect
@@ -183,15 +185,16 @@ def _one_subject(reader: FieldReader, table: Table, expect: Expect) -> None:
     subjects = [key for key in EXPECT_SUBJECTS if key in table.entries]
     if len(subjects) != 1:
         span = table.entries[subjects[1]].key_span if subjects else table.span
-        reader.error("invalid-value", "an expectation checks exactly one `step` or one `file`", span,
-                     help='write `step = "NAME"` or `file = "PATH"` (one per [[test.expect]])')
+        reader.error("invalid-value", "an expectation checks exactly one `step`, `file` or `diff`", span,
+                     help='write `step = "NAME"`, `file = "PATH"` or `diff = "PATH"` (one per [[test.expect]])')
     if not any(key in table.entries for key in (*EXPECT_CHECKS, "json")):  # `json` alone: the path exists
         reader.error("missing-field", f"this expectation on {expect.subject} checks nothing", table.span,
                      help="add one of: " + ", ".join((*EXPECT_CHECKS, "json")))
     if expect.exists is not None and expect.step is not None:
         reader.error("invalid-value", "`exists` applies to a file, not a step", expect.exists.span)
-    if expect.exit_code is not None and expect.file is not None:
-        reader.error("invalid-value", "`exit_code` applies to a step, not a file", expect.exit_code.span)
+    for check in (expect.exit_code, expect.changed):
+        if check is not None and expect.step is None:
+            reader.error("invalid-value", "`exit_code` and `changed` apply to a step", check.span)
 
 
 def _schema(reader: FieldReader, node: Node | None) -> dict | None:

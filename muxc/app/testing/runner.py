@@ -268,12 +268,13 @@ def _build_and_check(loaded: Loaded, case: TestCase, root: Path, environ: dict[s
                                   recorded=[entry for entry in loaded.recorded if entry.test == case.name],
                                   live=live, rerecord=record == "all")
         build.backends = ScriptedPool(build.config, build.root, answers)
+        before = _snapshot(root, case)
         try:
             code = execute(build).code
         finally:
             if live is not None:
                 live.close()
-        failures = _check(case, build, root, answers.calls, code)
+        failures = _check(case, build, root, answers.calls, code, before)
     finally:
         close(build)
     return msgspec.structs.replace(_verdict(file, case, failures), recorded=tuple(answers.used.values()))
@@ -321,7 +322,8 @@ def _names_known(file: TestFile, case: TestCase, steps: list[str], sink: Diagnos
                         help=did_you_mean(name, steps) or "its steps are: " + ", ".join(steps))
 
 
-def _check(case: TestCase, build: Any, root: Path, calls: int, code: int) -> list[Failure]:
+def _check(case: TestCase, build: Any, root: Path, calls: int, code: int, before: dict[str, str]
+           ) -> list[Failure]:
     from muxc.run.scope import view_of
 
     statuses = {plan.name: build.state(plan.name).status for plan in build.plan.steps}
@@ -333,14 +335,33 @@ def _check(case: TestCase, build: Any, root: Path, calls: int, code: int) -> lis
     for expect in case.expects:
         if expect.step is not None:
             name = str(expect.step.value)
-            text: str | None = str(view_of(build, name).output or "")
-            failures += check_expect(expect, text, _exit_code(build.state(name)))
+            view = view_of(build, name)
+            changed = tuple(path for path in (view.outputs or {}).get("paths", "").split("\n") if path)
+            failures += check_expect(expect, str(view.output or ""), _exit_code(build.state(name)), changed)
+        elif expect.diff is not None:
+            relative = str(expect.diff.value)
+            failures += check_expect(expect, _diff(before.get(relative), _file_text(root, relative), relative))
         else:
             text = _file_text(root, str(expect.file.value)) if expect.file is not None else None
             failures += check_expect(expect, text)
     if case.run is not None:
         failures += check_run(case.run, RunFacts(code == 0, statuses, calls, errors))
     return failures
+
+
+def _snapshot(root: Path, case: TestCase) -> dict[str, str]:
+    """Before the build: the text of every file a `diff` expectation names."""
+    named = {str(expect.diff.value) for expect in case.expects if expect.diff is not None}
+    return {path: text for path in named if (text := _file_text(root, path)) is not None}
+
+
+def _diff(before: str | None, after: str | None, path: str) -> str:
+    import difflib
+
+    lines = difflib.unified_diff((before or "").splitlines(keepends=True), (after or "").splitlines(keepends=True),
+                                 "/dev/null" if before is None else f"a/{path}",
+                                 "/dev/null" if after is None else f"b/{path}")
+    return "".join(lines)
 
 
 def _exit_code(state: Any) -> int | str:
