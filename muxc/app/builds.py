@@ -49,8 +49,52 @@ def prepare(project: Project, workflow: str, args: Mapping[str, str], options: B
     if compiled is None:
         return report
     plan, config = compiled
+    config = _routed(config, options, report)
+    if config is None:
+        return report
     report.build = _assemble(project, plan, config, options, reporter or SilentReporter(), report)
     return report
+
+
+def _routed(config: Any, options: BuildOptions, report: Prepared) -> Any:
+    """The config with ``-m NAME`` (every role) and ``--role ROLE=NAME`` applied for this run: the
+    roles answer through NAME, a backend or a role, and no team override stands in the way. Cache
+    keys name the backends a role resolves to, so they follow. None (a usage error) for a NAME or
+    ROLE that does not exist."""
+    if options.model is None and not options.routes:
+        return config
+    import msgspec
+
+    from muxc.config.schema import RoleConfig
+    from muxc.lang.validate import did_you_mean
+
+    known = sorted({*config.roles, *(role for team in config.teams.values() for role in team.roles)})
+
+    def target(name: str, flag: str) -> Any:
+        if name in config.backends:
+            return RoleConfig(name=name, backends=[name])
+        if name in config.roles:
+            return config.roles[name]
+        hint = did_you_mean(name, [*config.backends, *config.roles]) or "see `muxc backends` and `muxc roles`"
+        report.usage = f"{flag}: no backend or role named {name!r}; {hint}"
+        return None
+
+    changes: dict[str, Any] = {}
+    if options.model is not None:
+        changes = dict.fromkeys(known, target(options.model, "--model"))
+    for role, name in options.routes.items():
+        if role not in known:
+            report.usage = f"--role {role}={name}: no role named {role!r}; " + (
+                did_you_mean(role, known) or "see `muxc roles`")
+            break
+        changes[role] = target(name, f"--role {role}={name}")
+    if report.usage is not None:
+        report.usage_error = True
+        return None
+    roles = {**config.roles, **{role: msgspec.structs.replace(to, name=role) for role, to in changes.items()}}
+    teams = {name: msgspec.structs.replace(team, roles={r: o for r, o in team.roles.items() if r not in changes})
+             for name, team in config.teams.items()}
+    return msgspec.structs.replace(config, roles=roles, teams=teams)
 
 
 def _plan_cache(project: Project, path: Path, args: Mapping[str, str], options: BuildOptions

@@ -40,9 +40,10 @@ COMMANDS = {
 }
 
 
-@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]},
-             invoke_without_command=True, no_args_is_help=True)
-@click.option("--version", is_flag=True, help="Show the version and exit (with --output json: as JSON).")
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS, invoke_without_command=True, no_args_is_help=True,
+             context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "MUXC"})
+@click.option("--version", is_flag=True, allow_from_autoenv=False,
+              help="Show the version and exit (with --output json: as JSON).")
 @click.option("-C", "--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               help="Run as if started in DIR (the project root).")
 @click.option("--team", help="Use this team instead of detecting one.")
@@ -69,6 +70,13 @@ def main(ctx: click.Context, version: bool, directory: Path | None, team: str | 
            team or diagnostic code (the message names a close one when there is one)
       3    a file or directory muxc needs is unusable (the message names it and the fix)
       130  interrupted (what finished is kept)
+
+    \b
+    Every option can come from the environment too (the command line wins):
+      MUXC_OPTION            a global option: MUXC_OUTPUT=json, MUXC_TEAM=rust, MUXC_DIR=..
+      MUXC_COMMAND_OPTION    a command's: MUXC_BUILD_MODEL=claude, MUXC_BUILD_JOBS=8,
+                             MUXC_BUILD_ROLE="analyzer=claude synthesizer=openai"
+    Flags take 1/true or 0/false (MUXC_BUILD_KEEP_GOING=1).
     """
     ctx.obj = Globals(directory=directory, team=team, output="quiet" if quiet else output, debug=debug)
     if version:  # not click's eager --version: it would answer before --output json is read

@@ -37,7 +37,17 @@ def build_options(options: dict, g: object, jobs: int | None) -> object:
         answers=options["answers"],
         interactive=sys.stdin.isatty() and g.output == "console",
         team=g.team,
+        model=options.get("model"),
+        routes=options.get("routes", {}),
     )
+
+
+def route_options(command: object) -> object:
+    """``-m/--model NAME`` and ``--role ROLE=NAME``: which backends answer, for this run."""
+    command = click.option("--role", multiple=True, metavar="ROLE=NAME",
+                           help="Answer ROLE through NAME (a backend or a role) for this run (repeatable).")(command)
+    return click.option("-m", "--model", metavar="NAME",
+                        help="Answer every query through NAME (a backend or a role) for this run.")(command)
 
 
 def render_diagnostics(report: object, stream: object = None, fmt: str | None = None) -> None:
@@ -62,11 +72,12 @@ def render_diagnostics(report: object, stream: object = None, fmt: str | None = 
 @click.option("--max-cost", type=float, metavar="USD", help="Start no LLM call once this much was spent.")
 @click.option("--max-calls", type=int, metavar="N", help="Start no LLM call after N calls.")
 @click.option("--input", "inputs", multiple=True, metavar="NAME=VALUE", help="Answer an input step.")
+@route_options
 @global_options
 @click.pass_context
 def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | None, force: bool,
           refresh: tuple[str, ...], keep_going: bool, replay: bool, dry_run: bool, max_cost: float | None,
-          max_calls: int | None, inputs: tuple[str, ...]) -> None:
+          max_calls: int | None, inputs: tuple[str, ...], model: str | None, role: tuple[str, ...]) -> None:
     """Build WORKFLOW (a path or a name), rerunning only what changed.
 
     WORKFLOW is looked up in .muxc/workflows, .llm-mux/workflows, the user's config dir, then the
@@ -76,11 +87,16 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
     Exit status: 0 success, 1 a step failed or the workflow has errors, 2 usage, 3 a file or
     directory muxc keeps its state in is unusable (the message names it), 130 interrupted.
 
+    -m NAME answers every query through NAME (a backend or a role) for this run, --role
+    ROLE=NAME one role; cache keys follow the backend that answers, so switching back reruns
+    nothing.
+
     \b
     Examples:
       muxc build rust-audit outdir=reports/feb-audit
       muxc build review --dry-run
       muxc build fix file=src/lib.rs --refresh identify -j 8
+      muxc build rust-audit -m claude --role synthesizer=openai
     """
     from muxc.app.builds import close, execute, prepare
     from muxc.app.errors import LockHeld, StateError
@@ -89,7 +105,8 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
     g = globals_of(ctx)
     options = build_options({"force": force, "refresh": refresh, "keep_going": keep_going, "replay": replay,
                              "dry_run": dry_run, "max_cost": max_cost, "max_calls": max_calls,
-                             "answers": parse_assignments(ctx, inputs, "--input")}, g, jobs)
+                             "answers": parse_assignments(ctx, inputs, "--input"), "model": model,
+                             "routes": parse_assignments(ctx, role, "--role")}, g, jobs)
     try:
         prepared = prepare(g.project(), workflow, parse_assignments(ctx, args, "argument"), options,
                            reporter_for(g.output))

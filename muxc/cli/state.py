@@ -6,16 +6,18 @@ from typing import Any
 
 import click
 
-from muxc.cli.build import build_options, not_built, parse_assignments, render_diagnostics
+from muxc.cli.build import build_options, not_built, parse_assignments, render_diagnostics, route_options
 from muxc.cli.common import echo_json, global_options, globals_of, workflow_path
 
 
-def _prepared(ctx: click.Context, workflow: str, args: tuple[str, ...], dry_run: bool = True) -> Any:
+def _prepared(ctx: click.Context, workflow: str, args: tuple[str, ...], model: str | None = None,
+              role: tuple[str, ...] = ()) -> Any:
     from muxc.app.builds import SilentReporter, prepare
 
     g = globals_of(ctx)
-    options = build_options({"force": False, "refresh": (), "keep_going": True, "replay": False, "dry_run": dry_run,
-                             "max_cost": None, "max_calls": None, "answers": {}}, g, None)
+    options = build_options({"force": False, "refresh": (), "keep_going": True, "replay": False, "dry_run": True,
+                             "max_cost": None, "max_calls": None, "answers": {}, "model": model,
+                             "routes": parse_assignments(ctx, role, "--role")}, g, None)
     prepared = prepare(g.project(), workflow, parse_assignments(ctx, args, "argument"), options, SilentReporter())
     if prepared.build is None:
         not_built(ctx, workflow, prepared)
@@ -71,9 +73,11 @@ def _plan_line(build: Any, step: Any) -> str:
 @click.argument("workflow")
 @click.argument("args", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--exit-code", "exit_code", is_flag=True, help="Exit 1 when some step would run (for scripts).")
+@route_options
 @global_options
 @click.pass_context
-def status(ctx: click.Context, workflow: str, args: tuple[str, ...], exit_code: bool) -> None:
+def status(ctx: click.Context, workflow: str, args: tuple[str, ...], exit_code: bool, model: str | None,
+           role: tuple[str, ...]) -> None:
     """Say, for each step, whether it is up to date, or why it would run — with the difference.
 
     Nothing runs. For a step that would run, the changed part of its key is shown: which
@@ -89,10 +93,11 @@ def status(ctx: click.Context, workflow: str, args: tuple[str, ...], exit_code: 
     Examples:
       muxc status rust-audit
       muxc status rust-audit --exit-code || muxc build rust-audit
+      muxc status rust-audit -m claude   what a build with -m claude would rerun
     """
     from muxc.app.state import build_status
 
-    found = build_status(_prepared(ctx, workflow, args))
+    found = build_status(_prepared(ctx, workflow, args, model, role))
     if found.running is not None:
         click.echo(f"note: a build is running in this project (pid {found.running}); this is the state so far",
                    err=True)

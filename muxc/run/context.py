@@ -38,6 +38,8 @@ class BuildOptions:
     answers: Mapping[str, str] = field(default_factory=dict)  # --input NAME=VALUE
     interactive: bool = False
     team: str | None = None
+    model: str | None = None  # -m: every role answered by this backend or role, for this run
+    routes: Mapping[str, str] = field(default_factory=dict)  # --role ROLE=BACKEND (or =ROLE)
 
     def forces(self, step: str) -> bool:
         return self.force or step in self.refresh

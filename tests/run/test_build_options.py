@@ -1,4 +1,5 @@
-"""Build options: --force, --refresh, --keep-going, --replay, --dry-run, --max-calls, --max-cost."""
+"""Build options: --force, --refresh, --keep-going, --replay, --dry-run, --max-calls, --max-cost,
+-m/--model and --role, and options from MUXC_* environment variables."""
 
 from __future__ import annotations
 
@@ -189,3 +190,73 @@ def test_max_calls_holds_with_parallel_steps_and_items(project):
     assert project.calls == 2
     errors = [step["error"] for step in built.doc["steps"] if step["error"]]
     assert errors and all("the limit of 2 LLM calls is reached" in error for error in errors)
+
+
+OTHER = """
+    [backends.other]
+    command = "{url}"
+    model = "m2"
+    """
+
+
+@pytest.fixture
+def two_backends(chain):
+    chain.config(OTHER.format(url=chain.server.openai_url))
+    return chain
+
+
+def _models(project) -> list[str]:
+    return [request.body["model"] for request in project.server.completions]
+
+
+def test_model_answers_every_query_through_that_backend_and_the_keys_follow(two_backends):
+    project = two_backends
+    status = project.cli("status", "w", "-m", "other")
+    assert status.stdout.splitlines() == ["probe: up to date", "review: would run — the model changed: m -> m2",
+                                          "summary: would run — the model changed: m -> m2"]
+    built = project.build("-m", "other")
+    assert built.ran == {"review", "summary"} and built.cached == {"probe"}
+    assert _models(project) == ["m2", "m2"]
+    assert project.build("-m", "other").ran == set()  # cached under the backend that answered
+    assert project.build().ran == set() and project.calls == 2  # and the usual backend's results are kept
+    assert project.cli("status", "w", "--model", "other", "--exit-code").exit_code == 0
+    assert project.ran() == []
+
+
+def test_role_answers_one_role_through_another_backend(two_backends):
+    project = two_backends
+    built = project.build("--role", "synthesizer=other")
+    assert built.ran == {"summary"} and _models(project) == ["m2"]
+    dry = project.cli("build", "w", "--dry-run", "--role", "synthesizer=other")
+    assert dry.exit_code == 0 and project.calls == 1
+
+
+def test_unknown_model_or_role_is_a_usage_error_with_the_close_name(two_backends):
+    project = two_backends
+    for args, message in ((["-m", "othr"], "--model: no backend or role named 'othr'; did you mean `other`?"),
+                          (["--role", "synthesiser=other"],
+                           "--role synthesiser=other: no role named 'synthesiser'; did you mean `synthesizer`?"),
+                          (["--role", "synthesizer"], "--role 'synthesizer' is not key=value")):
+        for command in ("build", "status"):
+            result = project.cli(command, "w", *args)
+            assert result.exit_code == 2 and message in result.stderr, (command, args, result.stderr)
+    assert project.calls == 0
+
+
+def test_options_come_from_muxc_environment_variables(two_backends):
+    project = two_backends
+    import json
+    import subprocess
+    import sys
+
+    env = {**project.env, "MUXC_BUILD_MODEL": "other", "MUXC_OUTPUT": "json"}
+    done = subprocess.run([sys.executable, "-m", "muxc", "build", "w"], cwd=project.root, env=env, text=True,
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)  # MUXC_OUTPUT=json
+    assert {s["name"] for s in doc["steps"] if s["status"] == "ran"} == {"review", "summary"}
+    assert _models(project) == ["m2", "m2"]
+    flag = subprocess.run([sys.executable, "-m", "muxc", "build", "w", "-m", "fake"], cwd=project.root,
+                          env={**env, "MUXC_BUILD_FORCE": "1"}, text=True, capture_output=True, timeout=60)
+    assert flag.returncode == 0 and _models(project)[2:] == ["m", "m"]  # the command line wins; the flag forces
+    assert {s["reason"] for s in json.loads(flag.stdout)["steps"]} == {"forced"}
