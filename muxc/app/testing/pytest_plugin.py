@@ -48,7 +48,16 @@ class WorkflowTestFailed(Exception):
         self.text = text
 
 
-class WorkflowTest(pytest.Item):
+class _ShowsDiagnostics(pytest.Item):
+    """An item whose failure is shown as muxc's rendered diagnostics, not a Python traceback."""
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, WorkflowTestFailed):
+            return excinfo.value.text
+        return str(super().repr_failure(excinfo))
+
+
+class WorkflowTest(_ShowsDiagnostics):
     def __init__(self, *, loaded: Any, index: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.loaded = loaded
@@ -61,27 +70,17 @@ class WorkflowTest(pytest.Item):
         if result.outcome != PASSED:
             raise WorkflowTestFailed(_render(list(result.diagnostics), sources_of([result])))
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, WorkflowTestFailed):
-            return excinfo.value.text
-        return super().repr_failure(excinfo)
-
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"muxc test {self.loaded.file.path}::{self.name}"
 
 
-class BadTestFile(pytest.Item):
+class BadTestFile(_ShowsDiagnostics):
     def __init__(self, *, report: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.report = report
 
     def runtest(self) -> None:
         raise WorkflowTestFailed(_render(self.report.diagnostics, self.report.sources))
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, WorkflowTestFailed):
-            return excinfo.value.text
-        return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"muxc test {self.path.name}"
