@@ -103,3 +103,15 @@ def test_a_damaged_cassette_is_a_diagnostic_at_the_spot(suite: Suite) -> None:
     assert doc["tests"] == []
 
 
+
+
+def test_recording_in_worker_processes_saves_every_answer(suite: Suite, llm_server: LLMServer) -> None:  # noqa: F811
+    _configure(suite, llm_server)
+    second = TEST.replace('name = "recorded"', 'name = "again"').replace('"hello\\n"', '"bye\\n"')
+    suite.write("review.test.toml", TEST + second.split('workflow = "review.mux"', 1)[1])
+    suite.test("--record", "-j", "2", code=0)
+    assert llm_server.calls == 2
+    cassette = (suite.root / "review.cassette.toml").read_text()
+    assert cassette.count("[[answer]]") == 2 and 'test = "again"' in cassette
+    suite.test("-j", "2", code=0)
+    assert llm_server.calls == 2
