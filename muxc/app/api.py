@@ -96,15 +96,22 @@ def parse_file(path: Path, report: Report) -> Workflow | None:
 
 
 def check_file(path: Path, config: Config, report: CheckReport,
-               environ: Mapping[str, str] | None = None) -> Checked:
+               environ: Mapping[str, str] | None = None, backends_at: Path | None = None) -> Checked:
     """Parse and check one workflow; with ``environ``, also the ``${VAR}`` references of the
-    backends its roles reach (an unset one there is an error; elsewhere it does not matter)."""
+    backends its roles reach (an unset one there is an error; elsewhere it does not matter), and
+    with ``backends_at`` (the project root) a warning for query steps whose backends cannot
+    answer on this machine (what a build would stop on)."""
     from muxc.check import check
 
     workflow = parse_file(path, report)
     checked = check(workflow, config, report.sink) if workflow is not None else None
     if checked is not None and environ is not None:
         check_reachable_env(checked.config, workflow.steps, environ, report.sink)
+        if backends_at is not None and not report.errors:
+            from muxc.app.preflight import report_unanswerable, step_span
+
+            report_unanswerable(checked.config, [step_span(step) for step in workflow.steps], None, backends_at,
+                                environ, report.sink, Severity.WARNING)
     result = Checked(str(path), workflow, checked)
     report.results.append(result)
     return result
@@ -122,13 +129,14 @@ def check_reachable_env(config: Config, steps: Iterable[Any], environ: Mapping[s
     check_env_references(config, environ, sink, backends_of_roles(config, roles_used(steps)))
 
 
-def check_paths(project: Project, paths: list[Path]) -> CheckReport:
-    """Check the given files, or every workflow muxc can find when none is given."""
+def check_paths(project: Project, paths: list[Path], backends: bool = False) -> CheckReport:
+    """Check the given files, or every workflow muxc can find when none is given (``backends``:
+    also warn about query steps whose backends cannot answer on this machine)."""
     report = CheckReport()
     report.config = load_config(project, report)
     targets = paths or [entry.path for entry in find_workflows(project)]
     for path in targets:
-        check_file(path, report.config, report, project.environ)
+        check_file(path, report.config, report, project.environ, project.root if backends else None)
     return report
 
 

@@ -84,3 +84,9 @@ def _report(sink: DiagnosticSink, problems: list[Any], asked: list[tuple[Any, st
                 secondary=others, notes=[f"`{p.backend}`: {p.reason}" for p in problems], help=help_text,
                 severity=severity)
 
+
+
+def step_span(step: Any) -> tuple[Any, str, Span]:
+    """(step, file, span) of a parsed step: its role, else its name."""
+    origin = step.origin
+    return step, origin.file, origin.value_span("role") if step.role else (origin.name_span or origin.span)

@@ -47,10 +47,12 @@ def _workflows_in(directory: Path) -> list[Path]:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also read this config file (above all others).")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option("--backends/--no-backends", default=True, show_default=True,
+              help="Warn about query steps whose backends cannot answer on this machine (backend-unavailable).")
 @global_options
 @click.pass_context
 def check(ctx: click.Context, files: tuple[str, ...], fmt: str | None, config_path: Path | None,
-          strict: bool) -> None:
+          strict: bool, backends: bool) -> None:
     """Check workflows without running them; report every problem at once.
 
     With no FILE, checks every workflow muxc can find: the project's (.muxc/workflows,
@@ -70,7 +72,7 @@ def check(ctx: click.Context, files: tuple[str, ...], fmt: str | None, config_pa
 
     g = globals_of(ctx)
     project = g.project(config_path)
-    report = check_paths(project, _targets(ctx, files, project))
+    report = check_paths(project, _targets(ctx, files, project), backends)
     fmt = fmt or ("json" if g.output == "json" else "full" if sys.stdout.isatty() else "concise")
     output = render(fmt, report.diagnostics, report.sources, color=fmt == "full" and use_color())
     if output:

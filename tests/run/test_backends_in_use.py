@@ -119,6 +119,20 @@ def test_a_build_whose_roles_reach_a_missing_cli_stops_once_before_anything_runs
     assert project.cli("status", "w").exit_code == 0
 
 
+def test_check_warns_about_what_a_build_would_stop_on(project):
+    project.config(GONE)
+    _route(project, '["gone"]', '["fake"]')
+    project.workflow(AUDIT)
+    result = project.cli("check", "w", "--format", "json")
+    assert result.exit_code == 0  # a warning: the file is fine, this machine lacks the CLI
+    [warning] = json.loads(result.stdout)
+    assert (warning["code"], warning["severity"], warning["line"]) == ("backend-unavailable", "warning", 7)
+    assert warning["message"] == "2 query steps cannot get an answer here: `safety`, `speed` (role `analyzer`) " \
+                                 "ask `gone`, which cannot answer"
+    assert project.cli("check", "w", "--strict").exit_code == 1
+    assert project.cli("check", "w", "--no-backends", "--strict").exit_code == 0
+
+
 def test_a_role_with_a_backend_that_can_answer_is_not_stopped(project):
     project.config(GONE)
     _route(project, '["gone", "fake"]', '["fake"]', '\nexecution = "fallback"')
