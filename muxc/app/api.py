@@ -160,10 +160,18 @@ def find_workflows(project: Project) -> list[WorkflowEntry]:
     seen: set[str] = set()
     for origin, directory in workflow_dirs(project.root, project.environ, stdlib_dir()):
         for path in sorted(directory.glob("*")) if directory.is_dir() else ():
-            if path.suffix in WORKFLOW_SUFFIXES and path.is_file():
+            if path.suffix in WORKFLOW_SUFFIXES and path.is_file() and not is_test_file(path):
                 entries.append(WorkflowEntry(path.stem, path, origin, shadowed=path.stem in seen))
                 seen.add(path.stem)
     return entries
+
+
+# Files beside workflows that are not workflows: `muxc test`'s tests and their recorded answers.
+TEST_FILE_SUFFIXES = (".test.toml", ".cassette.toml")
+
+
+def is_test_file(path: Path) -> bool:
+    return path.name.endswith(TEST_FILE_SUFFIXES)
 
 
 def resolve_workflow(project: Project, name: str) -> Path | None:

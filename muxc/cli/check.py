@@ -33,10 +33,16 @@ def _targets(ctx: click.Context, names: tuple[str, ...], project: object) -> lis
 
 
 def _workflows_in(directory: Path) -> list[Path]:
-    """The workflow files under a directory (config files are not workflows)."""
+    """The workflow files under a directory: not config files, not hidden directories, and not
+    `muxc test` suites (their tests, cassettes and fixture projects are not workflows)."""
+    from muxc.app.api import is_test_file
+
+    suites = {p.parent for p in directory.rglob("*.test.toml")}
     return sorted(p for p in directory.rglob("*") if p.suffix in (".mux", ".toml") and p.is_file()
-                  and p.name != "config.toml" and not any(part.startswith(".") and part not in (".muxc", ".llm-mux")
-                                                           for part in p.relative_to(directory).parts[:-1]))
+                  and p.name != "config.toml" and not is_test_file(p)
+                  and not any(parent in suites for parent in p.parents)
+                  and not any(part.startswith(".") and part not in (".muxc", ".llm-mux")
+                              for part in p.relative_to(directory).parts[:-1]))
 
 
 @click.command()
