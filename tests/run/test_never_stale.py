@@ -590,7 +590,8 @@ class NeverStale(RuleBasedStateMachine):
                     self._event("a hand edit kept as .orig (no result)")
                 elif current is not None:
                     self._event("a saved file removed (no result)")
-                self.last.pop(path, None)
+                # muxc still knows the bytes it last wrote there: a checkout that brings them back
+                # brings back muxc's file, not a hand edit (docs/caching.md)
             actual = self._read(path)
             if actual != expected:
                 if OPEN["1-switch-back-keeps-newer-saved-file"] and status == "cached" and actual == current:

@@ -33,9 +33,9 @@ equals = "great"
 
 
 def _pytest(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "muxc.app.testing.pytest_plugin", "-p",
-                           "no:cacheprovider", "-q", "-rN", *args], cwd=root, env=dict(os.environ),
-                          capture_output=True, text=True, timeout=120)
+    """pytest as a user runs it: the plugin comes from muxc's `pytest11` entry point, as installed."""
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rN", *args], cwd=root,
+                          env=dict(os.environ), capture_output=True, text=True, timeout=120)
 
 
 def test_pytest_collects_and_runs_workflow_tests(suite: Suite) -> None:
