@@ -361,8 +361,14 @@ def _with_outputs(original: Any) -> Any:
 
 
 def run_build(root: Path, workflow: str, args: Iterable[str], server: LLMServer, counter: Path) -> Outcome:
-    """``muxc build WORKFLOW ARGS --keep-going --output json`` in ``root``, in this process."""
-    from click.testing import CliRunner
+    """``muxc build WORKFLOW ARGS --keep-going --output json`` in ``root``, in this process.
+
+    The build runs on a worker thread, where muxc installs no signal handler: Ctrl-C or a kill
+    stops the test run as usual instead of cancelling one build (which would look like a stale
+    result). Interrupted builds are the state machine's own rule, in a child process."""
+    import threading
+
+    from click.testing import CliRunner, Result
 
     import muxc.ui.summary as summary
     from muxc.cli import main
@@ -372,12 +378,25 @@ def run_build(root: Path, workflow: str, args: Iterable[str], server: LLMServer,
     original, here = summary.as_json, os.getcwd()
     summary.as_json = _with_outputs(original)
     os.chdir(root)  # team detection and the plan cache use the working directory
+    done: list[Result | BaseException] = []
+
+    def invoke() -> None:
+        try:
+            done.append(CliRunner().invoke(main, ["build", workflow, *args, "--keep-going", "--output", "json"],
+                                           catch_exceptions=False))
+        except BaseException as error:
+            done.append(error)
+
     try:
-        result = CliRunner().invoke(main, ["build", workflow, *args, "--keep-going", "--output", "json"],
-                                    catch_exceptions=False)
+        worker = threading.Thread(target=invoke, name="muxc-build", daemon=True)
+        worker.start()
+        worker.join()
     finally:
         os.chdir(here)
         summary.as_json = original
+    result = done[0]
+    if isinstance(result, BaseException):
+        raise result
     assert result.stdout.strip(), f"no JSON document (exit {result.exit_code}): {result.stderr}"
     ran = counter.read_text().split() if counter.exists() else []
     counter.unlink(missing_ok=True)
