@@ -17,18 +17,7 @@ import itertools
 
 from muxc.check.state import CheckState, Template
 from muxc.lang import jinja as J
-from muxc.lang.shellscan import (
-    ARITHMETIC,
-    COMMENT,
-    DELIMITER,
-    QUOTED_HEREDOC,
-    SHELL_FIELDS,
-    UNREACHABLE,
-    Scanner,
-)
-
-_WHERE = {QUOTED_HEREDOC: "the body of a quoted heredoc", COMMENT: "a shell comment",
-          ARITHMETIC: "shell arithmetic $(( ))", DELIMITER: "a heredoc's delimiter word"}
+from muxc.lang.shellscan import PLACES, SHELL_FIELDS, UNREACHABLE, Scanner
 
 
 def check_shell_values(state: CheckState) -> None:
@@ -68,9 +57,9 @@ def _literal(text: str, strip_start: bool, strip_end: bool) -> str:
 
 def _check_value(state: CheckState, template: Template, group: list[J.Token], context: str) -> None:
     node = template.node
-    if context in _WHERE and group:
+    if context in PLACES and group:
         span = node.source_span(group[0].start, group[-1].start + len(group[-1].value))
-        state.report("shell-value-unreachable", f"a value cannot be passed into {_WHERE[context]}", span,
+        state.report("shell-value-unreachable", f"a value cannot be passed into {PLACES[context]}", span,
                      "no value can reach this place", help=UNREACHABLE[context])
     for before, token in itertools.pairwise(group):
         if before.value != "|" or token.kind != "name":

@@ -25,7 +25,10 @@ BARE, DOUBLE, SINGLE = "bare", "double", "single"
 HEREDOC, QUOTED_HEREDOC, COMMENT, ARITHMETIC = "heredoc", "quoted heredoc", "comment", "arithmetic"
 DELIMITER = "heredoc delimiter"
 
-# Where a reference cannot carry a value, and what to write instead (check and build both say it).
+# Where a reference cannot carry a value: the place in words, and what to write instead (check and
+# build both say them).
+PLACES = {QUOTED_HEREDOC: "the body of a quoted heredoc", COMMENT: "a shell comment",
+          ARITHMETIC: "shell arithmetic $(( ))", DELIMITER: "a heredoc's delimiter word"}
 UNREACHABLE = {
     QUOTED_HEREDOC: "a quoted heredoc (<<'EOF' or <<\\EOF) takes its body literally, so no value can reach "
                     "it; write the delimiter unquoted (<<EOF): muxc passes the value as data either way",

@@ -148,17 +148,12 @@ def _compose(rendered: str, collector: tracked.Collector) -> ShellCommand:
 def _reference(context: str, number: int) -> str:
     name = "${" + VALUE_VAR + str(number) + "}"
     if context in (S.QUOTED_HEREDOC, S.ARITHMETIC, S.DELIMITER):
-        raise ShellRenderError(f"a value lands in {_where(context)}: {S.UNREACHABLE[context]}")
+        raise ShellRenderError(f"a value lands in {S.PLACES[context]}: {S.UNREACHABLE[context]}")
     if context in (S.DOUBLE, S.HEREDOC, S.COMMENT):
         return name
     if context == S.SINGLE:
         return "'\"" + name + "\"'"
     return '"' + name + '"'
-
-
-def _where(context: str) -> str:
-    return {S.QUOTED_HEREDOC: "the body of a quoted heredoc", S.ARITHMETIC: "shell arithmetic $(( ))",
-            S.DELIMITER: "a heredoc's delimiter word"}[context]
 
 
 def _shown(context: str, value: str) -> str:
