@@ -76,11 +76,10 @@ def check_expect(expect: Expect, text: str | None, exit_code: int | str | None =
 
 
 def _content_checks(expect: Expect, subject: str, text: str | None) -> list[Failure]:
-    if expect.exists is not None:
-        if bool(expect.exists.value) != (text is not None):
-            want = "exists" if expect.exists.value else "does not exist"
-            return [Failure(f"{subject}: expected it {want}", expect.exists.span,
-                            want, "exists" if text is not None else "missing")]
+    if expect.exists is not None and bool(expect.exists.value) != (text is not None):
+        want = "exists" if expect.exists.value else "does not exist"
+        return [Failure(f"{subject}: expected it {want}", expect.exists.span,
+                        want, "exists" if text is not None else "missing")]
     if text is None:
         if any((expect.contains, expect.regex, expect.equals, expect.lines, expect.not_contains, expect.json,
                 expect.schema)):
