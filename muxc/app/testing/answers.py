@@ -18,7 +18,6 @@ from muxc.backends.base import Backend, BackendError, Completion, CompletionRequ
 from muxc.backends.registry import BackendPool
 from muxc.base.cancel import Cancel
 
-
 Live = Callable[[CompletionRequest, Cancel], str]  # asks a real backend (recording)
 
 
