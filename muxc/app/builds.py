@@ -175,19 +175,56 @@ def _assemble(project: Project, plan: Any, config: Any, options: BuildOptions, r
     _set_team(build, team)
     _set_ecosystem(build, project)
     _set_targets(build, report)
-    if not (options.dry_run or options.replay):  # these make no calls
-        from muxc.app.preflight import report_unanswerable
-
-        report_unanswerable(config, [(step.step, step.file, step.span) for step in plan.steps],
-                            team.name if team else None, project.root, project.environ, report.sink)
-        if report.errors and plan.file not in report.sources:  # a cached plan: the frame needs the text
-            from muxc.app.sources import read_source
-
-            read_source(Path(plan.file), report.sink, report.sources)
     saved = {*build.saved, *(_relative(project.root, p) for p in build.targets.values())}
     build.fingerprints = Fingerprinter(project.root, directory / "stat-cache", exclude=saved,
                                        exclude_files={_relative(project.root, Path(plan.file).resolve())})
+    _preflight(build, team.name if team else None, report)
     return None if report.errors else build
+
+
+def _preflight(build: Build, team: str | None, report: Prepared) -> None:
+    """Stop before the first call when a step that would run asks backends that cannot answer.
+
+    Steps the cache serves ask nobody: when some query step's backends cannot answer, a dry run
+    decides which steps would run (after the up-to-date decision, as the build will), and only
+    those are judged. The dry run costs nothing in the usual case, where every backend can answer."""
+    options = build.options
+    if options.dry_run or options.replay or options.answers_elsewhere:  # these make no calls
+        return
+    from muxc.app.preflight import report_unanswerable
+    from muxc.diagnostics.sink import DiagnosticSink
+
+    def judge(plans: list[Any], sink: DiagnosticSink) -> None:
+        report_unanswerable(build.config, [(plan.step, plan.file, plan.span) for plan in plans], team, build.root,
+                            build.environ, sink)
+
+    scratch = DiagnosticSink()
+    judge(build.plan.steps, scratch)
+    if not len(scratch):
+        return
+    running = would_run(build)
+    judge([plan for plan in build.plan.steps if plan.name in running], report.sink)
+    if report.errors and build.plan.file not in report.sources:  # a cached plan: the frame needs the text
+        from muxc.app.sources import read_source
+
+        read_source(Path(build.plan.file), report.sink, report.sources)
+
+
+def would_run(build: Build) -> set[str]:
+    """The steps a build would run (or might: a failure or an unreached step counts), found by a
+    dry run of a copy of ``build``: the cache's answers, nothing called, nothing written."""
+    import threading
+
+    from muxc.base.cancel import Cancel
+    from muxc.run.context import CACHED, SKIPPED
+    from muxc.run.engine import run_build
+
+    dry = dataclasses.replace(build, options=dataclasses.replace(build.options, dry_run=True, keep_going=True),
+                              reporter=SilentReporter(), states={}, memo={}, cancel=Cancel(), lock=threading.Lock(),
+                              seen_trees=set(), answers={}, backends=None, llm_log=None, calls=0,
+                              calls_in_flight=0, cost_usd=0.0, timed_out=False)
+    run_build(dry)
+    return {name for name, state in dry.states.items() if state.status not in (CACHED, SKIPPED)}
 
 
 def _answers_known(plan: Any, options: BuildOptions, report: Prepared) -> bool:

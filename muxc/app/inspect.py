@@ -12,20 +12,31 @@ from muxc.base.userdirs import user_data_dir
 
 def doctor(project: Any, config: Any, probe: bool, workflows: list[Path] | None = None) -> list[Any]:
     """Can each backend in use answer (``probe``: with a one-token request too)? In use: reached
-    by a role some workflow asks (``workflows``, default: every one muxc finds) or, without
-    ``workflows``, by a role a config file declares. The others are listed as unused, unchecked:
-    a backend nothing asks cannot fail a build."""
+    by a role some workflow asks (``workflows``, default: every one of the project's and the
+    user's) or, without ``workflows``, by a role a config file declares. The others are listed as
+    unused, unchecked: a backend nothing asks cannot fail a build. The stdlib's workflows count
+    only when named: a fresh project whose built-in roles route to the built-in model does not
+    fail ``muxc doctor`` because of a workflow nobody builds (the build itself says what to do)."""
+    import msgspec
+
     from muxc.backends.doctor import check_all
 
-    return check_all(config, project_root=project.root, environ=project.environ, probe=probe,
-                     used=backends_in_use(project, config, workflows))
+    used = backends_in_use(project, config, workflows)
+    results = check_all(config, project_root=project.root, environ=project.environ, probe=probe, used=used)
+    stdlib = backends_in_use(project, config, _stdlib_workflows(project)) - used if workflows is None else set()
+    return [msgspec.structs.replace(result, detail=STDLIB_ONLY) if result.backend in stdlib
+            and result.status == "unused" else result for result in results]
+
+
+STDLIB_ONLY = "only stdlib workflows reach it; not checked (`muxc doctor WORKFLOW` checks one)"
 
 
 def backends_in_use(project: Any, config: Any, workflows: list[Path] | None = None) -> set[str]:
     from muxc.app.api import Report, find_workflows, parse_file, roles_used
     from muxc.config.build import backends_of_roles, with_workflow_roles
 
-    paths = workflows if workflows is not None else [e.path for e in find_workflows(project) if not e.shadowed]
+    paths = workflows if workflows is not None else [
+        e.path for e in find_workflows(project) if not e.shadowed and e.origin != "stdlib"]
     declared = [name for name, role in config.roles.items() if role.origin is not None] if workflows is None else []
     used = set(backends_of_roles(config, declared))
     for path in paths:
@@ -33,6 +44,12 @@ def backends_in_use(project: Any, config: Any, workflows: list[Path] | None = No
         if workflow is not None:
             used |= set(backends_of_roles(with_workflow_roles(config, workflow.roles), roles_used(workflow.steps)))
     return used
+
+
+def _stdlib_workflows(project: Any) -> list[Path]:
+    from muxc.app.api import find_workflows
+
+    return [e.path for e in find_workflows(project) if not e.shadowed and e.origin == "stdlib"]
 
 
 def backend_rows(config: Any, root: Path) -> list[dict[str, Any]]:

@@ -38,9 +38,10 @@ def _table(rows: list[list[str]]) -> None:
 def doctor(ctx: click.Context, workflow: str | None, probe: bool) -> None:
     """Check that the backends in use can answer: the CLI is on PATH, the HTTP endpoint answers.
 
-    In use: reached by a role that a workflow muxc finds asks (or a team's override of it), or
-    by a role your config files declare; with WORKFLOW, only by the roles that workflow asks.
-    The other backends are listed as unused and not checked.
+    In use: reached by a role that one of your workflows asks (the project's or your own, a
+    team's override included), or by a role your config files declare; with WORKFLOW, only by
+    the roles that workflow asks (a stdlib workflow counts only when named). The other backends
+    are listed as unused and not checked.
 
     \b
     Exit status: 0 every enabled backend in use is usable, 1 otherwise, 2 usage.

@@ -40,6 +40,9 @@ class BuildOptions:
     team: str | None = None
     model: str | None = None  # -m: every role answered by this backend or role, for this run
     routes: Mapping[str, str] = field(default_factory=dict)  # --role ROLE=BACKEND (or =ROLE)
+    # the answers come from elsewhere (``muxc test``'s scripted answers and cassettes), not from
+    # the configured backends: whether those could answer is no reason to stop (no pre-flight)
+    answers_elsewhere: bool = False
 
     def forces(self, step: str) -> bool:
         return self.force or step in self.refresh

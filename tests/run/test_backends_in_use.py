@@ -4,6 +4,7 @@ others as unused; a `${VAR}` with no value in a backend nothing uses never stops
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +166,36 @@ def test_the_install_command_of_an_editable_checkout_runs_pip_in_the_checkout():
     if checkout() != root:
         pytest.skip("muxc is not installed from this checkout in editable mode")
     assert install_command("local") == f"cd {root} && {sys.executable} -m pip install -e '.[local]'"
+
+
+def test_a_build_the_cache_answers_needs_no_backend_and_a_changed_step_is_stopped_alone(project, tmp_path):
+    from tests.support.fixtures import FakeCli
+
+    (tmp_path / "bin").mkdir()
+    cli = FakeCli(tmp_path / "bin").wrapper("some-llm")
+    project.config(f'[backends.cli]\ncommand = "{cli}"\n')
+    _route(project, '["cli"]', '["cli"]')
+    project.workflow(AUDIT)
+    assert project.build().ran == {"sources", "safety", "speed", "summary"} and project.ran() == ["sources"]
+    Path(cli).unlink()  # the CLI is gone (uninstalled, another machine): the cache still answers
+    again = project.build()
+    assert again.ran == set() and again.cached == {"sources", "safety", "speed", "summary"}
+    project.workflow(AUDIT.replace("Speed of", "How fast is"))
+    result = project.cli("build", "w")
+    assert result.exit_code == 1 and result.stderr.count("error[backend-unavailable]") == 1
+    # `safety` is still cached: only the steps that would run are named
+    assert "2 query steps cannot get an answer here: `speed` (role `analyzer`); `summary` (role `synthesizer`) " \
+           "ask `cli`, which cannot answer" in result.stderr
+    assert project.ran() == []  # stopped before anything ran
+
+
+def test_a_bare_doctor_does_not_fail_on_a_backend_only_the_stdlib_reaches(project):
+    # the project's config routes `analyzer` and `synthesizer` to `fake`; the other built-in roles
+    # (coder, planner, …) still route to the built-in `local`, which only stdlib workflows ask
+    project.workflow(REVIEW)
+    result = project.cli("doctor")
+    assert result.exit_code == 0, result.stdout
+    assert "- local (local): only stdlib workflows reach it; not checked (`muxc doctor WORKFLOW` checks one)" \
+        in result.stdout.splitlines()
+    named = json.loads(project.cli("doctor", "fix", "--output", "json").stdout)  # a stdlib workflow, named
+    assert {b["backend"]: b["status"] for b in named["backends"]}["local"] != "unused"

@@ -15,7 +15,6 @@ with the texts they point into, so a face can render them with ``muxc.diagnostic
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fnmatch
 import os
 import shutil
@@ -248,15 +247,13 @@ def _build_and_check(loaded: Loaded, case: TestCase, root: Path, environ: dict[s
     from muxc.app.testing.answers import ScriptedAnswers, ScriptedPool
 
     file = loaded.file
-    # Prepared as a dry run: the pre-flight check of the configured backends (is the local
-    # model's extra installed, is a key set) is skipped, as for every build that asks none of
-    # them; the test's answer source stands in for them. Then it is built for real.
-    options = BuildOptions(jobs=2, answers=dict(case.inputs), interactive=False, dry_run=True)
+    # The test's answer source stands in for the configured backends: whether those could
+    # answer (is the local model's extra installed, is a key set) does not matter.
+    options = BuildOptions(jobs=2, answers=dict(case.inputs), interactive=False, answers_elsewhere=True)
     prepared = prepare(Project(root, environ), str(loaded.workflow), dict(case.args), options)
     if prepared.build is None:
         return _diagnosed(file, case, prepared.sink, prepared.sources)
     build = prepared.build
-    build.options = dataclasses.replace(build.options, dry_run=False)
     try:
         sink = DiagnosticSink()
         _names_known(file, case, [plan.name for plan in build.plan.steps], sink)
