@@ -277,9 +277,10 @@ def unavailable(config: BackendConfig, project_root: str | Path, environ: Mappin
             return None
         from muxc.base.install import install_command
 
-        return Unavailable(config.name, f"the muxc[local] extra is not installed (missing Python module"
+        extra = local.extra_of(config)
+        return Unavailable(config.name, f"the muxc[{extra}] extra is not installed (missing Python module"
                            f"{'s' if len(missing) > 1 else ''}: {', '.join(missing)})",
-                           f"install it: {install_command('local')}")
+                           f"install it: {install_command(extra)}")
     try:
         target = http_target(config)
     except BackendError as error:

@@ -47,8 +47,8 @@ def identity(config: BackendConfig) -> dict[str, Any]:
     if config.type == "local":
         from muxc.backends.managed import local
 
-        # the defaults the server is sent are part of the answer; the port never is
-        return {"kind": "local", "model": local.model_ref(config), "params": local.effective_params(config)}
+        # the model by its content hash and the defaults the server is sent; the port never is
+        return {"kind": "local", **local.model_identity(config), "params": local.effective_params(config)}
     target = http_target(config)
     if target is not None:
         protocol, url = target

