@@ -12,7 +12,7 @@ REPORTS=reports/audit
 
 scripts/install-local.sh
 
-printf '==> auditing %s with the built-in local model (Gemma 3 270M on llama.cpp)\n' "$CRATE" >&2
+printf '==> auditing %s with the built-in local model (Qwen2.5-Coder 0.5B Instruct on llama.cpp)\n' "$CRATE" >&2
 # -C makes the crate the project: its build state (.muxc/) and its reports stay inside it
 .venv/bin/muxc build rust-audit outdir="$REPORTS" -C "$CRATE"
 
