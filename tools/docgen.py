@@ -502,7 +502,7 @@ def workflow_schema() -> dict[str, Any]:
     builder.defs["role"] = builder.struct(RoleConfig, skip=("name",))
     builder.defs["step"] = _step_schema(builder, Step, F.STEP_FIELDS)
     builder.defs["output_schema"] = _output_schema_def()
-    root = builder.struct(Workflow, skip=("file", "format", "declares_args", "trailing_comments"),
+    root = builder.struct(Workflow, skip=("file", "format", "declares_args", "trailing_comments", "unbuilt_steps"),
                           overrides={"args": {"type": "object", "additionalProperties": {"$ref": "#/$defs/arg"}},
                                      "roles": {"type": "object", "additionalProperties": {"$ref": "#/$defs/role"}},
                                      "steps": {"type": "array", "items": {"$ref": "#/$defs/step"}},

@@ -129,14 +129,20 @@ def check_reachable_env(config: Config, steps: Iterable[Any], environ: Mapping[s
     check_env_references(config, environ, sink, backends_of_roles(config, roles_used(steps)))
 
 
-def check_paths(project: Project, paths: list[Path], backends: bool = False) -> CheckReport:
+def check_paths(project: Project, paths: list[Path], backends: bool = False, shell: bool = True) -> CheckReport:
     """Check the given files, or every workflow muxc can find when none is given (``backends``:
-    also warn about query steps whose backends cannot answer on this machine)."""
+    also warn about query steps whose backends cannot answer on this machine; ``shell``: also
+    parse shell commands with ``sh -n`` and shellcheck, when installed)."""
     report = CheckReport()
     report.config = load_config(project, report)
     targets = paths or [entry.path for entry in find_workflows(project)]
     for path in targets:
         check_file(path, report.config, report, project.environ, project.root if backends else None)
+    if shell:
+        from muxc.app.shellsyntax import check_shell_syntax
+
+        check_shell_syntax([r.workflow for r in report.results if r.workflow is not None], report.sink,
+                           project.environ)
     return report
 
 

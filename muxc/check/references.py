@@ -47,9 +47,11 @@ def _reference(state: CheckState, step: Step, name: str, span: Span, via: str, c
                      help=f"remove `{name}` from `{via}`")
         state.has_cycle = True
         return False
+    if name in state.workflow.unbuilt_steps:
+        return False  # the step exists but has errors of its own, reported where it is declared
     if state.step(name) is None:
         state.report("unknown-step", f"no step named `{name}`", span, "not a step of this workflow",
-                     help=did_you_mean(name, state.workflow.step_names) or _step_list(state))
+                     help=did_you_mean(name, state.workflow.declared_step_names) or _step_list(state))
         return False
     state.edges.append(Edge(step.name, name, span, via, consumes))
     return True
@@ -64,5 +66,5 @@ def _check_source_kind(state: CheckState, step: Step, name: str, span: Span) -> 
 
 
 def _step_list(state: CheckState) -> str:
-    names = state.workflow.step_names
+    names = state.workflow.declared_step_names
     return "the steps are " + ", ".join(f"`{n}`" for n in names) if names else "this workflow has no steps"

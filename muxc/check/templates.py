@@ -149,9 +149,11 @@ def _step_ref(site: _Site, ref: J.Ref) -> None:
     if not ref.path:
         return  # `steps` itself, e.g. iterated; nothing to resolve statically
     name = ref.path[0]
+    if name in site.state.workflow.unbuilt_steps:
+        return  # the step exists but has errors of its own, reported where it is declared
     if site.state.step(name) is None:
         site.report("unknown-step", f"no step named `{name}`", site.ref_span(ref, 1), "not a step of this workflow",
-                    help=did_you_mean(name, site.state.workflow.step_names))
+                    help=did_you_mean(name, site.state.workflow.declared_step_names))
         return
     _add_edge(site, name, ref, 1)
     if len(ref.path) > 1:
@@ -242,9 +244,9 @@ def _bare_name(site: _Site, ref: J.Ref, guarded: bool) -> None:
                     "which one?", help=f"write args.{name} or steps.{name}.output")
     elif is_step:
         _add_edge(site, name, ref, 0)
-    elif not is_arg and not guarded:
+    elif not is_arg and not guarded and name not in state.workflow.unbuilt_steps:
         span = site.ref_span(ref, 0)
-        candidates = [*state.workflow.args, *state.workflow.step_names, *ROOTS]
+        candidates = [*state.workflow.args, *state.workflow.declared_step_names, *ROOTS]
         if site.template.field == "verify_retry_prompt":
             candidates += list(RETRY_ROOTS)
         site.report("unknown-name", f"`{name}` is not defined", span, "unknown name",

@@ -84,14 +84,16 @@ def check(ctx: click.Context, files: tuple[str, ...], fmt: str | None, config_pa
     if output:
         click.echo(output, nl=False)
     if g.output == "console" and fmt != "json":
-        _summary(len(report.results), report.errors, report.warnings)
+        _summary(len(report.results), report.errors, report.warnings, pointer=fmt != "full")
     ctx.exit(1 if report.errors or (strict and report.warnings) else 0)
 
 
-def _summary(checked: int, errors: int, warnings: int) -> None:
+def _summary(checked: int, errors: int, warnings: int, pointer: bool = False) -> None:
+    """One line on stderr; one-line formats (whose lines carry no pointer) say where codes are explained."""
     found = ", ".join(p for p in (plural(errors, "error") if errors else "",
                                   plural(warnings, "warning") if warnings else "") if p)
-    click.echo(f"checked {plural(checked, 'workflow')}: {found or 'no problems'}", err=True)
+    explain = " (`muxc explain CODE` explains a code)" if pointer and found else ""
+    click.echo(f"checked {plural(checked, 'workflow')}: {found or 'no problems'}{explain}", err=True)
 
 
 validate = click.Command("validate", callback=check.callback, params=check.params,

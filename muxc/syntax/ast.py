@@ -104,6 +104,9 @@ class Workflow(msgspec.Struct, frozen=True):
     declares_args: bool = False
     origin: Origin | None = None
     trailing_comments: tuple[str, ...] = ()
+    # Steps the file declares that could not be built (a mistyped type, say): their errors are
+    # reported, and references to them are not "unknown step" — hints list them as steps.
+    unbuilt_steps: tuple[str, ...] = ()
 
     def step(self, name: str) -> Step | None:
         """The step called ``name`` (a linear search: passes that look up often index it)."""
@@ -115,3 +118,8 @@ class Workflow(msgspec.Struct, frozen=True):
     @property
     def step_names(self) -> list[str]:
         return [step.name for step in self.steps]
+
+    @property
+    def declared_step_names(self) -> list[str]:
+        """Every step the file declares, built or not: the names hints offer."""
+        return [*self.step_names, *(name for name in self.unbuilt_steps if self.step(name) is None)]

@@ -10,6 +10,7 @@ become diagnostics in user words (``syntax.mux_errors``); nothing here raises fo
 from __future__ import annotations
 
 import bisect
+import difflib
 import re
 from functools import cache
 from typing import Any
@@ -24,6 +25,7 @@ from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.span import Span
 from muxc.lang.document import Array, Document, Entry, Node, Scalar, Str, Table
 from muxc.lang.strings import StringError, decode
+from muxc.syntax.fields import ALL as STEP_KINDS
 from muxc.syntax.fields import BODY_FIELD
 
 _COMMENT = re.compile(r"#([^\n]*)")
@@ -256,7 +258,9 @@ class _ToDocument(Transformer[Token, Any]):
 
     def _add_body(self, table: Table, kind: str, body: tuple[str, Str, str | None]) -> None:
         _, text, comment = body
-        field = BODY_FIELD.get(kind)
+        # A misspelled kind (read on by _misspelled_kind) keeps its text somewhere: the step is
+        # reported and never built, so which field holds it matters only to later hints.
+        field = BODY_FIELD.get(kind, "prompt" if kind not in STEP_KINDS else None)
         if field is None:
             self.problems.append(("mux-syntax", f"an {kind} step has no text", text.span, "not expected here"))
             return
@@ -350,11 +354,14 @@ def parse(text: str, file: str, sink: DiagnosticSink) -> Document | None:
     source = text if text.endswith("\n") else text + "\n"
     problems: list[tuple[str, str, Span, str]] = []
     _POSTLEX.comments = []
+    repaired: list[UnexpectedInput] = []
     try:
-        tree = _lark().parse(source)
+        tree = _lark().parse(source, on_error=lambda error: _misspelled_kind(error, repaired))
     except UnexpectedInput as error:
         from muxc.syntax.mux_errors import report_syntax_error
 
+        if repaired and getattr(error, "line", -1) == repaired[-1].line:
+            error = repaired[-1]  # the misspelled keyword did not start a step after all: report it
         report_syntax_error(error, source, file, _lark, sink)
         return None
     except TooDeep as error:
@@ -366,6 +373,23 @@ def parse(text: str, file: str, sink: DiagnosticSink) -> Document | None:
     for code, message, span, label in problems:
         sink.report(code, message, file, span, label)
     return _document(statements, list(_POSTLEX.comments), source, file, sink)
+
+
+def _misspelled_kind(error: UnexpectedInput, repaired: list[UnexpectedInput]) -> bool:
+    """Read a misspelled step keyword at the start of a line (``qeury fetch @x:``) as a step kind.
+
+    The step then stays in the document, so the schema layer reports its type with a did-you-mean
+    and later hints still know the step's name; any other error stops the parse as before."""
+    token = getattr(error, "token", None)
+    expected = getattr(error, "accepts", None) or getattr(error, "expected", None) or ()
+    if not isinstance(token, Token) or token.type != "NAME" or "KIND" not in expected or token.column != 1:
+        return False
+    if not difflib.get_close_matches(token.value, sorted(STEP_KINDS), n=1, cutoff=0.6):
+        return False
+    repaired.append(error)
+    error.interactive_parser.feed_token(Token("KIND", token.value, token.start_pos, token.line, token.column,
+                                              token.end_line, token.end_column, token.end_pos))
+    return True
 
 
 def _document(statements: list[Statement], comments: list[tuple[int, str]], source: str, file: str,

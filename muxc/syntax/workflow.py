@@ -44,13 +44,15 @@ def build_workflow(
     if root.get("steps") is None:
         ctx.report("empty-workflow", "the workflow has no steps", _name_span(root) or Span(0, 0), "nothing to build",
                    help="add steps: [[steps]] in TOML, or `shell NAME: command` / `query NAME @role:` in .mux")
+    steps, unbuilt = _steps(root.get("steps"), ctx)
     return Workflow(
         name=name,
         file=file,
         format="mux" if fmt == "mux" else "toml",
         args=_args(args_node, ctx),
         roles=_roles(root.get("roles"), ctx),
-        steps=_steps(root.get("steps"), ctx),
+        steps=steps,
+        unbuilt_steps=unbuilt,
         declares_args=args_node is not None,
         origin=Origin(file, root.span, dict(root.entries), _name_span(root), _header_comments(root)),
         trailing_comments=trailing_comments,
@@ -135,24 +137,29 @@ def _named_tables(node: object, ctx: Context, cls: type, whole: str, noun: str, 
 # --- steps -----------------------------------------------------------------------------
 
 
-def _steps(node: object, ctx: Context) -> tuple[Step, ...]:
+def _steps(node: object, ctx: Context) -> tuple[tuple[Step, ...], tuple[str, ...]]:
+    """The steps that could be built, and the names of those that could not (reported already)."""
     if node is None:
-        return ()
+        return (), ()
     if not isinstance(node, Array) or not all(isinstance(item, Table) for item in node.items):
         ctx.report("wrong-type", "`steps` must be an array of tables ([[steps]])", node.span, "not [[steps]]")
-        return ()
+        return (), ()
     steps: list[Step] = []
+    unbuilt: list[str] = []
     seen: dict[str, Step] = {}
     for table in node.items:
         step = _step(table, ctx)
         if step is None:
+            name = table.get("name")
+            if isinstance(name, Str) and name.value not in unbuilt:
+                unbuilt.append(name.value)
             continue
         if step.name in seen:
             _duplicate_step(step, seen[step.name], ctx)
             continue
         seen[step.name] = step
         steps.append(step)
-    return tuple(steps)
+    return tuple(steps), tuple(unbuilt)
 
 
 def _step(table: Table, ctx: Context) -> Step | None:
@@ -162,6 +169,9 @@ def _step(table: Table, ctx: Context) -> Step | None:
     sub = Context(ctx.file, ctx.sink, subject, STEP_DURATIONS)
     name_span = name_node.span if name_node is not None else table.span
     kind = _kind(table)
+    if kind is None and _unknown_kind(table, sub):
+        build(Step, table, sub, fixed={"type": "shell"}, skip={"type"}, name_span=name_span)  # its other fields
+        return None
     step = build(Step, table, sub, name_span=name_span)
     if step is None or kind is None:
         return None
@@ -188,6 +198,17 @@ def _kind(table: Table) -> str | None:
     if isinstance(node, Str) and node.value in STEP_KINDS:
         return node.value
     return None  # reported by build() as an invalid value or wrong type
+
+
+def _unknown_kind(table: Table, ctx: Context) -> bool:
+    """Report a step type that is a string but not a kind (``qeury``); True when reported."""
+    node = table.get("type")
+    if not isinstance(node, Str):
+        return False
+    kinds = ", ".join(f"`{kind}`" for kind in STEP_KINDS)
+    ctx.report("invalid-value", f"unknown step type `{node.value}`", node.span, "not a step type",
+               help=did_you_mean(node.value, STEP_KINDS) or f"the step types are {kinds}")
+    return True
 
 
 def _check_name(step: Step, span: Span, ctx: Context) -> None:

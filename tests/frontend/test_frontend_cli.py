@@ -99,14 +99,16 @@ def test_a_directory_without_workflows_is_a_usage_error(muxc, files: Path) -> No
 # --- check: formats ----------------------------------------------------------------------------
 
 
-def test_concise_is_one_line_per_diagnostic_and_a_summary_on_stderr(muxc, files: Path) -> None:
+def test_concise_is_one_line_per_diagnostic_with_its_help_and_a_summary_on_stderr(muxc, files: Path) -> None:
     result = muxc("check", "--format", "concise", "broken.mux", "warns.toml", cwd=files)
     assert result.stdout.splitlines() == [
-        "broken.mux:7:16: error[unknown-role]: no role named `analyser`",
-        "broken.mux:10:8: error[unknown-name]: `dif` is not defined",
-        "warns.toml:7:35: warning[implicit-arg]: argument `file` is used but not declared",
+        "broken.mux:7:16: error[unknown-role]: no role named `analyser` (help: did you mean `analyzer`?)",
+        "broken.mux:10:8: error[unknown-name]: `dif` is not defined (help: did you mean `diff`?)",
+        "warns.toml:7:35: warning[implicit-arg]: argument `file` is used but not declared (help: declare it "
+        "([args.file] or `arg file`) so `muxc build` can check it; until then the build requires it)",
     ]
-    assert result.stderr == "checked 2 workflows: 2 errors, 1 warning\n"
+    # one-line formats carry no pointer per line: the summary says where codes are explained
+    assert result.stderr == "checked 2 workflows: 2 errors, 1 warning (`muxc explain CODE` explains a code)\n"
 
 
 def test_json_is_an_array_on_stdout_and_nothing_else(muxc, files: Path) -> None:
@@ -252,7 +254,7 @@ def test_fmt_refuses_a_file_with_errors_and_leaves_it_alone(muxc, files: Path) -
         "bad.mux:3:30: error[invalid-duration]: invalid duration for `timeout`: 'soon' is not a duration: write a "
         "number with a unit, such as 30s, 5m, 2h or 250ms",
         "bad.mux:1:1: note[fmt-refused]: not formatting a file with errors: converting it would lose what they "
-        "point at",
+        "point at (help: fix the errors above and run muxc fmt again)",
     ]
     assert result.stdout == ""
     assert not (files / "bad.toml").exists()

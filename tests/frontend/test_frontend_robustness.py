@@ -243,7 +243,8 @@ def test_an_empty_or_blank_file_is_one_empty_file_error(content: bytes, suffix: 
     (project / f"w{suffix}").write_bytes(content)
     result = muxc("check", "--format", "concise", f"w{suffix}", cwd=project)
     assert result.exit_code == 1
-    assert result.stdout == f"w{suffix}:1:1: error[empty-file]: w{suffix} is empty\n"
+    assert result.stdout == (f"w{suffix}:1:1: error[empty-file]: w{suffix} is empty (help: start with "
+                             '`workflow NAME "what it does"` (or name = "..." in TOML) and add steps)\n')
 
 
 @pytest.mark.parametrize("data, byte", [
@@ -275,7 +276,8 @@ def test_a_10_mb_workflow_is_checked_in_reasonable_time_with_a_precise_answer(mu
     at = text.index("lgos")
     line, column = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
     assert (line, column) == (230_015, 29)
-    assert result.stdout == f"triage.toml:{line}:{column}: error[unknown-step]: no step named `lgos`\n"
+    assert result.stdout == (f"triage.toml:{line}:{column}: error[unknown-step]: no step named `lgos` "
+                             "(help: did you mean `logs`?)\n")
 
 
 def test_a_file_over_16_mb_is_refused_without_reading_it(muxc, project: Path) -> None:

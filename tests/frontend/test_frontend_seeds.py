@@ -125,7 +125,7 @@ def test_all_seed_workflows_at_once_in_concise_format(readme_project: Path, muxc
     result = muxc("check", "--format", "concise", *(str(p.relative_to(SEEDS)) for p in WORKFLOWS), cwd=SEEDS)
     assert result.exit_code == 0
     assert "error" not in result.stdout
-    assert result.stderr == f"checked {len(WORKFLOWS)} workflows: 7 warnings\n"
+    assert result.stderr == f"checked {len(WORKFLOWS)} workflows: 7 warnings (`muxc explain CODE` explains a code)\n"
 
 
 # --- the README's config -----------------------------------------------------------------

@@ -9,7 +9,7 @@ import re
 from tests.testing.conftest import Suite
 
 
-def test_the_console_report_of_a_failure_and_a_bad_test_file(suite: Suite, snapshot) -> None:  # noqa: ANN001
+def test_the_console_report_of_a_failure_and_a_bad_test_file(suite: Suite, snapshot) -> None:
     suite.write("review.test.toml", """
         workflow = "review.mux"
 
