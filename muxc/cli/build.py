@@ -9,6 +9,7 @@ from typing import NoReturn
 import click
 
 from muxc.cli.common import echo_json, global_options, globals_of, use_color
+from muxc.cli.remote import beyond_options, beyond_values
 
 
 def parse_assignments(ctx: click.Context, values: tuple[str, ...], what: str) -> dict[str, str]:
@@ -23,7 +24,7 @@ def parse_assignments(ctx: click.Context, values: tuple[str, ...], what: str) ->
 
 
 def build_options(options: dict, g: object, jobs: int | None) -> object:
-    from muxc.app.builds import BuildOptions
+    from muxc.app.fastpath import BuildOptions  # the light door: no engine before the fast path
 
     return BuildOptions(
         jobs=jobs or 0,  # 0: from [defaults] jobs, else 4
@@ -39,6 +40,7 @@ def build_options(options: dict, g: object, jobs: int | None) -> object:
         team=g.team,
         model=options.get("model"),
         routes=options.get("routes", {}),
+        **beyond_values(),  # --remote, --no-push, --executor, --scheduler
     )
 
 
@@ -72,12 +74,16 @@ def render_diagnostics(report: object, stream: object = None, fmt: str | None = 
 @click.option("--max-cost", type=float, metavar="USD", help="Start no LLM call once this much was spent.")
 @click.option("--max-calls", type=int, metavar="N", help="Start no LLM call after N calls.")
 @click.option("--input", "inputs", multiple=True, metavar="NAME=VALUE", help="Answer an input step.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="On a pipe, list every step, the cached ones too (by default: those that ran or failed).")
+@beyond_options
 @route_options
 @global_options
 @click.pass_context
 def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | None, force: bool,
           refresh: tuple[str, ...], keep_going: bool, replay: bool, dry_run: bool, max_cost: float | None,
-          max_calls: int | None, inputs: tuple[str, ...], model: str | None, role: tuple[str, ...]) -> None:
+          max_calls: int | None, inputs: tuple[str, ...], verbose: bool, model: str | None,
+          role: tuple[str, ...]) -> None:
     """Build WORKFLOW (a path or a name), rerunning only what changed.
 
     WORKFLOW is looked up in .muxc/workflows, .llm-mux/workflows, the user's config dir, then the
@@ -98,7 +104,7 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
       muxc build fix file=src/lib.rs --refresh identify -j 8
       muxc build rust-audit -m claude --role synthesizer=openai
     """
-    from muxc.app.builds import close, execute, prepare
+    from muxc.app import fastpath
     from muxc.app.errors import LockHeld, StateError
     from muxc.ui.progress import reporter_for
 
@@ -107,9 +113,19 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
                              "dry_run": dry_run, "max_cost": max_cost, "max_calls": max_calls,
                              "answers": parse_assignments(ctx, inputs, "--input"), "model": model,
                              "routes": parse_assignments(ctx, role, "--role")}, g, jobs)
+    reporter = reporter_for(g.output, verbose=verbose)
+    project, arguments = g.project(), parse_assignments(ctx, args, "argument")
+    # nothing changed since the last build: answered from its manifest, before the engine loads
+    fast = None if dry_run else fastpath.noop_build(project, workflow, arguments, options, reporter)
+    if fast is not None:
+        try:
+            ctx.exit(_report(g, fast, 0, dry_run))
+        finally:
+            fast.close()
+    from muxc.app.builds import close, execute, prepare
+
     try:
-        prepared = prepare(g.project(), workflow, parse_assignments(ctx, args, "argument"), options,
-                           reporter_for(g.output))
+        prepared = prepare(project, workflow, arguments, options, reporter)
     except StateError as error:
         _state_unusable(g, workflow, error)
     if prepared.build is None:
@@ -120,10 +136,18 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
     if unknown:
         close(prepared.build)
         raise click.UsageError(unknown, ctx)
+    reporter.watch(prepared.build)
+    if not dry_run:
+        fastpath.forget(project, workflow, arguments, options)
     try:
         done = execute(prepared.build)
     except LockHeld as error:
         raise click.ClickException(str(error)) from None
+    if not dry_run:
+        fastpath.remember(project, workflow, arguments, done.build, done.code, prepared.workflow_path)
+    if g.output != "console":  # the reporter showed them on the console: elsewhere stderr still says them
+        for message in prepared.warnings:
+            click.echo(f"warning: {message}", err=True)
     try:
         code = _report(g, done.build, done.code, dry_run)
     finally:
@@ -149,6 +173,9 @@ def not_built(ctx: click.Context, workflow: str, prepared: object) -> NoReturn:
         echo_json(_not_built(workflow, prepared, code))
     if prepared.usage is not None:
         raise click.UsageError(prepared.usage, ctx)
+    if getattr(prepared, "failure", None) is not None:  # a cluster that cannot be used
+        click.echo(f"Error: {prepared.failure}", err=True)
+        ctx.exit(1)
     # a backend that cannot answer: its fix is in the help line, which the one-line form leaves out
     render_diagnostics(prepared, fmt="full" if any(d.code == "backend-unavailable" for d in prepared.diagnostics)
                        else None)
@@ -160,12 +187,12 @@ def _not_built(workflow: str, report: object, code: int) -> dict:
     from muxc.diagnostics.render import as_json_object
 
     return {"workflow": workflow, "success": False, "exit_code": code, "steps": [], "output": None,
-            "error": report.usage,
+            "error": report.usage or getattr(report, "failure", None),
             "diagnostics": [as_json_object(d, report.sources) for d in report.diagnostics]}
 
 
 def _report(g: object, build: object, code: int, dry_run: bool) -> int:
-    from muxc.ui.summary import as_json, final_output, summary_line
+    from muxc.ui.summary import as_json, final_output, summary_line, summary_of
 
     if g.output == "json":
         echo_json(as_json(build, code))
@@ -178,19 +205,23 @@ def _report(g: object, build: object, code: int, dry_run: bool) -> int:
     elif code == 0 and (output := final_output(build)) is not None:
         click.echo(output.rstrip("\n"))
     if g.output == "console":
-        click.echo(summary_line(build), err=True)
+        click.echo(summary_line(summary_of(build)), err=True)
         if code == 130:
             click.echo("interrupted: finished steps are kept; build again to resume", err=True)
     return 1 if code not in (0, 130) else code
 
 
 def report_failures(build: object) -> None:
-    from muxc.app.api import Report
-    from muxc.app.sources import read_source
     from muxc.ui.summary import failure_diagnostics
 
+    failures = failure_diagnostics(build)
+    if not failures:  # the usual case: nothing to render (and the renderer need not load)
+        return
+    from muxc.app.api import Report
+    from muxc.app.sources import read_source
+
     report = Report()
-    for diagnostic in failure_diagnostics(build):
+    for diagnostic in failures:
         report.sink.add(diagnostic)
         file = diagnostic.labels[0].file
         if file not in report.sources:

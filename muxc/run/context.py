@@ -11,18 +11,22 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from muxc.base.cancel import Cancel
-from muxc.compile.plan import Plan, StepPlan
-from muxc.config.schema import Config
-from muxc.run.events import Reporter
-from muxc.run.fingerprint import Fingerprinter
-from muxc.store.results import ResultStore, StepRecord
 
-# How a step ended in this build.
-PENDING, RUNNING, CACHED, RAN, FAILED, SKIPPED, NOT_REACHED = (
-    "pending", "running", "cached", "ran", "failed", "skipped", "not reached")
+if TYPE_CHECKING:  # types only: the no-op fast path and the reporters use StepState without the engine
+    from muxc.compile.plan import Plan, StepPlan
+    from muxc.config.schema import Config
+    from muxc.run.events import Reporter
+    from muxc.run.fingerprint import Fingerprinter
+    from muxc.store.records import StepRecord
+    from muxc.store.results import ResultStore
+
+# How a step ended in this build. INTERRUPTED: it was running when Ctrl-C (or a kill) stopped the
+# build; NOT_REACHED: it never started.
+PENDING, RUNNING, CACHED, RAN, FAILED, SKIPPED, NOT_REACHED, INTERRUPTED = (
+    "pending", "running", "cached", "ran", "failed", "skipped", "not reached", "interrupted")
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,11 @@ class BuildOptions:
     # the answers come from elsewhere (``muxc test``'s scripted answers and cassettes), not from
     # the configured backends: whether those could answer is no reason to stop (no pre-flight)
     answers_elsewhere: bool = False
+    # beyond one machine (docs/distributed.md); None: from [cache] and [executor] in the config
+    remote: str | None = None  # --remote URL: the shared cache
+    push: bool | None = None  # --no-push: False (read the remote, never write it)
+    executor: str | None = None  # --executor local|dask
+    scheduler: str | None = None  # --scheduler tcp://HOST:8786
 
     def forces(self, step: str) -> bool:
         return self.force or step in self.refresh
@@ -61,6 +70,8 @@ class StepState:
     cost_usd: float | None = None
     rendered: dict[str, str] = field(default_factory=dict)
     components: dict[str, Any] = field(default_factory=dict)
+    asking: str = ""  # a query being asked: its backends (for the live view)
+    streamed: int = 0  # characters of the answer received so far (for the live view)
 
     @property
     def duration_ms(self) -> int:
@@ -87,6 +98,9 @@ class Build:
     cancel: Cancel = field(default_factory=Cancel)
     states: dict[str, StepState] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # notified when a call settles (``end_call``): an interrupted build waits for its calls to be
+    # logged before it closes the LLM log
+    settled: threading.Condition = field(init=False, repr=False)
     started: float = field(default_factory=time.time)
     calls: int = 0
     calls_in_flight: int = 0  # claimed by start_call, not yet settled
@@ -99,9 +113,12 @@ class Build:
     memo: dict[Any, Any] = field(default_factory=dict)  # per-build lookups worth doing once
     latest: dict[str, Any] = field(default_factory=dict)  # step -> store.results.Latest, read at the start
     saved: dict[str, Any] = field(default_factory=dict)  # relative path -> store.results.SavedFile, likewise
+    # where query and shell steps run when not here (run.distributed.DaskExecutor); None: here
+    executor: Any = None
     _plans: dict[str, StepPlan] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        self.settled = threading.Condition(self.lock)
         for step in self.plan.steps:
             self.states.setdefault(step.name, StepState())
         self._plans = {step.name: step for step in self.plan.steps}
@@ -127,6 +144,12 @@ class Build:
             self.calls_in_flight -= 1
             self.calls += calls
             self.cost_usd += cost or 0.0
+            self.settled.notify_all()
+
+    def wait_for_calls(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` seconds) until no LLM call is in flight; True when none is."""
+        with self.lock:
+            return self.settled.wait_for(lambda: self.calls_in_flight == 0, timeout)
 
     def budget_left(self) -> str | None:
         """Why no new LLM call may start (a budget or gate is exhausted), or None."""

@@ -155,6 +155,8 @@ def run_build(build: Build, on_forced_exit: Callable[[], None] | None = None) ->
         restore()
         if deadline is not None:
             deadline.cancel()
+    if build.cancel.is_set:  # calls being cancelled still write the LLM log: let them, before it closes
+        build.wait_for_calls(INTERRUPT_GRACE_S)
     mark_not_reached(build)
     if build.timed_out:
         return 1

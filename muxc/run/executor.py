@@ -17,7 +17,7 @@ import msgspec
 from muxc.compile.plan import StepPlan
 from muxc.lang.shellscan import SHELL_FIELDS
 from muxc.run import keys
-from muxc.run.context import CACHED, FAILED, NOT_REACHED, RAN, RUNNING, SKIPPED, Build, StepState
+from muxc.run.context import CACHED, FAILED, INTERRUPTED, NOT_REACHED, RAN, RUNNING, SKIPPED, Build, StepState
 from muxc.run.outcome import Produced, StepFailure
 from muxc.run.scope import NO_ITEM, template_context
 from muxc.run.shellvalues import ShellCommand, render_command
@@ -40,8 +40,11 @@ def run_step(build: Build, name: str) -> bool:
         state.failure = StepFailure("internal", f"muxc failed inside this step: {error!r}",
                                     detail=traceback.format_exc(limit=8))
         state.status = FAILED
+    _interrupted(build, state)
     state.finished = time.time()
     build.reporter.step_finished(name, state)
+    if state.status in (INTERRUPTED, NOT_REACHED):
+        return False
     return state.status != FAILED or plan.step.continue_on_error or build.plan.continue_on_error
 
 
@@ -114,7 +117,7 @@ class ItemResult(msgspec.Struct):
 
 def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -> ItemResult:
     """Decide from the cache, else render and run; the result is stored before returning."""
-    from muxc.run.kinds import extras_for, handler_for
+    from muxc.run.kinds import extras_for
 
     key_item = item if item is not NO_ITEM else None
     name = _latest_name(plan, item)
@@ -149,12 +152,23 @@ def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -
     if build.options.replay:
         return ItemResult(failure=StepFailure("cache-miss", f"not in the cache and --replay forbids running it "
                                                              f"({reason})"), key=key)
-    result = handler_for(plan.kind)(build, plan, rendered, context, item, key=key, commands=commands)
+    result = _execute(build, plan, rendered, context, item, key, commands)
     if isinstance(result, StepFailure):
         return ItemResult(failure=result, reason=reason, rendered=rendered, key=key)
     record = _store(build, plan, key, result, components, rendered)
     note_latest(build, name, key, pre, _digest(record), record.created_at)
     return ItemResult(record=record, reason=reason, rendered=rendered, key=key)
+
+
+def _execute(build: Build, plan: StepPlan, rendered: dict[str, str], context: dict[str, Any], item: Any, key: str,
+             commands: dict[str, ShellCommand]) -> Produced | StepFailure:
+    """The executor seam: the kind's handler, here, or on a cluster worker when the build has an
+    executor that takes the step (``--executor dask``: query and shell steps)."""
+    from muxc.run.kinds import handler_for
+
+    if build.executor is not None and build.executor.takes(plan):
+        return build.executor.run(build, plan, rendered, item, key=key, commands=commands)
+    return handler_for(plan.kind)(build, plan, rendered, context, item, key=key, commands=commands)
 
 
 def _adopt_legacy(build: Build, plan: StepPlan, legacy: str, key: str, components: dict[str, Any],
@@ -394,7 +408,20 @@ def _fail(state: StepState, failure: StepFailure) -> None:
     state.output_digest = keys.output_digest(failure.output, {}, failed=True)
 
 
+def _interrupted(build: Build, state: StepState) -> None:
+    """Ctrl-C is no failure of the step: one it stopped says "interrupted", one it kept from
+    starting "not reached" (a passed workflow timeout stays a failure)."""
+    failure = state.failure
+    if state.status != FAILED or failure is None or failure.kind != "cancelled" or build.timed_out:
+        return
+    state.status = NOT_REACHED if failure.message.endswith("before this step ran") else INTERRUPTED
+
+
 def mark_not_reached(build: Build) -> None:
+    """After the build: steps that never started were not reached; the ones still running when
+    Ctrl-C came (their threads did not finish in time) were interrupted."""
     for state in build.states.values():
-        if state.status in ("pending", RUNNING):
+        if state.status == RUNNING and build.cancel.is_set:
+            state.status = INTERRUPTED
+        elif state.status in ("pending", RUNNING):
             state.status = NOT_REACHED

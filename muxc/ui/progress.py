@@ -1,7 +1,16 @@
-"""How a build looks while it runs: a live rich table on a terminal, plain lines otherwise.
+"""How a build looks while it runs: a live view on a terminal, plain lines otherwise.
 
 Both write to stderr (stdout is for the build's result). Reporters are called from worker
 threads, so every update goes through one lock.
+
+The live view is a header (done/total, running, queued, cached, failed, elapsed, tokens and cost
+so far) over one row per step; a running query shows the backends asked and the tokens streamed
+so far, a step whose inputs are ready but which waits for a free job (``-j``) shows as queued.
+``frame_of`` reads all of it from the build once per refresh; ``frame_lines`` renders a frame
+and is a pure function of it (the live table is the same text, styled).
+
+On a pipe, steps served from the cache (or skipped) print nothing unless ``verbose``: a no-op
+build of 1000 steps prints its summary line, not 1000 lines.
 """
 
 from __future__ import annotations
@@ -11,18 +20,28 @@ import threading
 import time
 from typing import Any, TextIO
 
-from muxc.run.context import CACHED, FAILED, NOT_REACHED, RAN, RUNNING, SKIPPED
+import msgspec
+
+from muxc.base.text import plural
+from muxc.run.context import CACHED, FAILED, INTERRUPTED, NOT_REACHED, PENDING, RAN, RUNNING, SKIPPED
 from muxc.run.events import SilentReporter
 
-SYMBOLS = {RAN: "✓", CACHED: "·", FAILED: "✗", SKIPPED: "-", NOT_REACHED: " ", RUNNING: "…", "would run": "?"}
+QUEUED = "queued"
+SYMBOLS = {RAN: "✓", CACHED: "·", FAILED: "✗", SKIPPED: "-", NOT_REACHED: " ", INTERRUPTED: "✗", RUNNING: "…",
+           "would run": "?", QUEUED: "⋯"}
 LABELS = {RAN: "ran", CACHED: "cached", FAILED: "failed", SKIPPED: "skipped", NOT_REACHED: "not reached",
-          RUNNING: "running", "would run": "would run", "pending": "waiting"}
+          INTERRUPTED: "interrupted", RUNNING: "running", "would run": "would run", PENDING: "waiting",
+          QUEUED: QUEUED}
+STYLES = {FAILED: "red", INTERRUPTED: "red", RAN: "green", CACHED: "dim", RUNNING: "yellow", QUEUED: "cyan"}
+# A finished step (anything but pending, running or queued) counts as done in the header.
+UNFINISHED = (PENDING, RUNNING, QUEUED)
+CHARS_PER_TOKEN = 4  # streamed text is counted in characters; the view says ~tokens
 
 
 def describe(state: Any) -> str:
     """'12.3s, local, 1,204 tokens — prompt changed' for a finished step."""
     parts = []
-    if state.status in (RAN, FAILED) and state.duration_ms:
+    if state.status in (RAN, FAILED, INTERRUPTED) and state.duration_ms:
         parts.append(f"{state.duration_ms / 1000:.1f}s")
     record = state.record
     if record is not None and record.backends:
@@ -41,25 +60,129 @@ def describe(state: Any) -> str:
     return text
 
 
-class PlainReporter:
-    """One line per event, for logs and pipes."""
+# --- the live view's frame -------------------------------------------------------------------
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+
+class Row(msgspec.Struct, frozen=True):
+    step: str
+    status: str  # a step status, or QUEUED
+    kind: str
+    detail: str
+
+
+class Frame(msgspec.Struct, frozen=True):
+    """The live view at one moment."""
+
+    workflow: str
+    jobs: int
+    elapsed_s: float
+    tokens: int  # finished queries' tokens, plus ~ what running ones streamed
+    cost_usd: float
+    rows: tuple[Row, ...]
+
+    def count(self, *statuses: str) -> int:
+        return sum(1 for row in self.rows if row.status in statuses)
+
+
+def frame_of(build: Any, now: float) -> Frame:
+    """The live view of ``build`` at ``now`` (``time.time()``); reads the states without the lock
+    (a refresh may show a step a moment late, never wrongly)."""
+    rows, tokens = [], 0
+    for plan in build.plan.steps:
+        state = build.state(plan.name)
+        status = _status(build, plan, state)
+        rows.append(Row(plan.name, status, plan.kind, _detail(state, status, now)))
+        tokens += _tokens(state)
+    return Frame(build.plan.workflow, build.options.jobs, max(0.0, now - build.started), tokens, build.cost_usd,
+                 tuple(rows))
+
+
+def _status(build: Any, plan: Any, state: Any) -> str:
+    if state.status == PENDING and all(build.state(dep).status not in (PENDING, RUNNING) for dep in plan.deps):
+        return QUEUED  # its inputs are ready: what holds it is a free job (-j)
+    return state.status
+
+
+def _detail(state: Any, status: str, now: float) -> str:
+    if status != RUNNING:
+        return describe(state) if status not in UNFINISHED else ""
+    parts = [f"{max(0.0, now - state.started):.1f}s"]
+    if state.asking:
+        parts.append(state.asking)
+    if state.streamed:
+        parts.append(f"~{state.streamed // CHARS_PER_TOKEN:,} tokens")
+    return ", ".join(parts)
+
+
+def _tokens(state: Any) -> int:
+    if state.status == RUNNING:
+        return state.streamed // CHARS_PER_TOKEN
+    record = state.record
+    if record is None or state.status != RAN:
+        return 0
+    return (record.usage.input_tokens or 0) + (record.usage.output_tokens or 0)
+
+
+def header_line(frame: Frame) -> str:
+    """'w — 3/10 done · 2 running · 1 queued (-j 2) · 4 cached · 0 failed · 12.3s · ~1,204 tokens · $0.0123'"""
+    done = len(frame.rows) - frame.count(*UNFINISHED)
+    parts = [f"{done}/{len(frame.rows)} done", f"{frame.count(RUNNING)} running"]
+    queued = frame.count(QUEUED)
+    if queued:
+        held = frame.count(RUNNING) >= frame.jobs
+        parts.append(f"{queued} queued" + (f" (-j {frame.jobs})" if held else ""))
+    parts += [f"{frame.count(CACHED)} cached", f"{frame.count(FAILED)} failed"]
+    if frame.count(INTERRUPTED):
+        parts.append(f"{frame.count(INTERRUPTED)} interrupted")
+    parts.append(f"{frame.elapsed_s:.1f}s")
+    if frame.tokens:
+        parts.append(f"~{frame.tokens:,} tokens" if frame.count(RUNNING) else plural(frame.tokens, "token"))
+    if frame.cost_usd:
+        parts.append(f"${frame.cost_usd:.4f}")
+    return f"{frame.workflow} — " + " · ".join(parts)
+
+
+def frame_lines(frame: Frame) -> list[str]:
+    """The frame as plain text: the header, then one aligned row per step."""
+    width = max((len(row.step) for row in frame.rows), default=0)
+    lines = [header_line(frame)]
+    for row in frame.rows:
+        label = LABELS.get(row.status, row.status)
+        lines.append(f"{SYMBOLS.get(row.status, ' ')} {row.step.ljust(width)}  {label:<11}  {row.kind:<6}  "
+                     f"{row.detail}".rstrip())
+    return lines
+
+
+# --- reporters ------------------------------------------------------------------------------
+
+
+class PlainReporter:
+    """One line per event, for logs and pipes; steps the cache served only with ``verbose``."""
+
+    def __init__(self, stream: TextIO | None = None, verbose: bool = False) -> None:
         self.stream = stream or sys.stderr
+        self.verbose = verbose
         self._lock = threading.Lock()
+        self._told: set[str] = set()
 
     def _line(self, text: str) -> None:
         with self._lock:
             self.stream.write(text + "\n")
             self.stream.flush()
 
+    def watch(self, build: Any) -> None:
+        pass
+
     def build_started(self, workflow: str, steps: list[str]) -> None:
-        self._line(f"building {workflow} ({len(steps)} step{'' if len(steps) == 1 else 's'})")
+        self._line(f"building {workflow} ({plural(len(steps), 'step')})")
 
     def step_started(self, step: str, detail: str) -> None:
         self._line(f"  … {step} ({detail})")
 
     def step_finished(self, step: str, state: Any) -> None:
+        self._told.add(step)
+        if state.status in (CACHED, SKIPPED) and not self.verbose:
+            return
         detail = describe(state)
         label = LABELS.get(state.status, state.status)
         self._line(f"  {SYMBOLS.get(state.status, ' ')} {step}: {label}" + (f" ({detail})" if detail else ""))
@@ -73,58 +196,59 @@ class PlainReporter:
         return ask(question, options, default)
 
     def build_finished(self, build: Any) -> None:
-        pass
+        """Steps Ctrl-C stopped whose threads never came back to say so."""
+        for name, state in build.states.items():
+            if state.status == INTERRUPTED and name not in self._told:
+                self.step_finished(name, state)
 
 
 class LiveReporter:
-    """A rich table of every step that updates in place (a terminal only)."""
+    """The header and a row per step, redrawn in place (a terminal only)."""
 
     def __init__(self) -> None:
         from rich.console import Console
         from rich.live import Live
 
         self.console = Console(stderr=True)
-        self._lock = threading.Lock()
-        self._rows: dict[str, tuple[str, float, str, str]] = {}  # step -> (status, start, kind, detail)
-        self._live = Live(console=self.console, refresh_per_second=8, transient=False, get_renderable=self._table)
+        self._build: Any = None
+        self._live = Live(console=self.console, refresh_per_second=8, transient=False, get_renderable=self._view)
         self._started = False
 
-    def _table(self) -> Any:
-        from rich.table import Table
+    def watch(self, build: Any) -> None:
+        """The build to draw (its states are read at each refresh)."""
+        self._build = build
 
+    def _view(self) -> Any:
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        if self._build is None:
+            return Text("")
+        frame = frame_of(self._build, time.time())
         table = Table(box=None, show_header=False, pad_edge=False)
-        now = time.monotonic()
-        with self._lock:
-            rows = list(self._rows.items())
-        for step, (status, start, kind, detail) in rows:
-            elapsed = f"{now - start:.1f}s" if status == RUNNING else ""
-            style = {FAILED: "red", RAN: "green", CACHED: "dim", RUNNING: "yellow"}.get(status)
-            label = LABELS.get(status, status)
-            table.add_row(SYMBOLS.get(status, " "), step, f"[{style}]{label}[/]" if style else label, kind,
-                          elapsed or detail)
-        return table
+        for row in frame.rows:
+            style = STYLES.get(row.status)
+            label = LABELS.get(row.status, row.status)
+            table.add_row(SYMBOLS.get(row.status, " "), row.step, Text(label, style=style or ""), row.kind,
+                          row.detail)
+        return Group(Text(header_line(frame), style="bold", overflow="ellipsis", no_wrap=True), table)
 
     def build_started(self, workflow: str, steps: list[str]) -> None:
-        with self._lock:
-            for step in steps:
-                self._rows[step] = ("pending", 0.0, "", "")
         self._live.start()
         self._started = True
 
     def step_started(self, step: str, detail: str) -> None:
-        with self._lock:
-            self._rows[step] = (RUNNING, time.monotonic(), detail, "")
+        pass  # the next refresh reads it from the build
 
     def step_finished(self, step: str, state: Any) -> None:
-        with self._lock:
-            _, start, kind, _ = self._rows.get(step, ("", 0.0, "", ""))
-            self._rows[step] = (state.status, start, kind, describe(state))
+        pass
 
     def note(self, message: str) -> None:
         self.console.print(f"[yellow]note:[/] {message}")
 
     def ask(self, question: str, options: list[str] | None, default: str | None) -> str | None:
-        """The live table stops while the question is on the terminal, then goes on."""
+        """The live view stops while the question is on the terminal, then goes on."""
         from muxc.ui.ask import ask
 
         live = self._started
@@ -137,9 +261,9 @@ class LiveReporter:
                 self._live.start()
 
     def build_finished(self, build: Any) -> None:
-        for name, state in build.states.items():
-            self.step_finished(name, state)
+        self._build = build
         if self._started:
+            self._live.refresh()
             self._live.stop()
             self._started = False
 
@@ -147,14 +271,17 @@ class LiveReporter:
 class QuietReporter(SilentReporter):
     """JSON and quiet modes: nothing on the terminal but an input step's question."""
 
+    def watch(self, build: Any) -> None:
+        pass
+
     def ask(self, question: str, options: list[str] | None, default: str | None) -> str | None:
         from muxc.ui.ask import ask
 
         return ask(question, options, default)
 
 
-def reporter_for(output: str, stream: TextIO | None = None) -> Any:
+def reporter_for(output: str, stream: TextIO | None = None, verbose: bool = False) -> Any:
     if output in ("json", "quiet"):
         return QuietReporter()
     stream = stream or sys.stderr
-    return LiveReporter() if stream.isatty() else PlainReporter(stream)
+    return LiveReporter() if stream.isatty() else PlainReporter(stream, verbose)

@@ -1,13 +1,20 @@
 """After a build: step failures as diagnostics, the totals line, and the JSON document.
 
+The totals line is ``summary_line(BuildSummary)``, a pure function of the summary (``summary_of``
+makes one from a build), so any path that knows how the steps ended prints the same line.
+
 A failed step is shown with the same renderer as a check error, pointing at the step in the
 workflow file, with the command, its exit code and the end of its stderr as notes.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import msgspec
+
+from muxc.base.text import plural
 from muxc.diagnostics.model import Diagnostic, Label, Severity
 from muxc.run.context import CACHED, FAILED, RAN, Build
 
@@ -32,8 +39,25 @@ def failure_diagnostics(build: Build) -> list[Diagnostic]:
     return out
 
 
-def totals(build: Build) -> dict[str, Any]:
-    counts = {status: 0 for status in (RAN, CACHED, FAILED, "skipped", "not reached", "would run")}
+class BuildSummary(msgspec.Struct, frozen=True):
+    """What the last line of a build says: everything ``summary_line`` needs, and nothing else,
+    so a build that never ran its engine (a no-op fast path) can make one and print the same."""
+
+    workflow: str
+    steps: int
+    counts: dict[str, int]  # status -> how many steps ended so
+    seconds: float
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+# The statuses the summary names, in its order; "ran" and "cached" are said even when 0.
+SUMMARY_ORDER = (RAN, CACHED, FAILED, "skipped", "interrupted", "not reached", "would run")
+
+
+def summary_of(build: Build) -> BuildSummary:
+    counts: dict[str, int] = {}
     tokens_in = tokens_out = 0
     cost = 0.0
     for state in build.states.values():
@@ -43,22 +67,28 @@ def totals(build: Build) -> dict[str, Any]:
             tokens_in += record.usage.input_tokens or 0
             tokens_out += record.usage.output_tokens or 0
             cost += record.usage.cost_usd or 0.0
-    import time
-
-    return {"steps": len(build.states), **counts, "input_tokens": tokens_in, "output_tokens": tokens_out,
-            "cost_usd": round(cost, 6), "seconds": round(time.time() - build.started, 2)}
+    return BuildSummary(build.plan.workflow, len(build.states), counts, round(time.time() - build.started, 2),
+                        tokens_in, tokens_out, round(cost, 6))
 
 
-def summary_line(build: Build) -> str:
-    t = totals(build)
-    parts = [f"{t[RAN]} ran", f"{t[CACHED]} cached"]
-    parts += [f"{t[k]} {k}" for k in (FAILED, "skipped", "not reached", "would run") if t.get(k)]
-    steps = f"{t['steps']} step{'' if t['steps'] == 1 else 's'}"
-    line = f"{build.plan.workflow}: {steps} — " + ", ".join(parts) + f" in {t['seconds']:.1f}s"
-    if t["input_tokens"] or t["output_tokens"]:
-        line += f"; {t['input_tokens']:,} tokens in, {t['output_tokens']:,} out"
-    if t["cost_usd"]:
-        line += f"; ${t['cost_usd']:.4f}"
+def totals(build: Build) -> dict[str, Any]:
+    summary = summary_of(build)
+    counts = {status: summary.counts.get(status, 0) for status in SUMMARY_ORDER} | summary.counts
+    return {"steps": summary.steps, **counts, "input_tokens": summary.input_tokens,
+            "output_tokens": summary.output_tokens, "cost_usd": summary.cost_usd, "seconds": summary.seconds}
+
+
+def summary_line(summary: BuildSummary) -> str:
+    """'w: 1000 steps — 0 ran, 1000 cached in 0.3s' (a pure function of the summary)."""
+    counts = summary.counts
+    parts = [f"{counts.get(RAN, 0)} ran", f"{counts.get(CACHED, 0)} cached"]
+    parts += [f"{counts[k]} {k}" for k in SUMMARY_ORDER[2:] if counts.get(k)]
+    line = f"{summary.workflow}: {plural(summary.steps, 'step')} — " + ", ".join(parts) + \
+        f" in {summary.seconds:.1f}s"
+    if summary.input_tokens or summary.output_tokens:
+        line += f"; {summary.input_tokens:,} tokens in, {summary.output_tokens:,} out"
+    if summary.cost_usd:
+        line += f"; ${summary.cost_usd:.4f}"
     return line
 
 
@@ -75,6 +105,7 @@ def final_output(build: Build) -> str | None:
 
 
 def as_json(build: Build, code: int) -> dict[str, Any]:
+    from muxc.app.remote import where
     from muxc.run.scope import view_of
 
     steps = []
@@ -95,6 +126,7 @@ def as_json(build: Build, code: int) -> dict[str, Any]:
             "reason": state.reason or None,
             "error": state.failure.message if state.failure is not None else None,
             "saved": str(build.targets[plan.name]) if plan.name in build.targets else None,
+            "where": where(build, plan.name),  # a worker's address, local, cache or remote cache
         })
     return {"workflow": build.plan.workflow, "success": code == 0, "exit_code": code, "steps": steps,
             "totals": totals(build), "output": final_output(build)}

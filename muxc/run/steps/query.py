@@ -160,8 +160,10 @@ def _ask(build: Build, plan: StepPlan, request: CompletionRequest) -> Produced |
     if blocked is not None:
         return StepFailure("budget", f"not asked: {blocked}", hint="raise --max-cost/--max-calls or [budget]")
     calls, cost = 0, None
+    state = build.state(plan.name)
+    state.asking, state.streamed = _asked(role), 0
     try:
-        result = run_role(role, pool_of(build), request, build.cancel)
+        result = run_role(role, pool_of(build), request, build.cancel, _progress(state))
         calls, cost = len(result.completions) + len(result.failures), result.cost_usd
     finally:
         build.end_call(calls, cost)
@@ -172,6 +174,20 @@ def _ask(build: Build, plan: StepPlan, request: CompletionRequest) -> Produced |
         return StepFailure("backend", result.error or "no backend answered")
     return Produced(result.output, dict(result.outputs), result.backend, list(result.backends),
                     result.usage or Usage(), result.cost_usd, calls=calls)
+
+
+def _asked(role: Any) -> str:
+    """'a', 'a → b' (fallback) or 'a + b' (parallel): who the live view says is asked."""
+    if role.execution == "parallel":
+        return " + ".join(role.backends)
+    return " → ".join(role.backends if role.execution == "fallback" else role.backends[:1])
+
+
+def _progress(state: Any) -> Any:
+    def received(characters: int) -> None:
+        state.streamed = characters
+
+    return received
 
 
 def ask_again(build: Build, plan: StepPlan, prompt: str, system: str | None = None) -> str | StepFailure:
