@@ -17,9 +17,9 @@ a GGUF without a chat template. Requests get ``DEFAULT_PARAMS`` under the backen
 ``params``.
 
 Cache keys (``identity.py``) name the model by its content: the pinned sha256 of a built-in model,
-the file's own sha256 for a GGUF of the user's own (hashed once per file version), plus the
-parameters; never the port or the path. Switching models reruns every query once and never
-serves one model's answer as another's; pointing at the same file by another path reruns nothing.
+the file's own sha256 for a GGUF of the user's own (hashed once per file version), with its name
+and the parameters; never the port. Switching models reruns every query once and never serves
+one model's answer as another's, even when a file is replaced in place under the same name.
 
 This module imports neither llama.cpp nor the model packages: whether they are installed is
 asked of the import system (``missing_modules``). A module set to None in ``sys.modules``
@@ -101,7 +101,7 @@ def model_identity(config: BackendConfig) -> dict[str, Any]:
     if spec is not None:
         return {"model": spec.name, "sha256": spec.sha256}
     path = model_path(config, Path.cwd(), os.environ)
-    return {"model": path.name, "sha256": file_sha256(path)}
+    return {"model": path.stem, "sha256": file_sha256(path)}
 
 
 _hashes: dict[tuple[str, int, int, int], str] = {}
