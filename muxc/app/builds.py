@@ -34,6 +34,8 @@ class Prepared(CheckReport):
     workflow_path: Path | None = None
     usage_error: bool = False  # the command line was wrong (exit 2), not the workflow
     usage: str | None = None  # what was wrong with it, when that is not a diagnostic in a file
+    failure: str | None = None  # it cannot run here (a cluster that cannot be used): exit 1 with this message
+    remote_warnings: list[str] = dataclasses.field(default_factory=list)  # said once each (an unreachable remote)
 
 
 def prepare(project: Project, workflow: str, args: Mapping[str, str], options: BuildOptions,
@@ -179,7 +181,29 @@ def _assemble(project: Project, plan: Any, config: Any, options: BuildOptions, r
     build.fingerprints = Fingerprinter(project.root, directory / "stat-cache", exclude=saved,
                                        exclude_files={_relative(project.root, Path(plan.file).resolve())})
     _preflight(build, team.name if team else None, report)
-    return None if report.errors else build
+    return None if report.errors else _beyond_one_machine(build, report)
+
+
+def _beyond_one_machine(build: Build, report: Prepared) -> Build | None:
+    """The shared cache and the cluster, when the options or the config ask for them (app.remote)."""
+    if not (build.options.remote or build.options.executor or build.config.cache.remote
+            or build.config.executor.type != "local"):
+        return build
+    from muxc.app.remote import NotAttached, attach
+
+    def warn(message: str) -> None:
+        report.remote_warnings.append(message)
+        build.reporter.note(message)
+
+    try:
+        return attach(build, warn)
+    except NotAttached as error:
+        build.store.close()
+        if error.usage:
+            report.usage, report.usage_error = str(error), True
+        else:
+            report.failure = str(error)
+        return None
 
 
 def _preflight(build: Build, team: str | None, report: Prepared) -> None:
@@ -414,6 +438,10 @@ def _open_llm_log(build: Build) -> None:
 
 def close(build: Build) -> None:
     """Save what the build learned and release its files and clients."""
+    if build.executor is not None:
+        from muxc.app.remote import close as leave_cluster
+
+        leave_cluster(build)
     build.fingerprints.save()
     if build.backends is not None:
         build.backends.close()

@@ -40,6 +40,8 @@ def status_row(build: Any, step: Any) -> dict[str, Any]:
     state = build.state(step.name)
     if state.status in ("cached", "skipped"):
         label = "up to date" if state.status == "cached" else "skipped (its `if` is false)"
+        if state.status == "cached" and _served_remotely(build, state.key):
+            label = "cached (remote)"
         reason = state.reason if state.status == "cached" else ""  # what a build does to its saved file
         return {"step": step.name, "status": label, "reason": reason, "details": []}
     if state.status == "failed":
@@ -52,6 +54,12 @@ def status_row(build: Any, step: Any) -> dict[str, Any]:
     return {"step": step.name, "status": "would run", "reason": state.reason, "details": details}
 
 
+def _served_remotely(build: Any, key: str) -> bool:
+    from muxc.app.remote import served_remotely
+
+    return served_remotely(build, key)
+
+
 @dataclass
 class Status:
     rows: list[dict[str, Any]]
@@ -59,7 +67,7 @@ class Status:
 
     @property
     def up_to_date(self) -> bool:
-        return all(row["status"] == "up to date" for row in self.rows)
+        return all(row["status"] in ("up to date", "cached (remote)") for row in self.rows)
 
 
 def build_status(build: Any) -> Status:

@@ -37,6 +37,9 @@ COMMANDS = {
     "memory": "muxc.cli.memory:memory",
     "ecosystems": "muxc.cli.memory:ecosystems",
     "test": "muxc.cli.test:test",
+    "push": "muxc.cli.remote:push",
+    "pull": "muxc.cli.remote:pull",
+    "serve": "muxc.cli.serve:serve",
 }
 
 

@@ -8,8 +8,8 @@ from typing import NoReturn
 
 import click
 
+from muxc.cli.beyond import beyond_options, beyond_values
 from muxc.cli.common import echo_json, global_options, globals_of, use_color
-from muxc.cli.remote import beyond_options, beyond_values
 
 
 def parse_assignments(ctx: click.Context, values: tuple[str, ...], what: str) -> dict[str, str]:
@@ -146,7 +146,7 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
     if not dry_run:
         fastpath.remember(project, workflow, arguments, done.build, done.code, prepared.workflow_path)
     if g.output != "console":  # the reporter showed them on the console: elsewhere stderr still says them
-        for message in prepared.warnings:
+        for message in prepared.remote_warnings:
             click.echo(f"warning: {message}", err=True)
     try:
         code = _report(g, done.build, done.code, dry_run)

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from muxc.cli.beyond import remote_option
 from muxc.cli.build import build_options, not_built, parse_assignments, render_diagnostics, route_options
 from muxc.cli.common import echo_json, global_options, globals_of, workflow_path
 
@@ -73,6 +74,7 @@ def _plan_line(build: Any, step: Any) -> str:
 @click.argument("workflow")
 @click.argument("args", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--exit-code", "exit_code", is_flag=True, help="Exit 1 when some step would run (for scripts).")
+@remote_option
 @route_options
 @global_options
 @click.pass_context

@@ -18,9 +18,13 @@ from muxc.diagnostics.sink import DiagnosticSink
 from muxc.lang.document import Array, Str, Table
 from muxc.lang.validate import Context, build, did_you_mean
 
-TOP_LEVEL = ("defaults", "backends", "roles", "teams", "ecosystems", "budget", "resources", "cache")
-_SINGLE = {"defaults": S.Defaults, "budget": S.Budget, "resources": S.Resources, "cache": S.CacheConfig}
+TOP_LEVEL = ("defaults", "backends", "roles", "teams", "ecosystems", "budget", "resources", "cache", "serve",
+             "executor")
+_SINGLE = {"defaults": S.Defaults, "budget": S.Budget, "resources": S.Resources, "cache": S.CacheConfig,
+           "serve": S.ServeConfig, "executor": S.ExecutorConfig}
 _NAMED = {"backends": S.BackendConfig, "roles": S.RoleConfig, "teams": S.TeamConfig, "ecosystems": S.EcosystemConfig}
+_SINGLE_DURATIONS = {"defaults": {"timeout": "s"},
+                     "serve": {"max_wait": "s", "ttl": "s", "drain_timeout": "s"}}
 BACKEND_DURATIONS = {
     "timeout": "s", "retry_delay": "ms", "connect_timeout": "s", "idle_timeout": "s", "max_rate_limit_wait": "s",
     "start_timeout": "s", "stop_timeout": "s", "health_timeout": "s", "health_interval": "s",
@@ -69,7 +73,7 @@ def _single(key: str, node: object, file: str, sink: DiagnosticSink) -> object |
     if not isinstance(node, Table):
         sink.report("wrong-type", f"`{key}` must be a table", file, node.span, "not a table")
         return None
-    ctx = Context(file, sink, f"[{key}]", {"timeout": "s"} if key == "defaults" else {})
+    ctx = Context(file, sink, f"[{key}]", _SINGLE_DURATIONS.get(key, {}))
     return build(_SINGLE[key], node, ctx)
 
 

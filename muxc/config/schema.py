@@ -138,8 +138,35 @@ class Resources(msgspec.Struct, frozen=True):
     origin: Origin | None = None
 
 
+class ServeConfig(msgspec.Struct, frozen=True):
+    """``muxc serve``: the HTTP gateway (docs/serve.md)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    api_keys: list[str] = []  # "${VAR}" references; required for a non-loopback host
+    routes: dict[str, str] = {}  # model-name glob -> role or backend ("claude-*" = "coder")
+    aliases: dict[str, str] = {}  # model name -> role or backend
+    max_body: int = 32 * 1024 * 1024  # bytes; a larger request body is a 413
+    max_cost_per_day: float | None = None  # USD over the served calls of the UTC day; then 429
+    max_wait: int | str = 30  # seconds a queued request may wait before its model is switched in
+    ttl: int | str | None = None  # seconds an idle managed backend stays resident (None: until exit)
+    drain_timeout: int | str = 30  # seconds SIGINT/SIGTERM waits for in-flight requests
+    origin: Origin | None = None
+
+
 class CacheConfig(msgspec.Struct, frozen=True):
     salt: str = ""  # change to invalidate every cached step deliberately
+    remote: str | None = None  # a shared cache: any fsspec URL (s3://bucket/muxc, file:///shared/muxc)
+    push: bool = True  # upload each result built (false: read-only, as for CI)
+    origin: Origin | None = None
+
+
+class ExecutorConfig(msgspec.Struct, frozen=True):
+    """Where query and shell steps run (docs/distributed.md)."""
+
+    type: Literal["local", "dask"] = "local"
+    scheduler: str | None = None  # dask: tcp://HOST:8786; none: a LocalCluster sized to the machine
+    env: list[str] = []  # dask: the only environment variables workers get from this machine
     origin: Origin | None = None
 
 
@@ -154,4 +181,6 @@ class Config(msgspec.Struct, frozen=True):
     budget: Budget = Budget()
     resources: Resources = Resources()
     cache: CacheConfig = CacheConfig()
+    executor: ExecutorConfig = ExecutorConfig()
+    serve: ServeConfig = ServeConfig()
     files: tuple[str, ...] = ()  # the files merged, lowest precedence first

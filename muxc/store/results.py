@@ -36,6 +36,7 @@ from typing import Any
 
 import msgspec
 
+from muxc.store.records import Latest, SavedFile, StepRecord, UsageRecord  # noqa: F401 (re-exported)
 from muxc.store.sqlite import (
     Database,  # imports sqlite-utils the light way
     MuxcMigrations,
@@ -89,51 +90,6 @@ def _distrust_empty_answers(db: Database) -> None:
 def _empty_answer(record: StepRecord) -> bool:
     """An LLM's answer (only a query's result names a backend) with an empty text in it."""
     return record.backend is not None and (record.output == "" or "" in record.outputs.values())
-
-
-class SavedFile(msgspec.Struct, frozen=True):
-    """A file muxc saved: the digest of what it wrote there and the key of that result."""
-
-    digest: str
-    key: str
-    workflow: str
-    step: str
-
-
-class UsageRecord(msgspec.Struct, frozen=True):
-    input_tokens: int | None = None
-    cached_input_tokens: int | None = None
-    output_tokens: int | None = None
-    cost_usd: float | None = None
-
-
-class StepRecord(msgspec.Struct, frozen=True):
-    """A step's result as templates see it (``steps.X.*``), plus bookkeeping."""
-
-    key: str
-    step: str
-    output: str = ""
-    outputs: dict[str, str] = {}
-    failed: bool = False
-    error: str | None = None
-    skipped: bool = False
-    backend: str | None = None
-    backends: list[str] = []
-    duration_ms: int = 0
-    usage: UsageRecord = UsageRecord()
-    items: list[str] = []  # for_each: the item keys, in order
-    created_at: float = 0.0
-
-
-class Latest(msgspec.Struct, frozen=True):
-    """The last build of a step: its key, and what muxc last wrote to its saved file."""
-
-    key: str
-    pre_key: str
-    output_digest: str
-    created_at: float
-    target: str | None = None
-    target_digest: str | None = None
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -286,3 +242,13 @@ class ResultStore:
         with self._lock:
             return {t: self._conn.execute(f"select count(*) from {t}").fetchone()[0]
                     for t in ("results", "memo", "latest", "trees")}
+
+    # the remote cache (muxc.store.remote.transfer)
+    def keys(self) -> list[str]:
+        """Every stored result's key."""
+        with self._read_lock:
+            return [row[0] for row in self._reader.execute("select key from results").fetchall()]
+
+    def workflow_of(self, key: str) -> str | None:
+        row = self._one("select workflow from results where key = ?", [key])
+        return row[0] if row else None
