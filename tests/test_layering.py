@@ -5,7 +5,7 @@ stages stay pure.
 The order (a room may import the rooms to its left, never one to its right or at its own level)::
 
     base ← diagnostics ← lang ← {syntax, config} ← check ← compile ← {edits, backends} ← store
-         ← run ← app ← ui ← cli
+         ← run ← app ← ui ← serve ← cli
 
 The pure stages — lang, syntax, config, check, compile, diagnostics, and base's path rules — never
 reach the runtime, the network, subprocesses, files, the environment or the console.
@@ -32,11 +32,17 @@ PURE_MODULES = ("muxc.base.pathrules",)
 # Each room's level: a room imports only rooms of a lower level (its own files aside).
 ROOMS = {
     "base": 0, "diagnostics": 1, "lang": 2, "syntax": 3, "config": 3, "check": 4, "compile": 5,
-    "edits": 6, "backends": 6, "store": 7, "run": 8, "app": 9, "ui": 10, "cli": 11,
+    "edits": 6, "backends": 6, "store": 7, "run": 8, "app": 9, "ui": 10, "serve": 11,
+    "cli": 12,
 }
 # What the faces may import: the one door, the UI, the diagnostics (their renderers) and the
 # plumbing of base (no muxc imports of its own, so nothing gets past app through it).
-FACES = {"cli": ("app", "ui", "diagnostics", "base", "cli")}
+FACES = {
+    # `muxc serve` starts the gateway: the command imports serve's entry point (serve.server), nothing else
+    "cli": ("app", "ui", "diagnostics", "base", "cli", "serve"),
+    # the HTTP gateway: the clients' wire formats are its own; everything else through app
+    "serve": ("app", "diagnostics", "base", "serve"),
+}
 TOP_LEVEL = ("__init__.py", "__main__.py")
 
 FORBIDDEN_IMPORTS = (

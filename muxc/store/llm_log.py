@@ -191,6 +191,12 @@ class LlmLog:
                  from calls where backend = ? and status = 'ok'"""
         return msgspec.convert(self._one(sql, [backend]), BackendAverage)
 
+    def cost_since(self, day: str, workflow: str) -> float:
+        """USD spent by ``workflow``'s calls from the start of ``day`` (``YYYY-MM-DD``, UTC) on; the
+        gateway's ``max_cost_per_day`` survives a restart through this."""
+        sql = "select sum(cost_usd) as cost_usd from calls where workflow = ? and time >= ?"
+        return float(self._one(sql, [workflow, day]).get("cost_usd") or 0.0)
+
     def _one(self, sql: str, params: list[Any]) -> dict[str, Any]:
         with self._lock:
             cursor = self._db.execute(sql, params)

@@ -368,6 +368,30 @@ class Supervisor:
             entry.op_owner = None
             entry.op_lock.release()
 
+    # -- the gateway's controls (muxc serve: /running, /unload, ttl) ------------------------------
+
+    def residents(self) -> list[dict[str, Any]]:
+        """Each registered backend's state, in-flight and waiting calls, and idle seconds."""
+        now = time.monotonic()
+        with self._cond:
+            return [{"backend": e.name, "state": e.state, "in_flight": e.in_flight, "waiting": e.waiting,
+                     "adopted": e.adopted, "idle_s": round(now - e.last_used, 3) if e.idle and e.last_used else 0.0}
+                    for e in self._entries.values()]
+
+    def unload(self, name: str, idle_for: float = 0.0) -> bool:
+        """Stop ``name`` if muxc started it and it has been idle (nothing in flight or waiting) for
+        ``idle_for`` seconds; True when it was stopped. A busy backend is left alone."""
+        entry = self._entries.get(name)
+        if entry is None:
+            return False
+        with self._cond:
+            idle_long = entry.idle and time.monotonic() - entry.last_used >= idle_for
+            if not (idle_long and entry.needs_stop and not entry.adopted):
+                return False
+            entry.state = STOPPING
+        self._stop(entry)
+        return True
+
     # -- the end of the build ----------------------------------------------------------------
 
     def shutdown(self) -> list[str]:

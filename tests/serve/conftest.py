@@ -1,0 +1,126 @@
+"""A real ``muxc serve`` child process in a temporary project, in front of the scripted loopback
+LLM server (``tests/support/llm_server.py``), spoken to by the official SDKs.
+
+``Gateway`` writes the project's ``.muxc/config.toml`` (an OpenAI backend ``oa``, an Anthropic
+backend ``an``, roles over them, routes for the names SDK users hard-code), starts
+``python -m muxc serve`` on a free port with its own HOME and XDG dirs (so the LLM log is the
+test's), waits for ``/health`` and keeps the child's stderr (the request log) for assertions.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.fixtures import llm_server  # noqa: F401
+from tests.support.llm_server import LLMServer, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def base_config(server: LLMServer) -> str:
+    return textwrap.dedent(f"""
+        [backends.oa]
+        base_url = "{server.openai_url}"
+        model = "upstream-gpt"
+        api_key = "${{OA_KEY}}"
+        max_retries = 2
+        retry_delay = "10ms"
+
+        [backends.an]
+        protocol = "anthropic"
+        base_url = "{server.url}"
+        model = "upstream-claude"
+        api_key = "${{AN_KEY}}"
+        max_retries = 2
+        retry_delay = "10ms"
+
+        [backends.an.price]
+        input = 1000.0
+        output = 1000.0
+
+        [roles.coder]
+        backends = ["oa"]
+
+        [roles.writer]
+        backends = ["an"]
+
+        [roles.sturdy]
+        backends = ["an", "oa"]
+        execution = "fallback"
+
+        [serve.routes]
+        "claude-*" = "coder"
+        "gpt-*" = "writer"
+        """)
+
+
+class Gateway:
+    def __init__(self, directory: Path, config: str, *, args: tuple[str, ...] = (), env: dict[str, str] | None = None):
+        self.dir = directory
+        (directory / ".muxc").mkdir(parents=True, exist_ok=True)
+        (directory / ".muxc" / "config.toml").write_text(config)
+        self.port = free_port()
+        self.env = {**os.environ, "HOME": str(directory / "home"), "XDG_DATA_HOME": str(directory / "data"),
+                    "XDG_CONFIG_HOME": str(directory / "config"), "XDG_STATE_HOME": str(directory / "state"),
+                    "OA_KEY": "sk-upstream-openai-secret", "AN_KEY": "sk-ant-upstream-secret", **(env or {})}
+        self.stderr_path = directory / "serve.stderr"
+        self.args = args
+        self.process: subprocess.Popen[bytes] | None = None
+        self.clients: list = []
+
+    def keep(self, client):
+        """An SDK client closed when the test ends."""
+        self.clients.append(client)
+        return client
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Gateway:
+        with open(self.stderr_path, "wb") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "muxc", "-C", str(self.dir), "serve", "--port", str(self.port), *self.args],
+                cwd=self.dir, env=self.env, stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"muxc serve exited {self.process.returncode}: {self.stderr()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.02)  # not a synchronisation: waiting for the port to open
+        raise AssertionError(f"muxc serve did not come up: {self.stderr()}")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, llm_server: LLMServer):  # noqa: F811
+    gateway = Gateway(tmp_path, base_config(llm_server)).start()
+    yield gateway
+    for client in gateway.clients:
+        client.close()
+    gateway.stop()
