@@ -47,6 +47,20 @@ def report_unanswerable(config: Any, steps: Iterable[tuple[Any, str, Span]], tea
         _report(sink, [found[name] for name in blocked], asked, severity)
 
 
+def unanswerable(config: Any, role: str, team: str | None, root: Path, environ: Mapping[str, str]) -> list[Any]:
+    """Why ``role`` cannot answer here (``backends.doctor.unavailable`` problems), [] when it can."""
+    from muxc.backends.doctor import unavailable
+
+    found: dict[str, Any] = {}
+
+    def why(name: str) -> Any:
+        if name not in found:
+            found[name] = unavailable(config.backends[name], root, environ)
+        return found[name]
+
+    return [found[name] for name in _blocked(config, role, team, why)]
+
+
 def _blocked(config: Any, role: str, team: str | None, why: Any) -> list[str]:
     """The backends that keep ``role`` from answering ([] when it can)."""
     from muxc.backends.roles import RoleError, resolve_role

@@ -1,8 +1,10 @@
 """``muxc build --dry-run``: what would run and why, the rendered prompts, and what it may cost.
 
-The estimate uses what the LLM log recorded for the same backend (average input and output
-tokens, cost when a price is configured); prompts with no history are estimated at four
-characters per token and labelled as estimates.
+Each query that would run gets an estimate (``app.estimates``): tokens in from its rendered
+prompt, or, when its inputs are not built yet, from its template and the upstream outputs it
+reads; tokens out from the LLM log's history of its backend; a cost from the configured or list
+price. Every figure is labelled ``~`` with what it was sized from. A query whose role cannot
+answer on this machine says so (the build would stop on it).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ PROMPT_LINES = 12
 
 
 def show_dry_run(build: Build) -> None:
+    from muxc.app.estimates import estimate_queries
+
     would = [plan for plan in build.plan.steps if build.state(plan.name).status == "would run"]
     if not would:
         click.echo("nothing would run: every step is up to date")
         return
-    total_in = total_out = 0
-    total_cost = 0.0
+    estimates = estimate_queries(build, [plan.name for plan in would])
     for plan in would:
         state = build.state(plan.name)
         click.echo(f"{plan.name} ({plan.kind}) would run: {state.reason}")
@@ -32,16 +35,45 @@ def show_dry_run(build: Build) -> None:
             from muxc.run.steps.apply import preview
 
             click.echo(_excerpt("diff", preview(build, plan)))
-        if plan.kind == "query":
-            est_in, est_out, cost = _estimate(build, plan, state.rendered.get("prompt", ""))
-            total_in, total_out, total_cost = total_in + est_in, total_out + est_out, total_cost + (cost or 0)
-            click.echo(f"  estimate: ~{est_in:,} tokens in, ~{est_out:,} out" + (f", ~${cost:.4f}" if cost else ""))
+        if plan.name in estimates:
+            click.echo(estimate_lines(estimates[plan.name]))
+            blocked = _cannot_answer(build, plan)
+            if blocked:
+                click.echo(f"  cannot answer here: {blocked}")
         click.echo("")
-    line = f"{len(would)} step{'s' if len(would) != 1 else ''} would run"
-    if any(plan.kind == "query" for plan in would):
-        line += f"; LLM estimate ~{total_in:,} tokens in, ~{total_out:,} out" + (f", ~${total_cost:.4f}" if total_cost
-                                                                                else "")
-    click.echo(line)
+    click.echo(total_line(len(would), list(estimates.values())))
+
+
+def estimate_lines(estimate: Any) -> str:
+    """'  estimate: ~1,204 tokens in, ~500 out, ~$0.0081' and what each was sized from."""
+    cost = f", ~${estimate.cost_usd:.4f}" if estimate.cost_usd else ", $0" if estimate.cost_usd == 0 else ""
+    return (f"  estimate: ~{estimate.input_tokens:,} tokens in, ~{estimate.output_tokens:,} out{cost}\n"
+            f"    in: {estimate.basis}; out: {estimate.output_basis}; cost: {estimate.price}")
+
+
+def total_line(steps: int, estimates: list[Any]) -> str:
+    line = f"{steps} step{'s' if steps != 1 else ''} would run"
+    if not estimates:
+        return line
+    tokens_in = sum(e.input_tokens for e in estimates)
+    tokens_out = sum(e.output_tokens for e in estimates)
+    priced = [e.cost_usd for e in estimates if e.cost_usd is not None]
+    line += f"; LLM estimate ~{tokens_in:,} tokens in, ~{tokens_out:,} out"
+    if priced and sum(priced):
+        line += f", ~${sum(priced):.4f}"
+        if len(priced) < len(estimates):
+            line += f" (+ {len(estimates) - len(priced)} unpriced)"
+    elif len(priced) < len(estimates):
+        line += ", cost unknown (no price)"
+    return line
+
+
+def _cannot_answer(build: Build, plan: Any) -> str | None:
+    from muxc.app.preflight import unanswerable
+
+    team = build.team.name if build.team is not None else None
+    problems = unanswerable(build.config, plan.step.role or "default", team, build.root, build.environ)
+    return "; ".join(f"`{p.backend}`: {p.reason}" for p in problems) or None
 
 
 def _excerpt(field: str, text: str) -> str:
@@ -49,20 +81,3 @@ def _excerpt(field: str, text: str) -> str:
     shown = lines[:PROMPT_LINES]
     more = f"\n    ... {len(lines) - PROMPT_LINES} more lines" if len(lines) > PROMPT_LINES else ""
     return f"  {field}:\n" + "\n".join("    " + line for line in shown) + more
-
-
-def _estimate(build: Build, plan: Any, prompt: str) -> tuple[int, int, float | None]:
-    from muxc.run.steps.query import resolved_role
-
-    tokens_in = max(1, len(prompt) // 4)
-    tokens_out, cost = 500, None
-    try:
-        role = resolved_role(build, plan)
-    except Exception:
-        return tokens_in, tokens_out, cost
-    if build.llm_log is not None and role.backends:
-        average = build.llm_log.average_usage(role.backends[0])
-        if average.calls:
-            tokens_out = int(average.output_tokens or tokens_out)
-            cost = average.cost_usd
-    return tokens_in, tokens_out, cost
