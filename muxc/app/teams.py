@@ -39,6 +39,13 @@ def detect_team(config: Config, start: Path, root: Path) -> TeamConfig | None:
     return None
 
 
+def probe_paths(config: Config, start: Path, root: Path) -> list[str]:
+    """Every path whose existence ``detect_team`` may ask about (a superset of what it asks): the
+    no-op fast path checks that none of them came or went."""
+    names = [name for team in config.teams.values() for name in team.detect]
+    return [str(directory / name) for directory in _upwards(start.resolve(), root.resolve()) for name in names]
+
+
 def _upwards(start: Path, root: Path) -> list[Path]:
     """From ``start`` up to ``root``; a start outside the project means the root itself."""
     if start != root and root not in start.parents:

@@ -26,6 +26,17 @@ def _prepared(ctx: click.Context, workflow: str, args: tuple[str, ...], model: s
 
 
 
+def _noop_status(ctx: click.Context, workflow: str, args: tuple[str, ...], model: str | None,
+                 role: tuple[str, ...]) -> list[dict[str, Any]] | None:
+    from muxc.app.fastpath import noop_status
+
+    g = globals_of(ctx)
+    options = build_options({"force": False, "refresh": (), "keep_going": True, "replay": False, "dry_run": True,
+                             "max_cost": None, "max_calls": None, "answers": {}, "model": model,
+                             "routes": parse_assignments(ctx, role, "--role")}, g, None)
+    return noop_status(g.project(), workflow, parse_assignments(ctx, args, "argument"), options)
+
+
 @click.command()
 @click.argument("workflow")
 @click.argument("args", nargs=-1, metavar="[KEY=VALUE]...")
@@ -97,9 +108,10 @@ def status(ctx: click.Context, workflow: str, args: tuple[str, ...], exit_code: 
       muxc status rust-audit --exit-code || muxc build rust-audit
       muxc status rust-audit -m claude   what a build with -m claude would rerun
     """
-    from muxc.app.state import build_status
+    from muxc.app.state import Status, build_status
 
-    found = build_status(_prepared(ctx, workflow, args, model, role))
+    rows = _noop_status(ctx, workflow, args, model, role)  # nothing changed: from the last build's manifest
+    found = Status(rows, None) if rows is not None else build_status(_prepared(ctx, workflow, args, model, role))
     if found.running is not None:
         click.echo(f"note: a build is running in this project (pid {found.running}); this is the state so far",
                    err=True)

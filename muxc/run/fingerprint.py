@@ -59,12 +59,14 @@ class Fingerprinter:
         ``exclude_files``: other files that are not (the workflow file being built)."""
         self.root = root
         self.cache_path = cache_path
-        self.exclude = {*exclude, *exclude_files}
-        self._orig_of = tuple(f"{name}.orig" for name in exclude)
+        self.excluded_saves, self.excluded_files = tuple(exclude), tuple(exclude_files)
+        self.exclude = {*self.excluded_saves, *self.excluded_files}
+        self._orig_of = tuple(f"{name}.orig" for name in self.excluded_saves)
         self._cache: dict[str, _Stat] = _load(cache_path)
         self._lock = threading.Lock()
         self._project: Tree | None = None
         self._inputs: dict[tuple[str, ...], Tree] = {}  # per build: the same globs give the same tree
+        self.rehashed = False  # a file was read again: the stat cache learned something worth saving
 
     def project(self) -> Tree:
         """The project's tree, computed once per build (with git's HEAD and index, when in git:
@@ -90,6 +92,13 @@ class Fingerprinter:
         with self._lock:
             tree = self._inputs[wanted] = self._tree(sorted(files))
             return tree
+
+    def computed(self) -> list[tuple[tuple[str, ...] | None, str]]:
+        """The trees this build fingerprinted: (globs, or None for the project; digest) each. The
+        no-op fast path (``muxc.app.fastpath``) computes them again and compares."""
+        with self._lock:
+            found: list[tuple[tuple[str, ...] | None, str]] = [(None, self._project.digest)] if self._project else []
+            return found + [(patterns, tree.digest) for patterns, tree in self._inputs.items()]
 
     def save(self) -> None:
         if self.cache_path is None:
@@ -138,6 +147,7 @@ class Fingerprinter:
         if cached and _unchanged(cached, stat):
             return cached.digest
         hashed_ns = time.time_ns()
+        self.rehashed = True
         try:
             digest = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
         except OSError:

@@ -7,11 +7,13 @@ when none was detected, with a hint saying so.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from muxc.compile.plan import StepPlan
-from muxc.run.context import Build
-from muxc.run.templating import EnvView, MuxcUndefined, StepView
+from muxc.run.stepview import StepView
+
+if TYPE_CHECKING:  # types only: view_of is used without the engine (the summary, the no-op fast path)
+    from muxc.compile.plan import StepPlan
+    from muxc.run.context import Build
 
 NO_ITEM = object()
 
@@ -32,6 +34,8 @@ def view_of(build: Build, name: str) -> StepView:
 
 
 def template_context(build: Build, plan: StepPlan, item: Any = NO_ITEM) -> dict[str, Any]:
+    from muxc.run.templating import EnvView, MuxcUndefined
+
     steps = {name: view_of(build, name) for name in plan.deps}
     context: dict[str, Any] = {**build.plan.args, **steps}
     context.update(

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from muxc.base.files import write_atomically
-from muxc.compile.plan import StepPlan
 from muxc.run.context import CACHED, Build, StepState
-from muxc.store.results import SavedFile
+from muxc.store.records import SavedFile
+
+if TYPE_CHECKING:
+    from muxc.compile.plan import StepPlan
 
 
 def content_of(output: str) -> bytes:

@@ -20,6 +20,7 @@ from jinja2 import ChainableUndefined, StrictUndefined, Undefined
 
 from muxc.lang.jinja import has_syntax
 from muxc.run.flat import flat_template
+from muxc.run.stepview import StepView
 
 if TYPE_CHECKING:
     from muxc.run.tracked import Tracked
@@ -230,46 +231,7 @@ def _undefined_name(value: Undefined) -> str:
 # --- the context ------------------------------------------------------------------------
 
 
-class StepView(str):
-    """What ``steps.X`` (or a bare step name) is in a template: its output text, with the result's
-    fields as attributes. Being the text itself, it compares, tests and filters like it
-    (``{% if review == "ok" %}``, ``"TODO" in notes``, ``notes | lines``)."""
-
-    output: str
-    outputs: dict[str, str]
-    failed: bool
-    error: str
-    skipped: bool
-    backend: str
-    backends: list[str]
-    duration_ms: int
-
-    def __new__(cls, output: str = "", outputs: Mapping[str, str] | None = None, failed: bool = False,
-                error: str | None = None, skipped: bool = False, backend: str | None = None,
-                backends: list[str] | None = None, duration_ms: int = 0) -> StepView:
-        view = super().__new__(cls, output)
-        view.output = output
-        view.outputs = dict(outputs or {})
-        view.failed = failed
-        view.error = error or ""
-        view.skipped = skipped
-        view.backend = backend or ""
-        view.backends = list(backends or [])
-        view.duration_ms = duration_ms
-        return view
-
-    @property
-    def json(self) -> Any:
-        """The output parsed as JSON (fenced or surrounded by prose is fine); undefined if none."""
-        cached = self.__dict__.get("_json")
-        if cached is None:
-            from muxc.lang.llmjson import extract_json
-
-            found = extract_json(self.output)
-            cached = found.value if found is not None else MuxcUndefined(
-                hint="the output of this step holds no JSON", name="json")
-            self.__dict__["_json"] = cached
-        return cached
+StepView.no_json = staticmethod(lambda: MuxcUndefined(hint="the output of this step holds no JSON", name="json"))
 
 
 class TeamView:

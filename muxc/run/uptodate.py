@@ -70,13 +70,16 @@ def up_to_date(build: Build, name: str) -> bool:
 
 
 def _decidable(build: Build, plan: StepPlan) -> bool:
-    step = plan.step
-    if build.options.dry_run or build.options.forces(plan.name) or build.cancel.is_set:
-        return False
-    if step.if_ is not None or step.for_each is not None or plan.volatile or plan.reads_memory or \
-            plan.kind in _DEFER_KINDS:
+    if build.options.dry_run or build.options.forces(plan.name) or build.cancel.is_set or needs_executor(plan):
         return False
     return all(build.state(dep).status != FAILED for dep in plan.deps)
+
+
+def needs_executor(plan: StepPlan) -> bool:
+    """Whatever the cache holds, the executor decides this step (it is seen to start)."""
+    step = plan.step
+    return step.if_ is not None or step.for_each is not None or plan.volatile or plan.reads_memory or \
+        plan.kind in _DEFER_KINDS
 
 
 def _known_key(build: Build, plan: StepPlan) -> tuple[str, str] | None:
