@@ -17,7 +17,7 @@ from typing import Any
 
 import muxc
 
-CONNECT_TIMEOUT_S = 6  # an unreachable scheduler is reported well within 10 s
+CONNECT_TIMEOUT_S = 4  # an unreachable scheduler is reported well within 10 s
 WORKERS_TIMEOUT_S = 10
 INSTALL = "pip install 'muxc[distributed]'"
 
@@ -81,15 +81,34 @@ def _local(distributed: Any) -> Cluster:
 
 
 def _remote(distributed: Any, address: str) -> Cluster:
+    _reachable(address)
     try:
         client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
-    except (OSError, TimeoutError) as error:
-        raise ClusterError(f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT_S} s ({error})",
-                           ) from None
     except (ValueError, TypeError) as error:
         raise ClusterError(f"--scheduler {address}: not a Dask scheduler address ({error}); "
                            "write tcp://HOST:8786") from None
+    except Exception as error:  # a timeout, or something that is not a Dask scheduler answering
+        raise ClusterError(f"cannot connect to the Dask scheduler at {address} ({type(error).__name__}: "
+                           f"{str(error)[:200]})") from None
     return Cluster(client, None, address)
+
+
+def _reachable(address: str) -> None:
+    """A TCP address must accept a connection at once: Dask's own client retries until its
+    timeout, and a refused port deserves an answer now."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme not in ("tcp", "tls") or parts.hostname is None:
+        return  # another transport (ucx, inproc): Dask's client says what is wrong
+    try:
+        port = parts.port or 8786
+        socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT_S).close()
+    except ValueError:
+        raise ClusterError(f"--scheduler {address}: not a Dask scheduler address; write tcp://HOST:8786") from None
+    except OSError as error:
+        raise ClusterError(f"cannot reach the Dask scheduler at {address}: {error.strerror or error}") from None
 
 
 def _check_workers(cluster: Cluster) -> None:
