@@ -115,7 +115,8 @@ class Relay:
         self._timeout = httpx.Timeout(connect=parse_duration(config.connect_timeout),
                                       read=parse_duration(config.idle_timeout),
                                       write=parse_duration(config.idle_timeout), pool=None)
-        self._max_rate_wait = parse_duration(config.max_rate_limit_wait)
+        # a client waits for its answer: a longer rate limit is the client's 429 with Retry-After
+        self._max_rate_wait = min(parse_duration(config.max_rate_limit_wait), self._policy.tuning.short_wait_max)
         self._client = client or httpx.AsyncClient(limits=httpx.Limits(max_connections=None,
                                                                         max_keepalive_connections=256))
         limit = config.max_concurrent or max_concurrent
@@ -202,8 +203,9 @@ class Relay:
                     continue
                 self._pool.park(credential, last.retry_after if last.retry_after is not None
                                 else self._policy.tuning.heuristic_park, explicit=last.retry_after is not None)
-                if len(self._pool.names) == 1 and (last.retry_after is None or last.retry_after > self._max_rate_wait):
-                    raise self._final(last, attempts)
+                retries += 1
+                if retries > self._policy.max_retries + len(self._pool.names):
+                    raise self._rate_limited(last, attempts)
                 continue
             if last.final or not self._policy.retries_transient(last.kind) or retries >= self._policy.max_retries:
                 raise self._final(last, attempts)
