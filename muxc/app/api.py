@@ -173,7 +173,7 @@ def find_workflows(project: Project) -> list[WorkflowEntry]:
 
 
 # Files beside workflows that are not workflows: `muxc test`'s tests and their recorded answers.
-TEST_FILE_SUFFIXES = (".test.toml", ".cassette.toml")
+TEST_FILE_SUFFIXES = (".test.toml", ".test.mux", ".cassette.toml")
 
 
 def is_test_file(path: Path) -> bool:
@@ -260,15 +260,31 @@ def format_file(path: Path, to: str | None) -> FormatResult:
             _refuse_lossy(result, str(path))
         return result
     target = to or detect_format(str(path))
+    tests = _own_tests(workflow, result)
+    if tests and target != "mux":
+        result.sink.report("fmt-refused", "this workflow carries `test` statements, which a TOML workflow cannot "
+                           "hold", workflow.file, Span(0, 0), "", severity=Severity.ERROR,
+                           help="move them into NAME.test.mux (with `tests \"NAME.mux\"` first) or NAME.test.toml")
+        return result
     if target == "mux":
         from muxc.syntax.emit_mux import emit_mux
 
-        result.text = emit_mux(workflow)
+        result.text = emit_mux(workflow) + ("\n" + "".join(tests).rstrip("\n") + "\n" if tests else "")
     else:
         from muxc.syntax.emit_toml import emit_toml
 
         result.text = emit_toml(workflow)
     return result
+
+
+def _own_tests(workflow: Workflow, result: Report) -> list[str]:
+    """The test statements of a ``.mux`` workflow, as written (fmt writes the workflow, then them)."""
+    source = result.sources.get(workflow.file)
+    if workflow.format != "mux" or source is None or "test" not in source.text:
+        return []
+    from muxc.syntax.mux_tests import test_sources
+
+    return test_sources(source.text, workflow.file)
 
 
 def _refuse_lossy(result: FormatResult, file: str) -> None:

@@ -37,7 +37,7 @@ def _workflows_in(directory: Path) -> list[Path]:
     `muxc test` suites (their tests, cassettes and fixture projects are not workflows)."""
     from muxc.app.api import is_test_file
 
-    suites = {p.parent for p in directory.rglob("*.test.toml")}
+    suites = {p.parent for pattern in ("*.test.toml", "*.test.mux") for p in directory.rglob(pattern)}
     return sorted(p for p in directory.rglob("*") if p.suffix in (".mux", ".toml") and p.is_file()
                   and p.name != "config.toml" and not is_test_file(p)
                   and not any(parent in suites for parent in p.parents)

@@ -127,7 +127,8 @@ def _as_json(report: object, results: list) -> dict:
 
     sources = sources_of(results)
     tests = [{"id": r.id, "file": r.file, "name": r.name, "outcome": r.outcome, "duration_ms": r.duration_ms,
-              "failures": [{"message": f.message, "expected": f.expected, "got": f.got} for f in r.failures],
+              "failures": [{"message": f.message, "code": f.code, "expected": f.expected, "got": f.got,
+                            "notes": list(f.notes), "help": f.help} for f in r.failures],
               "diagnostics": [as_json_object(d, sources) for d in r.diagnostics]} for r in results]
     counts = _counts(results)
     return {"passed": counts["passed"], "failed": counts["failed"], "errors": counts["error"], "tests": tests,

@@ -251,4 +251,11 @@ CATALOG: tuple[Code, ...] = (
          "(in the test file) failed. The notes show what was expected and what the build produced.",
          '[[test.expect]]\nstep = "summary"\ncontains = "LGTM"   # the scripted answer says "Looks good"',
          "fix the workflow, or the expectation if the new behaviour is right (see docs/testing.md)"),
+    Code("cassette-miss", E, "A workflow test has no answer for a query step",
+         "`muxc test` answers a query from the test's scripted answers ([test.answers]) or from the cassette "
+         "(NAME.cassette.toml), by the step's cache key. A key that misses means the step changed since it was "
+         "recorded (its prompt, what it reads, its backends' config): the note shows the prompt diff. No backend "
+         "is asked unless you record.",
+         "(review.mux's prompt edited after `muxc test --record`)",
+         "muxc test --record        # or --record-missing: only the answers that miss"),
 )

@@ -29,6 +29,7 @@ from muxc.syntax.fields import ALL as STEP_KINDS
 from muxc.syntax.fields import BODY_FIELD
 
 _COMMENT = re.compile(r"#([^\n]*)")
+TEST_STATEMENTS = frozenset({"tests", "test", "file", "answer", "expect"})
 _OPEN, _CLOSE = {"LSQB", "LBRACE"}, {"RSQB", "RBRACE"}
 
 
@@ -108,13 +109,14 @@ def _cache_file() -> str:
 class Statement:
     """One parsed statement: its kind, its header span, its table, and its name span."""
 
-    __slots__ = ("kind", "name", "span", "table")
+    __slots__ = ("kind", "name", "source", "span", "table")
 
     def __init__(self, kind: str, name: Str | None, span: Span, table: Table) -> None:
         self.kind = kind
         self.name = name
         self.span = span
         self.table = table
+        self.source = ""  # its text as written, body included (test statements: fmt keeps them as they are)
 
 
 def _span(*parts: Any) -> Span:
@@ -277,6 +279,42 @@ class _ToDocument(Transformer[Token, Any]):
             return
         table.entries[key] = Entry(key, key_span, value, comments)
 
+    # tests (assembled into a test file's table by syntax.mux_tests)
+    def tests_stmt(self, keyword: Token, path: Str) -> Statement:
+        return Statement("tests", path, _span(keyword, path), Table({}, _span(keyword, path), "header"))
+
+    def test_stmt(self, keyword: Token, name: Str, attrs: list | None) -> Statement:
+        span = _span(keyword, name, *(attrs or []))
+        table = Table({"name": Entry("name", name.span, name)}, span, "array-element")
+        self._add_attrs(table, attrs or [])
+        return Statement("test", name, span, table)
+
+    def file_stmt(self, keyword: Token, path: Str, body: tuple[str, Str, str | None] | None) -> Statement:
+        return self._with_body("file", keyword, path, body)
+
+    def answer_stmt(self, keyword: Token, step: Str, body: tuple[str, Str, str | None] | None) -> Statement:
+        return self._with_body("answer", keyword, step, body)
+
+    def _with_body(self, kind: str, keyword: Token, name: Str, body: tuple[str, Str, str | None] | None) -> Statement:
+        span = _span(keyword, name)
+        table = Table({}, span, "header")
+        if body is None:
+            self.problems.append(("mux-syntax", f"`{kind} {name.value}` needs its text", name.span,
+                                  "write `: text`, or `:` and the text indented below"))
+        else:
+            table.entries["text"] = Entry("text", body[1].span, body[1])
+        return Statement(kind, name, span, table)
+
+    def expect_stmt(self, keyword: Token, subject: Token, name: Str | None, attrs: list | None) -> Statement:
+        what = self.name(subject)
+        span = _span(keyword, subject, name, *(attrs or []))
+        table = Table({}, span, "array-element")
+        table.entries["subject"] = Entry("subject", what.span, what)
+        if name is not None:
+            table.entries["target"] = Entry("target", name.span, name)
+        self._add_attrs(table, attrs or [])
+        return Statement("expect", what, span, table)
+
     def start(self, *statements: Statement) -> list[Statement]:
         return list(statements)
 
@@ -350,7 +388,15 @@ def _whitespace_kind(text: str) -> str:
 
 
 def parse(text: str, file: str, sink: DiagnosticSink) -> Document | None:
-    """The spanned document for ``.mux`` text, or None after reporting a syntax error."""
+    """The spanned document for ``.mux`` text, or None after reporting a syntax error.
+
+    Test statements (``test``, ``answer``, ``expect``, ...) are not part of the workflow: they are
+    left out here and read by ``parse_with_tests``."""
+    return parse_with_tests(text, file, sink)[0]
+
+
+def parse_with_tests(text: str, file: str, sink: DiagnosticSink) -> tuple[Document | None, list[Statement]]:
+    """The workflow's document and the test statements, in order (``syntax.mux_tests`` reads them)."""
     source = text if text.endswith("\n") else text + "\n"
     problems: list[tuple[str, str, Span, str]] = []
     _POSTLEX.comments = []
@@ -363,16 +409,37 @@ def parse(text: str, file: str, sink: DiagnosticSink) -> Document | None:
         if repaired and getattr(error, "line", -1) == repaired[-1].line:
             error = repaired[-1]  # the misspelled keyword did not start a step after all: report it
         report_syntax_error(error, source, file, _lark, sink)
-        return None
+        return None, []
     except TooDeep as error:
         at = error.token.start_pos
         sink.report("mux-syntax", f"values are nested too deeply (more than {MAX_DEPTH} levels)", file,
                     Span(at, at + 1), "one level too many")
-        return None
+        return None, []
     statements = _ToDocument(source, problems).transform(tree)
     for code, message, span, label in problems:
         sink.report(code, message, file, span, label)
-    return _document(statements, list(_POSTLEX.comments), source, file, sink)
+    _keep_source(statements, source)
+    tests = [statement for statement in statements if statement.kind in TEST_STATEMENTS]
+    workflow = [statement for statement in statements if statement.kind not in TEST_STATEMENTS]
+    return _document(workflow, _outside(list(_POSTLEX.comments), tests, source), source, file, sink), tests
+
+
+def _outside(comments: list[tuple[int, str]], tests: list[Statement], source: str) -> list[tuple[int, str]]:
+    """The comments that are not inside a test statement's text (those stay with the tests)."""
+    if not tests:
+        return comments
+    starts = [source.rfind("\n", 0, test.span.start) + 1 for test in tests]
+    ranges = [(start, start + len(test.source)) for start, test in zip(starts, tests, strict=True)]
+    return [(at, text) for at, text in comments if not any(start <= at < end for start, end in ranges)]
+
+
+def _keep_source(statements: list[Statement], source: str) -> None:
+    """Each test statement's text: from its line up to the next statement's line (or the end)."""
+    starts = [source.rfind("\n", 0, statement.span.start) + 1 for statement in statements]
+    for index, statement in enumerate(statements):
+        if statement.kind in TEST_STATEMENTS:
+            end = starts[index + 1] if index + 1 < len(statements) else len(source)
+            statement.source = source[starts[index]:end]
 
 
 def _misspelled_kind(error: UnexpectedInput, repaired: list[UnexpectedInput]) -> bool:

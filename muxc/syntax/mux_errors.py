@@ -17,8 +17,9 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.span import Span
 
-STATEMENTS = ("workflow", "arg", "role", "shell", "query", "apply", "store", "input")
-_STARTERS = {"WORKFLOW", "ARG", "ROLE", "KIND"}
+STATEMENTS = ("workflow", "arg", "role", "shell", "query", "apply", "store", "input",
+              "tests", "test", "file", "answer", "expect")
+_STARTERS = {"WORKFLOW", "ARG", "ROLE", "KIND", "TESTS", "TEST", "FILE", "ANSWER", "EXPECT"}
 
 _WORDS = {
     "NAME": "a name",
@@ -46,6 +47,11 @@ _WORDS = {
     "KIND": "a step kind (shell, query, apply, store, input)",
     "FROM": "`from`",
     "REQUIRED": "`required`",
+    "TESTS": "`tests`",
+    "TEST": "`test`",
+    "FILE": "`file`",
+    "ANSWER": "`answer`",
+    "EXPECT": "`expect`",
     "$END": "the end of the file",
 }
 
@@ -142,7 +148,8 @@ def _bad_statement(token: object, source: str, span: Span, file: str, sink: Diag
     close = difflib.get_close_matches(word, STATEMENTS, n=1, cutoff=0.6)
     sink.report("mux-syntax", f"unknown statement `{word}`", file, span, "expected a statement",
                 help=f"did you mean `{close[0]}`?" if close else
-                "a statement starts with workflow, arg, role, shell, query, apply, store or input")
+                "a statement starts with workflow, arg, role, shell, query, apply, store or input (or, for "
+                "tests, test, file, answer, expect)")
 
 
 def _attribute_mistake(kind: str, expected: set[str]) -> str | None:

@@ -56,10 +56,15 @@ def test_a_changed_prompt_fails_naming_the_step_the_diff_and_record(suite: Suite
     workflow = suite.root / "review.mux"
     workflow.write_text(workflow.read_text().replace("Review this:", "Review this carefully:"))
     doc = suite.json(code=1)
-    got = doc["tests"][0]["failures"][0]["got"]
-    assert "step `verdict` of workflow `review` changed since its answer was recorded" in got
-    assert "`muxc test --record` refreshes it" in got
-    assert "-Review this:" in got and "+Review this carefully:" in got
+    [failure] = doc["tests"][0]["failures"]  # the miss alone: not also "the build failed"
+    assert failure["code"] == "cassette-miss"
+    assert failure["message"] == "step `verdict` of workflow `review` changed since its answer was recorded"
+    assert "`muxc test --record` refreshes the cassette" in failure["help"]
+    [diff] = failure["notes"]
+    assert "-Review this:" in diff and "+Review this carefully:" in diff
+    shown = suite.test(code=1).stdout  # as the user sees it: a failure of its own, with the diff
+    assert "error[cassette-miss]: step `verdict` of workflow `review` changed since its answer was recorded" in shown
+    assert "+Review this carefully:" in shown and "--record" in shown
     assert llm_server.calls == 1
     suite.test("--record-missing", code=1)  # the expectation still wants the old prompt
     assert llm_server.calls == 2

@@ -125,10 +125,10 @@ def test_a_query_without_a_scripted_answer_fails_and_says_where_to_add_one(suite
         files = { "a.txt" = "x" }
     """)
     doc = suite.json(code=1)
-    failure = doc["tests"][0]["failures"][0]
-    assert failure["message"] == "the build failed"
-    assert "scripts no answer for query step `verdict`" in failure["got"]
-    assert "[test.answers]" in failure["got"]
+    [failure] = doc["tests"][0]["failures"]
+    assert failure["code"] == "cassette-miss"
+    assert failure["message"] == "query step `verdict` of workflow `review` has no answer in this test"
+    assert "[test.answers]" in failure["help"] and "--record-missing" in failure["help"]
 
 
 def test_a_failing_build_can_be_expected(suite: Suite) -> None:

@@ -13,12 +13,23 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from muxc.app.testing.cassette import Recorded, prompt_diff
 from muxc.backends.base import Backend, BackendError, Completion, CompletionRequest, ProgressCallback
 from muxc.backends.registry import BackendPool
 from muxc.base.cancel import Cancel
 
 Live = Callable[[CompletionRequest, Cancel], str]  # asks a real backend (recording)
+
+
+class Miss(msgspec.Struct, frozen=True):
+    """A query the test could not answer: no scripted text, and no recorded answer for its key."""
+
+    step: str
+    workflow: str
+    diff: str  # recorded prompt -> prompt now; "" when nothing was ever recorded for the step
+    recorded: bool  # the cassette holds an answer of this step under another key
 
 
 class ScriptedAnswers:
@@ -37,6 +48,7 @@ class ScriptedAnswers:
         self._lock = threading.Lock()
         self.asked: dict[str, int] = {}
         self.used: dict[str, Recorded] = {}
+        self.misses: list[Miss] = []  # the runner reports these as the test's failures
 
     def next(self, request: CompletionRequest, backend: str, cancel: Cancel) -> str:
         with self._lock:
@@ -59,6 +71,9 @@ class ScriptedAnswers:
 
     def _missing(self, request: CompletionRequest) -> str:
         earlier = self._earlier.get(request.step)
+        diff = prompt_diff(earlier.prompt, request.prompt) if earlier is not None else ""
+        with self._lock:
+            self.misses.append(Miss(request.step, self._workflow, diff, earlier is not None))
         if earlier is None:
             return (f"the test scripts no answer for query step `{request.step}`; add `{request.step} = \"...\"` "
                     "under [test.answers], or record one with `muxc test --record-missing`")

@@ -23,6 +23,9 @@ class Failure(msgspec.Struct, frozen=True):
     span: Span  # where in the test file the failing assertion is
     expected: str = ""
     got: str = ""
+    code: str = "test-failed"  # the diagnostic code it is shown with
+    notes: tuple[str, ...] = ()  # shown instead of expected/got when set
+    help: str | None = None
 
 
 class RunFacts(msgspec.Struct, frozen=True):

@@ -34,7 +34,12 @@ class Recorded(msgspec.Struct, frozen=True):
 
 
 def cassette_path(test_path: str) -> str:
-    stem = test_path[: -len(".test.toml")] if test_path.endswith(".test.toml") else test_path
+    """``NAME.cassette.toml`` for ``NAME.test.toml``, ``NAME.test.mux`` and a workflow ``NAME.mux``'s own tests."""
+    stem = test_path
+    for suffix in (".test.toml", ".test.mux", ".mux"):
+        if test_path.endswith(suffix):
+            stem = test_path[: -len(suffix)]
+            break
     return stem + ".cassette.toml"
 
 

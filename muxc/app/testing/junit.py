@@ -10,6 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
+from muxc.app.testing.assertions import Failure
 from muxc.app.testing.runner import ERROR, FAILED, CaseResult
 
 
@@ -32,11 +33,18 @@ def _case(suite: ET.Element, result: CaseResult) -> None:
                          time=_seconds(result.duration_ms))
     if result.outcome == FAILED:
         failure = ET.SubElement(case, "failure", message=result.failures[0].message if result.failures else "failed")
-        failure.text = "\n".join(f"{f.message}\n  expected: {f.expected}\n  got: {f.got}" for f in result.failures)
+        failure.text = "\n".join(_failure_text(f) for f in result.failures)
     elif result.outcome == ERROR:
         messages = [diagnostic.message for diagnostic in result.diagnostics] or ["the test could not run"]
         error = ET.SubElement(case, "error", message=messages[0])
         error.text = "\n".join(messages)
+
+
+def _failure_text(failure: Failure) -> str:
+    details = list(failure.notes) or [f"expected: {failure.expected}", f"got: {failure.got}"]
+    if failure.help:
+        details.append(f"help: {failure.help}")
+    return failure.message + "".join("\n  " + detail.replace("\n", "\n  ") for detail in details)
 
 
 def _count(results: Sequence[CaseResult], outcome: str) -> int:

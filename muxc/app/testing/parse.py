@@ -18,6 +18,7 @@ from muxc.lang.validate import did_you_mean
 from muxc.syntax.toml_front import parse as parse_document
 
 TOP = ("workflow", "test")
+TEST_MUX = ".test.mux"
 CASE = ("name", "args", "inputs", "files", "fixture", "git", "answers", "expect", "run")
 EXPECT_SUBJECTS = ("step", "file", "diff")
 EXPECT_CHECKS = ("contains", "not_contains", "regex", "equals", "lines", "exists", "exit_code", "schema", "changed")
@@ -30,6 +31,10 @@ class FieldReader:
     def __init__(self, file: str, sink: DiagnosticSink) -> None:
         self.file = file
         self.sink = sink
+
+    def named(self, toml: str, mux: str) -> str:
+        """What a part of a test file is called in the file's own format."""
+        return mux if self.file.endswith(".mux") else toml
 
     def error(self, code: str, message: str, span: Span, label: str = "", help: str | None = None) -> None:
         self.sink.report(code, message, self.file, span, label, help=help)
@@ -109,20 +114,61 @@ class FieldReader:
 
 
 def parse_test_file(text: str, path: str, directory: str, sink: DiagnosticSink) -> TestFile | None:
-    """The test file, or None when it is unusable; problems go to ``sink``."""
-    document = parse_document(text, path, sink)
+    """The test file, or None when it is unusable; problems go to ``sink``.
+
+    ``NAME.test.toml`` is TOML; ``NAME.test.mux`` and a ``.mux`` workflow carrying its own tests are
+    the DSL's test statements (``syntax.mux_tests``), read into the same table first."""
+    if path.endswith(".mux"):
+        root = _mux_root(text, path, sink)
+    else:
+        document = parse_document(text, path, sink)
+        root = document.root if document is not None else None
+    if root is None:
+        return None
+    return _test_file(root, path, directory, FieldReader(path, sink))
+
+
+def _mux_root(text: str, path: str, sink: DiagnosticSink) -> Table | None:
+    from pathlib import PurePath
+
+    from muxc.syntax.mux import parse_with_tests
+    from muxc.syntax.mux_tests import tests_table
+
+    errors = sink.error_count
+    document, statements = parse_with_tests(text, path, sink)
     if document is None:
         return None
-    reader = FieldReader(path, sink)
-    root = document.root
+    own = None if path.endswith(TEST_MUX) else PurePath(path).name  # a workflow's own tests test it
+    if own is None:
+        _only_tests(document.root, path, sink)
+    root = tests_table(statements, path, sink, own)
+    if root is None and sink.error_count == errors:
+        root = Table({}, Span(0, 0), "root")  # no test at all: said by the reader, as for TOML
+    return root
+
+
+def _only_tests(root: Table, path: str, sink: DiagnosticSink) -> None:
+    for key, entry in root.entries.items():
+        span = entry.value.items[0].span if key == "steps" and isinstance(entry.value, Array) else entry.key_span
+        sink.report("mux-syntax", "a NAME.test.mux file holds tests only", path, span, "not a test statement",
+                    help="put the workflow in its own file and name it with `tests \"PATH\"`, or write the "
+                    "tests in the workflow's file")
+        return
+
+
+def _test_file(root: Table, path: str, directory: str, reader: FieldReader) -> TestFile | None:
     reader.fields(root, TOP, "a test file")
     workflow = reader.string(root.get("workflow"), "`workflow`")
+    mux = reader.file.endswith(".mux")
     if workflow is None and root.get("workflow") is None:
         reader.error("missing-field", "a test file must name its workflow", Span(0, 0), "",
-                     help='add `workflow = "review.mux"` (a path beside the test file, or a workflow name)')
+                     help='add `tests "review.mux"` as its first line' if mux else
+                     'add `workflow = "review.mux"` (a path beside the test file, or a workflow name)')
     if not root.get("test"):
-        reader.error("missing-field", "a test file needs at least one `[[test]]`", Span(0, 0), "",
-                     help='add `[[test]]` with `name = "..."` and its answers and expectations')
+        reader.error("missing-field", "a test file needs at least one `[[test]]`" if not mux else
+                     "a test file needs at least one `test`", Span(0, 0), "",
+                     help='add `test "NAME"` and its answers and expectations below it' if mux else
+                     'add `[[test]]` with `name = "..."` and its answers and expectations')
     cases = tuple(_case(reader, table, index) for index, table in enumerate(reader.tables(root.get("test"), "test")))
     if workflow is None:
         return None
@@ -130,7 +176,7 @@ def parse_test_file(text: str, path: str, directory: str, sink: DiagnosticSink) 
 
 
 def _case(reader: FieldReader, table: Table, index: int) -> TestCase:
-    reader.fields(table, CASE, "a [[test]]")
+    reader.fields(table, CASE, reader.named("a [[test]]", "a `test`"))
     name = reader.string(table.get("name"), "a test's `name`")
     return TestCase(
         name=str(name.value) if name is not None else f"test {index + 1}",
@@ -158,7 +204,7 @@ def _answers(reader: FieldReader, node: Node | None) -> tuple[Answer, ...]:
 
 
 def _expect(reader: FieldReader, table: Table) -> Expect:
-    reader.fields(table, EXPECT, "an [[test.expect]]")
+    reader.fields(table, EXPECT, reader.named("an [[test.expect]]", "an `expect`"))
     get = table.get
     expect = Expect(
         span=table.span,
@@ -229,7 +275,7 @@ def _regex(reader: FieldReader, node: Node | None) -> Spanned | None:
 def _run(reader: FieldReader, table: Table | None) -> RunExpect | None:
     if table is None:
         return None
-    reader.fields(table, RUN, "[test.run]")
+    reader.fields(table, RUN, reader.named("[test.run]", "`expect run`"))
     lists: dict[str, Callable[..., Spanned | None]] = {name: reader.names for name in RUN_LISTS}
     values = {name: read(table.get(name), f"`{name}`") for name, read in lists.items()}
     return RunExpect(span=table.span, success=reader.boolean(table.get("success"), "`success`"),

@@ -1,5 +1,5 @@
-"""The pytest plugin (entry point ``pytest11: muxc``): pytest collects ``*.test.toml`` files and
-runs each ``[[test]]`` as an item, exactly as ``muxc test`` does (``runner.run_case``).
+"""The pytest plugin (entry point ``pytest11: muxc``): pytest collects ``*.test.toml`` and
+``*.test.mux`` files and ``.mux`` workflows with ``test`` statements, and runs each test as an item, exactly as ``muxc test`` does (``runner.run_case``).
 
 A failed test shows the same diagnostics ``muxc test`` prints; a test file with errors is one
 failing item showing them. Without the installed entry point: ``pytest -p muxc.app.testing.pytest_plugin``.
@@ -13,12 +13,17 @@ from typing import Any
 
 import pytest
 
-SUFFIX = ".test.toml"  # runner.SUFFIX; muxc itself loads only when pytest meets a test file
+SUFFIXES = (".test.toml", ".test.mux")  # runner.SUFFIXES; muxc itself loads only when pytest meets a test file
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.name.endswith(SUFFIX):
+    if file_path.name.endswith(SUFFIXES):
         return WorkflowTestFile.from_parent(parent, path=file_path)
+    if file_path.suffix == ".mux":  # a workflow carrying its own `test` statements
+        from muxc.app.testing.runner import is_test_source
+
+        if is_test_source(file_path):
+            return WorkflowTestFile.from_parent(parent, path=file_path)
     return None
 
 

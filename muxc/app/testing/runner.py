@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -41,6 +42,7 @@ from muxc.diagnostics.span import Span
 from muxc.lang.validate import did_you_mean
 
 SUFFIX = ".test.toml"
+SUFFIXES = (SUFFIX, ".test.mux")
 PASSED, FAILED, ERROR = "passed", "failed", "error"
 
 
@@ -72,14 +74,30 @@ class Loaded(msgspec.Struct, frozen=True):
 
 
 def discover(paths: Sequence[Path]) -> list[Path]:
-    """The test files under ``paths`` (files given by name are taken as they are), sorted."""
+    """The test files under ``paths`` (files given by name are taken as they are), sorted:
+    ``*.test.toml``, ``*.test.mux``, and ``.mux`` workflows that carry ``test`` statements."""
     found: set[Path] = set()
     for path in paths:
         if path.is_dir():
-            found.update(p for p in path.rglob(f"*{SUFFIX}") if not _hidden(p.relative_to(path)))
+            found.update(p for p in path.rglob("*") if is_test_source(p) and not _hidden(p.relative_to(path)))
         else:
             found.add(path)
     return sorted(found)
+
+
+_MUX_TEST_LINE = re.compile(r"^test[ \t]", re.MULTILINE)
+
+
+def is_test_source(path: Path) -> bool:
+    """A test file, or a ``.mux`` workflow with a ``test`` statement (read only to look for one)."""
+    if path.name.endswith(SUFFIXES):
+        return path.is_file()
+    if path.suffix != ".mux" or not path.is_file():
+        return False
+    try:
+        return _MUX_TEST_LINE.search(path.read_text(encoding="utf-8", errors="replace")) is not None
+    except OSError:
+        return False
 
 
 def _hidden(relative: Path) -> bool:
@@ -271,7 +289,7 @@ def _build_and_check(loaded: Loaded, case: TestCase, root: Path, environ: dict[s
         finally:
             if live is not None:
                 live.close()
-        failures = _check(case, build, root, answers.calls, code, before)
+        failures = _missed(case, answers.misses) or _check(case, build, root, answers.calls, code, before)
     finally:
         close(build)
     return msgspec.structs.replace(_verdict(file, case, failures), recorded=tuple(answers.used.values()))
@@ -346,6 +364,31 @@ def _check(case: TestCase, build: Any, root: Path, calls: int, code: int, before
     return failures
 
 
+def _missed(case: TestCase, misses: Sequence[Any]) -> list[Failure]:
+    """A query the test had no answer for is the failure, said once per step: every other
+    expectation would only repeat that the build did not get its answers."""
+    failures, seen = [], set()
+    for miss in misses:
+        if miss.step in seen:
+            continue
+        seen.add(miss.step)
+        if miss.recorded:
+            failures.append(Failure(
+                f"step `{miss.step}` of workflow `{miss.workflow}` changed since its answer was recorded", case.span,
+                code="cassette-miss", notes=(f"the prompt changed (recorded → now):\n{miss.diff}" if miss.diff else
+                                             "the prompt is the same: its backends' config or what it reads changed",),
+                help="`muxc test --record` refreshes the cassette (`--record-missing`: only what misses), if the "
+                     "change is intended"))
+        else:
+            failures.append(Failure(
+                f"query step `{miss.step}` of workflow `{miss.workflow}` has no answer in this test", case.span,
+                code="cassette-miss", notes=("no scripted answer in [test.answers], and none recorded in the "
+                                             "cassette for this step",),
+                help=f"add `{miss.step} = \"...\"` under [test.answers], or record one with "
+                     "`muxc test --record-missing`"))
+    return failures
+
+
 def _snapshot(root: Path, case: TestCase) -> dict[str, str]:
     """Before the build: the text of every file a `diff` expectation names."""
     named = {str(expect.diff.value) for expect in case.expects if expect.diff is not None}
@@ -387,8 +430,8 @@ def _verdict(file: TestFile, case: TestCase, failures: list[Failure]) -> CaseRes
 
 def as_diagnostic(path: str, failure: Failure) -> Diagnostic:
     notes = (f"expected: {failure.expected}", f"got: {failure.got}") if failure.expected or failure.got else ()
-    return Diagnostic("test-failed", Severity.ERROR, failure.message, (Label(path, failure.span, "this failed"),),
-                      notes)
+    return Diagnostic(failure.code, Severity.ERROR, failure.message, (Label(path, failure.span, "this failed"),),
+                      failure.notes or notes, failure.help)
 
 
 def sources_of(results: Sequence[CaseResult]) -> dict[str, SourceFile]:
