@@ -67,7 +67,7 @@ def open_filesystem(url: str) -> tuple[Any, str]:
     protocol = fsspec.utils.get_protocol(url)
     options = S3_OPTIONS if protocol in ("s3", "s3a") else {}
     try:
-        fs, root = url_to_fs(url, **options)
+        fs, root = url_to_fs(url, skip_instance_cache=True, **options)  # credentials and endpoints as they are now
     except ImportError as error:
         raise RemoteError(f"the remote {url} needs a package fsspec names: {error} ({INSTALL} covers s3://)") from None
     except (ValueError, TypeError) as error:
