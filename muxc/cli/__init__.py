@@ -20,6 +20,7 @@ COMMANDS = {
     "validate": "muxc.cli.check:validate",
     "fmt": "muxc.cli.check:fmt",
     "explain": "muxc.cli.check:explain",
+    "init": "muxc.cli.init:init",
     "list": "muxc.cli.workflows:list_workflows",
     "show": "muxc.cli.workflows:show",
     "build": "muxc.cli.build:build",
