@@ -8,7 +8,9 @@ clients, flushes the LLM log and stops the managed backends this server started.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 
 from muxc.app.gateway import Gateway
 
@@ -23,10 +25,24 @@ def run(gateway: Gateway) -> int:
     config = uvicorn.Config(ServeApp(gateway), host=settings.host, port=settings.port, log_level="warning",
                             access_log=False, lifespan="on", timeout_graceful_shutdown=int(settings.drain_timeout),
                             server_header=False, date_header=False)
-    server = uvicorn.Server(config)
+    server = _server_class(uvicorn)(config)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     keys = f", {len(settings.keys)} API key(s) required" if settings.keys else ""
     sys.stderr.write(f"muxc serve: listening on http://{shown}:{settings.port}{keys} (Ctrl-C stops)\n")
     sys.stderr.flush()
     server.run()
     return 0 if server.started else 1
+
+
+def _server_class(uvicorn: object) -> type:
+    class Server(uvicorn.Server):  # type: ignore[name-defined,misc]
+        """uvicorn's server, except that SIGINT/SIGTERM end it with status 0 once it drained
+        (uvicorn re-raises the signal after its shutdown, which would make the exit look like a crash)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                yield
+                self._captured_signals.clear()
+
+    return Server
