@@ -26,6 +26,7 @@ COMMANDS = {
     "build": "muxc.cli.build:build",
     "run": "muxc.cli.build:run",
     "plan": "muxc.cli.state:plan",
+    "schema": "muxc.cli.schema:schema",
     "status": "muxc.cli.state:status",
     "graph": "muxc.cli.state:graph",
     "clean": "muxc.cli.state:clean",
