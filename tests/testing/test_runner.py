@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.testing.conftest import Suite
 
 PASSING = """
@@ -263,3 +265,25 @@ def test_a_bad_schema_is_diagnosed_where_it_is(suite: Suite) -> None:
     doc = suite.json(code=1)
     found = [(d["code"], d["line"], d["column"]) for d in doc["diagnostics"]]
     assert found == [("invalid-output-schema", 8, 10)]
+
+
+def test_junit_validates_against_the_schema_ci_tools_read(suite: Suite) -> None:
+    import xml.etree.ElementTree as ET
+
+    import xmlschema
+
+    schema = xmlschema.XMLSchema(Path(__file__).parent / "schemas" / "junit.xsd")
+    failing = PASSING.replace('name = "approves"', 'name = "wrong <&> \\"quoted\\""').replace('calls = 1', 'calls = 5')
+    suite.write("review.test.toml", PASSING + failing.split('workflow = "review.mux"', 1)[1])
+    suite.write("broken.test.toml", 'workflow = "review.mux"\n[[test]]\nname = "typo"\nanswers = { verdikt = "x" }\n')
+    suite.test("--junit", "reports/junit.xml", code=1)
+    report = suite.root / "reports/junit.xml"
+    schema.validate(str(report))  # raises with the offending element and the rule it breaks
+    root = ET.parse(report).getroot()
+    assert [(s.get("name"), s.get("tests"), s.get("failures"), s.get("errors")) for s in root.iter("testsuite")] == [
+        ("broken.test.toml", "1", "0", "1"), ("review.test.toml", "2", "1", "0")]
+    assert root.find("testsuite/testcase/error").get("type") == "unknown-step"
+    assert [c.get("name") for c in root.iter("testcase")][-1] == 'wrong <&> "quoted"'
+    # the validator is not vacuous: a report missing what Ant's format requires is refused
+    broken = report.read_text().replace(' hostname="', ' host="', 1)
+    assert not schema.is_valid(broken)
