@@ -131,13 +131,17 @@ def check_reachable_env(config: Config, steps: Iterable[Any], environ: Mapping[s
 
 def check_paths(project: Project, paths: list[Path], backends: bool = False, shell: bool = True) -> CheckReport:
     """Check the given files, or every workflow muxc can find when none is given (``backends``:
-    also warn about query steps whose backends cannot answer on this machine; ``shell``: also
+    also warn about query steps whose backends cannot answer on this machine, in the files given
+    or the project's and user's own; ``shell``: also
     parse shell commands with ``sh -n`` and shellcheck, when installed)."""
     report = CheckReport()
     report.config = load_config(project, report)
-    targets = paths or [entry.path for entry in find_workflows(project)]
-    for path in targets:
-        check_file(path, report.config, report, project.environ, project.root if backends else None)
+    entries = [(path, "given") for path in paths] or [(e.path, e.origin) for e in find_workflows(project)]
+    for path, origin in entries:
+        # checking everything, the stdlib's workflows are not warned about backends (as `muxc
+        # doctor` does not judge them): a fresh install builds none of them until asked
+        judge = backends and origin != "stdlib"
+        check_file(path, report.config, report, project.environ, project.root if judge else None)
     if shell:
         from muxc.app.shellsyntax import check_shell_syntax
 

