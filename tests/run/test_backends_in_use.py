@@ -200,3 +200,17 @@ def test_a_bare_doctor_does_not_fail_on_a_backend_only_the_stdlib_reaches(projec
         in result.stdout.splitlines()
     named = json.loads(project.cli("doctor", "fix", "--output", "json").stdout)  # a stdlib workflow, named
     assert {b["backend"]: b["status"] for b in named["backends"]}["local"] != "unused"
+
+
+def test_a_bare_check_warns_about_backends_for_your_workflows_not_the_stdlibs(project):
+    from muxc.base.resources import stdlib_dir
+
+    project.config('[backends.gone]\ncommand = "no-such-llm-cli-here"\n\n[roles.coder]\nbackends = ["gone"]\n')
+    everything = project.cli("check", "--format", "json")
+    assert everything.exit_code == 0
+    assert "backend-unavailable" not in everything.stdout  # stdlib `fix` asks `coder`, but nobody builds it yet
+    named = project.cli("check", str(stdlib_dir() / "fix.mux"), "--format", "json")
+    assert [d["code"] for d in json.loads(named.stdout)] == ["backend-unavailable"]
+    project.workflow('workflow w "x"\n\nquery ask @coder:\n    Hello\n')
+    mine = json.loads(project.cli("check", "--format", "json").stdout)
+    assert [(d["code"], Path(d["file"]).name) for d in mine] == [("backend-unavailable", "w.mux")]
