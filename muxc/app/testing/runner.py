@@ -167,12 +167,14 @@ def run_cases(cases: Sequence[tuple[Loaded, int]], jobs: int = 1, record: str | 
                              [record] * len(cases)))
 
 
-def run_case(loaded: Loaded, index: int, record: str | None = None) -> CaseResult:
-    """One case, start to end, never raising: an unexpected problem is an ``error`` result."""
+def run_case(loaded: Loaded, index: int, record: str | None = None, source: Any = None) -> CaseResult:
+    """One case, start to end, never raising: an unexpected problem is an ``error`` result.
+    ``source``: when recording, what answers instead of the real backends (``source(request,
+    cancel) -> text``; ``tools.record_scripted`` records scripted answers so)."""
     case = loaded.file.cases[index]
     started = time.monotonic()
     try:
-        result = _run(loaded, case, record)
+        result = _run(loaded, case, record, source)
     except Exception as error:  # a test runner reports; it never dies with a traceback
         result = _error(loaded.file, case, f"the test could not run: {type(error).__name__}: {error}", case.span,
                         code="test-failed")
@@ -191,7 +193,7 @@ def _own_source(file: TestFile) -> dict[str, str]:
     return {}
 
 
-def _run(loaded: Loaded, case: TestCase, record: str | None) -> CaseResult:
+def _run(loaded: Loaded, case: TestCase, record: str | None, source: Any = None) -> CaseResult:
     file = loaded.file
     if loaded.workflow is None:  # `select` leaves these out; a direct caller gets the reason
         return _error(file, case, f"no workflow {file.workflow.value!r}", file.workflow.span)
@@ -200,7 +202,7 @@ def _run(loaded: Loaded, case: TestCase, record: str | None) -> CaseResult:
         _lay_out(file, case, root, sink)
         if sink.error_count:
             return _diagnosed(file, case, sink, {})
-        return _build_and_check(loaded, case, root, environ, record)
+        return _build_and_check(loaded, case, root, environ, record, source)
 
 
 @contextlib.contextmanager
@@ -260,7 +262,7 @@ def _diagnosed(file: TestFile, case: TestCase, sink: DiagnosticSink, sources: di
 
 
 def _build_and_check(loaded: Loaded, case: TestCase, root: Path, environ: dict[str, str],
-                     record: str | None) -> CaseResult:
+                     record: str | None, source: Any = None) -> CaseResult:
     from muxc.app.builds import BuildOptions, close, execute, prepare
     from muxc.app.testing.answers import ScriptedAnswers, ScriptedPool
 
@@ -277,7 +279,7 @@ def _build_and_check(loaded: Loaded, case: TestCase, root: Path, environ: dict[s
         _names_known(file, case, [plan.name for plan in build.plan.steps], sink)
         if sink.error_count:
             return _diagnosed(file, case, sink, {})
-        live = Live(loaded, build) if record else None
+        live = (source or Live(loaded, build)) if record else None
         answers = ScriptedAnswers({answer.step: answer.texts for answer in case.answers}, test=case.name,
                                   workflow=build.plan.workflow,
                                   recorded=[entry for entry in loaded.recorded if entry.test == case.name],
