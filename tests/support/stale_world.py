@@ -327,6 +327,7 @@ class Outcome:
     stderr: str
     shell_ran: list[str] = field(default_factory=list)  # $COUNTER lines
     asked: list[tuple[str, str | None]] = field(default_factory=list)  # (step, item) per LLM call
+    fast: bool = False  # answered by the no-op fast path (muxc.app.fastpath), the engine never loaded
 
     def step(self, name: str) -> dict[str, Any]:
         return next(step for step in self.doc["steps"] if step["name"] == name)
@@ -371,12 +372,21 @@ def run_build(root: Path, workflow: str, args: Iterable[str], server: LLMServer,
     from click.testing import CliRunner, Result
 
     import muxc.ui.summary as summary
+    from muxc.app import fastpath
     from muxc.cli import main
 
     before = len(server.completions)
     counter.unlink(missing_ok=True)
-    original, here = summary.as_json, os.getcwd()
+    original, here, noop = summary.as_json, os.getcwd(), fastpath.noop_build
     summary.as_json = _with_outputs(original)
+    answered: list[bool] = []
+
+    def spy(*args: Any, **kwargs: Any) -> Any:  # the real fast path, watched
+        found = noop(*args, **kwargs)
+        answered.append(found is not None)
+        return found
+
+    fastpath.noop_build = spy
     os.chdir(root)  # team detection and the plan cache use the working directory
     done: list[Result | BaseException] = []
 
@@ -394,6 +404,7 @@ def run_build(root: Path, workflow: str, args: Iterable[str], server: LLMServer,
     finally:
         os.chdir(here)
         summary.as_json = original
+        fastpath.noop_build = noop
     result = done[0]
     if isinstance(result, BaseException):
         raise result
@@ -401,7 +412,7 @@ def run_build(root: Path, workflow: str, args: Iterable[str], server: LLMServer,
     ran = counter.read_text().split() if counter.exists() else []
     counter.unlink(missing_ok=True)
     return Outcome(result.exit_code, json.loads(result.stdout), result.stderr, ran,
-                   [asked(request) for request in server.completions[before:]])
+                   [asked(request) for request in server.completions[before:]], any(answered))
 
 
 def content_of(output: str) -> bytes:
