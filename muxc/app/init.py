@@ -2,7 +2,7 @@
 
 What is found (``detect``), in the order offered: an OpenAI-compatible server on a loopback port
 (Ollama's 11434, llama.cpp's 8080, or ports given; a ``GET /v1/models`` with a short timeout,
-never beyond 127.0.0.1), an ``OPENAI_API_KEY`` or ``ANTHROPIC_API_KEY`` in the environment, the
+never beyond this machine: a URL given is probed only when it is a loopback one), an ``OPENAI_API_KEY`` or ``ANTHROPIC_API_KEY`` in the environment, the
 ``claude`` and ``codex`` CLIs on PATH, and the built-in model when the ``local`` extra is
 installed. ``config_text`` writes ``.muxc/config.toml`` for the choice: one ``[backends.NAME]``
 table per backend used (keys as ``${VAR}`` references, never their values) and one
@@ -56,9 +56,13 @@ def detect(environ: Mapping[str, str], ports: Iterable[int] = ()) -> list[Candid
 
 def probe_server(port: int, host: str = "127.0.0.1") -> Candidate | None:
     """An OpenAI-compatible server answering ``GET /v1/models`` on a loopback port, or None."""
+    return probe_url(f"http://{host}:{port}/v1", USUAL_PORTS.get(port, "server"))
+
+
+def probe_url(url: str, name: str) -> Candidate | None:
+    """The server at ``url`` (a base URL ending in /v1) if it lists its models, else None."""
     import httpx
 
-    url = f"http://{host}:{port}/v1"
     try:
         reply = httpx.get(f"{url}/models", timeout=PROBE_TIMEOUT_S)
         models = tuple(str(m["id"]) for m in reply.json().get("data", []) if isinstance(m, dict) and "id" in m)
@@ -66,10 +70,15 @@ def probe_server(port: int, host: str = "127.0.0.1") -> Candidate | None:
         return None
     if reply.status_code != 200:
         return None
-    name = USUAL_PORTS.get(port, "server")
     shown = f" serving {', '.join(models[:3])}{'…' if len(models) > 3 else ''}" if models else ""
     table = {"base_url": url, **({"model": models[0]} if models else {})}
     return Candidate(name, f"a server at {url}{shown}", table, models)
+
+
+def _loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def _keyed(provider: str, variable: str) -> Candidate:
@@ -95,6 +104,8 @@ def choose(spec: str, detected: list[Candidate], environ: Mapping[str, str]) -> 
         url = spec.rstrip("/")
         url = url if url.endswith("/v1") else url + "/v1"
         known = next((c for c in detected if c.table.get("base_url") == url), None)
+        if known is None and _loopback(url):  # on this machine: ask it which models it serves
+            known = probe_url(url, "server")
         return known or Candidate("server", f"the server at {url} (given)", {"base_url": url})
     for candidate in detected:
         if candidate.name == spec:

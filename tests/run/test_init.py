@@ -96,7 +96,8 @@ def test_without_a_terminal_init_needs_backend_and_names_what_it_found(fresh):
 def test_a_url_given_is_written_as_an_openai_compatible_backend(fresh):
     result = fresh.cli("init", "--backend", fresh.server.openai_url.removesuffix("/v1"))
     assert result.exit_code == 0, result.output
-    assert _config(fresh)["backends"]["server"]["base_url"] == fresh.server.openai_url
+    # a loopback URL is asked for its models: the first is the default
+    assert _config(fresh)["backends"]["server"] == {"base_url": fresh.server.openai_url, "model": "llama3.2"}
 
 
 def test_on_a_terminal_init_asks_which_backend_and_which_model(fresh):
