@@ -26,6 +26,7 @@ import httpx
 import msgspec
 
 from muxc.backends.credentials import NO_KEY, Credential, CredentialError, CredentialPool, resolve
+from muxc.backends.http import netio
 from muxc.backends.http.client import ADAPTERS, status_kind
 from muxc.backends.http.protocol import error_text, parse_json
 from muxc.backends.identity import public_url
@@ -36,6 +37,7 @@ from muxc.config.schema import BackendConfig
 from muxc.lang.durations import to_seconds as parse_duration
 
 MAX_ERROR_BODY = 64 * 1024
+POOL_SHARDS = 8
 SSE_LEADS = (b"d", b"e", b":", b"i", b"r")  # data:, event:, comment, id:, retry:
 # Request headers a client may send that upstreams of the same protocol understand.
 FORWARDED_HEADERS = ("anthropic-beta", "anthropic-version")
@@ -117,8 +119,18 @@ class Relay:
                                       write=parse_duration(config.idle_timeout), pool=None)
         # a client waits for its answer: a longer rate limit is the client's 429 with Retry-After
         self._max_rate_wait = min(parse_duration(config.max_rate_limit_wait), self._policy.tuning.short_wait_max)
-        self._client = client or httpx.AsyncClient(limits=httpx.Limits(max_connections=None,
-                                                                        max_keepalive_connections=256))
+        # several small pools rather than one: httpcore scans every connection of a pool for each
+        # request it assigns (a readability poll each), so one pool of 32 busy connections costs
+        # quadratically; shards keep that scan short (bench_serve.py measured it)
+        # one TLS context for all shards (loading the CA bundle costs ~30 ms each); none for http://
+        # the proxy the environment names, as builds use it (loopback always direct)
+        verify: Any = netio._ssl_context() if self.url.startswith("https:") else False
+        proxy = netio.environment_proxy(self.url)
+        self._clients = [client] if client is not None else [
+            httpx.AsyncClient(verify=verify, proxy=proxy, trust_env=False, follow_redirects=False,
+                              limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+            for _ in range(POOL_SHARDS)]
+        self._next = 0
         limit = config.max_concurrent or max_concurrent
         self._slots = asyncio.Semaphore(limit) if limit else None
         self.in_flight = 0
@@ -139,7 +151,8 @@ class Relay:
         return self.config.price
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        for client in self._clients:
+            await client.aclose()
 
     def parked(self) -> int:
         """How many of the backend's credentials are parked now (for the metrics)."""
@@ -226,9 +239,11 @@ class Relay:
     async def _send(self, raw: bytes, stream: bool, credential: Credential, extra: dict[str, str],
                     attempts: int) -> Opened:
         headers = {**self._adapter.headers(credential.value, stream), **self._headers, **extra}
-        request = self._client.build_request("POST", self.url, content=raw, headers=headers, timeout=self._timeout)
+        self._next = (self._next + 1) % len(self._clients)
+        client = self._clients[self._next]
+        request = client.build_request("POST", self.url, content=raw, headers=headers, timeout=self._timeout)
         try:
-            response = await self._client.send(request, stream=True)
+            response = await client.send(request, stream=True)
         except httpx.TimeoutException:
             raise _Retry("timeout", f"no answer from {self._shown} in time (connect_timeout/idle_timeout)") from None
         except httpx.TransportError as exc:
