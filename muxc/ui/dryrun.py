@@ -65,6 +65,8 @@ def total_line(steps: int, estimates: list[Any]) -> str:
             line += f" (+ {len(estimates) - len(priced)} unpriced)"
     elif len(priced) < len(estimates):
         line += ", cost unknown (no price)"
+    else:
+        line += ", $0"
     return line
 
 

@@ -164,6 +164,7 @@ class PlainReporter:
         self.verbose = verbose
         self._lock = threading.Lock()
         self._told: set[str] = set()
+        self._started: set[str] = set()
 
     def _line(self, text: str) -> None:
         with self._lock:
@@ -177,12 +178,13 @@ class PlainReporter:
         self._line(f"building {workflow} ({plural(len(steps), 'step')})")
 
     def step_started(self, step: str, detail: str) -> None:
+        self._started.add(step)
         self._line(f"  … {step} ({detail})")
 
     def step_finished(self, step: str, state: Any) -> None:
         self._told.add(step)
-        if state.status in (CACHED, SKIPPED) and not self.verbose:
-            return
+        if state.status in (CACHED, SKIPPED) and not self.verbose and step not in self._started:
+            return  # a step announced as started always says how it ended
         detail = describe(state)
         label = LABELS.get(state.status, state.status)
         self._line(f"  {SYMBOLS.get(state.status, ' ')} {step}: {label}" + (f" ({detail})" if detail else ""))
