@@ -65,7 +65,9 @@ SECTION_DOCS: dict[str, str] = {
     "ecosystems": "Groups of related projects; store steps and `memory` use one database per ecosystem.",
     "budget": "Limits on LLM spending per build (overridden by --max-cost and --max-calls).",
     "resources": "Machine resources shared by managed backends.",
-    "cache": "Build-cache settings.",
+    "cache": "Build-cache settings, and a shared remote cache (docs/distributed.md).",
+    "executor": "Where query and shell steps run: here, or on a Dask cluster (docs/distributed.md).",
+    "serve": "The HTTP gateway `muxc serve` (docs/serve.md): address, keys, routes, limits.",
 }
 
 CONFIG_DOCS: dict[str, dict[str, Doc]] = {
@@ -202,6 +204,30 @@ CONFIG_DOCS: dict[str, dict[str, Doc]] = {
     },
     "CacheConfig": {
         "salt": Doc("Part of every step's cache key: change it to invalidate every cached result."),
+        "remote": Doc("A shared cache: any fsspec URL (`s3://bucket/muxc`, `gs://...`, `file:///shared/muxc`). "
+                      "Looked up after the local cache; each result built is uploaded. Credentials come the way "
+                      "the storage takes them (environment, profiles), never in this URL."),
+        "push": Doc("Upload each result built to `remote` (false: read it only, as for CI)."),
+    },
+    "ServeConfig": {
+        "host": Doc("Address to listen on; any but loopback needs `api_keys`."),
+        "port": Doc("Port to listen on."),
+        "api_keys": Doc("Keys clients must send (`Authorization: Bearer` or `x-api-key`), as `${VAR}` "
+                        "references; required for a non-loopback host."),
+        "routes": Doc("Model-name glob patterns to a role or backend (`\"claude-*\" = \"coder\"`); first match wins."),
+        "aliases": Doc("Model names to a role or backend."),
+        "max_body": Doc("Largest request body; a larger one is a 413.", "bytes"),
+        "max_cost_per_day": Doc("USD that served requests may cost per UTC day; then 429.", "USD"),
+        "max_wait": Doc("Longest a queued request waits before its managed backend is switched in."),
+        "ttl": Doc("Stop a managed backend idle this long (unset: keep it until the server stops)."),
+        "drain_timeout": Doc("How long SIGINT/SIGTERM waits for in-flight requests."),
+    },
+    "ExecutorConfig": {
+        "type": Doc("`local`: steps run here; `dask`: query and shell steps run on a Dask cluster."),
+        "scheduler": Doc("`dask`: the scheduler's address (`tcp://HOST:8786`); unset: a local cluster sized "
+                         "to this machine."),
+        "env": Doc("`dask`: the only environment variables workers get, with this machine's values "
+                   "(the worker's own PATH when PATH is not named)."),
     },
 }
 
@@ -413,7 +439,7 @@ def _def_name(cls: type) -> str:
     names = {"BackendConfig": "backend", "RoleConfig": "role", "RoleOverride": "role_override",
              "TeamConfig": "team", "EcosystemConfig": "ecosystem", "ProjectConfig": "project",
              "ManagedConfig": "managed", "Price": "price", "Defaults": "defaults", "Budget": "budget",
-             "Resources": "resources", "CacheConfig": "cache"}
+             "Resources": "resources", "CacheConfig": "cache", "ExecutorConfig": "executor"}
     return names.get(cls.__name__, cls.__name__.lower())
 
 
@@ -461,7 +487,7 @@ def config_schema() -> dict[str, Any]:
     properties: dict[str, Any] = {}
     for section, cls in (("defaults", S.Defaults), ("backends", S.BackendConfig), ("roles", S.RoleConfig),
                          ("teams", S.TeamConfig), ("ecosystems", S.EcosystemConfig), ("budget", S.Budget),
-                         ("resources", S.Resources), ("cache", S.CacheConfig)):
+                         ("resources", S.Resources), ("cache", S.CacheConfig), ("executor", S.ExecutorConfig)):
         ref = builder.ref(cls)  # BACKEND_DURATIONS has `timeout` in seconds, as [defaults] reads it
         named = section in ("backends", "roles", "teams", "ecosystems")
         properties[section] = ({"type": "object", "additionalProperties": ref} if named else dict(ref))
@@ -585,6 +611,8 @@ def config_tables() -> dict[str, str]:
         "roles": (S.RoleConfig, {}), "teams": (S.TeamConfig, {}), "teams.roles": (S.RoleOverride, {}),
         "ecosystems": (S.EcosystemConfig, {}), "ecosystems.projects": (S.ProjectConfig, {}),
         "budget": (S.Budget, {}), "resources": (S.Resources, {}), "cache": (S.CacheConfig, {}),
+        "executor": (S.ExecutorConfig, {}),
+        "serve": (S.ServeConfig, {"max_wait": "s", "ttl": "s", "drain_timeout": "s"}),
     }
     return {name: _table(cls, units) for name, (cls, units) in sections.items()}
 
