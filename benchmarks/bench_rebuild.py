@@ -1,128 +1,190 @@
-"""How long a no-op rebuild of a 1,000-step workflow takes, against the same graph in raw doit.
+"""muxc against doit and ninja on the same pipelines: first build, no-op, one-input edit, peak memory.
 
-The workflow mixes shell steps and query steps (answered by a loopback server with no delay),
-each reading the previous ones. The first build fills the cache; the no-op rebuild is then timed
-in-process (`prepare` + `execute`, as `muxc build` does after start-up) and as a whole process.
-The raw-doit figure runs the same 1,000 tasks and dependencies, each up to date through
-`config_changed`, with doit's sqlite3 backend. Targets: no-op < 0.5 s and <= 1.5x raw doit.
+The shapes (``--shapes``), each at every size of ``--sizes`` (steps):
+- ``chains``: N shell steps ``cp SRC DST`` in chains of 10; each step reads its predecessor's
+  file (``inputs = [SRC]``) and depends on it;
+- ``fanout``: N independent steps ``cp src/fK.txt out/fK.txt``.
+Each tool builds the same pipeline from its own generator, as a user runs it (a whole process,
+start-up included): muxc (``muxc build -j J``), doit (a ``dodo.py`` with ``file_dep`` and
+``targets``, sqlite3 backend, ``-n J -P thread``) and ninja (a ``build.ninja``, ``-j J``). A
+peer that is not installed is skipped, saying so (ninja: ``pip install ninja``; a benchmark-only
+dependency). Figures: the first build; a no-op rebuild (median of ``--repeat``, after one warm-up
+no-op each so that files just written are not racy for anyone); one input edited (the first
+chain's source, or one fanout source; median of 3); and each no-op's peak RSS. For muxc also the
+no-op through the full path (``MUXC_FAST_PATH=0``), and ``muxc check``.
 
-    .venv/bin/python benchmarks/bench_rebuild.py [--steps 1000] [--repeat 5]
+The issue's targets are printed beside the figures: no-op of 1,000 chains <= 0.5x doit and
+<= 35 MiB; first build <= 1.5x ninja; at 10,000 steps check <= 3 s and no-op <= 1 s; first
+build linear in steps (compare the per-step figures across sizes). Prints figures; asserts nothing.
+
+    .venv/bin/python benchmarks/bench_rebuild.py [--sizes 1000,10000] [--shapes chains,fanout] [--jobs 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from timing import median_process_seconds  # benchmarks/, the script's own folder
+PYTHON = sys.executable
+BIN = Path(sys.executable).parent
+CHAIN = 10
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+def pipeline(shape: str, steps: int) -> list[tuple[str, str, str, str | None]]:
+    """(name, source, destination, the step it depends on) for each step."""
+    out = []
+    if shape == "chains":
+        for chain in range(steps // CHAIN):
+            for k in range(CHAIN):
+                source = f"src/c{chain}.txt" if k == 0 else f"out/c{chain}_{k - 1}.txt"
+                out.append((f"c{chain}_{k}", source, f"out/c{chain}_{k}.txt", f"c{chain}_{k - 1}" if k else None))
+    else:
+        out = [(f"f{k}", f"src/f{k}.txt", f"out/f{k}.txt", None) for k in range(steps)]
+    return out
 
 
-def workflow(steps: int) -> str:
-    lines = ['workflow rebuild "a generated 1,000-step workflow"', ""]
-    for i in range(steps):
-        upstream = f"{{{{ s{i - 1} }}}}" if i else "start"
-        if i % 4 == 0:
-            lines += [f"shell s{i} [inputs = [\"src/*.txt\"]]: echo step {i} {upstream}", ""]
+def sources(shape: str, steps: int) -> list[str]:
+    return sorted({source for _, source, _, dep in pipeline(shape, steps) if dep is None})
+
+
+def write_project(root: Path, shape: str, steps: int) -> None:
+    steps_of = pipeline(shape, steps)
+    (root / "src").mkdir(parents=True)
+    (root / "out").mkdir()
+    for source in sources(shape, steps):
+        (root / source).write_text(f"{source}\n")
+    lines = [f'workflow {shape} "{steps} steps"', ""]
+    for name, source, destination, dep in steps_of:
+        after = f', depends_on = ["{dep}"]' if dep else ""
+        lines += [f'shell {name} [inputs = ["{source}"]{after}]: cp {source} {destination}', ""]
+    (root / f"{shape}.mux").write_text("\n".join(lines))
+    tasks = [f'    yield {{"name": "{name}", "actions": ["cp {source} {destination}"], "file_dep": ["{source}"], '
+             f'"targets": ["{destination}"]}}' for name, source, destination, _ in steps_of]
+    (root / "dodo.py").write_text('DOIT_CONFIG = {"backend": "sqlite3", "dep_file": ".doit.db", "verbosity": 0}\n\n\n'
+                                  "def task_step():\n" + "\n".join(tasks) + "\n")
+    rules = ["rule cp", "  command = cp $in $out", ""]
+    rules += [f"build {destination}: cp {source}" for _, source, destination, _ in steps_of]
+    (root / "build.ninja").write_text("\n".join(rules) + "\n")
+
+
+class Tool:
+    def __init__(self, name: str, build: list[str], noop: list[str], clean: list[str]) -> None:
+        self.name, self.build, self.noop, self.clean = name, build, noop, clean
+
+
+def tools(shape: str, jobs: int) -> list[Tool]:
+    muxc = [PYTHON, "-m", "muxc", "build", f"{shape}.mux", "--quiet"]
+    found = [Tool("muxc", [*muxc, "-j", str(jobs)], muxc, [".muxc", "out"])]
+    try:
+        import doit  # noqa: F401
+
+        found.append(Tool("doit", [PYTHON, "-m", "doit", "-n", str(jobs), "-P", "thread"], [PYTHON, "-m", "doit"],
+                          [".doit.db", "out"]))
+    except ImportError:
+        print("doit: not installed, skipped")
+    ninja = shutil.which("ninja", path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    if ninja:
+        found.append(Tool("ninja", [ninja, "-j", str(jobs)], [ninja], [".ninja_log", ".ninja_deps", "out"]))
+    else:
+        print("ninja: not installed, skipped (pip install ninja)")
+    return found
+
+
+def run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int]:
+    """(wall seconds, peak RSS in KiB) of one run; a failed run is an error (its figure would lie)."""
+    start = time.perf_counter()
+    child = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    stderr = child.stderr.read().decode(errors="replace") if child.stderr else ""
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({child.returncode}): {stderr[-2000:]}")
+    return seconds, usage.ru_maxrss
+
+
+def median(runs: list[tuple[float, int]]) -> tuple[float, int]:
+    return statistics.median(s for s, _ in runs), max(k for _, k in runs)
+
+
+def reset(root: Path, tool: Tool) -> None:
+    for name in tool.clean:
+        path = root / name
+        if path.is_dir():
+            shutil.rmtree(path)
         else:
-            lines += [f"query s{i} @analyzer:", f"    Step {i}: summarise the following in one line.",
-                      f"    {upstream}", ""]
-    return "\n".join(lines)
+            path.unlink(missing_ok=True)
+    (root / "out").mkdir(exist_ok=True)
 
 
-def raw_doit_seconds(steps: int, directory: Path, repeat: int) -> float:
-    from doit.cmd_base import TaskLoader2
-    from doit.doit_cmd import DoitMain
-    from doit.loader import dict_to_task
-    from doit.tools import config_changed
-
-    class Loader(TaskLoader2):
-        def setup(self, opt_values: dict) -> None:
-            pass
-
-        def load_doit_config(self) -> dict:
-            from muxc.run.engine import _QuietReporter  # the same silent reporter muxc gives doit
-
-            return {"dep_file": str(directory / "raw-doit.db"), "backend": "sqlite3", "verbosity": 0,
-                    "reporter": _QuietReporter}
-
-        def load_tasks(self, cmd: object, pos_args: list) -> list:
-            return [dict_to_task({"name": f"t{i}", "actions": [lambda: True],
-                                  "uptodate": [config_changed(f"key-{i}")],
-                                  "task_dep": [f"t{i - 1}"] if i else [], "verbosity": 0}) for i in range(steps)]
-
-    DoitMain(Loader(), config_filenames=()).run(["-n", "4", "-P", "thread"])  # first run
-    timings = []
-    for _ in range(repeat):
-        gc.collect()  # each real build is a fresh process: no garbage from the previous one
-        start = time.perf_counter()
-        DoitMain(Loader(), config_filenames=()).run(["-n", "4", "-P", "thread"])
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
-
-
-def muxc_seconds(project: Path, environ: dict[str, str], repeat: int) -> tuple[float, int]:
-    from muxc.app.api import Project
-    from muxc.app.builds import close, execute, prepare
-    from muxc.run.context import BuildOptions
-
-    timings, cached = [], 0
-    for _ in range(repeat):
-        gc.collect()  # each real build is a fresh process: no garbage from the previous one
-        start = time.perf_counter()
-        prepared = prepare(Project(project, environ), "rebuild", {}, BuildOptions(jobs=4))
-        assert prepared.build is not None, [d.message for d in prepared.diagnostics]
-        done = execute(prepared.build)
-        close(done.build)
-        timings.append(time.perf_counter() - start)
-        cached = sum(1 for s in done.build.states.values() if s.status == "cached")
-    return statistics.median(timings), cached
+def measure(root: Path, tool: Tool, shape: str, steps: int, env: dict[str, str], repeat: int,
+            extra: Callable[[], None] | None = None) -> dict[str, tuple[float, int]]:
+    reset(root, tool)
+    figures = {"first build": run(tool.build, root, env)}
+    run(tool.noop, root, env)  # warm-up: nothing is racy any more
+    figures["no-op"] = median([run(tool.noop, root, env) for _ in range(repeat)])
+    edited = root / sources(shape, steps)[0]
+    edits = []
+    for i in range(3):
+        edited.write_text(f"edit {i} {time.time_ns()}\n")
+        edits.append(run(tool.noop, root, env))
+    figures["one input edited"] = median(edits)
+    if extra is not None:
+        extra()
+    return figures
 
 
 def main() -> None:
-    from tests.support.llm_server import LLMServer
-
     parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--shapes", default="chains,fanout")
+    parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, LLMServer() as server:
-        project = Path(tmp) / "project"
-        (project / ".muxc" / "workflows").mkdir(parents=True)
-        (project / "src").mkdir()
-        (project / "src" / "a.txt").write_text("data\n")
-        (project / ".muxc" / "workflows" / "rebuild.mux").write_text(workflow(options.steps))
-        (project / ".muxc" / "config.toml").write_text(
-            f'[backends.fake]\ncommand = "{server.openai_url}"\nmodel = "m"\nstream = false\n'
-            '[roles.analyzer]\nbackends = ["fake"]\n')
-        environ = {**os.environ, "HOME": tmp, "XDG_DATA_HOME": f"{tmp}/data", "XDG_CONFIG_HOME": f"{tmp}/config"}
-        os.chdir(project)  # as a user runs it
-        start = time.perf_counter()
-        first = subprocess.run([sys.executable, "-m", "muxc", "build", "rebuild", "-j", "8", "--quiet"],
-                               cwd=project, env=environ, capture_output=True, text=True)
-        print(f"first build: {time.perf_counter() - start:.1f}s, exit {first.returncode}, {server.calls} LLM calls")
-        noop, cached = muxc_seconds(project, environ, options.repeat)
-        print(f"muxc no-op rebuild, in process: {noop:.3f}s ({cached} of {options.steps} steps cached)")
-        whole = median_process_seconds([sys.executable, "-m", "muxc", "build", "rebuild", "--quiet"], options.repeat,
-                                       cwd=project, env=environ, check=True)
-        print(f"muxc no-op rebuild, whole process: {whole:.3f}s (median of {options.repeat})")
-        raw = raw_doit_seconds(options.steps, Path(tmp), options.repeat)
-        print(f"raw doit, same graph, in process: {raw:.3f}s")
-        print(f"ratio muxc/raw doit: {noop / raw:.2f}x (targets: no-op < 0.5s, ratio <= 1.5x)")
-        if os.environ.get("MUXC_BENCH_PROFILE"):
-            import cProfile
-            import pstats
+    print(f"{os.cpu_count()} cores; seconds (whole process, median), peak RSS of the no-op in MiB; -j {options.jobs}")
+    for shape in options.shapes.split(","):
+        for steps in (int(size) for size in options.sizes.split(",")):
+            bench(shape, steps, options)
 
-            cProfile.runctx("muxc_seconds(project, environ, 1)", globals(), locals(), "/tmp/rebuild.prof")
-            pstats.Stats("/tmp/rebuild.prof").sort_stats("cumulative").print_stats(40)
+
+def bench(shape: str, steps: int, options: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "project"
+        write_project(root, shape, steps)
+        env = {**os.environ, "HOME": tmp, "XDG_DATA_HOME": f"{tmp}/data", "XDG_CONFIG_HOME": f"{tmp}/config"}
+        results: dict[str, dict[str, tuple[float, int]]] = {}
+        full: list[tuple[float, int]] = []
+        for tool in tools(shape, options.jobs):
+            def full_path(tool: Tool = tool) -> None:
+                if tool.name == "muxc":  # the same no-op without the fast path, for comparison
+                    run(tool.noop, root, env)
+                    full.extend(run(tool.noop, root, {**env, "MUXC_FAST_PATH": "0"}) for _ in range(3))
+            results[tool.name] = measure(root, tool, shape, steps, env, options.repeat, full_path)
+        check = median([run([PYTHON, "-m", "muxc", "check", f"{shape}.mux"], root, env) for _ in range(3)])
+    print(f"\n{shape}, {steps} steps")
+    names = list(results)
+    print(f"  {'':18}" + "".join(f"{name:>16}" for name in names))
+    for what in ("first build", "no-op", "one input edited"):
+        row = "".join(f"{results[name][what][0]:>15.3f}s" for name in names)
+        print(f"  {what:18}{row}")
+    print(f"  {'no-op peak RSS':18}" + "".join(f"{results[name]['no-op'][1] / 1024:>13.1f}MiB" for name in names))
+    muxc = results["muxc"]
+    print(f"  muxc first build per step: {muxc['first build'][0] / steps * 1000:.2f} ms; "
+          f"no-op through the full path: {median(full)[0]:.3f}s, {median(full)[1] / 1024:.1f} MiB; "
+          f"check: {check[0]:.3f}s")
+    if "doit" in results:
+        print(f"  no-op muxc/doit: {muxc['no-op'][0] / results['doit']['no-op'][0]:.2f}x (target <= 0.5x at 1k chains)")
+    if "ninja" in results:
+        print(f"  first build muxc/ninja: {muxc['first build'][0] / results['ninja']['first build'][0]:.2f}x "
+              "(target <= 1.5x)")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ SKIP_DIRS = frozenset({".git", ".muxc", ".llm-mux", "node_modules", "target", "_
                        "dist", "build"})
 NEVER_PROJECT = (".muxc/", ".llm-mux/")  # muxc's and llm-mux's own directories, in git or not
 RACY_NS = 2_000_000_000  # coarser than any file system's timestamps (FAT: 2 s)
+_MAGIC = re.compile(r"[*?[]")  # what makes a pattern a glob (pathlib's own test)
 
 
 class Tree(msgspec.Struct, frozen=True):
@@ -117,7 +118,10 @@ class Fingerprinter:
 
     def _glob(self, pattern: str) -> list[str]:
         root = self.root
-        matches = root.glob(pattern) if not os.path.isabs(pattern) else Path("/").glob(pattern.lstrip("/"))
+        if pattern and not _MAGIC.search(pattern):  # one file named outright: a stat, not a directory scan
+            matches = [root / pattern if not os.path.isabs(pattern) else Path(pattern)]
+        else:
+            matches = root.glob(pattern) if not os.path.isabs(pattern) else Path("/").glob(pattern.lstrip("/"))
         out = []
         for path in matches:
             if path.is_file():
