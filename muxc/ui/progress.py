@@ -10,7 +10,8 @@ so far, a step whose inputs are ready but which waits for a free job (``-j``) sh
 and is a pure function of it (the live table is the same text, styled).
 
 On a pipe, steps served from the cache (or skipped) print nothing unless ``verbose``: a no-op
-build of 1000 steps prints its summary line, not 1000 lines.
+build of 1000 steps prints its summary line, not 1000 lines; a dry run prints no progress (its
+report on stdout lists what would run).
 """
 
 from __future__ import annotations
@@ -165,14 +166,17 @@ class PlainReporter:
         self._lock = threading.Lock()
         self._told: set[str] = set()
         self._started: set[str] = set()
+        self._dry_run = False
 
     def _line(self, text: str) -> None:
+        if self._dry_run:  # the report on stdout says what would run; progress would repeat it
+            return
         with self._lock:
             self.stream.write(text + "\n")
             self.stream.flush()
 
     def watch(self, build: Any) -> None:
-        pass
+        self._dry_run = build.options.dry_run
 
     def build_started(self, workflow: str, steps: list[str]) -> None:
         self._line(f"building {workflow} ({plural(len(steps), 'step')})")
