@@ -53,8 +53,11 @@ from muxc.config.schema import BackendConfig, ManagedConfig
 
 ENGINE_MODULE = "xllamacpp"
 SERVER_MODULE = "muxc.backends.managed.local_server"
-# an instruction-tuned coder: a low temperature for reviews that repeat, a light repeat penalty
-DEFAULT_PARAMS: dict[str, Any] = {"max_tokens": 1024, "temperature": 0.2, "top_p": 0.8, "repeat_penalty": 1.05}
+# A low temperature, so reviews repeat from build to build. A 0.5B model on a 4,000-token audit
+# prompt falls into loops (the same finding again and again, to the token limit): a repeat
+# penalty and llama.cpp's DRY sampler (which penalises repeating a sequence) make it stop sooner.
+DEFAULT_PARAMS: dict[str, Any] = {"max_tokens": 768, "temperature": 0.2, "top_p": 0.8, "repeat_penalty": 1.1,
+                                  "dry_multiplier": 0.8, "dry_base": 1.75, "dry_allowed_length": 2}
 HEALTH_INTERVAL_S = 0.2  # the server is up within a second or two; poll it closely
 STOP_GRACE_S = 5.0
 CRASH_CODES = (128 + signal.SIGILL, 128 + signal.SIGABRT, 128 + signal.SIGSEGV, 128 + signal.SIGBUS)
