@@ -85,9 +85,21 @@ def test_shell_and_query_steps_run_in_worker_processes(project: Project, cluster
     items = {address.strip() for address in where["items"].split(",")}
     assert items <= set(cluster.pids)
 
+    logged = json.loads(project.run("logs", "--output", "json").stdout)  # the coordinator logged the worker's call
+    assert [(call["step"], call["status"]) for call in logged] == [("summary", "ok")]
+
     again = dask_build(project, cluster, "--input", "confirm=yes")  # cached steps never reach the cluster
     assert again.cached == {"where", "items", "summary", "confirm"} and project.calls == 1
     assert {step["where"] for step in again.doc["steps"]} == {"cache"}
+
+
+def test_budgets_hold_on_the_cluster_as_locally(project: Project, cluster: Cluster) -> None:
+    project.workflow('workflow w "two queries"\n\nquery one @analyzer:\n    First\n\n'
+                     'query two @analyzer:\n    Second: {{ one }}\n')
+    built = dask_build(project, cluster, "--max-calls", "1", code=1)
+    assert built.step("one")["where"] in cluster.pids and built.step("one")["status"] == "ran"
+    assert built.step("two")["status"] == "failed" and "limit of 1 LLM calls" in built.error("two")
+    assert project.calls == 1
 
 
 def test_workers_get_only_the_variables_named_in_executor_env(project: Project, cluster: Cluster,

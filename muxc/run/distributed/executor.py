@@ -168,7 +168,8 @@ def build_spec(build: Build, build_id: str, env_names: list[str]) -> BuildSpec:
         spec_team = TeamSpec(team.name, team.description, list(team.detect),
                              team.verify if isinstance(team.verify, str) else None, list(team.roles))
     printer = build.fingerprints
-    exclude = tuple(sorted(name for name in printer.exclude if f"{name}.orig" in printer._orig_of))
+    saved_copies = getattr(printer, "_orig_of", ())  # the saved files: their .orig copies are left out too
+    exclude = tuple(sorted(name for name in printer.exclude if f"{name}.orig" in saved_copies))
     others = tuple(sorted(printer.exclude.difference(exclude)))
     return BuildSpec(build_id, muxc.__version__, build.plan.workflow, build.plan.file, str(build.root), build.config,
                      {name: build.environ[name] for name in env_names if name in build.environ}, spec_team,
