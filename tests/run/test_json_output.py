@@ -14,6 +14,7 @@ COMMANDS = [
     ["status", "w"], ["graph", "w"], ["forget", "w", "review"], ["clean", "--yes"], ["doctor"], ["backends"],
     ["roles"], ["teams"], ["logs"], ["memory", "facts"], ["memory", "search", "x"], ["memory", "entities"],
     ["memory", "export"], ["ecosystems"],
+    ["push", "--remote", "memory://muxc-json-test"], ["pull", "--remote", "memory://muxc-json-test"],
 ]
 
 
