@@ -285,6 +285,17 @@ def diagnostics_md() -> str:
         "`muxc explain --list` lists them all. Errors stop `muxc check` (exit status 1) and the build;",
         "warnings do not, unless `muxc check --strict`; notes only inform.",
         "",
+        "Formats (`muxc check --format`): `full` shows a code frame with the narrowest span underlined, the",
+        "notes and the help, and ends each diagnostic with ``= run `muxc explain CODE` ...``; `concise` is one",
+        "line each, `path:line:col: severity[code]: message (help: ...)`, and the summary on stderr says",
+        "`muxc explain CODE` explains a code; `json` is an array (with `help` and `notes`, no pointer);",
+        "`github` writes workflow annotations.",
+        "",
+        "`muxc check` also reads every shell step's `run` and apply step's `verify` as `sh -c` will (each",
+        "value written as the environment-variable reference the build passes it by): `sh -n` parses it",
+        "(`shell-syntax`), and shellcheck lints it when it is on PATH (`shellcheck`), as warnings at the",
+        "spot in the workflow file. Results are remembered per command in `~/.cache/muxc/shell-syntax.json`.",
+        "",
     ]
     for title, codes in groups:
         out += [f"- **{title}**: " + ", ".join(f"[`{c.name}`](#{c.name})" for c in codes)]

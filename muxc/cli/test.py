@@ -1,4 +1,5 @@
-"""``muxc test``: run workflow tests (``*.test.toml``) offline, with a pytest-like summary."""
+"""``muxc test``: run workflow tests (``*.test.toml``, ``*.test.mux``, a ``.mux`` workflow's own
+``test`` statements) offline, with a pytest-like summary."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def test(ctx: click.Context, paths: tuple[Path, ...], pattern: str | None, jobs:
     """Run the workflow tests under PATHS (default: the project), each in a temporary project.
 
     A test file, NAME.test.toml, names a workflow and holds [[test]] cases: args, fixture files,
-    scripted answers for the query steps and expectations on outputs, files and the run. Other
+    scripted answers for the query steps and expectations on outputs, files and the run (or, in
+    the muxc language, `test` statements in NAME.test.mux or in the .mux workflow itself). Other
     queries are answered from NAME.cassette.toml, recorded once with --record: no backend is
     called. See docs/testing.md.
 
@@ -37,7 +39,7 @@ def test(ctx: click.Context, paths: tuple[Path, ...], pattern: str | None, jobs:
 
     \b
     Examples:
-      muxc test                         every *.test.toml in the project
+      muxc test                         every test file in the project
       muxc test stdlib/ -j 4
       muxc test review.test.toml -k approves --output json
       muxc test --record-missing        record the answers of new or changed steps
@@ -113,7 +115,7 @@ def _print_console(report: object, results: list, elapsed: float, quiet: bool) -
             click.echo(_rule(result.id, "_"))
             click.echo(render("full", list(result.diagnostics), sources, color=color), nl=False)
     if not results and not report.diagnostics:
-        click.echo("no tests found (test files are named NAME.test.toml)")
+        click.echo("no tests found (test files are named NAME.test.toml or NAME.test.mux)")
     click.echo(_rule(_summary(report, results, elapsed)))
 
 
