@@ -103,6 +103,29 @@ class FastBuild:
 def noop_build(project: Any, workflow: str, args: Mapping[str, str], options: BuildOptions,
                reporter: Any) -> FastBuild | None:
     """The build, when nothing changed since the last one (reported through ``reporter``); else None."""
+    return _guarded(_noop_build, project, workflow, args, options, reporter)
+
+
+def noop_status(project: Any, workflow: str, args: Mapping[str, str], options: BuildOptions
+                ) -> list[dict[str, Any]] | None:
+    """``muxc status``'s rows when every step is up to date; else None (also while a build runs)."""
+    return _guarded(_noop_status, project, workflow, args, options)
+
+
+def _guarded(decide: Any, *args: Any) -> Any:
+    """A surprise in the fast path is a doubt like any other: the full path answers (and says what
+    went wrong, if anything did). The traceback goes to the --debug log."""
+    try:
+        return decide(*args)
+    except Exception:
+        import logging
+
+        logging.getLogger("muxc").debug("the no-op fast path stepped aside", exc_info=True)
+        return None
+
+
+def _noop_build(project: Any, workflow: str, args: Mapping[str, str], options: BuildOptions,
+                reporter: Any) -> FastBuild | None:
     started = time.time()  # as the full path's clock starts: the summary's seconds compare
     if not _may_skip(options, project.environ):
         return None
@@ -126,9 +149,8 @@ def noop_build(project: Any, workflow: str, args: Mapping[str, str], options: Bu
     return build
 
 
-def noop_status(project: Any, workflow: str, args: Mapping[str, str], options: BuildOptions
-                ) -> list[dict[str, Any]] | None:
-    """``muxc status``'s rows when every step is up to date; else None (also while a build runs)."""
+def _noop_status(project: Any, workflow: str, args: Mapping[str, str], options: BuildOptions
+                 ) -> list[dict[str, Any]] | None:
     if not _may_skip(options, project.environ):
         return None
     from muxc.store.statedir import lock_holder
