@@ -98,3 +98,20 @@ def test_an_endpoint_nobody_answers_costs_one_warning(clones: Clones, monkeypatc
     assert built.ran == {"facts", "summary", "title"}
     said = [line for line in built.stderr.splitlines() if "cannot be used" in line]
     assert len(said) == 1 and "local cache only" in said[0], built.stderr
+
+
+def test_wrong_credentials_cost_one_warning_and_a_local_build(clones: Clones, monkeypatch: pytest.MonkeyPatch,
+                                                              s3_endpoint: str) -> None:
+    """moto checks credentials once told to (its /moto-api/reset-auth): "testing" is then no key."""
+    import httpx
+
+    httpx.post(f"{s3_endpoint}/moto-api/reset-auth", content=b"0").raise_for_status()
+    try:
+        built = build_in(clones.a, monkeypatch)
+    finally:
+        httpx.post(f"{s3_endpoint}/moto-api/reset-auth", content=b"inf").raise_for_status()
+    assert built.ran == {"facts", "summary", "title"} and clones.a.calls == 2
+    said = [line for line in built.stderr.splitlines() if "cannot be used" in line]
+    assert len(said) == 1 and "local cache only" in said[0], built.stderr
+    assert "testing" not in built.stderr, said  # the key is not repeated back
+    assert objects() == {}

@@ -164,6 +164,8 @@ class RemoteCache:
             if self._off is not None:
                 return
             self._off = describe(error)
+            if isinstance(error, PermissionError):
+                self._off += ": check the credentials the storage is given (environment, profile, role)"
         self._warn(f"the remote cache {redact(self.url)} cannot be used ({self._off}); this command goes on with "
                    "the local cache only")
 
