@@ -27,7 +27,8 @@ read, so muxc's idle timeout measures silence, not prompt length; a client that 
 stops its generation. One slot (``n_parallel = 1``): two generations would only split two cores.
 
 Invariants: loopback only. With ``--parent-pid`` the server exits when that process is gone, so a
-muxc killed with ``kill -9`` leaves no server behind. SIGTERM exits at once (nothing to flush).
+muxc killed with ``kill -9`` leaves no server behind. SIGTERM exits at once once the engine runs
+(``serve_until_sigterm``); before that it unwinds, so no half-assembled model is left.
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ def watch_parent(pid: int | None) -> None:
         return
 
     def watch() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # the main thread takes it (main)
         while True:
             if os.getppid() != pid:
                 os._exit(0)
@@ -161,10 +163,19 @@ def watch_parent(pid: int | None) -> None:
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
-def exit_on_sigterm() -> None:
-    # installed again after the engine starts: llama.cpp sets its own handler, which only stops its
-    # loop and would leave this process waiting
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+def stop_on_sigterm() -> None:
+    """While the model is prepared, SIGTERM unwinds (a half-assembled file is removed)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
+def serve_until_sigterm() -> None:
+    """Wait for SIGTERM, then exit at once: nothing to flush, answers are in flight or not.
+
+    SIGTERM is blocked in every thread (the engine's threads inherit the mask of the thread that
+    starts them, see main), so it stays pending until ``sigwait`` takes it here. llama.cpp's own
+    handler, which only stops its loop and would leave this process waiting, never runs."""
+    signal.sigwait({signal.SIGTERM})
+    os._exit(0)
 
 
 def log(message: str) -> None:
@@ -190,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     from muxc.backends.managed.local_verify import ModelError, describe
 
     args = parse_args(argv)
+    stop_on_sigterm()
     watch_parent(args.parent_pid)
-    exit_on_sigterm()
     started = time.monotonic()
     try:
         name, metadata = prepare_model(args)
@@ -200,13 +211,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     threads = args.threads or physical_cores()
     log(f"serving {args.model}: {describe(metadata)}, {threads} threads")
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # before the engine starts its threads
     server = start_engine(args, name, threads)
-    exit_on_sigterm()
     if args.check:
         return check(server, name)
     log(f"{name} ready on {server.listening_address} in {time.monotonic() - started:.1f}s")
-    while True:
-        time.sleep(3600)
+    serve_until_sigterm()
+    return 0
 
 
 if __name__ == "__main__":
