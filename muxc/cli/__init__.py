@@ -49,7 +49,7 @@ COMMANDS = {
              context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "MUXC"})
 @click.option("--version", is_flag=True, allow_from_autoenv=False,
               help="Show the version and exit (with --output json: as JSON).")
-@click.option("-C", "--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+@click.option("-C", "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), envvar="MUXC_DIR",
               help="Run as if started in DIR (the project root).")
 @click.option("--team", help="Use this team instead of detecting one.")
 @click.option("--output", type=click.Choice(["console", "json", "quiet"]), default="console", show_default=True,

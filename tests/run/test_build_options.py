@@ -260,3 +260,18 @@ def test_options_come_from_muxc_environment_variables(two_backends):
                           env={**env, "MUXC_BUILD_FORCE": "1"}, text=True, capture_output=True, timeout=60)
     assert flag.returncode == 0 and _models(project)[2:] == ["m", "m"]  # the command line wins; the flag forces
     assert {s["reason"] for s in json.loads(flag.stdout)["steps"]} == {"forced"}
+
+
+def test_muxc_dir_names_the_project_as_c_does(two_backends, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    project = two_backends
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**project.env, "MUXC_DIR": str(project.root), "MUXC_OUTPUT": "json"}
+    done = subprocess.run([sys.executable, "-m", "muxc", "build", "w"], cwd=elsewhere, env=env, text=True,
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["workflow"] == "w"  # found in the project's .muxc/workflows
