@@ -93,6 +93,17 @@ def test_shell_and_query_steps_run_in_worker_processes(project: Project, cluster
     assert {step["where"] for step in again.doc["steps"]} == {"cache"}
 
 
+def test_early_cutoff_is_decided_by_the_coordinator_as_locally(project: Project, cluster: Cluster) -> None:
+    """The upstream shell step reruns on a worker with the same output: its dependent stays cached."""
+    text = 'workflow w "cutoff"\n\nshell a:\n    echo same # {version}\n\nquery b @analyzer:\n    About {{{{ a }}}}\n'
+    project.workflow(text.format(version="v1"))
+    dask_build(project, cluster)
+    project.workflow(text.format(version="v2"))
+    built = dask_build(project, cluster)
+    assert built.ran == {"a"} and built.step("a")["where"] in cluster.pids
+    assert built.cached == {"b"} and built.step("b")["where"] == "cache" and project.calls == 1
+
+
 def test_budgets_hold_on_the_cluster_as_locally(project: Project, cluster: Cluster) -> None:
     project.workflow('workflow w "two queries"\n\nquery one @analyzer:\n    First\n\n'
                      'query two @analyzer:\n    Second: {{ one }}\n')

@@ -31,6 +31,7 @@ class LayeredStore:
         self.push = push
         self.dry_run = dry_run
         self._fetched: dict[str, Entry] = {}  # keys served from the remote in this command
+        self._absent: set[str] = set()  # keys the remote did not have: a step asks several times
         self._lock = threading.Lock()
         self._uploads: ThreadPoolExecutor | None = None
         self._pending: list[Future[bool]] = []
@@ -46,9 +47,13 @@ class LayeredStore:
             return found
         with self._lock:
             entry = self._fetched.get(key)
+            if entry is None and key in self._absent:
+                return None
         if entry is None:
             entry = self.remote.get(key)
             if entry is None:
+                with self._lock:
+                    self._absent.add(key)
                 return None
             self._take(entry)
         return entry.output_digest, entry.record.created_at
