@@ -279,17 +279,11 @@ class ChatRequest:
                 if out:
                     await self.send({"type": "http.response.body", "body": out, "more_body": True})
             out = b"".join(converter.feed(event.event, event.data) for event in parser.close())
-        except (OSError, ValueError, RuntimeError) as problem:  # httpx errors are OSError-free: caught below
+        except Exception as problem:  # a read timeout, a dropped connection: the client gets an error event
             complete, out = False, b""
-            self.outcome.error = f"the upstream stream failed: {type(problem).__name__}"
-        except Exception as problem:  # a read timeout or a dropped connection mid-stream
-            complete, out = False, b""
-            self.outcome.error = f"the upstream stream failed: {type(problem).__name__}"
+            self.outcome.error = f"the upstream stream failed mid-answer ({type(problem).__name__})"
         final = out + converter.end(complete)
-        if not (complete and converter.done) and self.outcome.error is None and not isinstance(
-                converter, streams.OpenAIPassThrough | streams.OpenAIToAnthropic):
-            self.outcome.error = "the upstream stream ended before its answer was complete"
-        if final.find(b'"error"') >= 0 and converter.tally.stop in (None, "error"):
+        if converter.failed:
             self.outcome.kind = "bad_response"
             self.outcome.error = self.outcome.error or "the upstream stream ended before its answer was complete"
         await self.send({"type": "http.response.body", "body": final, "more_body": False})
@@ -351,7 +345,7 @@ def log_line(endpoint: str, model: str, backend: str, status: int, elapsed: floa
     if tally is not None and (tally.input_tokens is not None or tally.output_tokens is not None):
         fresh = (tally.input_tokens or 0) + (tally.cached_tokens or 0)
         tokens = f" tokens={fresh}->{tally.output_tokens if tally.output_tokens is not None else '?'}"
-    why = f" error={error[:160]!r}" if error and status != 200 else ""
+    why = f" error={error[:160]!r}" if error else ""
     sys.stderr.write(f"muxc serve: {endpoint} model={model or '-'} backend={backend} status={status} "
                      f"{elapsed * 1000:.1f}ms{tokens}{why}\n")
 

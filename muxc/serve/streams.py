@@ -82,6 +82,7 @@ class Converter:
     def __init__(self) -> None:
         self.tally = Tally()
         self.done = False  # the upstream's terminal event arrived
+        self.failed = False  # the stream ended with an error event (set by ``end`` or an upstream error)
 
     def feed(self, name: str | None, data: str) -> bytes:
         raise NotImplementedError
@@ -120,7 +121,7 @@ class OpenAIToAnthropic(Converter):
             return b""
         out = self._start(chunk) if not self.started else b""
         if isinstance(chunk.get("error"), dict):
-            self.done = True
+            self.done = self.failed = True
             return out + anthropic_event("error", {"type": "error", "error": {
                 "type": "api_error", "message": str(chunk["error"].get("message", "upstream error"))}})
         if chunk.get("usage"):
@@ -193,6 +194,7 @@ class OpenAIToAnthropic(Converter):
         complete = complete and (self.done or self.finish is not None)
         out = b"" if self.started else self._start({})
         if not complete:
+            self.failed = True
             return out + anthropic_event("error", {"type": "error", "error": {
                 "type": "api_error", "message": "the upstream stream ended before its answer was complete"}})
         out += self._close()
@@ -282,7 +284,7 @@ class AnthropicToOpenAI(Converter):
         return b""
 
     def _on_error(self, event: dict[str, Any]) -> bytes:
-        self.done = True
+        self.done = self.failed = True
         error = event.get("error") if isinstance(event.get("error"), dict) else {}
         self.tally.stop = "error"
         return openai_event({"error": {"message": str(error.get("message", "upstream error")),
@@ -292,6 +294,7 @@ class AnthropicToOpenAI(Converter):
         if self.tally.stop == "error":
             return b""
         if not (complete and self.done):
+            self.failed = True
             return openai_event({"error": {"message": "the upstream stream ended before its answer was complete",
                                            "type": "api_error"}})
         finish = A2O_STOP.get(self.stop or "end_turn", "stop")
@@ -356,6 +359,7 @@ class OpenAIPassThrough(Converter):
             return openai_event("[DONE]")  # a server that omits [DONE] after its finish_reason
         if complete and self.done:
             return b""
+        self.failed = True
         return openai_event({"error": {"message": "the upstream stream ended before its answer was complete",
                                        "type": "api_error"}})
 
@@ -383,11 +387,13 @@ class AnthropicPassThrough(Converter):
                     self.tally.stop = event["delta"].get("stop_reason") or self.tally.stop
             elif kind in ("message_stop", "error"):
                 self.done = True
+                self.failed = kind == "error"
         prefix = f"event: {name}\n" if name else ""
         return f"{prefix}data: {data}\n\n".encode()
 
     def end(self, complete: bool) -> bytes:
         if complete and self.done:
             return b""
+        self.failed = True
         return anthropic_event("error", {"type": "error", "error": {
             "type": "api_error", "message": "the upstream stream ended before its answer was complete"}})
