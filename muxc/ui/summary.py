@@ -128,5 +128,17 @@ def as_json(build: Build, code: int) -> dict[str, Any]:
             "saved": str(build.targets[plan.name]) if plan.name in build.targets else None,
             "where": where(build, plan.name),  # a worker's address, local, cache or remote cache
         })
+    if build.options.dry_run:
+        _add_estimates(build, steps)
     return {"workflow": build.plan.workflow, "success": code == 0, "exit_code": code, "steps": steps,
             "totals": totals(build), "output": final_output(build)}
+
+
+def _add_estimates(build: Build, steps: list[dict[str, Any]]) -> None:
+    """A dry run's query steps that would run carry their estimate (``app.estimates``)."""
+    from muxc.app.estimates import estimate_queries
+
+    found = estimate_queries(build, [step["name"] for step in steps if step["status"] == "would run"])
+    for step in steps:
+        if step["name"] in found:
+            step["estimate"] = msgspec.to_builtins(found[step["name"]])

@@ -68,3 +68,18 @@ def test_a_dry_run_says_when_a_query_would_run_on_a_role_that_cannot_answer(proj
     assert "cost: no price known for `gone`: set [backends.gone.price]" in result.stdout
     assert result.stdout.endswith("3 steps would run; LLM estimate ~1,529 tokens in, ~1,000 out, cost unknown "
                                   "(no price)\n")
+
+
+def test_a_dry_run_in_json_carries_each_estimate(project):
+    project.write("src.txt", "code\n")
+    project.config(REMOTE)
+    _route_to(project, "openai")
+    project.workflow(AUDIT)
+    import json
+
+    doc = json.loads(project.cli("build", "w", "--dry-run", "--output", "json").stdout)
+    estimates = {step["name"]: step.get("estimate") for step in doc["steps"]}
+    assert estimates["sources"] is None
+    assert estimates["safety"]["basis"] == "template ~18 + `sources` ~1,000 (typical for a shell step)"
+    assert estimates["summary"]["price"] == "list price of gpt-4o-mini (2025-10)"
+    assert estimates["summary"]["input_tokens"] == 511 and estimates["summary"]["cost_usd"] > 0
