@@ -7,6 +7,8 @@ given as a ``file://`` URL, exactly as a team would share a network drive.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -157,3 +159,15 @@ def test_push_without_a_remote_is_a_usage_error(clones: Clones, monkeypatch: pyt
     monkeypatch.chdir(clones.a.root)
     result = clones.a.cli("push")
     assert result.exit_code == 2 and "--remote URL" in result.stderr
+
+
+def test_a_build_without_remote_or_cluster_imports_neither(clones: Clones) -> None:
+    """The base install stays light: fsspec and Dask load only when a build asks for them."""
+    script = ("import sys\nfrom click.testing import CliRunner\nfrom muxc.cli import main\n"
+              "result = CliRunner().invoke(main, ['build', 'w', '--output', 'quiet'])\n"
+              "assert result.exit_code == 0, result.output\n"
+              "print(sorted({name.split('.')[0] for name in sys.modules} & {'fsspec', 'distributed', 'dask', 's3fs'}))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=clones.a.root, env=clones.a.env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
