@@ -69,3 +69,16 @@ def test_an_unchanged_command_is_not_handed_to_the_tools_again(muxc, project: Pa
     cache.write_text(json.dumps(entries))
     second = diagnostics(muxc("check", "--format", "json", "w.mux", cwd=project))
     assert second[0]["message"] == "sh cannot parse `run` of step `a`: remembered"
+
+
+def test_the_explain_pointer_ends_each_full_diagnostic_and_stays_out_of_json(muxc, project: Path) -> None:
+    (project / "w.mux").write_text("workflow w\nshell a: echo {{ steps.b.output }}\nshell c: if x; then y\n")
+    full = muxc("check", "--format", "full", "w.mux", cwd=project).stdout
+    blocks = full.strip().split("\n\n")
+    assert len(blocks) == 2
+    assert blocks[0].splitlines()[-1].strip() == \
+        "= run `muxc explain unknown-step` for the explanation, an example and the fix"
+    assert blocks[1].splitlines()[-1].strip() == \
+        "= run `muxc explain shell-syntax` for the explanation, an example and the fix"
+    as_json = muxc("check", "--format", "json", "w.mux", cwd=project).stdout
+    assert "muxc explain" not in as_json

@@ -26,6 +26,7 @@ class Failure(msgspec.Struct, frozen=True):
     code: str = "test-failed"  # the diagnostic code it is shown with
     notes: tuple[str, ...] = ()  # shown instead of expected/got when set
     help: str | None = None
+    label: str = "this failed"
 
 
 class RunFacts(msgspec.Struct, frozen=True):

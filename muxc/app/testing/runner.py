@@ -380,14 +380,14 @@ def _missed(case: TestCase, misses: Sequence[Any]) -> list[Failure]:
                 code="cassette-miss", notes=(f"the prompt changed (recorded → now):\n{miss.diff}" if miss.diff else
                                              "the prompt is the same: its backends' config or what it reads changed",),
                 help="`muxc test --record` refreshes the cassette (`--record-missing`: only what misses), if the "
-                     "change is intended"))
+                     "change is intended", label=f"this test's recorded answer for `{miss.step}` no longer fits"))
         else:
             failures.append(Failure(
                 f"query step `{miss.step}` of workflow `{miss.workflow}` has no answer in this test", case.span,
                 code="cassette-miss", notes=("no scripted answer in [test.answers], and none recorded in the "
                                              "cassette for this step",),
                 help=f"add `{miss.step} = \"...\"` under [test.answers], or record one with "
-                     "`muxc test --record-missing`"))
+                     "`muxc test --record-missing`", label=f"no answer for `{miss.step}`"))
     return failures
 
 
@@ -432,7 +432,7 @@ def _verdict(file: TestFile, case: TestCase, failures: list[Failure]) -> CaseRes
 
 def as_diagnostic(path: str, failure: Failure) -> Diagnostic:
     notes = (f"expected: {failure.expected}", f"got: {failure.got}") if failure.expected or failure.got else ()
-    return Diagnostic(failure.code, Severity.ERROR, failure.message, (Label(path, failure.span, "this failed"),),
+    return Diagnostic(failure.code, Severity.ERROR, failure.message, (Label(path, failure.span, failure.label),),
                       failure.notes or notes, failure.help)
 
 
