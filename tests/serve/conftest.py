@@ -19,8 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.fixtures import llm_server  # noqa: F401
-from tests.support.llm_server import LLMServer, free_port
+from tests.support.llm_server import LLMServer, echo_reply, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -117,8 +116,38 @@ class Gateway:
         return self.process.returncode
 
 
+@pytest.fixture(scope="module")
+def shared_server():
+    with LLMServer() as server:
+        yield server
+
+
 @pytest.fixture
-def gateway(tmp_path: Path, llm_server: LLMServer):  # noqa: F811
+def llm_server(shared_server: LLMServer) -> LLMServer:
+    """The module's upstream, with no script, no recorded requests and no latency."""
+    shared_server.reset()
+    shared_server.latency, shared_server.responder = 0.0, echo_reply
+    return shared_server
+
+
+@pytest.fixture(scope="module")
+def shared_gateway(tmp_path_factory: pytest.TempPathFactory, shared_server: LLMServer):
+    gateway = Gateway(tmp_path_factory.mktemp("gateway"), base_config(shared_server)).start()
+    yield gateway
+    for client in gateway.clients:
+        client.close()
+    gateway.stop()
+
+
+@pytest.fixture
+def gateway(shared_gateway: Gateway, llm_server: LLMServer) -> Gateway:
+    """One server for the module's tests that leave no state behind (no parked or dead credential)."""
+    return shared_gateway
+
+
+@pytest.fixture
+def fresh_gateway(tmp_path: Path, llm_server: LLMServer):
+    """A server of the test's own: for tests that park or kill credentials, or stop the server."""
     gateway = Gateway(tmp_path, base_config(llm_server)).start()
     yield gateway
     for client in gateway.clients:

@@ -115,7 +115,8 @@ def test_count_tokens_is_a_labelled_estimate(gateway) -> None:
     assert response.json()["input_tokens"] == 100 and response.json()["estimate"] is True
 
 
-def test_every_request_gets_one_stderr_line_and_a_served_log_row(gateway, llm_server: LLMServer) -> None:
+def test_every_request_gets_one_stderr_line_and_a_served_log_row(fresh_gateway, llm_server: LLMServer) -> None:
+    gateway = fresh_gateway
     oa_client(gateway).chat.completions.create(model="coder", messages=[{"role": "user", "content": "logged"}])
     gateway.stop()  # flushes the LLM log
     lines = [line for line in gateway.stderr().splitlines() if "/v1/chat/completions" in line]

@@ -124,7 +124,8 @@ def test_malformed_requests_get_a_400_in_the_clients_format(gateway: Gateway, bo
         assert (data.get("type") == "error") == (shape == "anthropic")
 
 
-def test_upstream_failures_come_back_in_the_clients_format(gateway: Gateway, llm_server: LLMServer) -> None:
+def test_upstream_failures_come_back_in_the_clients_format(fresh_gateway: Gateway, llm_server: LLMServer) -> None:
+    gateway = fresh_gateway
     llm_server.script(Reply.rate_limited(retry_after="30"))
     response = httpx.post(gateway.url + "/v1/messages", json={"model": "coder", "max_tokens": 5,
                                                              "messages": [{"role": "user", "content": "x"}]})
@@ -148,7 +149,8 @@ def test_an_html_page_and_a_5xx_are_retried_then_answered(gateway: Gateway, llm_
     assert response.status_code == 200 and response.json()["choices"][0]["message"]["content"] == "echo: ok"
 
 
-def test_fallback_role_moves_on_to_the_next_backend(gateway: Gateway, llm_server: LLMServer) -> None:
+def test_fallback_role_moves_on_to_the_next_backend(fresh_gateway: Gateway, llm_server: LLMServer) -> None:
+    gateway = fresh_gateway
     llm_server.script(Reply.error(401), Reply(text="from openai"))
     response = httpx.post(gateway.url + "/v1/messages", json={"model": "sturdy", "max_tokens": 5,
                                                              "messages": [{"role": "user", "content": "x"}]})
