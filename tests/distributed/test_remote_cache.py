@@ -121,12 +121,14 @@ def test_an_unusable_remote_costs_one_warning_and_the_build_goes_on_locally(
     assert len(said) == 1 and "local cache only" in said[0], built.stderr
 
 
-def test_a_password_in_the_remote_url_is_refused_before_anything_is_sent(clones: Clones,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("url", "said"), [("s3://AKIAEXAMPLE:hunter2@bucket/muxc", "holds a password"),
+                                          ("az://container/muxc?sig=hunter2", "holds a query string")])
+def test_a_secret_in_the_remote_url_is_refused_before_anything_is_sent(
+        clones: Clones, monkeypatch: pytest.MonkeyPatch, url: str, said: str) -> None:
     monkeypatch.chdir(clones.a.root)
-    result = clones.a.cli("build", "w", "--remote", "s3://AKIAEXAMPLE:hunter2@bucket/muxc")
+    result = clones.a.cli("build", "w", "--remote", url)
     assert result.exit_code == 2
-    assert "holds a password" in result.stderr and "hunter2" not in result.stderr
+    assert said in result.stderr and "hunter2" not in result.stderr
     assert clones.a.calls == 0
 
 

@@ -41,17 +41,21 @@ class RemoteError(Exception):
 def url_problem(url: str) -> str | None:
     """Why ``url`` must not be used as a remote, or None."""
     parts = urlsplit(url)
-    if parts.password:
-        return (f"the remote URL {redact(url)} holds a password: give credentials the way the storage takes them "
+    if parts.password or parts.query:
+        what = "a password" if parts.password else "a query string (where tokens and signatures go)"
+        return (f"the remote URL {redact(url)} holds {what}: give credentials the way the storage takes them "
                 "(environment variables, a profile), never in muxc's config or command line")
     return None
 
 
 def redact(url: str) -> str:
+    """The URL without what may be a secret: a password, a query string."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
+    if parts.password is not None:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+    if parts.query:
+        parts = parts._replace(query="***")
+    return parts.geturl()
 
 
 def open_filesystem(url: str) -> tuple[Any, str]:
