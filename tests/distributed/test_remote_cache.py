@@ -67,6 +67,14 @@ def test_a_second_clone_builds_from_the_remote_without_a_single_llm_call(clones:
     assert {step["where"] for step in again.doc["steps"]} == {"cache"}
 
 
+def test_replay_serves_from_the_remote_too(clones: Clones, monkeypatch: pytest.MonkeyPatch) -> None:
+    build_in(clones.a, monkeypatch, "--remote", clones.url)
+    refused = build_in(clones.b, monkeypatch, "--replay", code=1)  # b's own cache is empty
+    assert "not in the cache and --replay forbids running it" in refused.error("facts")
+    replayed = build_in(clones.b, monkeypatch, "--replay", "--remote", clones.url, "--no-push")
+    assert replayed.cached == {"facts", "summary", "title"} and clones.b.calls == 2
+
+
 def test_status_says_cached_remote_and_writes_nothing(clones: Clones, monkeypatch: pytest.MonkeyPatch) -> None:
     build_in(clones.a, monkeypatch, "--remote", clones.url)
     monkeypatch.chdir(clones.b.root)
