@@ -93,6 +93,11 @@ def build(ctx: click.Context, workflow: str, args: tuple[str, ...], jobs: int | 
     Exit status: 0 success, 1 a step failed or the workflow has errors, 2 usage, 3 a file or
     directory muxc keeps its state in is unusable (the message names it), 130 interrupted.
 
+    Progress goes to stderr: on a terminal a live view (steps done, running, queued for a free
+    job, cached and failed; elapsed time, tokens and cost so far; each running query's backend
+    and tokens streamed), elsewhere a line per step that runs or fails (-v: every step), then
+    a summary line. The final step's output goes to stdout.
+
     -m NAME answers every query through NAME (a backend or a role) for this run, --role
     ROLE=NAME one role; cache keys follow the backend that answers, so switching back reruns
     nothing.
