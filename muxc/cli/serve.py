@@ -34,6 +34,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None, config_path: P
     Exit status: 0 stopped by SIGINT/SIGTERM after draining, 1 could not start
     (a config error, a public --host without [serve] api_keys, a port in use).
     """
+    missing = _missing_extra()
+    if missing:
+        click.echo(f"Error: muxc serve needs {', '.join(missing)}: pip install 'muxc[serve]'", err=True)
+        ctx.exit(1)
     from muxc.app.gateway import Gateway, GatewayError
 
     try:
@@ -44,3 +48,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, config_path: P
     from muxc.serve.server import run
 
     ctx.exit(run(gateway))
+
+
+def _missing_extra() -> list[str]:
+    from importlib.util import find_spec
+
+    return [name for name in ("uvicorn", "aiohttp", "prometheus_client") if find_spec(name) is None]

@@ -127,3 +127,33 @@ def test_a_vanishing_client_cancels_the_upstream_stream(tmp_path: Path, llm_serv
 
 def _busy(gateway: Gateway) -> bool:
     return any(r["in_flight"] for r in httpx.get(gateway.url + "/running").json()["running"])
+
+
+def test_sigterm_drains_in_flight_requests_then_stops_managed_backends(tmp_path: Path, llm_server: LLMServer) -> None:
+    hooks = tmp_path / "hooks"
+    gateway = Gateway(tmp_path / "project", managed_config(llm_server, hooks)).start()
+    llm_server.script(Reply(text="slow answer", delay=1.0))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(ask, gateway, "m1")
+        deadline = time.monotonic() + 10
+        while not llm_server.requests and time.monotonic() < deadline:
+            time.sleep(0.02)  # polling until the request reached the upstream, not ordering threads
+        assert gateway.stop() == 0  # SIGTERM while the answer is on its way
+        assert pending.result() == (200, "slow answer")
+    assert events(hooks)[-1] == "stop m1"
+
+
+def test_ttl_stops_an_idle_backend(tmp_path: Path, llm_server: LLMServer) -> None:
+    hooks = tmp_path / "hooks"
+    config = managed_config(llm_server, hooks, extra='\n[serve]\nttl = "0.3s"\n')
+    gateway = Gateway(tmp_path / "project", config).start()
+    try:
+        assert ask(gateway, "m1")[0] == 200
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and events(hooks)[-1] != "stop m1":
+            time.sleep(0.05)  # polling an observable end state
+        assert events(hooks)[-1] == "stop m1"
+        assert ask(gateway, "m1")[0] == 200  # and it starts again on demand
+        assert [e for e in events(hooks) if e.startswith("start")] == ["start m1", "start m1"]
+    finally:
+        gateway.stop()
