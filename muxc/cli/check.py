@@ -55,10 +55,13 @@ def _workflows_in(directory: Path) -> list[Path]:
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option("--backends/--no-backends", default=True, show_default=True,
               help="Warn about query steps whose backends cannot answer on this machine (backend-unavailable).")
+@click.option("--shell/--no-shell", default=True, show_default=True,
+              help="Parse shell commands with `sh -n`, and lint them with shellcheck when it is on PATH "
+                   "(shell-syntax, shellcheck warnings).")
 @global_options
 @click.pass_context
 def check(ctx: click.Context, files: tuple[str, ...], fmt: str | None, config_path: Path | None,
-          strict: bool, backends: bool) -> None:
+          strict: bool, backends: bool, shell: bool) -> None:
     """Check workflows without running them; report every problem at once.
 
     With no FILE, checks every workflow muxc can find: the project's (.muxc/workflows,
@@ -78,7 +81,7 @@ def check(ctx: click.Context, files: tuple[str, ...], fmt: str | None, config_pa
 
     g = globals_of(ctx)
     project = g.project(config_path)
-    report = check_paths(project, _targets(ctx, files, project), backends)
+    report = check_paths(project, _targets(ctx, files, project), backends, shell)
     fmt = fmt or ("json" if g.output == "json" else "full" if sys.stdout.isatty() else "concise")
     output = render(fmt, report.diagnostics, report.sources, color=fmt == "full" and use_color())
     if output:

@@ -82,3 +82,11 @@ def test_the_explain_pointer_ends_each_full_diagnostic_and_stays_out_of_json(mux
         "= run `muxc explain shell-syntax` for the explanation, an example and the fix"
     as_json = muxc("check", "--format", "json", "w.mux", cwd=project).stdout
     assert "muxc explain" not in as_json
+
+
+def test_no_shell_turns_the_shell_checks_off(muxc, project: Path) -> None:
+    (project / "w.mux").write_text("workflow w\nshell c: if x; then y\n")
+    assert [d["code"] for d in diagnostics(muxc("check", "--format", "json", "w.mux", cwd=project))] == [
+        "shell-syntax"]
+    assert diagnostics(muxc("check", "--format", "json", "--no-shell", "w.mux", cwd=project)) == []
+    assert diagnostics(muxc("check", "--format", "json", "w.mux", cwd=project, env={"MUXC_CHECK_SHELL": "0"})) == []
