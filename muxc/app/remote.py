@@ -76,7 +76,8 @@ def _dask(build: Build, scheduler: str | None, env: list[str]) -> Any:
 
 
 def served_remotely(build: Build, key: str) -> bool:
-    check = getattr(build.store, "served_remotely", None)
+    """Whether the build took ``key``'s result from the remote (a no-op fast path's build has no store)."""
+    check = getattr(getattr(build, "store", None), "served_remotely", None)
     return bool(key) and check is not None and check(key)
 
 
@@ -87,7 +88,7 @@ def where(build: Build, name: str) -> str | None:
         return "remote cache" if served_remotely(build, state.key) else "cache"
     if state.status not in ("ran", "failed"):
         return None
-    executor = build.executor
+    executor = getattr(build, "executor", None)
     found = executor.where_of(name) if executor is not None else None
     return found or ("local" if state.status == "ran" or state.started else None)
 
