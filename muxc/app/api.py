@@ -142,12 +142,29 @@ def check_paths(project: Project, paths: list[Path], backends: bool = False, she
         # doctor` does not judge them): a fresh install builds none of them until asked
         judge = backends and origin != "stdlib"
         check_file(path, report.config, report, project.environ, project.root if judge else None)
+    _check_own_tests(report)
     if shell:
         from muxc.app.shellsyntax import check_shell_syntax
 
         check_shell_syntax([r.workflow for r in report.results if r.workflow is not None], report.sink,
                            project.environ)
     return report
+
+
+def _check_own_tests(report: CheckReport) -> None:
+    """A ``.mux`` workflow's own ``test`` statements are read as ``muxc test`` reads them (whether
+    the steps they name exist is ``muxc test``'s to say: it needs the built plan)."""
+    for result in report.results:
+        file = result.workflow.file if result.workflow is not None else ""
+        source = report.sources.get(file)
+        if source is None or not file.endswith(".mux"):
+            continue
+        from muxc.app.testing.runner import has_test_statement
+
+        if has_test_statement(source.text):
+            from muxc.app.testing.parse import parse_test_file
+
+            parse_test_file(source.text, file, str(Path(result.path).resolve().parent), report.sink)
 
 
 # --- finding workflows -----------------------------------------------------------------

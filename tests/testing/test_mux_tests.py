@@ -105,11 +105,15 @@ def test_fmt_keeps_the_tests_as_written_and_refuses_toml(suite: Suite) -> None:
     assert refused.exit_code == 1 and "carries `test` statements" in refused.stderr
 
 
-def test_muxc_build_and_check_ignore_a_workflows_tests(suite: Suite) -> None:
+def test_muxc_check_reads_a_workflows_tests_as_muxc_test_does(suite: Suite) -> None:
     path = suite.write("review.mux", REVIEW + OWN_TESTS)
-    checked = subprocess.run([sys.executable, "-m", "muxc", "check", "--no-backends", str(path)],
-                             capture_output=True, text=True, timeout=60)
+    command = [sys.executable, "-m", "muxc", "check", "--no-backends", "--format", "concise", str(path)]
+    checked = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0 and "no problems" in checked.stderr
+    path.write_text(path.read_text() + 'expect stpe verdict [contains = "x"]\n')
+    checked = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 1
+    assert checked.stdout.endswith(":27:8: error[mux-syntax]: `expect stpe`: expect what? (help: did you mean `step`?)\n")
 
 
 def test_pytest_collects_a_workflows_own_tests(suite: Suite) -> None:

@@ -95,9 +95,13 @@ def is_test_source(path: Path) -> bool:
     if path.suffix != ".mux" or not path.is_file():
         return False
     try:
-        return _MUX_TEST_LINE.search(path.read_text(encoding="utf-8", errors="replace")) is not None
+        return has_test_statement(path.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return False
+
+
+def has_test_statement(text: str) -> bool:
+    return _MUX_TEST_LINE.search(text) is not None
 
 
 def _hidden(relative: Path) -> bool:
