@@ -27,14 +27,11 @@ import random
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import msgspec
 
 from muxc.backends.credentials import NO_KEY, Credential, CredentialError, CredentialPool, resolve
-from muxc.backends.http import netio
-from muxc.backends.http.client import ADAPTERS, status_kind
 from muxc.backends.http.protocol import error_text, parse_json
 from muxc.backends.identity import public_url
 from muxc.backends.retry import RetryPolicy, Tuning, parse_retry_after
@@ -42,6 +39,9 @@ from muxc.base.masking import SECRETS, Secrets, looks_secret, mask
 from muxc.config.env import expand, references
 from muxc.config.schema import BackendConfig
 from muxc.lang.durations import to_seconds as parse_duration
+
+if TYPE_CHECKING:
+    import aiohttp
 
 MAX_ERROR_BODY = 64 * 1024
 SSE_LEADS = (b"d", b"e", b":", b"i", b"r")  # data:, event:, comment, id:, retry:
@@ -114,6 +114,11 @@ class Relay:
     def __init__(self, config: BackendConfig, *, protocol: str, base_url: str, secrets: Secrets = SECRETS,
                  environ: Mapping[str, str], tuning: Tuning | None = None,
                  max_concurrent: int | None = None) -> None:
+        import aiohttp  # here, not at import: the server answers /health before anyone needs it
+
+        from muxc.backends.http import netio
+        from muxc.backends.http.client import ADAPTERS
+
         self.name = config.name
         self.config = config
         self.protocol = protocol
@@ -157,6 +162,8 @@ class Relay:
             await self._session.close()
 
     def _client(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=0, ssl=self._ssl, enable_cleanup_closed=False)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
@@ -247,6 +254,8 @@ class Relay:
 
     async def _send(self, raw: bytes, stream: bool, credential: Credential, extra: dict[str, str],
                     attempts: int) -> Opened:
+        import aiohttp
+
         headers = {**self._adapter.headers(credential.value, stream), **self._headers, **extra}
         try:
             response = await self._client().post(self.url, data=raw, headers=headers, proxy=self._proxy,
@@ -274,6 +283,8 @@ class Relay:
         raise _Retry("bad_response", f"{self._shown} answered 200 with {what}")
 
     async def _first_chunk(self, rest: AsyncIterator[bytes]) -> bytes:
+        import aiohttp
+
         try:
             async for chunk in rest:
                 if chunk.strip():
@@ -285,6 +296,10 @@ class Relay:
         return b""
 
     async def _status_failure(self, response: aiohttp.ClientResponse) -> _Retry:
+        import aiohttp
+
+        from muxc.backends.http.client import status_kind
+
         raw = b""
         try:
             async for chunk in response.content.iter_any():

@@ -58,6 +58,8 @@ class ServeApp:
                 self.gateway.start()
                 if self.gateway.settings.ttl is not None:
                     self._ttl_task = asyncio.create_task(self._expire_idle())
+                # the upstream client's modules load beside the listening server, not before it
+                asyncio.get_running_loop().run_in_executor(None, _warm_up)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._ttl_task is not None:
@@ -190,6 +192,13 @@ class ServeApp:
         names = [str(wanted)] if wanted else [r["backend"] for r in self.gateway.residents()]
         stopped = [name for name in names if await self.gateway.unload(name)]
         await _json(send, 200, {"stopped": stopped})
+
+
+def _warm_up() -> None:
+    import importlib
+
+    for module in ("aiohttp", "muxc.backends.http.client"):
+        importlib.import_module(module)
 
 
 class _Disconnected(Exception):

@@ -24,7 +24,7 @@ def run(gateway: Gateway) -> int:
     settings = gateway.settings
     config = uvicorn.Config(ServeApp(gateway), host=settings.host, port=settings.port, log_level="warning",
                             access_log=False, lifespan="on", timeout_graceful_shutdown=int(settings.drain_timeout),
-                            server_header=False, date_header=False)
+                            server_header=False, date_header=False, ws="none")
     server = _server_class(uvicorn)(config)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     keys = f", {len(settings.keys)} API key(s) required" if settings.keys else ""
