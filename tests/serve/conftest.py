@@ -55,6 +55,10 @@ def base_config(server: LLMServer) -> str:
         backends = ["an", "oa"]
         execution = "fallback"
 
+        [roles.both]
+        backends = ["an", "oa"]
+        execution = "parallel"
+
         [serve.routes]
         "claude-*" = "coder"
         "gpt-*" = "writer"

@@ -219,3 +219,13 @@ def test_the_daily_budget_gives_a_429(tmp_path, llm_server: LLMServer) -> None:
         assert "llmux_rate_limited_total" in metrics and "sk-" not in metrics
     finally:
         gateway.stop()
+
+
+def test_a_parallel_role_answers_with_the_first_success(gateway: Gateway, llm_server: LLMServer) -> None:
+    from tests.support.llm_server import echo_reply
+
+    llm_server.responder = lambda r: Reply.error(400, "refused") if r.protocol == "anthropic" else echo_reply(r)
+    response = httpx.post(gateway.url + "/v1/messages", json={"model": "both", "max_tokens": 5,
+                                                             "messages": [{"role": "user", "content": "race"}]})
+    assert response.status_code == 200 and response.json()["content"][0]["text"] == "echo: race"
+    assert sorted(r.protocol for r in llm_server.completions) == ["anthropic", "openai"]  # both were asked
