@@ -6,7 +6,7 @@ Three measurements, each beside the same run straight to the upstream:
 1. latency at 1 client (sequential requests): p50/p99, and what the gateway adds;
 2. latency at a fixed open-loop rate below saturation (``--rate`` requests/s spread over 32
    connections): p50/p99 — closed-loop clients would only measure queueing (Little's law);
-3. throughput with 32 closed-loop clients: requests/s, and the gateway's CPU milliseconds per request
+3. throughput with 32 (and 128) closed-loop clients: requests/s, and the gateway's CPU milliseconds per request
    (from /proc, user + system), which is what decides throughput.
 Each for a non-streaming and a streaming (SSE) request.
 
@@ -222,12 +222,13 @@ def run(up_port: int, gw_port: int, gw_pid: int, stream: bool, args: argparse.Na
     dr = asyncio.run(open_loop(up_port, direct, args.rate, args.seconds))
     gr = asyncio.run(open_loop(gw_port, via, args.rate, args.seconds))
     line(f"open loop {args.rate:.0f} req/s", dr, gr)
-    direct_done = asyncio.run(closed_loop(up_port, direct, 32, args.seconds))
-    cpu = cpu_seconds(gw_pid)
-    via_done = asyncio.run(closed_loop(gw_port, via, 32, args.seconds))
-    cpu_ms = (cpu_seconds(gw_pid) - cpu) * 1000 / max(1, via_done)
-    print(f"  32 closed-loop clients: direct {direct_done / args.seconds:7.0f} req/s   "
-          f"via muxc serve {via_done / args.seconds:7.0f} req/s   gateway CPU {cpu_ms:.2f} ms/request")
+    for clients in (32, 128):
+        direct_done = asyncio.run(closed_loop(up_port, direct, clients, args.seconds))
+        cpu = cpu_seconds(gw_pid)
+        via_done = asyncio.run(closed_loop(gw_port, via, clients, args.seconds))
+        cpu_ms = (cpu_seconds(gw_pid) - cpu) * 1000 / max(1, via_done)
+        print(f"  {clients:3d} closed-loop clients: direct {direct_done / args.seconds:7.0f} req/s   "
+              f"via muxc serve {via_done / args.seconds:7.0f} req/s   gateway CPU {cpu_ms:.2f} ms/request")
 
 
 def line(what: str, direct: list[float], via: list[float]) -> None:

@@ -29,6 +29,7 @@ CHAT_PATHS = {"/v1/chat/completions": "openai", "/chat/completions": "openai", "
               "/messages": "anthropic"}
 COUNT_PATHS = ("/v1/messages/count_tokens", "/messages/count_tokens")
 TTL_CHECK_S = 1.0
+BODY_TIMEOUT_S = 30.0  # a client that takes longer to send its request body gets a 408
 
 
 class TooLarge(Exception):
@@ -101,7 +102,10 @@ class ServeApp:
                                 "/running, /unload")
         started = time.monotonic()
         try:
-            raw = await self._body(headers, receive)
+            raw = await asyncio.wait_for(self._body(headers, receive), BODY_TIMEOUT_S)
+        except TimeoutError:
+            log_line(endpoint, "", "-", 408, time.monotonic() - started, None, "request body too slow")
+            return await _error(send, protocol, 408, f"the request body did not arrive within {BODY_TIMEOUT_S:g}s")
         except TooLarge:
             limit = self.gateway.settings.max_body
             log_line(endpoint, "", "-", 413, time.monotonic() - started, None, "body too large")
