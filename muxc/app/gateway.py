@@ -302,10 +302,15 @@ class Gateway:
         self.relay(name)  # registers it with the supervisor
         lease = self.supervisor.lease(name, cancel)
         loop = asyncio.get_running_loop()
+        entered = loop.run_in_executor(self._threads, lease.__enter__)
         try:
-            await loop.run_in_executor(self._threads, lease.__enter__)
+            await asyncio.shield(entered)
         except BackendError as error:
             raise RelayError(error.kind, name, error.message, status=503) from None
+        except asyncio.CancelledError:
+            # the client left while the lease was being taken: if it is granted after all, give it back
+            entered.add_done_callback(lambda done: _release_granted(done, lease))
+            raise
         released = False
 
         def release() -> None:
@@ -384,3 +389,8 @@ class Gateway:
             self._writer.close()
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+def _release_granted(done: asyncio.Future[Any], lease: Any) -> None:
+    if not done.cancelled() and done.exception() is None:
+        lease.__exit__(None, None, None)
