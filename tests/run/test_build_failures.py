@@ -74,7 +74,8 @@ def test_a_workflow_that_fails_check_is_never_run(project):
         """)
     result = project.cli("build", "w")
     assert result.exit_code == 1
-    assert result.stderr == ".muxc/workflows/w.mux:7:16: error[unknown-name]: `frist` is not defined\n"
+    assert result.stderr == (".muxc/workflows/w.mux:7:16: error[unknown-name]: `frist` is not defined "
+                             "(help: did you mean `first`?)\n")
     assert project.ran() == [] and project.calls == 0
     assert result.stdout == ""
 

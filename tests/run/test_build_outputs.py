@@ -154,6 +154,7 @@ def test_two_steps_saving_to_the_same_file_is_an_error_before_anything_runs(proj
         """)
     result = project.cli("build", "w")
     assert result.exit_code == 1
-    assert result.stderr == ".muxc/workflows/w.mux:8:11: error[bad-save-path]: `b` saves to out.md, and so does `a`\n"
+    assert result.stderr == (".muxc/workflows/w.mux:8:11: error[bad-save-path]: `b` saves to out.md, and so does "
+                             "`a` (help: give each step its own file: one would overwrite the other)\n")
     assert project.ran() == []
     assert project.build("name=other").ran == {"a", "b"}
