@@ -24,11 +24,12 @@ from tests.support.llm_server import LLMServer, echo_reply, free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def base_config(server: LLMServer) -> str:
+def base_config(server: LLMServer, idle_timeout: str = "120s") -> str:
     return textwrap.dedent(f"""
         [backends.oa]
         base_url = "{server.openai_url}"
         model = "upstream-gpt"
+        idle_timeout = "{idle_timeout}"
         api_key = "${{OA_KEY}}"
         max_retries = 2
         retry_delay = "10ms"

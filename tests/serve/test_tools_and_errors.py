@@ -229,3 +229,21 @@ def test_a_parallel_role_answers_with_the_first_success(gateway: Gateway, llm_se
                                                              "messages": [{"role": "user", "content": "race"}]})
     assert response.status_code == 200 and response.json()["content"][0]["text"] == "echo: race"
     assert sorted(r.protocol for r in llm_server.completions) == ["anthropic", "openai"]  # both were asked
+
+
+def test_an_upstream_that_stalls_mid_stream_ends_in_an_error_event(tmp_path, llm_server: LLMServer) -> None:
+    gateway = Gateway(tmp_path, base_config(llm_server, idle_timeout="0.5s")).start()
+    try:
+        llm_server.script(Reply(text="a b c d", stall_after=2, stream=True))
+        client = gateway.keep(openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0))
+        stream = client.chat.completions.create(model="coder", stream=True,
+                                                messages=[{"role": "user", "content": "x"}])
+        with pytest.raises(openai.APIError, match="ended before its answer was complete"):
+            list(stream)
+        ok = client.chat.completions.create(model="coder", messages=[{"role": "user", "content": "again"}])
+        assert ok.choices[0].message.content == "echo: again"
+    finally:
+        for client in gateway.clients:
+            client.close()
+        gateway.stop()
+    assert "status=200" in gateway.stderr() and "failed mid-answer" in gateway.stderr()
