@@ -185,7 +185,8 @@ class Relay:
             raise self._setup
         payload = {**self.config.params, **body, "model": self.model}
         raw = _encode(payload)
-        extra = {k: v for k, v in (headers or {}).items() if k in FORWARDED_HEADERS}
+        extra = {k: v for k, v in (headers or {}).items() if k in FORWARDED_HEADERS} \
+            if self.protocol == "anthropic" else {}
         if self._slots is not None:
             await self._slots.acquire()
         self.in_flight += 1

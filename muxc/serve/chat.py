@@ -346,7 +346,8 @@ def log_line(endpoint: str, model: str, backend: str, status: int, elapsed: floa
         fresh = (tally.input_tokens or 0) + (tally.cached_tokens or 0)
         tokens = f" tokens={fresh}->{tally.output_tokens if tally.output_tokens is not None else '?'}"
     why = f" error={error[:160]!r}" if error else ""
-    sys.stderr.write(f"muxc serve: {endpoint} model={model or '-'} backend={backend} status={status} "
+    shown = model[:120] if model.isprintable() else repr(model[:120])  # a client's text: one line, always
+    sys.stderr.write(f"muxc serve: {endpoint} model={shown or '-'} backend={backend} status={status} "
                      f"{elapsed * 1000:.1f}ms{tokens}{why}\n")
 
 
