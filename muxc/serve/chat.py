@@ -347,6 +347,7 @@ def log_line(endpoint: str, model: str, backend: str, status: int, elapsed: floa
         tokens = f" tokens={fresh}->{tally.output_tokens if tally.output_tokens is not None else '?'}"
     why = f" error={error[:160]!r}" if error else ""
     shown = model[:120] if model.isprintable() else repr(model[:120])  # a client's text: one line, always
+    endpoint = endpoint[:200] if endpoint.isprintable() else repr(endpoint[:200])
     sys.stderr.write(f"muxc serve: {endpoint} model={shown or '-'} backend={backend} status={status} "
                      f"{elapsed * 1000:.1f}ms{tokens}{why}\n")
 
