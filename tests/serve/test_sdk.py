@@ -130,3 +130,39 @@ def test_every_request_gets_one_stderr_line_and_a_served_log_row(fresh_gateway, 
     rows = json.loads(shown.stdout)
     assert rows[0]["workflow"] == "(serve)" and rows[0]["step"] == "POST /v1/chat/completions"
     assert rows[0]["prompt"] == "logged" and rows[0]["response"] == "echo: logged"
+
+
+def test_anthropic_client_streams_through_anthropic_backend(gateway, llm_server: LLMServer) -> None:
+    llm_server.script(Reply(text="pass through"))
+    with an_client(gateway).messages.stream(model="writer", max_tokens=20,
+                                            messages=[{"role": "user", "content": "go"}]) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "pass through" and final.stop_reason == "end_turn"
+    assert llm_server.requests[-1].protocol == "anthropic" and llm_server.requests[-1].stream
+
+
+def test_a_credential_pool_fails_over_on_401_and_max_concurrent_queues(tmp_path, llm_server: LLMServer) -> None:
+    import concurrent.futures
+
+    from tests.serve.conftest import Gateway, base_config
+
+    config = base_config(llm_server).replace('api_key = "${OA_KEY}"', 'credentials = ["env:K1", "env:K2"]\n'
+                                             "max_concurrent = 1", 1)
+    gateway = Gateway(tmp_path, config, env={"K1": "sk-first-key", "K2": "sk-second-key"}).start()
+    try:
+        llm_server.script(Reply.error(401, "bad key"))
+        client = gateway.keep(oa_client(gateway))
+        answer = client.chat.completions.create(model="coder", messages=[{"role": "user", "content": "hi"}])
+        assert answer.choices[0].message.content == "echo: hi"
+        assert [r.api_key for r in llm_server.completions] == ["sk-first-key", "sk-second-key"]
+        llm_server.latency = 0.1
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda i: client.chat.completions.create(
+                model="coder", messages=[{"role": "user", "content": f"q{i}"}]).choices[0].message.content, range(4)))
+        assert answers == [f"echo: q{i}" for i in range(4)]  # queued, not rejected
+        assert llm_server.max_in_flight == 1
+    finally:
+        for client in gateway.clients:
+            client.close()
+        gateway.stop()
