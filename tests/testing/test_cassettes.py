@@ -120,3 +120,39 @@ def test_recording_in_worker_processes_saves_every_answer(suite: Suite, llm_serv
     assert cassette.count("[[answer]]") == 2 and 'test = "again"' in cassette
     suite.test("-j", "2", code=0)
     assert llm_server.calls == 2
+
+
+def test_a_new_key_for_the_same_prompt_replays_and_recording_rekeys_it(suite: Suite,
+                                                                        llm_server: LLMServer) -> None:  # noqa: F811
+    """The key also names the backends' config (a muxc upgrade may change a backend's defaults):
+    an answer recorded for exactly the same step and prompt still replays, offline."""
+    import re
+
+    _configure(suite, llm_server)
+    suite.write("review.test.toml", TEST)
+    suite.test("--record", code=0)
+    cassette = suite.root / "review.cassette.toml"
+    recorded = cassette.read_text()
+    [key] = re.findall(r'^key = "([0-9a-f]+)"$', recorded, re.MULTILINE)
+    cassette.write_text(recorded.replace(key, "0" * len(key)))
+    llm_server.responder = lambda request: Reply.error(500, "the backend must not be asked")
+    suite.test(code=0)
+    suite.test("--record-missing", code=0)  # nothing is missing: the answer is kept, under the key it has now
+    assert llm_server.calls == 1
+    assert cassette.read_text() == recorded
+
+
+def test_a_system_prompt_is_recorded_and_must_match_too(suite: Suite, llm_server: LLMServer) -> None:  # noqa: F811
+    _configure(suite, llm_server)
+    workflow = suite.root / "review.mux"
+    workflow.write_text(workflow.read_text().replace('> "out/verdict.md":', '> "out/verdict.md" [system = "Be brief."]:'))
+    suite.write("review.test.toml", TEST)
+    suite.test("--record", code=0)
+    cassette = suite.root / "review.cassette.toml"
+    assert 'system = "Be brief."' in cassette.read_text()
+    suite.test(code=0)
+    workflow.write_text(workflow.read_text().replace("Be brief.", "Be thorough."))
+    [failure] = suite.json(code=1)["tests"][0]["failures"]
+    assert failure["code"] == "cassette-miss"
+    [diff] = failure["notes"]
+    assert "--- recorded system prompt" in diff and "-Be brief." in diff and "+Be thorough." in diff

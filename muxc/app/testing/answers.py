@@ -3,7 +3,9 @@
 ``ScriptedPool`` stands in for the build's ``BackendPool``: roles are resolved as in any build
 (so the same role logic, retries and logging run), and whichever backend a role picks answers
 with the next scripted text of the asking step (the last one repeats), else the cassette's answer
-for the request's cache key, else (when recording) a real backend's. A query with none fails
+for the request's cache key (or, under another key, for exactly the same step and prompts: then
+only the backends' config changed, and a recording run re-keys it), else (when recording) a real
+backend's. A query with none fails
 with a message saying what changed and how to record. Every answer is counted per step.
 """
 
@@ -43,6 +45,8 @@ class ScriptedAnswers:
         self._test = test
         self._workflow = workflow
         self._recorded = {entry.key: entry for entry in recorded if not rerecord}
+        # the same test, step and prompts under another key: the backends' config changed, not the step
+        self._by_prompt = {(entry.step, entry.prompt, entry.system): entry for entry in recorded if not rerecord}
         self._earlier = {entry.step: entry for entry in recorded}  # for the prompt diff of a miss
         self._live = live
         self._lock = threading.Lock()
@@ -56,6 +60,9 @@ class ScriptedAnswers:
             count = self.asked.get(request.step, 0)
             self.asked[request.step] = count + 1
             hit = self._recorded.get(request.cache_key) if request.cache_key else None
+            if hit is None:
+                same = self._by_prompt.get((request.step, request.prompt, request.system or ""))
+                hit = msgspec.structs.replace(same, key=request.cache_key) if same is not None else None
         if texts:
             return texts[min(count, len(texts) - 1)]
         if hit is not None:
@@ -66,12 +73,16 @@ class ScriptedAnswers:
             raise BackendError("config", backend, self._missing(request))
         answer = self._live(request, cancel)
         with self._lock:
-            self.used[request.cache_key] = Recorded(self._test, request.step, request.cache_key, request.prompt, answer)
+            self.used[request.cache_key] = Recorded(self._test, request.step, request.cache_key, request.prompt, answer,
+                                                    request.system or "")
         return answer
 
     def _missing(self, request: CompletionRequest) -> str:
         earlier = self._earlier.get(request.step)
-        diff = prompt_diff(earlier.prompt, request.prompt) if earlier is not None else ""
+        diff = ""
+        if earlier is not None:
+            diff = prompt_diff(earlier.prompt, request.prompt) or \
+                prompt_diff(earlier.system, request.system or "", "system prompt")
         with self._lock:
             self.misses.append(Miss(request.step, self._workflow, diff, earlier is not None))
         if earlier is None:

@@ -381,7 +381,7 @@ def _missed(case: TestCase, misses: Sequence[Any]) -> list[Failure]:
         if miss.recorded:
             failures.append(Failure(
                 f"step `{miss.step}` of workflow `{miss.workflow}` changed since its answer was recorded", case.span,
-                code="cassette-miss", notes=(f"the prompt changed (recorded → now):\n{miss.diff}" if miss.diff else
+                code="cassette-miss", notes=(f"what the model reads changed (recorded → now):\n{miss.diff}" if miss.diff else
                                              "the prompt is the same: its backends' config or what it reads changed",),
                 help="`muxc test --record` refreshes the cassette (`--record-missing`: only what misses), if the "
                      "change is intended", label=f"this test's recorded answer for `{miss.step}` no longer fits"))
