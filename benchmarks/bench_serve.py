@@ -181,7 +181,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--count", type=int, default=1000, help="sequential requests at 1 client")
+    parser.add_argument("--choices", action="store_true",
+                        help="instead: what the choices cost (plain ASGI vs Starlette; httpx vs aiohttp)")
     args = parser.parse_args()
+    if args.choices:
+        return choices()
     try:
         import uvloop
         uvloop.install()
@@ -236,6 +240,127 @@ def line(what: str, direct: list[float], via: list[float]) -> None:
     print(f"  {what:24s} direct p50 {d50:6.2f} ms p99 {d99:6.2f} ms | via muxc serve p50 {g50:6.2f} ms "
           f"p99 {g99:6.2f} ms | added p50 {g50 - d50:5.2f} ms p99 {g99 - d99:5.2f} ms "
           f"(mean {statistics.mean(via) * 1000 - statistics.mean(direct) * 1000:.2f} ms)")
+
+
+# -- what the choices cost ------------------------------------------------------------------------
+
+PLAIN_APP = textwrap.dedent('''
+    import json, sys, uvicorn
+    DOC = json.dumps({"ok": True}).encode()
+    async def app(scope, receive, send):
+        if scope["type"] != "http": return
+        body = b""
+        while True:
+            m = await receive(); body += m.get("body", b"")
+            if not m.get("more_body"): break
+        json.loads(body)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": DOC})
+    uvicorn.run(app, port=int(sys.argv[1]), log_level="warning", access_log=False)
+''')
+STARLETTE_APP = textwrap.dedent('''
+    import sys, uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    async def chat(request):
+        await request.json()
+        return JSONResponse({"ok": True})
+    app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+    uvicorn.run(app, port=int(sys.argv[1]), log_level="warning", access_log=False)
+''')
+
+
+def choices() -> None:
+    """Server CPU per request of each framework on uvicorn; client CPU per request of each HTTP client."""
+    import importlib.util
+
+    work = Path(tempfile.mkdtemp(prefix="bench-serve-choices-"))
+    raw = request_bytes("/v1/chat/completions", "m", False)
+    frameworks = [("plain ASGI", PLAIN_APP)]
+    if importlib.util.find_spec("starlette"):
+        frameworks.append(("Starlette", STARLETTE_APP))
+    for name, source in frameworks:
+        path = work / f"app_{name.split()[0].lower()}.py"
+        path.write_text(source)
+        port = free_port()
+        server = subprocess.Popen([PY, str(path), str(port)])
+        try:
+            wait_port(port)
+            asyncio.run(closed_loop(port, raw, 8, 1))
+            cpu = cpu_seconds(server.pid)
+            done = asyncio.run(closed_loop(port, raw, 32, 4))
+            print(f"server {name:12s} {done / 4:7.0f} req/s   server CPU {(cpu_seconds(server.pid) - cpu) * 1000 / done:.3f} "
+                  "ms/request (32 closed-loop clients)")
+        finally:
+            server.terminate()
+            server.wait()
+    (work / "upstream.py").write_text(UPSTREAM)
+    port = free_port()
+    upstream = subprocess.Popen([PY, str(work / "upstream.py"), str(port)])
+    try:
+        wait_port(port)
+        for name, run_client in (("httpx, 1 pool", lambda: _httpx(port, 1)), ("httpx, 8 pools", lambda: _httpx(port, 8)),
+                                 ("aiohttp", lambda: _aiohttp(port))):
+            ms, rps = asyncio.run(run_client())
+            print(f"client {name:14s} {rps:7.0f} req/s   client CPU {ms:.3f} ms/request (32 concurrent)")
+    finally:
+        upstream.terminate()
+        upstream.wait()
+
+
+def _self_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+BODY = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode()
+
+
+async def _measure(one) -> tuple[float, float]:
+    semaphore = asyncio.Semaphore(32)
+
+    async def limited(k: int) -> None:
+        async with semaphore:
+            await one(k)
+
+    await asyncio.gather(*(limited(k) for k in range(200)))
+    count, cpu, start = 3000, _self_cpu(), time.perf_counter()
+    await asyncio.gather(*(limited(k) for k in range(count)))
+    return (_self_cpu() - cpu) * 1000 / count, count / (time.perf_counter() - start)
+
+
+async def _httpx(port: int, shards: int) -> tuple[float, float]:
+    import httpx
+
+    clients = [httpx.AsyncClient(trust_env=False) for _ in range(shards)]
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+
+    async def one(k: int) -> None:
+        async with clients[k % shards].stream("POST", url, content=BODY) as response:
+            async for _ in response.aiter_bytes():
+                pass
+
+    try:
+        return await _measure(one)
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+async def _aiohttp(port: int) -> tuple[float, float]:
+    import aiohttp
+
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        async def one(k: int) -> None:
+            async with session.post(url, data=BODY) as response:
+                async for _ in response.content.iter_any():
+                    pass
+
+        return await _measure(one)
 
 
 if __name__ == "__main__":
