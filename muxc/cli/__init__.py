@@ -83,6 +83,7 @@ def main(ctx: click.Context, version: bool, directory: Path | None, team: str | 
                              MUXC_BUILD_ROLE="analyzer=claude synthesizer=openai"
     Flags take 1/true or 0/false (MUXC_BUILD_KEEP_GOING=1).
     """
+    _collect_rarely()
     ctx.obj = Globals(directory=directory, team=team, output="quiet" if quiet else output, debug=debug)
     if version:  # not click's eager --version: it would answer before --output json is read
         _version(ctx.obj.output)
@@ -91,6 +92,17 @@ def main(ctx: click.Context, version: bool, directory: Path | None, team: str | 
         raise click.UsageError("Missing command.", ctx)
     if debug:
         ctx.obj.start_debug_log()
+
+
+def _collect_rarely() -> None:
+    """A command builds large object graphs (a 10,000-step workflow's parse tree, plan and tasks)
+    and frees little of them before it exits. Python's default cycle collection (every 700 new
+    objects) walked them again and again: `muxc check` on 10,000 steps took 3.4 s of CPU instead
+    of 1.6 s with collection off, and grew faster than the workflow. Rarer collections keep it
+    linear; what cycles there are still get collected."""
+    import gc
+
+    gc.set_threshold(100_000, 50, 100)
 
 
 def _version(output: str) -> None:
