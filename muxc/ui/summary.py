@@ -128,7 +128,7 @@ def as_json(build: Build, code: int) -> dict[str, Any]:
             "saved": str(build.targets[plan.name]) if plan.name in build.targets else None,
             "where": where(build, plan.name),  # a worker's address, local, cache or remote cache
         })
-    if build.options.dry_run:
+    if any(step["status"] == "would run" for step in steps):  # a dry run (never the no-op fast path)
         _add_estimates(build, steps)
     return {"workflow": build.plan.workflow, "success": code == 0, "exit_code": code, "steps": steps,
             "totals": totals(build), "output": final_output(build)}
