@@ -172,7 +172,6 @@ class ServeApp:
 
     async def _get(self, path: str, protocol: str, send: Any) -> None:
         if path == "/metrics":
-            self.metrics.queue_depth  # noqa: B018 (gauges are kept current by the requests)
             return await _send(send, 200, [(b"content-type", b"text/plain; version=0.0.4")], self.metrics.render())
         if path in ("/v1/models", "/models"):
             return await _json(send, 200, self._models(protocol))
