@@ -8,7 +8,8 @@ meets it, through muxc's own server process (``muxc.backends.managed.local_serve
 - prompt and generation tokens/s: llama.cpp's own timings of the review below
 - peak RSS: the server process's high-water mark (VmHWM) after the review
 - review: a fixed 40-line Rust ring buffer with three planted bugs; a bug counts as found when
-  the answer cites its line (±1) and names the fault. Greedy sampling (temperature 0).
+  the answer cites its line (±1) and names the fault in words that fit it only (a suggested fix
+  that changes nothing does not count). muxc's default parameters, but greedy (temperature 0).
 - answer: a one-sentence question, to see an answer rather than an echo
 - busy: generation tokens/s while another process keeps one core busy, with muxc's
   ``GOMP_SPINCOUNT=10000`` and with libgomp's default spin count (300000)
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from muxc.backends.managed import local_models
 from muxc.backends.managed.hooks import free_port
+from muxc.backends.managed.local import DEFAULT_PARAMS
 from muxc.backends.managed.local_verify import ModelError, verify_builtin
 
 RING = """\
@@ -87,11 +89,12 @@ impl Ring {
 # (line, what the fault is, words that name it)
 PLANTED = [
     (21, "push never drops the oldest byte when full: len grows past capacity",
-     ("full", "capacity", "overflow", "overwrit", "oldest", "exceed")),
+     ("is full", "when full", "exceed", "grows past", "greater than the capacity", "beyond the capacity",
+      "len > ", "len >= ", "self.len < ")),
     (30, "pop advances head without wrapping (no % capacity): index out of bounds",
-     ("wrap", "modulo", "%", "out of bounds", "out-of-bounds", "capacity", "overflow")),
+     ("wrap", "modulo", "% self.capacity", "out of bounds", "out-of-bounds")),
     (37, "get's bound check is off by one: i == len passes (should be >=)",
-     (">=", "off-by-one", "off by one", "bound", "equal")),
+     (">=", "off-by-one", "off by one", "i == self.len", "i == len")),
 ]
 REVIEW = ("Review this Rust code for bugs. For each bug, give the line number as `line N`, then one "
           "sentence saying what is wrong. Report only real bugs.\n\n```rust\n{code}```")
@@ -139,8 +142,9 @@ class Server:
             connection.close()
 
     def chat(self, prompt: str, max_tokens: int) -> dict[str, Any]:
-        body = {"messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens, "temperature": 0,
-                "cache_prompt": False}
+        # what muxc sends by default (repeat penalty, DRY), but greedy, so runs can be compared
+        body = {**DEFAULT_PARAMS, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens,
+                "temperature": 0, "cache_prompt": False}
         status, answer = self._request("POST", "/v1/chat/completions", body, 900)
         if status != 200:
             sys.exit(f"the server answered {status}: {answer}")
@@ -227,8 +231,8 @@ def measure(spec: local_models.ModelSpec, options: argparse.Namespace, scratch: 
         row["rss_mb"] = server.peak_rss_mb()
     finally:
         server.stop()
-    row["busy_tps"] = busy_rate(spec, path, base, log, 128)
-    row["busy_default_tps"] = busy_rate(spec, path, {**base, "GOMP_SPINCOUNT": DEFAULT_SPIN}, log, 128)
+    row["busy_tps"] = busy_rate(spec, path, base, log, 96)
+    row["busy_default_tps"] = busy_rate(spec, path, {**base, "GOMP_SPINCOUNT": DEFAULT_SPIN}, log, 96)
     path.unlink()
     shutil.rmtree(scratch / f"{spec.name}-packages", ignore_errors=True)
     return row
@@ -237,7 +241,7 @@ def measure(spec: local_models.ModelSpec, options: argparse.Namespace, scratch: 
 # -- the report -----------------------------------------------------------------------------------
 
 
-def report(rows: list[dict[str, Any]]) -> None:
+def report(rows: list[dict[str, Any]], load: str) -> None:
     def seconds(value: float | None) -> str:
         return "skipped" if value is None else f"{value:.1f} s"
 
@@ -250,7 +254,8 @@ def report(rows: list[dict[str, Any]]) -> None:
               f"{seconds(row['assemble_s'])} | {seconds(row['load_s'])} | {row['prompt_tps']:.0f} | "
               f"{row['gen_tps']:.1f} | {row['busy_tps']:.1f} | {row['busy_default_tps']:.1f} | "
               f"{row['rss_mb']:.0f} MB | {len(row['found'])}/{len(PLANTED)} ({found}) |")
-    print(f"\nPlanted bugs: {'; '.join(f'line {line}: {what}' for line, what, _ in PLANTED)}.")
+    print(f"\nThe machine's load average (1, 5, 15 min) when the run ended: {load}.")
+    print(f"Planted bugs: {'; '.join(f'line {line}: {what}' for line, what, _ in PLANTED)}.")
     for row in rows:
         print(f"\n### {row['model']}\nQ: {QUESTION}\nA: {row['answer'].strip()}\n\nReview:\n{row['review'].strip()}")
 
@@ -266,7 +271,7 @@ def main() -> None:
         sys.exit(f"unknown model; the built-in models are {', '.join(local_models.MODELS)}")
     with tempfile.TemporaryDirectory() as scratch:
         rows = [measure(spec, options, Path(scratch)) for spec in specs if spec is not None]
-    report(rows)
+    report(rows, " ".join(f"{value:.2f}" for value in os.getloadavg()))
 
 
 if __name__ == "__main__":
