@@ -35,13 +35,18 @@ def compile_plan(checked: CheckedWorkflow, args: Mapping[str, str], sink: Diagno
     resolved = resolve_args(checked, args, sink)
     if resolved is None:
         return None
-    steps = tuple(_lower(checked.steps[name], index_of(workflow, name), workflow.file) for name in checked.order)
+    position = positions(workflow)  # once: a lookup per step made compiling quadratic in steps
+    steps = tuple(_lower(checked.steps[name], position[name], workflow.file) for name in checked.order)
     return Plan(workflow.name, workflow.file, resolved, steps, _final(checked), checked.config.cache.salt,
                 workflow.timeout or None, workflow.continue_on_error)
 
 
-def index_of(workflow: Workflow, name: str) -> int:
-    return workflow.step_names.index(name)
+def positions(workflow: Workflow) -> dict[str, int]:
+    """Each step's position in the file (the first, should a name repeat)."""
+    found: dict[str, int] = {}
+    for index, name in enumerate(workflow.step_names):
+        found.setdefault(name, index)
+    return found
 
 
 def _lower(checked: CheckedStep, index: int, file: str) -> StepPlan:
