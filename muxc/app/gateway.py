@@ -158,6 +158,17 @@ class _LogWriter:
         self._log.close()
 
 
+def _check_targets(config: Config) -> None:
+    """Every alias and route names a role or backend that exists (a typo would make it a 404 later)."""
+    known = set(config.roles) | set(config.backends)
+    wrong = [f"[serve.{table}] {key!r} = {target!r}" for table, entries in
+             (("aliases", config.serve.aliases), ("routes", config.serve.routes))
+             for key, target in entries.items() if target not in known]
+    if wrong:
+        raise GatewayError(f"{'; '.join(wrong)}: no role or backend has that name "
+                           f"(roles and backends: {', '.join(sorted(known))})")
+
+
 def _today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
 
@@ -191,6 +202,7 @@ class Gateway:
             problems = render_concise(report.diagnostics, report.sources)
             raise GatewayError(f"the configuration has errors:\n{problems}")
         settings = settings_of(config.serve, host, port, project.environ)
+        _check_targets(config)
         from muxc.base.userdirs import user_data_dir
 
         log_path = user_data_dir(project.environ) / "llm-log.db" if log else None
@@ -229,14 +241,14 @@ class Gateway:
         return None
 
     def model_names(self) -> list[str]:
-        """Aliases, roles and backends that can answer (a role whose backends are all disabled, or a
-        CLI backend, cannot)."""
-        names = set(self.config.serve.aliases)
+        """Aliases, roles and backends that can answer: a role or alias needs one HTTP (or managed
+        local) backend enabled; a command-line backend cannot be served."""
+        names = {name for name, backend in self.config.backends.items() if backend.enabled and self._serves(name)}
         for role in self.config.roles:
             with contextlib.suppress(RoleError):
-                resolve_role(self.config, role)
-                names.add(role)
-        names |= {name for name, backend in self.config.backends.items() if backend.enabled and self._serves(name)}
+                if any(backend in names for backend in resolve_role(self.config, role).backends):
+                    names.add(role)
+        names |= {alias for alias, target in self.config.serve.aliases.items() if target in names}
         return sorted(names)
 
     def _serves(self, name: str) -> bool:

@@ -247,3 +247,16 @@ def test_an_upstream_that_stalls_mid_stream_ends_in_an_error_event(tmp_path, llm
             client.close()
         gateway.stop()
     assert "status=200" in gateway.stderr() and "failed mid-answer" in gateway.stderr()
+
+
+def test_a_route_to_nothing_is_refused_at_startup(tmp_path, llm_server: LLMServer) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / ".muxc").mkdir()
+    (tmp_path / ".muxc" / "config.toml").write_text(base_config(llm_server).replace('"gpt-*" = "writer"',
+                                                                                    '"gpt-*" = "writr"'))
+    result = subprocess.run([sys.executable, "-m", "muxc", "-C", str(tmp_path), "serve"], capture_output=True,
+                            text=True, timeout=30, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert result.returncode == 1
+    assert "[serve.routes] 'gpt-*' = 'writr': no role or backend has that name" in result.stderr
