@@ -74,6 +74,7 @@ def _state(project: Any) -> Path:
 class FastStep(msgspec.Struct, frozen=True):
     name: str
     kind: str
+    deps: tuple[str, ...] = ()  # what the live view asks of a waiting step (none waits here)
 
 
 @dataclass
@@ -91,7 +92,10 @@ class FastBuild:
     states: dict[str, StepState]
     targets: dict[str, Path]
     store: manifests.RecordReader
+    options: BuildOptions
     started: float = field(default_factory=time.time)
+    cost_usd: float = 0.0  # nothing was asked
+    calls: int = 0
 
     def state(self, name: str) -> StepState:
         return self.states[name]
@@ -201,7 +205,7 @@ def _decide(project: Any, workflow: str, args: Mapping[str, str], options: Build
     if not same:
         conn.close()
         return None
-    return _fast_build(found, manifests.RecordReader(conn))
+    return _fast_build(found, manifests.RecordReader(conn), options)
 
 
 def _leftover_apply(state: Path) -> bool:
@@ -277,16 +281,19 @@ def _same_trees(project: Any, found: manifests.Manifest, save_stat_cache: bool) 
     return same
 
 
-def _fast_build(found: manifests.Manifest, reader: manifests.RecordReader) -> FastBuild:
+def _fast_build(found: manifests.Manifest, reader: manifests.RecordReader, options: BuildOptions) -> FastBuild:
     states = {entry.name: StepState(status=entry.status, key=entry.key, output_digest=entry.output_digest,
                                     reason=entry.reason, record=entry.record) for entry in found.steps}
     targets = {entry.name: Path(entry.target) for entry in found.steps if entry.target is not None}
     plan = FastPlan(found.workflow, found.final, [FastStep(entry.name, entry.kind) for entry in found.steps])
-    return FastBuild(plan, states, targets, reader)
+    return FastBuild(plan, states, targets, reader, options)
 
 
 def _report(build: FastBuild, found: manifests.Manifest, reporter: Any) -> None:
     """The progress events the engine would send: started, then each step as doit meets it."""
+    watch = getattr(reporter, "watch", None)  # as the CLI hands the full path's build to it
+    if watch is not None:
+        watch(build)
     reporter.build_started(found.workflow, [entry.name for entry in found.steps])
     for index in found.order:
         entry = found.steps[index]
