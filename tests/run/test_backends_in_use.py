@@ -214,3 +214,12 @@ def test_a_bare_check_warns_about_backends_for_your_workflows_not_the_stdlibs(pr
     project.workflow('workflow w "x"\n\nquery ask @coder:\n    Hello\n')
     mine = json.loads(project.cli("check", "--format", "json").stdout)
     assert [(d["code"], Path(d["file"]).name) for d in mine] == [("backend-unavailable", "w.mux")]
+
+
+def test_the_stop_before_the_first_call_as_the_user_sees_it(project, snapshot):
+    project.config(GONE)
+    _route(project, '["gone"]', '["gone"]')
+    project.workflow(AUDIT)
+    result = project.cli("build", "w")
+    assert result.exit_code == 1
+    assert result.stderr == snapshot
