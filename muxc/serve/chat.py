@@ -243,7 +243,9 @@ class ChatRequest:
             self.outcome.kind = "bad_response"
             raise Reject(502, f"backend {opened.backend!r} answered with an unusable document: {problem}") from None
         self._tally_document(out)
-        await self._respond(200, JSON_HEADERS, json.dumps(out, ensure_ascii=False).encode())
+        # same protocol: the upstream's bytes exactly; translated: the new document
+        body = raw if translator is None else json.dumps(out, ensure_ascii=False).encode()
+        await self._respond(200, JSON_HEADERS, body)
 
     def _tally_document(self, out: dict[str, Any]) -> None:
         tally = self.outcome.tally
