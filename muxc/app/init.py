@@ -64,7 +64,8 @@ def probe_url(url: str, name: str) -> Candidate | None:
     import httpx
 
     try:
-        reply = httpx.get(f"{url}/models", timeout=PROBE_TIMEOUT_S)
+        # trust_env off: a loopback probe must not go through an HTTP(S)_PROXY from the environment
+        reply = httpx.get(f"{url}/models", timeout=PROBE_TIMEOUT_S, trust_env=False)
         models = tuple(str(m["id"]) for m in reply.json().get("data", []) if isinstance(m, dict) and "id" in m)
     except (httpx.HTTPError, ValueError, AttributeError, TypeError):
         return None
