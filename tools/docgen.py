@@ -85,10 +85,12 @@ CONFIG_DOCS: dict[str, dict[str, Doc]] = {
     "BackendConfig": {
         "command": Doc("A CLI backend's executable (on PATH, or a path relative to the project root), or an "
                        "HTTP backend's base URL when it starts with `http://` or `https://`."),
-        "args": Doc("CLI: arguments placed before the prompt. `local`: extra llama.cpp server options."),
+        "args": Doc("CLI: arguments placed before the prompt. `local`: extra server options (`--threads N`, "
+                    "`--n-ctx N`, `--chat-template NAME`)."),
         "model": Doc("HTTP: the model requested (default `gpt-4` for OpenAI, `claude-sonnet-4-20250514` for "
                      "Anthropic). CLI: only recorded (logs, cache keys); put model flags in `args`. `local`: a "
-                     "GGUF file to serve instead of the built-in model."),
+                     "built-in model (`qwen2.5-coder-1.5b`, with the `local-large` extra) or a GGUF file to "
+                     "serve instead of the default (docs/local-model.md)."),
         "api_key": Doc("HTTP: the API key, normally `\"${VAR}\"` (expanded when the backend is first used). A "
                        "literal key draws warning `literal-secret`."),
         "api_key_env": Doc("HTTP: the name of the variable holding the key. Anthropic backends read "
