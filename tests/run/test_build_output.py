@@ -42,7 +42,7 @@ def test_json_output_is_one_json_document_on_stdout(proj):
     assert probe == {"name": "probe", "kind": "shell", "status": "ran", "cached": False,
                      "duration_ms": probe["duration_ms"], "backend": None,
                      "tokens": {"input": None, "cached_input": None, "output": None}, "cost_usd": None,
-                     "reason": "never built", "error": None, "saved": None}
+                     "reason": "never built", "error": None, "saved": None, "where": "local"}
     assert ask["status"] == "ran" and ask["cached"] is False and ask["backend"] == "fake"
     assert ask["tokens"] == {"input": 7, "cached_input": None, "output": 9}
     assert ask["duration_ms"] > 0
