@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 from muxc.app.gateway import Gateway
 
@@ -28,9 +29,12 @@ def run(gateway: Gateway) -> int:
     server = _server_class(uvicorn)(config)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     keys = f", {len(settings.keys)} API key(s) required" if settings.keys else ""
-    sys.stderr.write(f"muxc serve: listening on http://{shown}:{settings.port}{keys} (Ctrl-C stops)\n")
-    sys.stderr.flush()
-    server.run()
+    server.banner = f"muxc serve: listening on http://{shown}:{settings.port}{keys} (Ctrl-C stops)\n"
+    try:
+        server.run()
+    except SystemExit:  # uvicorn's way of saying it could not start; it logged why (a port in use)
+        sys.stderr.write(f"muxc serve: could not listen on {shown}:{settings.port}; choose another --port\n")
+        return 1
     return 0 if server.started else 1
 
 
@@ -38,6 +42,14 @@ def _server_class(uvicorn: object) -> type:
     class Server(uvicorn.Server):  # type: ignore[name-defined,misc]
         """uvicorn's server, except that SIGINT/SIGTERM end it with status 0 once it drained
         (uvicorn re-raises the signal after its shutdown, which would make the exit look like a crash)."""
+
+        banner = ""
+
+        async def startup(self, sockets: list[Any] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # bound and listening: now say so
+                sys.stderr.write(self.banner)
+                sys.stderr.flush()
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
