@@ -260,3 +260,13 @@ def test_a_route_to_nothing_is_refused_at_startup(tmp_path, llm_server: LLMServe
                             text=True, timeout=30, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert result.returncode == 1
     assert "[serve.routes] 'gpt-*' = 'writr': no role or backend has that name" in result.stderr
+
+
+def test_a_port_in_use_is_exit_1_with_a_message(gateway: Gateway) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "muxc", "-C", str(gateway.dir), "serve", "--port",
+                             str(gateway.port)], capture_output=True, text=True, timeout=30, env=gateway.env)
+    assert result.returncode == 1
+    assert f"could not listen on 127.0.0.1:{gateway.port}" in result.stderr and "Traceback" not in result.stderr
