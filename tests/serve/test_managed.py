@@ -157,3 +157,23 @@ def test_ttl_stops_an_idle_backend(tmp_path: Path, llm_server: LLMServer) -> Non
         assert [e for e in events(hooks) if e.startswith("start")] == ["start m1", "start m1"]
     finally:
         gateway.stop()
+
+
+def test_a_backend_that_will_not_start_is_a_503_with_its_stderr(tmp_path: Path, llm_server: LLMServer) -> None:
+    config = textwrap.dedent(f"""
+        [backends.broken]
+        base_url = "{llm_server.openai_url}"
+        [backends.broken.managed]
+        start = 'echo "CUDA out of memory" >&2; exit 3'
+        health = 'false'
+        adopt_running = false
+        """)
+    gateway = Gateway(tmp_path / "project", config).start()
+    try:
+        response = httpx.post(gateway.url + "/v1/messages", timeout=60, json={
+            "model": "broken", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]})
+        assert response.status_code == 503 and response.json()["error"]["type"] == "overloaded_error"
+        assert "CUDA out of memory" in response.json()["error"]["message"]
+        assert llm_server.calls == 0
+    finally:
+        gateway.stop()
