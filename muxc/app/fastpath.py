@@ -192,8 +192,12 @@ def _load(project: Any, workflow: str, args: Mapping[str, str], options: BuildOp
 
 def _decide(project: Any, workflow: str, args: Mapping[str, str], options: BuildOptions,
             found: manifests.Manifest, save_stat_cache: bool) -> FastBuild | None:
-    state = _state(project)
+    from muxc.store.statedir import PLANS, state_dir
+
+    state = state_dir(Path(project.root))  # every entry of the right kind, as the full path settles them
     if _leftover_apply(state) or not _same_inputs(project, workflow, args, options, found):
+        return None
+    if not (state / PLANS / f"{found.plan_key}.plan").is_file():  # the full path would compile and cache it
         return None
     conn = manifests.connect(state / "cache.db")
     if conn is None:
