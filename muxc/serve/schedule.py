@@ -4,9 +4,10 @@ The supervisor (through ``Gateway.lease``) already never stops a backend that an
 waiting call needs, so a request for a resident backend joins the batch being served. This gate
 adds the two decisions the supervisor leaves to whoever asks first:
 
-- Which backend comes next: among backends with queued requests that are not resident, only the
-  one with the most queued work per second of measured switch cost may ask the supervisor (ties:
-  the oldest request); the others wait. So a switch serves as much as it can for what it costs.
+- Which backend comes next: a request for a backend that is not resident waits here until a switch
+  could happen now (free slots, or a resident that has drained); then only the backend with the most
+  queued work per second of measured switch cost may ask the supervisor (ties: the oldest request),
+  so the choice is made with everything queued by then. A switch serves as much as it can for its cost.
 - ``max_wait`` against starvation: once a queued request has waited longer than that, requests
   for the resident backends stop joining their batches, so those drain and the starving backend
   is switched in.
@@ -67,18 +68,29 @@ class SwitchScheduler:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout)
 
-    def _resident(self) -> set[str]:
-        return {r["backend"] for r in self.gateway.residents() if r["state"] in ("running", "starting")}
-
     def _may_go(self, name: str, arrived: float) -> bool:
-        resident = self._resident()
+        residents = self.gateway.residents()
+        resident = {r["backend"] for r in residents if r["state"] in ("running", "starting")}
         now = time.monotonic()
         starving = [other for other, times in self.queued.items()
                     if other != name and other not in resident and times and now - min(times) > self.max_wait]
         if name in resident:
             return not starving
         candidates = [other for other, times in self.queued.items() if times and other not in resident]
-        return not candidates or self._best(candidates) == name
+        # decided when a switch can happen, not when the request arrived: by then more may have queued
+        return (not candidates or self._best(candidates) == name) and self._room_now(name, residents)
+
+    def _room_now(self, name: str, residents: list[dict]) -> bool:
+        """Whether ``name`` could be started now: free slots, or a resident that has drained (one that
+        can never fit goes on, for the supervisor to refuse with a message)."""
+        if self.gateway.slots_of(name) > self.gateway.capacity:
+            return True
+        held = sum(self.gateway.slots_of(r["backend"]) for r in residents
+                   if r["state"] in ("running", "starting", "stopping") and not r["adopted"])
+        if self.gateway.capacity - held >= self.gateway.slots_of(name):
+            return True
+        return any(r["state"] == "running" and not r["adopted"] and r["in_flight"] == 0 and r["waiting"] == 0
+                   for r in residents)
 
     def _best(self, candidates: list[str]) -> str:
         def score(name: str) -> tuple[float, float]:

@@ -177,3 +177,38 @@ def test_a_backend_that_will_not_start_is_a_503_with_its_stderr(tmp_path: Path, 
         assert llm_server.calls == 0
     finally:
         gateway.stop()
+
+
+def test_the_next_backend_is_the_one_with_most_queued_work_per_switch_cost(tmp_path: Path,
+                                                                          llm_server: LLMServer) -> None:
+    hooks = tmp_path / "hooks"
+    config = managed_config(llm_server, hooks)
+    for name, hint in (("m3", 0.5), ("m2", 10.0)):  # m2 costs twenty times more to start
+        log, up = hooks / "hooks.log", hooks / "up"
+        config += textwrap.dedent(f"""
+            [backends.{name}x]
+            base_url = "{llm_server.openai_url}"
+            model = "{name}x"
+            [backends.{name}x.managed]
+            start = 'echo "start $MUXC_BACKEND" >> "{log}"; touch "{up}/$MUXC_BACKEND"'
+            stop = 'echo "stop $MUXC_BACKEND" >> "{log}"; rm -f "{up}/$MUXC_BACKEND"'
+            health = 'test -f "{up}/$MUXC_BACKEND"'
+            health_interval = 0.02
+            adopt_running = false
+            switch_cost_hint = {hint}
+            """)
+    gateway = Gateway(tmp_path / "project", config).start()
+    try:
+        assert ask(gateway, "m1")[0] == 200
+        llm_server.script(Reply(text="slow", delay=1.0))  # m1 stays busy while the others queue
+        with concurrent.futures.ThreadPoolExecutor(5) as pool:
+            busy = pool.submit(ask, gateway, "m1")
+            deadline = time.monotonic() + 10
+            while len(llm_server.completions) < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)  # polling until m1's slow request is upstream
+            queued = [pool.submit(ask, gateway, "m2x")] + [pool.submit(ask, gateway, "m3x") for _ in range(3)]
+            assert busy.result()[0] == 200 and all(f.result()[0] == 200 for f in queued)
+        starts = [e.split()[1] for e in events(hooks) if e.startswith("start")]
+        assert starts == ["m1", "m3x", "m2x"]  # m3x: 3 queued at 0.5 s beats m2x: 1 queued at 10 s
+    finally:
+        gateway.stop()
