@@ -438,10 +438,10 @@ def _open_llm_log(build: Build) -> None:
 
 def close(build: Build) -> None:
     """Save what the build learned and release its files and clients."""
-    if build.executor is not None:
-        from muxc.app.remote import close as leave_cluster
+    if build.executor is not None or getattr(build.store, "remote", None) is not None:
+        from muxc.app.remote import close as beyond_close  # the cluster, the remote's index
 
-        leave_cluster(build)
+        beyond_close(build)
     build.fingerprints.save()
     if build.backends is not None:
         build.backends.close()

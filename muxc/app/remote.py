@@ -38,6 +38,8 @@ def attach(build: Build, warn: Warn) -> Build:
     if url:
         push = options.push if options.push is not None else config.cache.push
         build.store = layered(build.store, url, warn, push=push, dry_run=options.dry_run)
+        if hasattr(build.store, "use_index"):
+            build.store.use_index(invocation(build))
     kind = options.executor or config.executor.type
     if kind == "dask" and not options.dry_run:
         build.executor = _dask(build, options.scheduler or config.executor.scheduler, config.executor.env)
@@ -93,8 +95,21 @@ def where(build: Build, name: str) -> str | None:
     return found or ("local" if state.status == "ran" or state.started else None)
 
 
+def invocation(build: Build) -> str:
+    """What names a build's index in the remote: the workflow, its arguments and the salt."""
+    from muxc.compile.keys import digest_value
+
+    return digest_value({"workflow": build.plan.workflow, "args": build.plan.args, "salt": build.plan.salt})
+
+
 def close(build: Build) -> None:
-    """Finish the uploads and leave the cluster (what ``app.builds.close`` adds)."""
+    """Publish the build's index, leave the cluster (what ``app.builds.close`` adds; the store's
+    own ``close`` then waits for the uploads)."""
     if build.executor is not None:
         build.executor.close()
         build.executor = None
+    store = build.store
+    if hasattr(store, "publish_index"):
+        memo = {latest.pre_key: latest.key for latest in build.latest.values()
+                if latest.pre_key and store.local.lookup(latest.key) is not None}
+        store.publish_index(memo)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from muxc.store.remote.entries import decode
+from muxc.store.remote.entries import decode, decode_index
 from tests.distributed.conftest import Clones, make_clones
 from tests.run.conftest import Project
 from tests.support.built import Built
@@ -117,6 +117,19 @@ def test_a_damaged_entry_is_never_served_and_the_fresh_result_replaces_it(
     said = [line for line in second.stderr.splitlines() if "remote cache's entry" in line]
     assert len(said) == 1 and warning in said[0] and "ignored" in said[0]
     assert decode(victim.name, victim.read_bytes()).record.step == "title"  # the fresh result replaced it
+
+
+def test_the_index_lets_a_clone_decide_without_rendering_and_is_only_a_hint(
+        clones: Clones, monkeypatch: pytest.MonkeyPatch) -> None:
+    build_in(clones.a, monkeypatch, "--remote", clones.url)
+    index = next((clones.remote / "v1" / "index").iterdir())
+    memo = decode_index(index.read_bytes())
+    assert len(memo) == 3  # each step's pre-key -> key
+    index.write_bytes(index.read_bytes()[:-5])  # damaged: a warning, and the steps are found the slow way
+    second = build_in(clones.b, monkeypatch, "--remote", clones.url)
+    assert second.cached == {"facts", "summary", "title"} and clones.b.calls == 2
+    assert "index" in second.stderr and "truncated" in second.stderr
+    assert decode_index(index.read_bytes()) == memo  # b's build wrote it whole again
 
 
 def test_an_unusable_remote_costs_one_warning_and_the_build_goes_on_locally(

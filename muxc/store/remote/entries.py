@@ -1,6 +1,6 @@
 """One cached result as an object in the remote: addressed by its key, proven whole by a digest.
 
-An entry is a header line and a JSON payload::
+An entry is a header line and a JSON payload (an index, below, is sealed the same way)::
 
     muxc-result 1 <sha256 of the payload, hex> <payload length>\n{"record": ..., ...}
 
@@ -52,16 +52,19 @@ def path_of(key: str) -> str:
 
 
 def encode(entry: Entry) -> bytes:
-    payload = _ENCODER.encode(entry)
-    header = b"%s %d %s %d\n" % (MAGIC, FORMAT, hashlib.sha256(payload).hexdigest().encode(), len(payload))
+    return _sealed(MAGIC, _ENCODER.encode(entry))
+
+
+def _sealed(magic: bytes, payload: bytes) -> bytes:
+    header = b"%s %d %s %d\n" % (magic, FORMAT, hashlib.sha256(payload).hexdigest().encode(), len(payload))
     return header + payload
 
 
-def decode(key: str, data: bytes) -> Entry:
-    """The entry for ``key`` in ``data``; ``BadEntry`` when it is damaged or not that key's."""
+def _verified(data: bytes, magic: bytes) -> bytes:
+    """The payload of sealed ``data``, whole and unaltered; else ``BadEntry``."""
     header, newline, payload = data.partition(b"\n")
     fields = header.split(b" ")
-    if not newline or len(fields) != 4 or fields[0] != MAGIC:
+    if not newline or len(fields) != 4 or fields[0] != magic:
         raise BadEntry("it is not a muxc cache entry")
     if fields[1] != b"%d" % FORMAT:
         raise BadEntry(f"its format {fields[1].decode(errors='replace')} is not one this muxc reads")
@@ -69,6 +72,39 @@ def decode(key: str, data: bytes) -> Entry:
         raise BadEntry(f"it is truncated ({len(payload)} of {fields[3].decode(errors='replace')} bytes)")
     if hashlib.sha256(payload).hexdigest().encode() != fields[2]:
         raise BadEntry("its content does not match its digest (corrupt)")
+    return payload
+
+
+# --- the index: what a build of one workflow found, so the next one need not render ------------
+
+INDEX_MAGIC = b"muxc-index"
+INDEX_PREFIX = "v1/index"
+_INDEX = msgspec.json.Decoder(dict[str, str])
+
+
+def index_path(invocation: str) -> str:
+    """Where the index of one invocation (a workflow with its arguments and salt) lives."""
+    return f"{INDEX_PREFIX}/{path_of(invocation).rsplit('/', 1)[-1]}"
+
+
+def encode_index(memo: dict[str, str]) -> bytes:
+    """pre-key -> key for the steps of one invocation (``store.results``' memo, shared)."""
+    return _sealed(INDEX_MAGIC, _ENCODER.encode(dict(sorted(memo.items()))))
+
+
+def decode_index(data: bytes) -> dict[str, str]:
+    try:
+        memo = _INDEX.decode(_verified(data, INDEX_MAGIC))
+    except msgspec.DecodeError as error:
+        raise BadEntry(f"its content is not an index ({error})") from None
+    for value in (*memo, *memo.values()):
+        path_of(value)  # keys only: nothing that could name a path elsewhere
+    return memo
+
+
+def decode(key: str, data: bytes) -> Entry:
+    """The entry for ``key`` in ``data``; ``BadEntry`` when it is damaged or not that key's."""
+    payload = _verified(data, MAGIC)
     try:
         entry = _DECODER.decode(payload)
     except msgspec.DecodeError as error:  # a ValidationError is one too

@@ -104,14 +104,8 @@ class RemoteCache:
 
     def get(self, key: str) -> Entry | None:
         """The verified entry for ``key``, or None (absent, damaged or the remote unusable)."""
-        if self._off is not None:
-            return None
-        try:
-            data = self._fs.cat_file(self._path(key))
-        except FileNotFoundError:
-            return None
-        except Exception as error:
-            self._turn_off(error)
+        data = self._read(self._path(key))
+        if data is None:
             return None
         try:
             return entries.decode(key, data)
@@ -122,10 +116,37 @@ class RemoteCache:
 
     def put(self, entry: Entry) -> bool:
         """Upload one entry atomically; False when it was not uploaded."""
+        return self._write(self._path(entry.record.key), entries.encode(entry))
+
+    def get_index(self, invocation: str) -> dict[str, str]:
+        """The shared memo of one invocation (pre-key -> key); empty when absent or damaged (a
+        damaged index only costs rendering: each key it would give is found the slow way)."""
+        data = self._read(f"{self._root}/{entries.index_path(invocation)}")
+        if data is None:
+            return {}
+        try:
+            return entries.decode_index(data)
+        except BadEntry as error:
+            self._warn_once(invocation, f"the remote cache's index {invocation[:12]}… is ignored: {error}")
+            return {}
+
+    def put_index(self, invocation: str, memo: dict[str, str]) -> bool:
+        return self._write(f"{self._root}/{entries.index_path(invocation)}", entries.encode_index(memo))
+
+    def _read(self, path: str) -> bytes | None:
+        if self._off is not None:
+            return None
+        try:
+            return self._fs.cat_file(path)
+        except FileNotFoundError:
+            return None
+        except Exception as error:
+            self._turn_off(error)
+            return None
+
+    def _write(self, path: str, data: bytes) -> bool:
         if self._off is not None:
             return False
-        path = self._path(entry.record.key)
-        data = entries.encode(entry)
         try:
             if self._atomic_put:
                 self._fs.pipe_file(path, data)

@@ -7,6 +7,11 @@
   which keys came from the remote, for "cached (remote)".
 - ``put`` stores locally at once (the step's result is safe when ``put`` returns), then uploads
   in the background (write-through, unless ``push`` is off). ``close`` waits for the uploads.
+- ``memo`` (pre-key -> key, what lets a rebuild skip rendering) falls back to the remote's
+  *index* of the invocation (``use_index``): one object per workflow, arguments and salt, written
+  at the end of a build (``publish_index``), naming every step's pre-key and key. A fresh clone
+  reads it once, fetches the results it names in parallel, and renders nothing. An index is only
+  a hint: a key it names is served only if its entry is there and verifies.
 A result taken from the remote is never uploaded again. Nothing but ``put``'s arguments is ever
 sent: no LLM log, no credential.
 """
@@ -22,6 +27,7 @@ from muxc.store.remote.fsstore import RemoteCache
 from muxc.store.results import ResultStore, StepRecord
 
 UPLOADERS = 4  # uploads in flight at once: object stores answer slowly, not seldom
+PREFETCHERS = 16  # downloads in flight when an index names what a build will need
 
 
 class LayeredStore:
@@ -36,6 +42,8 @@ class LayeredStore:
         self._uploads: ThreadPoolExecutor | None = None
         self._pending: list[Future[bool]] = []
         self.uploaded = 0
+        self._invocation = ""
+        self._index: dict[str, str] = {}  # pre-key -> key, read from the remote (use_index)
 
     def __getattr__(self, name: str) -> Any:  # everything else is the local store's
         return getattr(self.local, name)
@@ -79,6 +87,34 @@ class LayeredStore:
         with self._lock:
             entry = self._fetched.get(key)
         return (entry.components, entry.rendered) if entry is not None else found
+
+    # the shared memo (the remote's index of an invocation)
+    def use_index(self, invocation: str) -> int:
+        """Read the invocation's index and fetch, in parallel, the results it names that the local
+        cache lacks; the number fetched. A build then decides those steps from their pre-keys,
+        rendering nothing, and each lookup is served from what was fetched."""
+        self._invocation = invocation
+        self._index = self.remote.get_index(invocation)
+        wanted = sorted({key for key in self._index.values() if self.local.lookup(key) is None})
+        if not wanted:
+            return 0
+        with ThreadPoolExecutor(PREFETCHERS, thread_name_prefix="muxc-prefetch") as pool:
+            found = list(pool.map(self.remote.get, wanted))
+        for key, entry in zip(wanted, found):
+            if entry is None:
+                self._absent.add(key)
+            else:
+                self._take(entry)
+        return sum(entry is not None for entry in found)
+
+    def memo(self, pre_key: str) -> str | None:
+        return self.local.memo(pre_key) or self._index.get(pre_key)
+
+    def publish_index(self, memo: dict[str, str]) -> bool:
+        """Upload the invocation's index when this build's memo differs from the one read."""
+        if not (self.push and not self.dry_run and self._invocation and memo and memo != self._index):
+            return False
+        return self.remote.put_index(self._invocation, memo)
 
     def served_remotely(self, key: str) -> bool:
         with self._lock:
