@@ -187,11 +187,12 @@ class Gateway:
     _writer: _LogWriter | None = None
     _threads: ThreadPoolExecutor | None = None
     started: float = field(default_factory=time.time)
+    team: str | None = None  # a team's role overrides apply, as in `muxc build --team`
 
     @classmethod
     def open(cls, directory: Path | None, host: str | None, port: int | None, *,
              config_path: Path | None = None, environ: Mapping[str, str] | None = None,
-             log: bool = True) -> Gateway:
+             log: bool = True, team: str | None = None) -> Gateway:
         """Load the config and check the settings; ``GatewayError`` names a problem to fix."""
         project = Project.discover(directory, config_path, environ)
         report = Report()
@@ -206,7 +207,9 @@ class Gateway:
         from muxc.base.userdirs import user_data_dir
 
         log_path = user_data_dir(project.environ) / "llm-log.db" if log else None
-        return cls(project, config, settings, log_path)
+        if team is not None and team not in config.teams:
+            raise GatewayError(f"unknown team {team!r} (teams: {', '.join(sorted(config.teams)) or 'none'})")
+        return cls(project, config, settings, log_path, team=team)
 
     def start(self) -> None:
         """Open what the server needs once it runs (the log writer, the lease threads)."""
@@ -229,9 +232,10 @@ class Gateway:
         return Route(model, *found)
 
     def _target(self, name: str) -> tuple[str, tuple[str, ...], str, tuple[str, ...]] | None:
-        if name in self.config.roles:
+        team_roles = self.config.teams[self.team].roles if self.team is not None else {}
+        if name in self.config.roles or name in team_roles:
             try:
-                role = resolve_role(self.config, name)
+                role = resolve_role(self.config, name, self.team)
             except RoleError:
                 return None
             return name, tuple(role.backends), role.execution, tuple(role.fallback_on)
@@ -246,7 +250,7 @@ class Gateway:
         names = {name for name, backend in self.config.backends.items() if backend.enabled and self._serves(name)}
         for role in self.config.roles:
             with contextlib.suppress(RoleError):
-                if any(backend in names for backend in resolve_role(self.config, role).backends):
+                if any(backend in names for backend in resolve_role(self.config, role, self.team).backends):
                     names.add(role)
         names |= {alias for alias, target in self.config.serve.aliases.items() if target in names}
         return sorted(names)

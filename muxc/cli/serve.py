@@ -41,7 +41,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, config_path: P
     from muxc.app.gateway import Gateway, GatewayError
 
     try:
-        gateway = Gateway.open(globals_of(ctx).directory, host, port, config_path=config_path, log=not no_log)
+        options = globals_of(ctx)
+        gateway = Gateway.open(options.directory, host, port, config_path=config_path, log=not no_log,
+                               team=options.team)
     except GatewayError as error:
         click.echo(f"Error: {error}", err=True)
         ctx.exit(1)

@@ -67,7 +67,9 @@ def base_config(server: LLMServer, idle_timeout: str = "120s") -> str:
 
 
 class Gateway:
-    def __init__(self, directory: Path, config: str, *, args: tuple[str, ...] = (), env: dict[str, str] | None = None):
+    def __init__(self, directory: Path, config: str, *, args: tuple[str, ...] = (), env: dict[str, str] | None = None,
+                 global_args: tuple[str, ...] = ()):
+        self.global_args = global_args
         self.dir = directory
         (directory / ".muxc").mkdir(parents=True, exist_ok=True)
         (directory / ".muxc" / "config.toml").write_text(config)
@@ -92,7 +94,8 @@ class Gateway:
     def start(self) -> Gateway:
         with open(self.stderr_path, "wb") as stderr:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "muxc", "-C", str(self.dir), "serve", "--port", str(self.port), *self.args],
+                [sys.executable, "-m", "muxc", "-C", str(self.dir), *self.global_args, "serve", "--port", str(self.port),
+                 *self.args],
                 cwd=self.dir, env=self.env, stdout=subprocess.DEVNULL, stderr=stderr)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

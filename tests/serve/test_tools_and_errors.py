@@ -270,3 +270,22 @@ def test_a_port_in_use_is_exit_1_with_a_message(gateway: Gateway) -> None:
                              str(gateway.port)], capture_output=True, text=True, timeout=30, env=gateway.env)
     assert result.returncode == 1
     assert f"could not listen on 127.0.0.1:{gateway.port}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_short_retry_after_is_waited_out(gateway: Gateway, llm_server: LLMServer) -> None:
+    llm_server.script(Reply.rate_limited(retry_after="1"))
+    response = httpx.post(gateway.url + "/v1/chat/completions", timeout=30, json={
+        "model": "writer", "messages": [{"role": "user", "content": "patience"}]})
+    assert response.status_code == 200 and response.json()["choices"][0]["message"]["content"] == "echo: patience"
+    assert llm_server.calls == 2
+
+
+def test_a_teams_role_override_routes_as_in_builds(tmp_path, llm_server: LLMServer) -> None:
+    config = base_config(llm_server) + '\n[teams.t]\ndetect = []\n[teams.t.roles.coder]\nbackends = ["an"]\n'
+    gateway = Gateway(tmp_path, config, global_args=("--team", "t")).start()
+    try:
+        response = httpx.post(gateway.url + "/v1/chat/completions", json={
+            "model": "coder", "messages": [{"role": "user", "content": "which"}]})
+        assert response.status_code == 200 and llm_server.requests[-1].protocol == "anthropic"
+    finally:
+        gateway.stop()
