@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import re
 import subprocess
 import threading
@@ -119,6 +120,8 @@ class Fingerprinter:
     def _glob(self, pattern: str) -> list[str]:
         root = self.root
         if pattern and not _MAGIC.search(pattern):  # one file named outright: a stat, not a directory scan
+            if _plain(pattern):  # already the name pathlib would give it
+                return [pattern] if os.path.isfile(os.path.join(root, pattern)) else []
             matches = [root / pattern if not os.path.isabs(pattern) else Path(pattern)]
         else:
             matches = root.glob(pattern) if not os.path.isabs(pattern) else Path("/").glob(pattern.lstrip("/"))
@@ -142,9 +145,9 @@ class Fingerprinter:
         return Tree(digest_value(digests), digests)
 
     def _file_digest(self, name: str) -> str | None:
-        path = self.root / name
+        path = os.path.join(self.root, name)  # strings, not Paths: this runs once per file per build
         try:
-            stat = path.stat()
+            stat = os.stat(path)
         except OSError:
             return None  # listed by git but deleted: not part of the tree
         cached = self._cache.get(name)
@@ -153,11 +156,18 @@ class Fingerprinter:
         hashed_ns = time.time_ns()
         self.rehashed = True
         try:
-            digest = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+            with open(path, "rb") as handle:
+                digest = hashlib.blake2b(handle.read(), digest_size=16).hexdigest()
         except OSError:
             return None
         self._cache[name] = _Stat(stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, digest, hashed_ns)
         return digest
+
+
+def _plain(pattern: str) -> bool:
+    """A relative path in the form pathlib gives it back (no `.`, `..`, `//` or trailing `/`)."""
+    return not os.path.isabs(pattern) and posixpath.normpath(pattern) == pattern and \
+        not pattern.startswith("..") and "/../" not in pattern
 
 
 def _unchanged(cached: _Stat, stat: os.stat_result) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import pickle
 import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -64,6 +63,8 @@ def load(directory: Path, key: str, data_dir: Path) -> Any | None:
     if not hmac.compare_digest(signature, expected):
         return None
     try:
+        import pickle  # here: the no-op fast path computes keys without loading pickle
+
         return pickle.loads(payload)  # signed by this user's muxc: trusted
     except Exception:  # an old or damaged entry is just a miss
         return None
@@ -71,6 +72,8 @@ def load(directory: Path, key: str, data_dir: Path) -> Any | None:
 
 def save(directory: Path, key: str, data_dir: Path, value: Any) -> None:
     """Best effort: a plan that cannot be written only makes the next build check the workflow again."""
+    import pickle
+
     payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     try:
         signature = hmac.new(_secret(data_dir), payload, hashlib.sha256).digest()
