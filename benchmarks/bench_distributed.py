@@ -203,8 +203,8 @@ def remote_rebuild(tmp: Path, environ: dict[str, str], server: object, steps: in
     print(f"   remote: {entries} entries, {remote_bytes / entries:.0f} bytes each on average; 0 LLM calls in B")
     print(f"   in process (after start-up): {statistics.median(timings):.3f} s   "
           f"whole process: {statistics.median(process_timings):.3f} s (target <= 2 s)")
-    print(f"   of the whole process, compiling the workflow (a fresh clone has no plan cache): "
-          f"{statistics.median(compiles):.3f} s")
+    print(f"   of the whole process, prepare: compiling the workflow (a fresh clone has no plan cache) and "
+          f"fetching what the remote's index names: {statistics.median(compiles):.3f} s")
     print(f"   floor, B's local no-op rebuild: in process {local_noop:.3f} s   whole process {whole_local:.3f} s")
     print(f"\n3. plan size on disk: {plans / steps:.0f} bytes per step ({plans / 1e6:.2f} MB for {steps} steps)")
 
