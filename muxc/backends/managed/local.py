@@ -104,7 +104,8 @@ def model_identity(config: BackendConfig) -> dict[str, Any]:
     if spec is not None:
         return {"model": spec.name, "sha256": spec.sha256}
     path = model_path(config, Path.cwd(), os.environ)
-    return {"model": path.stem, "sha256": file_sha256(path)}
+    digest = file_sha256(path)
+    return {"model": path.stem if digest else str(config.model), "sha256": digest}
 
 
 _hashes: dict[tuple[str, int, int, int], str] = {}
