@@ -243,6 +243,9 @@ class ChatRequest:
             self.outcome.kind = "bad_response"
             raise Reject(502, f"backend {opened.backend!r} answered with an unusable document: {problem}") from None
         self._tally_document(out)
+        if self.stream:  # the client asked for a stream and the upstream answered at once
+            await self._respond(200, SSE_HEADERS, streams.document_as_stream(self.protocol, out, self.body))
+            return
         # same protocol: the upstream's bytes exactly; translated: the new document
         body = raw if translator is None else json.dumps(out, ensure_ascii=False).encode()
         await self._respond(200, JSON_HEADERS, body)

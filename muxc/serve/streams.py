@@ -397,3 +397,49 @@ class AnthropicPassThrough(Converter):
         self.failed = True
         return anthropic_event("error", {"type": "error", "error": {
             "type": "api_error", "message": "the upstream stream ended before its answer was complete"}})
+
+
+# -- a whole answer as a stream --------------------------------------------------------------------
+
+
+def document_as_stream(protocol: str, doc: dict[str, Any], request: dict[str, Any]) -> bytes:
+    """The events a streaming client expects, for an answer the upstream sent as one document (in
+    the client's protocol already): some servers ignore ``stream: true``."""
+    if protocol == "anthropic":
+        return _anthropic_events(doc)
+    choice = (doc.get("choices") or [{}])[0]
+    message = choice.get("message") or {}
+    base = {"id": doc.get("id"), "object": "chat.completion.chunk", "created": doc.get("created", 0),
+            "model": doc.get("model")}
+    delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
+    if message.get("tool_calls"):
+        delta["tool_calls"] = [{**call, "index": i} for i, call in enumerate(message["tool_calls"])]
+    out = openai_event({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+    out += openai_event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice.get("finish_reason")}]})
+    if (request.get("stream_options") or {}).get("include_usage") and doc.get("usage"):
+        out += openai_event({**base, "choices": [], "usage": doc["usage"]})
+    return out + openai_event("[DONE]")
+
+
+def _anthropic_events(doc: dict[str, Any]) -> bytes:
+    usage = doc.get("usage") or {}
+    start = {**doc, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 0}}
+    out = anthropic_event("message_start", {"type": "message_start", "message": start})
+    for index, block in enumerate(doc.get("content") or []):
+        kind = block.get("type")
+        if kind == "tool_use":
+            opening = {**block, "input": {}}
+            delta = {"type": "input_json_delta", "partial_json": json.dumps(block.get("input", {}))}
+        elif kind == "text":
+            opening, delta = {"type": "text", "text": ""}, {"type": "text_delta", "text": block.get("text", "")}
+        else:
+            opening, delta = block, None
+        out += anthropic_event("content_block_start", {"type": "content_block_start", "index": index,
+                                                       "content_block": opening})
+        if delta is not None:
+            out += anthropic_event("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                           "delta": delta})
+        out += anthropic_event("content_block_stop", {"type": "content_block_stop", "index": index})
+    out += anthropic_event("message_delta", {"type": "message_delta", "delta": {
+        "stop_reason": doc.get("stop_reason"), "stop_sequence": doc.get("stop_sequence")}, "usage": usage})
+    return out + anthropic_event("message_stop", {"type": "message_stop"})

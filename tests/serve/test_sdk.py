@@ -166,3 +166,14 @@ def test_a_credential_pool_fails_over_on_401_and_max_concurrent_queues(tmp_path,
         for client in gateway.clients:
             client.close()
         gateway.stop()
+
+
+def test_a_stream_is_made_when_the_upstream_ignores_stream_true(gateway, llm_server: LLMServer) -> None:
+    llm_server.script(Reply(text="all at once", stream=False), Reply(text="at once too", stream=False))
+    chunks = list(oa_client(gateway).chat.completions.create(
+        model="coder", messages=[{"role": "user", "content": "x"}], stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "all at once"
+    with an_client(gateway).messages.stream(model="claude-x", max_tokens=20,
+                                            messages=[{"role": "user", "content": "x"}]) as stream:
+        assert "".join(stream.text_stream) == "at once too"
+        assert stream.get_final_message().stop_reason == "end_turn"
