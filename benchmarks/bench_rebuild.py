@@ -8,7 +8,7 @@ Each tool builds the same pipeline from its own generator, as a user runs it (a 
 start-up included): muxc (``muxc build -j J``), doit (a ``dodo.py`` with ``file_dep`` and
 ``targets``, sqlite3 backend, ``-n J -P thread``) and ninja (a ``build.ninja``, ``-j J``). A
 peer that is not installed is skipped, saying so (ninja: ``pip install ninja``; a benchmark-only
-dependency). Figures: the first build; a no-op rebuild (median of ``--repeat``, after one warm-up
+dependency). Figures: the first build (median of ``--first``); a no-op rebuild (median of ``--repeat``, after one warm-up
 no-op each so that files just written are not racy for anyone); one input edited (the first
 chain's source, or one fanout source; median of 3); and each no-op's peak RSS. For muxc also the
 no-op through the full path (``MUXC_FAST_PATH=0``), and ``muxc check`` (once: it includes
@@ -126,10 +126,13 @@ def reset(root: Path, tool: Tool) -> None:
     (root / "out").mkdir(exist_ok=True)
 
 
-def measure(root: Path, tool: Tool, shape: str, steps: int, env: dict[str, str], repeat: int,
+def measure(root: Path, tool: Tool, shape: str, steps: int, env: dict[str, str], repeat: int, first: int,
             extra: Callable[[], None] | None = None) -> dict[str, tuple[float, int]]:
-    reset(root, tool)
-    figures = {"first build": run(tool.build, root, env)}
+    firsts = []
+    for _ in range(first):  # on a shared machine one sample says little
+        reset(root, tool)
+        firsts.append(run(tool.build, root, env))
+    figures = {"first build": median(firsts)}
     run(tool.noop, root, env)  # warm-up: nothing is racy any more
     figures["no-op"] = median([run(tool.noop, root, env) for _ in range(repeat)])
     edited = root / sources(shape, steps)[0]
@@ -149,6 +152,7 @@ def main() -> None:
     parser.add_argument("--shapes", default="chains,fanout")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--first", type=int, default=1, help="first builds per tool (median)")
     options = parser.parse_args()
     print(f"{os.cpu_count()} cores; seconds (whole process, median), peak RSS of the no-op in MiB; -j {options.jobs}")
     for shape in options.shapes.split(","):
@@ -168,7 +172,7 @@ def bench(shape: str, steps: int, options: argparse.Namespace) -> None:
                 if tool.name == "muxc":  # the same no-op without the fast path, for comparison
                     run(tool.noop, root, env)
                     full.extend(run(tool.noop, root, {**env, "MUXC_FAST_PATH": "0"}) for _ in range(3))
-            results[tool.name] = measure(root, tool, shape, steps, env, options.repeat, full_path)
+            results[tool.name] = measure(root, tool, shape, steps, env, options.repeat, options.first, full_path)
         check = run([PYTHON, "-m", "muxc", "check", f"{shape}.mux"], root, env)  # sh -n per command included
     print(f"\n{shape}, {steps} steps")
     names = list(results)
