@@ -148,6 +148,7 @@ def _compile(project: Project, path: Path, args: Mapping[str, str], options: Bui
 
 def _assemble(project: Project, plan: Any, config: Any, options: BuildOptions, reporter: Reporter,
               report: Prepared) -> Build | None:
+    jobs_given = options.jobs > 0  # without -j, a cluster build sizes it to the cluster (app.remote)
     if options.jobs <= 0:
         options = dataclasses.replace(options, jobs=config.defaults.jobs or 4)
     from muxc.app.teams import UnknownTeam, select_team
@@ -181,10 +182,10 @@ def _assemble(project: Project, plan: Any, config: Any, options: BuildOptions, r
     build.fingerprints = Fingerprinter(project.root, directory / "stat-cache", exclude=saved,
                                        exclude_files={_relative(project.root, Path(plan.file).resolve())})
     _preflight(build, team.name if team else None, report)
-    return None if report.errors else _beyond_one_machine(build, report)
+    return None if report.errors else _beyond_one_machine(build, report, jobs_given)
 
 
-def _beyond_one_machine(build: Build, report: Prepared) -> Build | None:
+def _beyond_one_machine(build: Build, report: Prepared, jobs_given: bool) -> Build | None:
     """The shared cache and the cluster, when the options or the config ask for them (app.remote)."""
     if not (build.options.remote or build.options.executor or build.config.cache.remote
             or build.config.executor.type != "local"):
@@ -196,7 +197,7 @@ def _beyond_one_machine(build: Build, report: Prepared) -> Build | None:
         build.reporter.note(message)
 
     try:
-        return attach(build, warn)
+        return attach(build, warn, jobs_given)
     except NotAttached as error:
         build.store.close()
         if error.usage:

@@ -31,8 +31,9 @@ def remote_url(options: BuildOptions, config: Any) -> str | None:
     return options.remote or config.cache.remote
 
 
-def attach(build: Build, warn: Warn) -> Build:
-    """The build with its remote cache and executor (raises ``NotAttached``)."""
+def attach(build: Build, warn: Warn, jobs_given: bool = True) -> Build:
+    """The build with its remote cache and executor (raises ``NotAttached``); without -j
+    (``jobs_given``), a cluster build keeps as many steps in flight as the cluster has threads."""
     options, config = build.options, build.config
     url = remote_url(options, config)
     if url:
@@ -42,7 +43,8 @@ def attach(build: Build, warn: Warn) -> Build:
             build.store.use_index(invocation(build))
     kind = options.executor or config.executor.type
     if kind == "dask" and not options.dry_run:
-        build.executor = _dask(build, options.scheduler or config.executor.scheduler, config.executor.env)
+        build.executor = _dask(build, options.scheduler or config.executor.scheduler, config.executor.env,
+                               jobs_given)
     elif kind not in ("local", "dask"):
         raise NotAttached(f"--executor {kind}: muxc knows the executors local and dask", usage=True)
     return build
@@ -63,7 +65,7 @@ def layered(local: Any, url: str, warn: Warn, push: bool = True, dry_run: bool =
     return LayeredStore(local, remote, push=push, dry_run=dry_run)
 
 
-def _dask(build: Build, scheduler: str | None, env: list[str]) -> Any:
+def _dask(build: Build, scheduler: str | None, env: list[str], jobs_given: bool) -> Any:
     from muxc.run.distributed.cluster import ClusterError, connect
     from muxc.run.distributed.executor import DaskExecutor
 
@@ -71,9 +73,8 @@ def _dask(build: Build, scheduler: str | None, env: list[str]) -> Any:
         cluster = connect(scheduler)
     except ClusterError as error:
         raise NotAttached(str(error), usage="not installed" in str(error)) from None
-    if build.options.jobs <= 0:  # no -j: as many steps in flight as the cluster has threads
-        jobs = max(build.config.defaults.jobs or 4, cluster.threads)
-        build.options = dataclasses.replace(build.options, jobs=jobs)
+    if not jobs_given and not build.config.defaults.jobs:  # as many steps in flight as the cluster has threads
+        build.options = dataclasses.replace(build.options, jobs=max(build.options.jobs, cluster.threads))
     return DaskExecutor(cluster, list(env))
 
 
