@@ -254,3 +254,25 @@ def test_a_cluster_build_fills_the_remote_a_clone_then_builds_locally_for_free(
 
 def test_python_is_the_same_on_both_sides() -> None:
     assert Path(sys.executable).parent.joinpath("dask").exists()
+
+
+def test_a_scheduler_lost_mid_build_fails_the_build_saying_so(
+        project: Project, lone_scheduler: tuple[str, Path, list[subprocess.Popen[bytes]]], tmp_path: Path) -> None:
+    address, directory, processes = lone_scheduler
+    processes.append(start_worker(address, directory / "workers", cluster_env(directory / "home")))
+    worker_pids(address, 1)
+    started = tmp_path / "started"
+    project.config('[executor]\nenv = ["STARTED"]\n')
+    project.env["STARTED"] = str(started)
+    project.workflow('workflow w "the scheduler goes away"\n\nshell first:\n    touch "$STARTED"; sleep 30\n\n'
+                     'shell second:\n    echo "{{ first }}"\n')
+    child = project.spawn("build", "w", "--executor", "dask", "--scheduler", address, "--output", "json")
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+        time.sleep(0.05)
+    os.killpg(processes[0].pid, signal.SIGKILL)
+    stdout, stderr = child.communicate(timeout=60)
+    assert child.returncode == 1, stderr
+    first = next(step for step in json.loads(stdout)["steps"] if step["name"] == "first")
+    assert first["status"] == "failed" and f"the Dask scheduler at {address} was lost" in first["error"]

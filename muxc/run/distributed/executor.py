@@ -41,12 +41,15 @@ class DaskExecutor:
         self._scattered: Any = None
         self._lock = threading.Lock()
         self.where: dict[str, set[str]] = {}
+        self._lost: str | None = None  # why the cluster can no longer be used
 
     def takes(self, plan: StepPlan) -> bool:
         return plan.kind in REMOTE_KINDS
 
     def run(self, build: Build, plan: StepPlan, rendered: dict[str, str], item: Any, key: str = "",
             commands: Mapping[str, ShellCommand] | None = None) -> Produced | StepFailure:
+        if self._lost is not None:
+            return StepFailure("worker", f"not sent: {self._lost}")
         asks = plan.kind == "query"
         if asks and (blocked := build.start_call()) is not None:
             return StepFailure("budget", f"not asked: {blocked}", hint="raise --max-cost/--max-calls or [budget]")
@@ -90,9 +93,20 @@ class DaskExecutor:
                 return StepFailure("worker", f"every worker that ran it died ({error}); it was not retried again",
                                    hint="the step may exhaust a worker's memory; see the workers' logs")
             except CancelledError:
-                return StepFailure("cancelled", "its task was cancelled on the cluster")
+                return self._lost_or(StepFailure("worker", "its task was cancelled on the cluster"))
             except Exception as error:
-                return StepFailure("worker", f"the cluster could not run it: {type(error).__name__}: {error}")
+                return self._lost_or(StepFailure("worker", f"the cluster could not run it: {type(error).__name__}: "
+                                                           f"{error}"))
+
+    def _lost_or(self, failure: StepFailure) -> StepFailure:
+        """The failure, or, when the scheduler is gone, that (and every later step fails at once)."""
+        if self.cluster.client.status == "running":  # "connecting": it lost the scheduler and is retrying
+            return failure
+        with self._lock:
+            self._lost = (f"the connection to the Dask scheduler at {self.cluster.address} was lost "
+                          f"({self.cluster.client.status})")
+        return StepFailure("worker", self._lost, hint="build again once the scheduler is back: finished steps "
+                           "are kept")
 
     def _spec_future(self, build: Build) -> Any:
         """The build's spec, on every worker once (not sent again with each step)."""
