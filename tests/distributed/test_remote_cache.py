@@ -194,3 +194,15 @@ def test_a_build_without_remote_or_cluster_imports_neither(clones: Clones) -> No
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_without_fsspec_a_configured_remote_costs_one_warning_naming_the_extra(clones: Clones,
+                                                                                tmp_path: Path) -> None:
+    shadow = tmp_path / "no-fsspec"
+    shadow.mkdir()
+    (shadow / "fsspec.py").write_text("raise ImportError('No module named fsspec')\n")
+    clones.a.config(f'[cache]\nremote = "{clones.url}"\n')
+    done = subprocess.run([sys.executable, "-m", "muxc", "build", "w"], cwd=clones.a.root,
+                          env={**clones.a.env, "PYTHONPATH": str(shadow)}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("pip install 'muxc[distributed]'") == 1 and "local cache only" in done.stderr
