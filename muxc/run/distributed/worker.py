@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from pathlib import Path
 from typing import Any
 
 import muxc
 from muxc.backends.calls import CallRecord
-from muxc.run.context import Build
+from muxc.run.context import Build, StepState
 from muxc.run.distributed.spec import BuildSpec, StepTask, WorkerOutcome
 from muxc.run.outcome import StepFailure
 
@@ -84,13 +84,15 @@ class _WorkerBuild:
         return mine
 
     def refuses(self, task: StepTask, where: str) -> StepFailure | None:
-        if task.tree is None:
+        if task.tree is None and task.plan.kind != "shell":  # a query of an HTTP backend needs no project
             return None
         root = Path(self.spec.root)
-        if not root.is_dir():
+        if not root.is_dir():  # a shell step runs in the project, whatever it reads
             return StepFailure("worker", f"refused by worker {where}: the project directory {root} does not exist "
                                "there", hint="give workers the project at the same path: a shared filesystem, or "
                                "a checkout of the same commit")
+        if task.tree is None:
+            return None
         digest = self._tree_digest()
         if digest != task.tree:
             return StepFailure("worker", f"refused by worker {where}: its project tree at {root} differs from the "
@@ -126,6 +128,7 @@ def _build_of(spec: BuildSpec, log: Any) -> Build:
                   state_dir=Path(tempfile.mkdtemp(prefix="muxc-worker-")), environ=environ, config=config,
                   store=None, fingerprints=None, reporter=SilentReporter())  # type: ignore[arg-type]
     build.llm_log = log
+    build.states = defaultdict(StepState)  # steps arrive one by one; the handlers note progress in theirs
     if spec.team is not None:
         from muxc.run.templating import TeamView
 
