@@ -69,6 +69,12 @@ class Route:
     backends: tuple[str, ...]  # in order
     execution: str = "first"
     fallback_on: tuple[str, ...] = ()
+    pattern: str | None = None  # the [serve.routes] glob that matched, if one did
+
+    @property
+    def label(self) -> str:
+        """A bounded name for metrics: the model, or the pattern it matched (clients choose the names)."""
+        return self.pattern or self.model
 
 
 @dataclass
@@ -222,14 +228,12 @@ class Gateway:
         serve = self.config.serve
         target = serve.aliases.get(model, model)
         found = self._target(target)
-        if found is None:
-            for pattern, name in serve.routes.items():
-                if fnmatch.fnmatchcase(model, pattern):
-                    found = self._target(name)
-                    break
-        if found is None:
-            raise UnknownModel(model, self.model_names())
-        return Route(model, *found)
+        if found is not None:
+            return Route(model, *found)
+        for pattern, name in serve.routes.items():
+            if fnmatch.fnmatchcase(model, pattern) and (found := self._target(name)) is not None:
+                return Route(model, *found, pattern=pattern)
+        raise UnknownModel(model, self.model_names())
 
     def _target(self, name: str) -> tuple[str, tuple[str, ...], str, tuple[str, ...]] | None:
         team_roles = self.config.teams[self.team].roles if self.team is not None else {}

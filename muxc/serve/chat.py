@@ -80,13 +80,17 @@ class ChatRequest:
         self.stream = bool(body.get("stream"))
         self.outcome = Outcome()
         self.responded = False
+        self.label = "(unknown)"  # the metrics' model label: a client's name only once it routed
 
     # -- the whole request -------------------------------------------------------------------
 
     async def run(self) -> None:
-        self.s.metrics.in_flight.labels(self.model).inc()
+        counted = False
         try:
             route = self._admit()
+            self.label = route.label  # a name or pattern from the config: the labels stay bounded
+            self.s.metrics.in_flight.labels(self.label).inc()
+            counted = True
             await self._serve(route)
         except Reject as reject:
             await self._reject(reject)
@@ -101,7 +105,8 @@ class ChatRequest:
             await self._reject(Reject(500, f"muxc serve failed on this request: {type(problem).__name__}: "
                                       f"{problem}"))
         finally:
-            self.s.metrics.in_flight.labels(self.model).dec()
+            if counted:
+                self.s.metrics.in_flight.labels(self.label).dec()
             self._account()
 
     def _admit(self) -> Route:
@@ -178,11 +183,11 @@ class ChatRequest:
         if gateway.is_managed(name):
             waited = time.monotonic()
             switches = gateway.switches()
-            self.s.metrics.queue_depth.labels(self.model).inc()
+            self.s.metrics.queue_depth.labels(self.label).inc()
             try:
                 release = await self.s.scheduler.admit(name, self.cancel)
             finally:
-                self.s.metrics.queue_depth.labels(self.model).dec()
+                self.s.metrics.queue_depth.labels(self.label).dec()
             if gateway.switches() > switches:
                 self.s.metrics.switches.labels(name).inc()
                 self.s.metrics.switch_seconds.labels(name).observe(time.monotonic() - waited)
@@ -217,13 +222,13 @@ class ChatRequest:
         self.outcome.kind, self.outcome.backend, self.outcome.attempts = error.kind, error.backend, error.attempts
         headers = []
         if status == 429:
-            self.s.metrics.rate_limited.labels(self.model).inc()
+            self.s.metrics.rate_limited.labels(self.label).inc()
             if error.retry_after is not None:
                 headers.append((b"retry-after", str(max(1, round(error.retry_after))).encode()))
         return Reject(status, error.message, headers=headers)
 
     def _count_failure(self, name: str, error: RelayError) -> None:
-        self.s.metrics.requests.labels(self.model, name, error.kind).inc()
+        self.s.metrics.requests.labels(self.label, name, error.kind).inc()
 
     # -- answering ----------------------------------------------------------------------------
 
@@ -325,14 +330,14 @@ class ChatRequest:
         usage = Usage(tally.input_tokens, tally.cached_tokens, tally.output_tokens, tally.cache_write_tokens)
         status = "ok" if outcome.status == 200 and outcome.kind == "ok" else outcome.kind
         m = self.s.metrics
-        m.requests.labels(self.model, outcome.backend, str(outcome.status)).inc()
-        m.duration.labels(self.model).observe(elapsed)
+        m.requests.labels(self.label, outcome.backend, str(outcome.status)).inc()
+        m.duration.labels(self.label).observe(elapsed)
         if tally.first_token is not None and self.stream:
-            m.first_token.labels(self.model).observe(tally.first_token - self.clock)
+            m.first_token.labels(self.label).observe(tally.first_token - self.clock)
         if tally.input_tokens is not None:
-            m.tokens.labels(self.model, "in").inc(tally.input_tokens + (tally.cached_tokens or 0))
+            m.tokens.labels(self.label, "in").inc(tally.input_tokens + (tally.cached_tokens or 0))
         if tally.output_tokens is not None:
-            m.tokens.labels(self.model, "out").inc(tally.output_tokens)
+            m.tokens.labels(self.label, "out").inc(tally.output_tokens)
         if outcome.backend != "-" and outcome.backend in self.s.gateway.relays:
             m.parked.labels(outcome.backend).set(self.s.gateway.relays[outcome.backend].parked())
         if outcome.backend != "-":
