@@ -37,9 +37,10 @@ class Cluster:
         workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
         return sum(int(info.get("nthreads", 1)) for info in workers.values())
 
-    def close(self) -> None:
+    def close(self, quick: bool = False) -> None:
+        """Leave the cluster (``quick``: the scheduler is gone, do not wait for it)."""
         with contextlib.suppress(Exception):
-            self.client.close(timeout=5)
+            self.client.close(timeout=0.5 if quick else 5)
         if self.local is not None:
             with contextlib.suppress(Exception):
                 self.local.close(timeout=10)

@@ -143,8 +143,9 @@ class DaskExecutor:
             Event(_event_name(self.build_id), client=self.cluster.client).set()
 
     def close(self) -> None:
-        self.cancel()  # also the workers' signal to forget the build
-        self.cluster.close()
+        if self._lost is None:
+            self.cancel()  # also the workers' signal to forget the build
+        self.cluster.close(quick=self._lost is not None)
 
 
 def _event_name(build_id: str) -> str:
