@@ -22,6 +22,7 @@ def _prepared(ctx: click.Context, workflow: str, args: tuple[str, ...], model: s
     prepared = prepare(g.project(), workflow, parse_assignments(ctx, args, "argument"), options, SilentReporter())
     if prepared.build is None:
         not_built(ctx, workflow, prepared)
+    ctx.meta["muxc.remote_warnings"] = prepared.remote_warnings  # filled while it runs, said after
     return prepared.build
 
 
@@ -115,6 +116,8 @@ def status(ctx: click.Context, workflow: str, args: tuple[str, ...], exit_code: 
     if found.running is not None:
         click.echo(f"note: a build is running in this project (pid {found.running}); this is the state so far",
                    err=True)
+    for message in ctx.meta.get("muxc.remote_warnings", []):  # a shared cache that could not be used
+        click.echo(f"warning: {message}", err=True)
     if globals_of(ctx).output == "json":
         echo_json(found.rows)
     else:

@@ -142,6 +142,16 @@ def test_an_unusable_remote_costs_one_warning_and_the_build_goes_on_locally(
     assert len(said) == 1 and "local cache only" in said[0], built.stderr
 
 
+def test_status_with_an_unusable_remote_says_so_once(clones: Clones, monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.chdir(clones.a.root)
+    shown = clones.a.cli("status", "w", "--remote", (blocker / "cache").as_uri())
+    assert shown.exit_code == 0 and "summary: would run" in shown.stdout
+    assert shown.stderr.count("cannot be used") == 1, shown.stderr
+
+
 @pytest.mark.parametrize(("url", "said"), [("s3://AKIAEXAMPLE:hunter2@bucket/muxc", "holds a password"),
                                           ("az://container/muxc?sig=hunter2", "holds a query string")])
 def test_a_secret_in_the_remote_url_is_refused_before_anything_is_sent(
