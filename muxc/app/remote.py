@@ -73,6 +73,8 @@ def _dask(build: Build, scheduler: str | None, env: list[str], jobs_given: bool)
         cluster = connect(scheduler)
     except ClusterError as error:
         raise NotAttached(str(error), usage="not installed" in str(error)) from None
+    if cluster.dashboard:
+        build.reporter.note(f"Dask's dashboard for this build: {cluster.dashboard}")
     if not jobs_given and not build.config.defaults.jobs:  # as many steps in flight as the cluster has threads
         build.options = dataclasses.replace(build.options, jobs=max(build.options.jobs, cluster.threads))
     return DaskExecutor(cluster, list(env))

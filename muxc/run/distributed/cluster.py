@@ -37,6 +37,16 @@ class Cluster:
         workers = self.client.scheduler_info(n_workers=-1).get("workers", {})
         return sum(int(info.get("nthreads", 1)) for info in workers.values())
 
+    @property
+    def dashboard(self) -> str | None:
+        """The address of Dask's dashboard, when the scheduler serves one."""
+        try:
+            if "dashboard" not in self.client.scheduler_info().get("services", {}):
+                return None
+            return self.client.dashboard_link
+        except Exception:  # a link is a nicety: never a reason to stop
+            return None
+
     def close(self, quick: bool = False) -> None:
         """Leave the cluster (``quick``: the scheduler is gone, do not wait for it)."""
         with contextlib.suppress(Exception):
