@@ -159,7 +159,7 @@ def _check_own_tests(report: CheckReport) -> None:
         source = report.sources.get(file)
         if source is None or not file.endswith(".mux"):
             continue
-        from muxc.app.testing.runner import has_test_statement
+        from muxc.syntax.mux_tests import has_test_statement
 
         if has_test_statement(source.text):
             from muxc.app.testing.parse import parse_test_file

@@ -19,6 +19,7 @@ Pure; problems in the statements' shape are reported here, everything else by th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,12 @@ from muxc.lang.document import Array, Entry, Str, Table
 from muxc.lang.validate import did_you_mean
 
 SUBJECTS = ("step", "file", "diff", "run")
+_TEST_LINE = re.compile(r"^test[ \t]", re.MULTILINE)
+
+
+def has_test_statement(text: str) -> bool:
+    """Whether ``.mux`` text has a ``test`` statement (a line starting with ``test``): cheap, no parse."""
+    return _TEST_LINE.search(text) is not None
 
 
 def test_sources(text: str, file: str) -> list[str]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -40,6 +39,7 @@ from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.source import SourceFile
 from muxc.diagnostics.span import Span
 from muxc.lang.validate import did_you_mean
+from muxc.syntax.mux_tests import has_test_statement
 
 SUFFIX = ".test.toml"
 SUFFIXES = (SUFFIX, ".test.mux")
@@ -85,9 +85,6 @@ def discover(paths: Sequence[Path]) -> list[Path]:
     return sorted(found)
 
 
-_MUX_TEST_LINE = re.compile(r"^test[ \t]", re.MULTILINE)
-
-
 def is_test_source(path: Path) -> bool:
     """A test file, or a ``.mux`` workflow with a ``test`` statement (read only to look for one)."""
     if path.name.endswith(SUFFIXES):
@@ -100,8 +97,7 @@ def is_test_source(path: Path) -> bool:
         return False
 
 
-def has_test_statement(text: str) -> bool:
-    return _MUX_TEST_LINE.search(text) is not None
+
 
 
 def _hidden(relative: Path) -> bool:
