@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 # Temporary files start with this, so the project's fingerprint can tell them from the user's.
@@ -18,6 +17,8 @@ def is_temporary(name: str) -> bool:
 def write_atomically(path: Path, data: bytes | str, mode: int | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode() if isinstance(data, str) else data
+    import tempfile  # here: reading muxc's files (the no-op fast path) never needs it
+
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
