@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from muxc.cli.common import globals_of
+from muxc.cli.common import global_options, globals_of, refuse_json
 
 
 @click.command()
@@ -16,6 +16,7 @@ from muxc.cli.common import globals_of
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="An extra config file, over the layered ones.")
 @click.option("--no-log", is_flag=True, help="Do not record served requests in the LLM log.")
+@global_options
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, config_path: Path | None, no_log: bool) -> None:
     """Serve roles, backends and managed models over OpenAI- and Anthropic-compatible HTTP.
@@ -34,6 +35,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None, config_path: P
     Exit status: 0 stopped by SIGINT/SIGTERM after draining, 1 could not start
     (a config error, a public --host without [serve] api_keys, a port in use).
     """
+    refuse_json(ctx, "serve runs a server that logs one line per request on stderr; /metrics and /running "
+                     "give its state as data")
     missing = _missing_extra()
     if missing:
         click.echo(f"Error: muxc serve needs {', '.join(missing)}: pip install 'muxc[serve]'", err=True)

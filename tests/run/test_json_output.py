@@ -15,7 +15,7 @@ COMMANDS = [
     ["roles"], ["teams"], ["logs"], ["memory", "facts"], ["memory", "search", "x"], ["memory", "entities"],
     ["memory", "export"], ["ecosystems"],
     ["push", "--remote", "memory://muxc-json-test"], ["pull", "--remote", "memory://muxc-json-test"],
-    ["init"], ["schema", "config"],
+    ["init"], ["schema", "config"], ["serve"],
 ]
 
 
