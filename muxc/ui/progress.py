@@ -168,8 +168,9 @@ class PlainReporter:
         self._started: set[str] = set()
         self._dry_run = False
 
-    def _line(self, text: str) -> None:
-        if self._dry_run:  # the report on stdout says what would run; progress would repeat it
+    def _line(self, text: str, *, in_dry_run: bool = False) -> None:
+        # a dry run's report on stdout says what would run; progress would repeat it (notes would not)
+        if self._dry_run and not in_dry_run:
             return
         with self._lock:
             self.stream.write(text + "\n")
@@ -194,7 +195,7 @@ class PlainReporter:
         self._line(f"  {SYMBOLS.get(state.status, ' ')} {step}: {label}" + (f" ({detail})" if detail else ""))
 
     def note(self, message: str) -> None:
-        self._line(f"  note: {message}")
+        self._line(f"  note: {message}", in_dry_run=True)
 
     def ask(self, question: str, options: list[str] | None, default: str | None) -> str | None:
         from muxc.ui.ask import ask
