@@ -22,12 +22,14 @@ from muxc.app.gateway import Gateway
 from muxc.base.cancel import Cancel
 from muxc.serve.chat import JSON_HEADERS, ChatRequest, Services, log_line
 from muxc.serve.metrics import Metrics
+from muxc.serve.responses import ResponsesRequest, ResponseStore
 from muxc.serve.schedule import SwitchScheduler
 from muxc.serve.wire import error_body
 
 CHAT_PATHS = {"/v1/chat/completions": "openai", "/chat/completions": "openai", "/v1/messages": "anthropic",
               "/messages": "anthropic"}
 COUNT_PATHS = ("/v1/messages/count_tokens", "/messages/count_tokens")
+RESPONSES_PATHS = ("/v1/responses", "/responses")
 TTL_CHECK_S = 1.0
 BODY_TIMEOUT_S = 30.0  # a client that takes longer to send its request body gets a 408
 
@@ -42,6 +44,7 @@ class ServeApp:
         self.metrics = Metrics()
         self.services = Services(gateway, self.metrics, SwitchScheduler(gateway, gateway.settings.max_wait))
         self._keys = [key.encode() for key in gateway.settings.keys]
+        self.responses = ResponseStore()
         self._ttl_task: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -85,6 +88,8 @@ class ServeApp:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         protocol = "anthropic" if path.startswith(("/v1/messages", "/messages")) or "anthropic-version" in headers \
             or "x-api-key" in headers else "openai"
+        if path in RESPONSES_PATHS or _stored_id(path):
+            protocol = "openai"  # the Responses API's errors are OpenAI's, whatever headers came
         endpoint = f"{method} {path}"
         if path == "/health" and method == "GET":
             return await _json(send, 200, {"status": "ok"})
@@ -92,13 +97,17 @@ class ServeApp:
             log_line(endpoint, "", "-", 401, 0.0, None, "missing or wrong API key")
             return await _error(send, protocol, 401, "missing or wrong API key: send Authorization: Bearer <key> "
                                 "or x-api-key: <key>")
+        if path in RESPONSES_PATHS and method == "GET":
+            return await _refuse_websocket(send, headers)
         if method == "GET":
             return await self._get(path, protocol, send)
+        if method == "DELETE" and _stored_id(path):
+            return await self._delete_response(_stored_id(path), send)
         if method != "POST":
             return await _error(send, protocol, 405, f"{method} is not allowed on {path}")
-        if path not in CHAT_PATHS and path not in COUNT_PATHS and path != "/unload":
+        if path not in CHAT_PATHS and path not in COUNT_PATHS and path not in RESPONSES_PATHS and path != "/unload":
             return await _error(send, protocol, 404, f"no endpoint {path}; the endpoints are /v1/chat/completions, "
-                                "/v1/messages, /v1/messages/count_tokens, /v1/models, /health, /metrics, "
+                                "/v1/messages, /v1/messages/count_tokens, /v1/responses, /v1/models, /health, /metrics, "
                                 "/running, /unload")
         started = time.monotonic()
         try:
@@ -122,7 +131,12 @@ class ServeApp:
             return await _error(send, protocol, 400, why)
         if path in COUNT_PATHS:
             return await _json(send, 200, _count_tokens(body))
-        await self._chat(CHAT_PATHS[path], body, headers, endpoint, receive, send)
+        cancel = Cancel()
+        if path in RESPONSES_PATHS:
+            request = ResponsesRequest(self.services, self.responses, body, headers, endpoint, send, cancel)
+        else:
+            request = ChatRequest(self.services, CHAT_PATHS[path], body, headers, endpoint, send, cancel)
+        await self._drive(request, cancel, receive)
 
     def _authorized(self, headers: dict[str, str]) -> bool:
         offered = headers.get("x-api-key", "")
@@ -153,10 +167,7 @@ class ServeApp:
             if not message.get("more_body"):
                 return b"".join(parts)
 
-    async def _chat(self, protocol: str, body: dict[str, Any], headers: dict[str, str], endpoint: str,
-                    receive: Any, send: Any) -> None:
-        cancel = Cancel()
-        request = ChatRequest(self.services, protocol, body, headers, endpoint, send, cancel)
+    async def _drive(self, request: ChatRequest, cancel: Cancel, receive: Any) -> None:
         task = asyncio.ensure_future(request.run())
         watcher = asyncio.ensure_future(_watch_disconnect(receive))
         done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
@@ -175,6 +186,8 @@ class ServeApp:
             return await _send(send, 200, [(b"content-type", b"text/plain; version=0.0.4")], self.metrics.render())
         if path in ("/v1/models", "/models"):
             return await _json(send, 200, self._models(protocol))
+        if _stored_id(path):
+            return await self._stored_response(_stored_id(path), send)
         if path == "/running":
             return await _json(send, 200, {"running": self.gateway.residents(), "switches": self.gateway.switches()})
         return await _error(send, protocol, 404, f"no endpoint GET {path}")
@@ -190,11 +203,41 @@ class ServeApp:
         return {"object": "list", "data": [{"id": n, "object": "model", "created": created, "owned_by": "muxc"}
                                            for n in names]}
 
+    async def _stored_response(self, response_id: str, send: Any) -> None:
+        stored = self.responses.get(response_id)
+        if stored is None:
+            return await _error(send, "openai", 404, f"no stored response {response_id!r} (muxc serve keeps the last "
+                                f"{self.responses.limit} responses sent with store: true, until it stops)")
+        await _json(send, 200, stored[0])
+
+    async def _delete_response(self, response_id: str, send: Any) -> None:
+        if not self.responses.delete(response_id):
+            return await _error(send, "openai", 404, f"no stored response {response_id!r}")
+        await _json(send, 200, {"id": response_id, "object": "response.deleted", "deleted": True})
+
     async def _unload(self, body: dict[str, Any], send: Any) -> None:
         wanted = body.get("backend") or body.get("model")
         names = [str(wanted)] if wanted else [r["backend"] for r in self.gateway.residents()]
         stopped = [name for name in names if await self.gateway.unload(name)]
         await _json(send, 200, {"stopped": stopped})
+
+
+def _stored_id(path: str) -> str:
+    """The id in ``/v1/responses/{id}`` ("" for any other path)."""
+    for prefix in ("/v1/responses/", "/responses/"):
+        if path.startswith(prefix) and "/" not in path[len(prefix):]:
+            return path[len(prefix):]
+    return ""
+
+
+async def _refuse_websocket(send: Any, headers: dict[str, str]) -> None:
+    """``GET /v1/responses``: some clients try the WebSocket transport first; a plain HTTP answer
+    at once (426 for an upgrade attempt) makes them fall back to ``POST`` with an event stream."""
+    upgrade = headers.get("upgrade", "").lower() == "websocket"
+    status = 426 if upgrade else 405
+    message = ("muxc serve does not speak the Responses WebSocket transport; use POST /v1/responses (streamed)"
+               if upgrade else "GET is not allowed on /v1/responses; POST a request, or GET /v1/responses/{id}")
+    await _send(send, status, [*JSON_HEADERS, (b"connection", b"close")], error_body("openai", status, message))
 
 
 def _warm_up() -> None:

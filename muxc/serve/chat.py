@@ -81,6 +81,7 @@ class ChatRequest:
         self.outcome = Outcome()
         self.responded = False
         self.label = "(unknown)"  # the metrics' model label: a client's name only once it routed
+        self.notes: list[str] = []  # what the translation left out on purpose, for the log line
 
     # -- the whole request -------------------------------------------------------------------
 
@@ -346,16 +347,19 @@ class ChatRequest:
                                   response=tally.response() if status == "ok" else None, status=status,
                                   error=outcome.error, usage=usage, latency_ms=int(elapsed * 1000),
                                   attempts=outcome.attempts)
-        log_line(self.endpoint, self.model, outcome.backend, outcome.status, elapsed, tally, outcome.error)
+        log_line(self.endpoint, self.model, outcome.backend, outcome.status, elapsed, tally, outcome.error,
+                 self.notes)
 
 
 def log_line(endpoint: str, model: str, backend: str, status: int, elapsed: float, tally: streams.Tally | None,
-             error: str | None = None) -> None:
+             error: str | None = None, notes: list[str] | None = None) -> None:
     tokens = ""
     if tally is not None and (tally.input_tokens is not None or tally.output_tokens is not None):
         fresh = (tally.input_tokens or 0) + (tally.cached_tokens or 0)
         tokens = f" tokens={fresh}->{tally.output_tokens if tally.output_tokens is not None else '?'}"
     why = f" error={error[:160]!r}" if error else ""
+    if notes:
+        why += f" notes={'; '.join(notes)[:300]!r}"
     shown = model[:120] if model.isprintable() else repr(model[:120])  # a client's text: one line, always
     endpoint = endpoint[:200] if endpoint.isprintable() else repr(endpoint[:200])
     sys.stderr.write(f"muxc serve: {endpoint} model={shown or '-'} backend={backend} status={status} "

@@ -1,0 +1,201 @@
+"""``POST /v1/responses``: an OpenAI Responses API request served like any chat request.
+
+The request is translated to a chat completions request (``responses_translate``) and then goes
+through ``ChatRequest`` unchanged — routing, fallbacks, retries, credential pools, managed
+backends, the LLM log, metrics and budgets are the chat endpoint's own — with the chat → Anthropic
+translation for an Anthropic backend. The answer (a chat document or chat chunks, which the
+gateway's converters make of either upstream protocol) becomes a ``response`` object or the
+Responses event stream (``responses_stream``). Errors are OpenAI's error format, which is the
+Responses API's.
+
+Stored responses (``store``, true unless the client says false) are kept in memory, in a bounded
+LRU (``STORE_LIMIT`` responses; the oldest goes first; gone when the server stops), with the input
+items that led to them, so ``GET /v1/responses/{id}`` answers and ``previous_response_id``
+continues a conversation on any backend.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from muxc.app.gateway import Opened, SseParser
+from muxc.base.cancel import Cancel
+from muxc.serve import responses_translate as rt
+from muxc.serve import streams, translate
+from muxc.serve.chat import JSON_HEADERS, SSE_HEADERS, ChatRequest, Reject, Send, Services
+from muxc.serve.responses_stream import ResponsesEvents
+
+STORE_LIMIT = 1000
+
+
+class ResponseStore:
+    """Responses by id with the full input that produced them (earlier turns included)."""
+
+    def __init__(self, limit: int = STORE_LIMIT) -> None:
+        self.limit = limit
+        self._entries: OrderedDict[str, tuple[dict[str, Any], list[Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, response: dict[str, Any], items: list[Any]) -> None:
+        with self._lock:
+            self._entries[response["id"]] = (response, items)
+            self._entries.move_to_end(response["id"])
+            while len(self._entries) > self.limit:
+                self._entries.popitem(last=False)
+
+    def get(self, response_id: str) -> tuple[dict[str, Any], list[Any]] | None:
+        with self._lock:
+            return self._entries.get(response_id)
+
+    def delete(self, response_id: str) -> bool:
+        with self._lock:
+            return self._entries.pop(response_id, None) is not None
+
+
+class ResponsesRequest(ChatRequest):
+    def __init__(self, services: Services, store: ResponseStore, body: dict[str, Any], headers: dict[str, str],
+                 endpoint: str, send: Send, cancel: Cancel) -> None:
+        super().__init__(services, "openai", body, headers, endpoint, send, cancel)
+        self.original = body
+        self.store = store
+        self.ctx = rt.Context()
+        self.response_id = rt.new_id("resp")
+        self.history: list[Any] = []
+
+    def _admit(self) -> Any:
+        if not isinstance(self.original.get("model"), str) or not self.model:
+            raise Reject(400, "model: required, a string naming a role, backend or alias", "model")
+        previous = self.original.get("previous_response_id")
+        if previous is not None:
+            stored = self.store.get(previous) if isinstance(previous, str) else None
+            if stored is None:
+                raise Reject(404, f"previous_response_id: no stored response {previous!r} (muxc serve keeps the "
+                             f"last {self.store.limit} responses stored with store: true, until it stops)",
+                             "previous_response_id")
+            self.history = stored[1] + stored[0]["output"]
+        try:
+            self.body, self.ctx = rt.to_chat_request(self.original, self.history)
+        except (translate.Untranslatable, translate.BadRequest) as problem:
+            raise Reject(400, str(problem), problem.field) from None
+        self.notes = self.ctx.notes
+        return super()._admit()
+
+    def _upstream_body(self, upstream: str) -> tuple[dict[str, Any], Any]:
+        body = dict(self.body)
+        effort = self.ctx.reasoning_effort
+        try:
+            if upstream == "openai":
+                self.hide_usage = False
+                if effort is not None:
+                    body["reasoning_effort"] = effort
+                return body, None
+            if upstream == "anthropic":
+                if effort is not None:
+                    self._note(f"reasoning.effort {effort!r} not sent (Anthropic backend)")
+                return translate.openai_to_anthropic_request(body), "a2o"
+        except (translate.Untranslatable, translate.BadRequest) as problem:
+            message, field = self.ctx.rename(problem)
+            raise Reject(400, message, field) from None
+        raise Reject(502, f"muxc serve cannot send a Responses request to a {upstream!r} backend")
+
+    def _note(self, note: str) -> None:
+        if note not in self.ctx.notes:
+            self.ctx.notes.append(note)
+
+    # -- answers ------------------------------------------------------------------------------------
+
+    async def _relay_document(self, opened: Opened, translator: str | None) -> None:
+        raw = await opened.read()
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            chat = translate.anthropic_to_openai_response(data, self.model) if translator == "a2o" else data
+            out = rt.from_chat_document(chat, self.original, self.ctx, self.model, self.response_id)
+        except ValueError as problem:
+            self.outcome.kind = "bad_response"
+            raise Reject(502, f"backend {opened.backend!r} answered with an unusable document: {problem}") from None
+        self._tally_document(chat)
+        if not self.stream:
+            self._keep(out)
+            await self._respond(200, JSON_HEADERS, json.dumps(out, ensure_ascii=False).encode())
+            return
+        events = self._events()  # the client asked for a stream and the upstream answered at once
+        body = events.feed(_as_chunk(chat)) + events.complete()
+        self._keep(events.final)
+        await self._respond(200, SSE_HEADERS, body)
+
+    def _events(self) -> ResponsesEvents:
+        return ResponsesEvents(self.original, self.ctx, self.model, self.response_id)
+
+    def _converter(self, translator: str | None) -> streams.Converter:
+        self.converter = ChatToResponses(super()._converter(translator), self._events())
+        return self.converter
+
+    async def _relay_stream(self, opened: Opened, translator: str | None) -> None:
+        await super()._relay_stream(opened, translator)
+        final = self.converter.events.final
+        if final is not None and final["status"] != "failed":
+            self._keep(final)
+
+    def _keep(self, response: dict[str, Any] | None) -> None:
+        if response is None or self.original.get("store") is False:
+            return
+        raw = self.original.get("input")
+        items = [{"type": "message", "role": "user", "content": raw}] if isinstance(raw, str) else list(raw or [])
+        self.store.put(response, self.history + items)
+
+
+class ChatToResponses(streams.Converter):
+    """The chat chunks another converter makes of the upstream's events, as Responses events."""
+
+    def __init__(self, inner: streams.Converter, events: ResponsesEvents) -> None:
+        super().__init__()
+        self.inner, self.events = inner, events
+        self.tally = inner.tally
+        self.parser = SseParser()
+        self.errored = False
+
+    def feed(self, name: str | None, data: str) -> bytes:
+        return self._convert(self.inner.feed(name, data))
+
+    def _convert(self, raw: bytes) -> bytes:
+        out = b""
+        for event in self.parser.feed(raw):
+            if self.errored or event.data.strip() == "[DONE]":
+                continue
+            try:
+                chunk = json.loads(event.data)
+            except ValueError:
+                continue
+            if not isinstance(chunk, dict):
+                continue
+            if isinstance(chunk.get("error"), dict):
+                self.errored = True
+                error = chunk["error"]
+                out += self.events.fail(str(error.get("message", "the upstream failed")),
+                                        str(error.get("type") or "server_error"))
+            else:
+                out += self.events.feed(chunk)
+        return out
+
+    def end(self, complete: bool) -> bytes:
+        out = self._convert(self.inner.end(complete))
+        self.done, self.failed = self.inner.done, self.inner.failed or self.errored
+        if not self.errored:
+            out += self.events.complete()
+        return out
+
+
+def _as_chunk(chat: dict[str, Any]) -> dict[str, Any]:
+    """A whole chat completion as one chunk (for a client that asked for a stream)."""
+    choice = (chat.get("choices") or [{}])[0]
+    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    delta: dict[str, Any] = {key: message[key] for key in ("content", "reasoning_content") if message.get(key)}
+    if message.get("tool_calls"):
+        delta["tool_calls"] = [{**call, "index": i} for i, call in enumerate(message["tool_calls"])]
+    return {"choices": [{"index": 0, "delta": delta, "finish_reason": choice.get("finish_reason")}],
+            "usage": chat.get("usage")}
