@@ -9,6 +9,11 @@ so far, a step whose inputs are ready but which waits for a free job (``-j``) sh
 ``frame_of`` reads all of it from the build once per refresh; ``frame_lines`` renders a frame
 and is a pure function of it (the live table is the same text, styled).
 
+On a terminal the view fits the screen: a workflow whose rows fit shows every row; a bigger one
+shows the rows that matter (running, failed, queued, then the most recently finished), as many as
+the terminal's height allows, and a "… N more done" line (``visible_rows``). So drawing a frame
+costs the same for 10 steps or 10,000, and the view is redrawn at most ``REFRESH_PER_SECOND``.
+
 On a pipe, steps served from the cache (or skipped) print nothing unless ``verbose``: a no-op
 build of 1000 steps prints its summary line, not 1000 lines; a dry run prints no progress (its
 report on stdout lists what would run).
@@ -37,6 +42,14 @@ STYLES = {FAILED: "red", INTERRUPTED: "red", RAN: "green", CACHED: "dim", RUNNIN
 # A finished step (anything but pending, running or queued) counts as done in the header.
 UNFINISHED = (PENDING, RUNNING, QUEUED)
 CHARS_PER_TOKEN = 4  # streamed text is counted in characters; the view says ~tokens
+REFRESH_PER_SECOND = 8
+LABEL_WIDTH = max(len(label) for label in LABELS.values())
+KIND_WIDTH = 5  # shell, query, apply, store, input
+# Lines of the terminal the view leaves alone: the "more" line, and one for the cursor (a view
+# as tall as the screen would scroll it).
+SPARE_LINES = 2
+# Which rows a view too big for the terminal keeps first (lower first); finished rows by recency.
+PRIORITY = {RUNNING: 0, FAILED: 1, INTERRUPTED: 1, QUEUED: 2}
 
 
 def describe(state: Any) -> str:
@@ -69,6 +82,7 @@ class Row(msgspec.Struct, frozen=True):
     status: str  # a step status, or QUEUED
     kind: str
     detail: str
+    finished: float = 0.0  # when a finished step finished (time.time()), for the most recent ones
 
 
 class Frame(msgspec.Struct, frozen=True):
@@ -85,14 +99,16 @@ class Frame(msgspec.Struct, frozen=True):
         return sum(1 for row in self.rows if row.status in statuses)
 
 
-def frame_of(build: Any, now: float) -> Frame:
+def frame_of(build: Any, now: float, details: bool = True) -> Frame:
     """The live view of ``build`` at ``now`` (``time.time()``); reads the states without the lock
-    (a refresh may show a step a moment late, never wrongly)."""
+    (a refresh may show a step a moment late, never wrongly). Without ``details`` the rows'
+    details are left empty (the live view writes them for the rows it shows)."""
     rows, tokens = [], 0
     for plan in build.plan.steps:
         state = build.state(plan.name)
         status = _status(build, plan, state)
-        rows.append(Row(plan.name, status, plan.kind, _detail(state, status, now)))
+        detail = _detail(state, status, now) if details else ""
+        rows.append(Row(plan.name, status, plan.kind, detail, state.finished))
         tokens += _tokens(state)
     return Frame(build.plan.workflow, build.options.jobs, max(0.0, now - build.started), tokens, build.cost_usd,
                  tuple(rows))
@@ -154,6 +170,33 @@ def frame_lines(frame: Frame) -> list[str]:
     return lines
 
 
+def visible_rows(rows: tuple[Row, ...], height: int) -> tuple[list[Row], str]:
+    """The rows a terminal ``height`` lines tall shows under the header, in plan order, and the line
+    that counts the others ("" when every row fits)."""
+    if len(rows) + 1 + SPARE_LINES <= height:
+        return list(rows), ""
+    room = max(1, height - 1 - SPARE_LINES)
+    ranked = sorted(range(len(rows)), key=lambda at: _rank(rows[at]))[:room]
+    shown = [rows[at] for at in sorted(ranked)]
+    return shown, _more_line(rows, shown)
+
+
+def _rank(row: Row) -> tuple[int, float]:
+    if row.status in PRIORITY:
+        return PRIORITY[row.status], 0.0
+    if row.status not in UNFINISHED:
+        return 3, -row.finished  # the most recently finished first
+    return 4, 0.0  # waiting for its inputs: shown last
+
+
+def _more_line(rows: tuple[Row, ...], shown: list[Row]) -> str:
+    done = sum(1 for row in rows if row.status not in UNFINISHED) - sum(
+        1 for row in shown if row.status not in UNFINISHED)
+    to_do = len(rows) - len(shown) - done
+    parts = ([f"{done:,} more done"] if done else []) + ([f"{to_do:,} more to do"] if to_do else [])
+    return "… " + " · ".join(parts)
+
+
 # --- reporters ------------------------------------------------------------------------------
 
 
@@ -210,7 +253,7 @@ class PlainReporter:
 
 
 class LiveReporter:
-    """The header and a row per step, redrawn in place (a terminal only)."""
+    """The header and the rows that fit the terminal, redrawn in place (a terminal only)."""
 
     def __init__(self) -> None:
         from rich.console import Console
@@ -218,12 +261,15 @@ class LiveReporter:
 
         self.console = Console(stderr=True)
         self._build: Any = None
-        self._live = Live(console=self.console, refresh_per_second=8, transient=False, get_renderable=self._view)
+        self._step_width = 0
+        self._live = Live(console=self.console, refresh_per_second=REFRESH_PER_SECOND, transient=False,
+                          get_renderable=self._view)
         self._started = False
 
     def watch(self, build: Any) -> None:
         """The build to draw (its states are read at each refresh)."""
         self._build = build
+        self._step_width = max((len(step.name) for step in build.plan.steps), default=0)
 
     def _view(self) -> Any:
         from rich.console import Group
@@ -232,14 +278,23 @@ class LiveReporter:
 
         if self._build is None:
             return Text("")
-        frame = frame_of(self._build, time.time())
+        now = time.time()
+        frame = frame_of(self._build, now, details=False)
+        rows, more = visible_rows(frame.rows, self.console.size.height)
         table = Table(box=None, show_header=False, pad_edge=False)
-        for row in frame.rows:
+        if more:  # a moving window of rows: columns as wide as any row may need, so they hold still
+            for width in (1, self._step_width, LABEL_WIDTH, KIND_WIDTH):
+                table.add_column(min_width=width)
+            table.add_column()
+        for row in rows:
             style = STYLES.get(row.status)
             label = LABELS.get(row.status, row.status)
-            table.add_row(SYMBOLS.get(row.status, " "), row.step, Text(label, style=style or ""), row.kind,
-                          row.detail)
-        return Group(Text(header_line(frame), style="bold", overflow="ellipsis", no_wrap=True), table)
+            detail = _detail(self._build.state(row.step), row.status, now)
+            table.add_row(SYMBOLS.get(row.status, " "), row.step, Text(label, style=style or ""), row.kind, detail)
+        header = Text(header_line(frame), style="bold", overflow="ellipsis", no_wrap=True)
+        if not more:
+            return Group(header, table)
+        return Group(header, table, Text(more, style="dim", overflow="ellipsis", no_wrap=True))
 
     def build_started(self, workflow: str, steps: list[str]) -> None:
         self._live.start()
