@@ -111,7 +111,8 @@ CONFIG_DOCS: dict[str, dict[str, Doc]] = {
         "retry_timeout": Doc("Retry an attempt that timed out."),
         "env": Doc("CLI: extra environment variables, as llm-mux's `[[\"K\", \"V\"], ...]` or a table. "
                    "`${VAR}` in values is expanded."),
-        "protocol": Doc("HTTP protocol: `openai` (chat completions) or `anthropic` (messages). Setting it makes "
+        "protocol": Doc("HTTP protocol: `openai` (chat completions), `anthropic` (messages) or `responses` "
+                        "(OpenAI's Responses API, `{base_url}/responses`). Setting it makes "
                         "the backend an HTTP backend. Default: `openai`, or `anthropic` for `claude-api`."),
         "base_url": Doc("HTTP: the base URL (instead of a URL in `command`). OpenAI-compatible URLs end in `/v1`."),
         "stdin": Doc("CLI: `true` sends the prompt on stdin, `false` always as the last argument (an error over "

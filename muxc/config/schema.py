@@ -66,7 +66,7 @@ class BackendConfig(msgspec.Struct, frozen=True):
     retry_timeout: bool = False
     env: list[list[str]] | dict[str, str] = []  # llm-mux: [["K", "V"], ...]; a table works too
     # muxc's own keys
-    protocol: Literal["openai", "anthropic"] | None = None
+    protocol: Literal["openai", "anthropic", "responses"] | None = None  # responses: OpenAI's Responses API
     base_url: str | None = None  # alternative spelling of an HTTP `command`
     stdin: bool | None = None  # CLI: prompt on stdin (default: when the prompt is large)
     max_concurrent: int | None = None  # in-flight calls across the whole build

@@ -204,6 +204,10 @@ class ChatRequest:
 
     def _upstream_body(self, upstream: str) -> tuple[dict[str, Any], Any]:
         """The body in the upstream's protocol, and how its answer comes back (None: as it is)."""
+        if upstream == "responses":
+            raise Reject(502, f"the backend for {self.model!r} speaks OpenAI's Responses API, which muxc serve "
+                         "relays to /v1/responses clients only; chat completions and messages clients need an "
+                         "OpenAI or Anthropic backend")
         try:
             if upstream == self.protocol:
                 body = dict(self.body)

@@ -26,7 +26,7 @@ from muxc.base.cancel import Cancel
 from muxc.serve import responses_translate as rt
 from muxc.serve import streams, translate
 from muxc.serve.chat import JSON_HEADERS, SSE_HEADERS, ChatRequest, Reject, Send, Services
-from muxc.serve.responses_stream import ResponsesEvents
+from muxc.serve.responses_stream import ResponsesEvents, document_events, sse_event, tally_response
 
 STORE_LIMIT = 1000
 
@@ -92,6 +92,8 @@ class ResponsesRequest(ChatRequest):
                 if effort is not None:
                     body["reasoning_effort"] = effort
                 return body, None
+            if upstream == "responses":
+                return self._passed_body(), "responses"
             if upstream == "anthropic":
                 if effort is not None:
                     self._note(f"reasoning.effort {effort!r} not sent (Anthropic backend)")
@@ -101,6 +103,16 @@ class ResponsesRequest(ChatRequest):
             raise Reject(400, message, field) from None
         raise Reject(502, f"muxc serve cannot send a Responses request to a {upstream!r} backend")
 
+    def _passed_body(self) -> dict[str, Any]:
+        """The client's own request for a Responses backend; earlier turns from this gateway's store
+        are sent in full (the upstream has never seen their ids)."""
+        body = dict(self.original)
+        if self.history:
+            body.pop("previous_response_id", None)
+            raw = body.get("input")
+            body["input"] = self.history + ([{"role": "user", "content": raw}] if isinstance(raw, str) else raw)
+        return body
+
     def _note(self, note: str) -> None:
         if note not in self.ctx.notes:
             self.ctx.notes.append(note)
@@ -109,6 +121,8 @@ class ResponsesRequest(ChatRequest):
 
     async def _relay_document(self, opened: Opened, translator: str | None) -> None:
         raw = await opened.read()
+        if translator == "responses":
+            return await self._forward_document(opened, raw)
         try:
             data = json.loads(raw)
             if not isinstance(data, dict):
@@ -128,17 +142,35 @@ class ResponsesRequest(ChatRequest):
         self._keep(events.final)
         await self._respond(200, SSE_HEADERS, body)
 
+    async def _forward_document(self, opened: Opened, raw: bytes) -> None:
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict) or not isinstance(data.get("output"), list):
+                raise ValueError("not a response object")
+        except ValueError as problem:
+            self.outcome.kind = "bad_response"
+            raise Reject(502, f"backend {opened.backend!r} answered with an unusable document: {problem}") from None
+        tally_response(self.outcome.tally, data)
+        self._keep(data)
+        if self.stream:
+            await self._respond(200, SSE_HEADERS, document_events(data))
+        else:
+            await self._respond(200, JSON_HEADERS, raw)
+
     def _events(self) -> ResponsesEvents:
         return ResponsesEvents(self.original, self.ctx, self.model, self.response_id)
 
     def _converter(self, translator: str | None) -> streams.Converter:
-        self.converter = ChatToResponses(super()._converter(translator), self._events())
+        if translator == "responses":
+            self.converter: ChatToResponses | ResponsesPassThrough = ResponsesPassThrough()
+        else:
+            self.converter = ChatToResponses(super()._converter(translator), self._events())
         return self.converter
 
     async def _relay_stream(self, opened: Opened, translator: str | None) -> None:
         await super()._relay_stream(opened, translator)
-        final = self.converter.events.final
-        if final is not None and final["status"] != "failed":
+        final = self.converter.final
+        if final is not None and final.get("status") != "failed":
             self._keep(final)
 
     def _keep(self, response: dict[str, Any] | None) -> None:
@@ -158,6 +190,10 @@ class ChatToResponses(streams.Converter):
         self.tally = inner.tally
         self.parser = SseParser()
         self.errored = False
+
+    @property
+    def final(self) -> dict[str, Any] | None:
+        return self.events.final
 
     def feed(self, name: str | None, data: str) -> bytes:
         return self._convert(self.inner.feed(name, data))
@@ -199,3 +235,50 @@ def _as_chunk(chat: dict[str, Any]) -> dict[str, Any]:
         delta["tool_calls"] = [{**call, "index": i} for i, call in enumerate(message["tool_calls"])]
     return {"choices": [{"index": 0, "delta": delta, "finish_reason": choice.get("finish_reason")}],
             "usage": chat.get("usage")}
+
+
+class ResponsesPassThrough(streams.Converter):
+    """A Responses upstream's events, forwarded as they come (re-framed, not re-encoded), read for
+    the tally; a stream that ends before its terminal event gets a ``response.failed``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.final: dict[str, Any] | None = None
+        self.sequence = 0
+
+    def feed(self, name: str | None, data: str) -> bytes:
+        try:
+            event = json.loads(data)
+        except ValueError:
+            event = None
+        if isinstance(event, dict):
+            self._observe(event)
+        prefix = f"event: {name}\n" if name else ""
+        return f"{prefix}data: {data}\n\n".encode()
+
+    def _observe(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if isinstance(event.get("sequence_number"), int):
+            self.sequence = event["sequence_number"] + 1
+        if kind == "response.output_text.delta":
+            self.tally.saw_content()
+            self.tally.text.append(str(event.get("delta", "")))
+        elif kind == "response.output_item.added":
+            self.tally.saw_content()
+        elif kind in ("response.completed", "response.incomplete", "response.failed", "error"):
+            self.done = True
+            self.failed = kind in ("response.failed", "error")
+            response = event.get("response")
+            if isinstance(response, dict):
+                self.final = response
+                text = self.tally.text
+                tally_response(self.tally, response)
+                self.tally.text = text  # the deltas said it already
+
+    def end(self, complete: bool) -> bytes:
+        if complete and self.done:
+            return b""
+        self.failed = True
+        response = {**(self.final or {}), "status": "failed", "error": {
+            "code": "server_error", "message": "the upstream stream ended before its answer was complete"}}
+        return sse_event({"type": "response.failed", "response": response, "sequence_number": self.sequence})

@@ -27,7 +27,7 @@ from typing import Any
 from muxc.serve import responses_translate as rt
 
 
-def _event(data: dict[str, Any]) -> bytes:
+def sse_event(data: dict[str, Any]) -> bytes:
     return f"event: {data['type']}\ndata: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\n\n".encode()
 
 
@@ -58,7 +58,7 @@ class ResponsesEvents:
     def _emit(self, data: dict[str, Any]) -> bytes:
         data["sequence_number"] = self.sequence
         self.sequence += 1
-        return _event(data)
+        return sse_event(data)
 
     def _snapshot(self, status: str, output: list[dict[str, Any]] | None = None,
                   error: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -225,3 +225,47 @@ class ResponsesEvents:
         out = self.start() + self._close_all()
         self.final = self._snapshot("failed", self._output(), {"code": code, "message": message})
         return out + self._emit({"type": "response.failed", "response": self.final})
+
+
+# -- a Responses upstream: forwarded ---------------------------------------------------------------
+
+
+def chat_usage(usage: Any) -> dict[str, Any] | None:
+    """Responses usage in chat completions terms (for the tally)."""
+    if not isinstance(usage, dict):
+        return None
+    details = usage.get("input_tokens_details") if isinstance(usage.get("input_tokens_details"), dict) else {}
+    return {"prompt_tokens": usage.get("input_tokens"), "completion_tokens": usage.get("output_tokens"),
+            "prompt_tokens_details": {"cached_tokens": details.get("cached_tokens")}}
+
+
+def tally_response(tally: Any, response: dict[str, Any]) -> None:
+    """What a whole response object said, into a ``streams.Tally``."""
+    for item in response.get("output") or []:
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "message":
+            tally.text += [str(p.get("text", "")) for p in item.get("content") or [] if isinstance(p, dict)]
+        elif item.get("type") in ("function_call", "custom_tool_call"):
+            tally.tools.append(f"{item.get('name')} {item.get('arguments', item.get('input'))}")
+    if isinstance(response.get("usage"), dict):
+        tally.openai_usage(chat_usage(response["usage"]))
+    tally.stop = response.get("status")
+
+
+def document_events(response: dict[str, Any]) -> bytes:
+    """The event stream for a whole response object (an upstream that ignored ``stream: true``)."""
+    sequence = iter(range(1 << 30))
+
+    def emit(data: dict[str, Any]) -> bytes:
+        return sse_event({**data, "sequence_number": next(sequence)})
+
+    started = {**response, "status": "in_progress", "output": []}
+    out = emit({"type": "response.created", "response": started})
+    out += emit({"type": "response.in_progress", "response": started})
+    for index, item in enumerate(response.get("output") or []):
+        out += emit({"type": "response.output_item.added", "output_index": index, "item": item})
+        out += emit({"type": "response.output_item.done", "output_index": index, "item": item})
+    name = {"incomplete": "response.incomplete", "failed": "response.failed"}.get(response.get("status"),
+                                                                                 "response.completed")
+    return out + emit({"type": name, "response": response})

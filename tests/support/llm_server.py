@@ -4,6 +4,8 @@ It speaks enough of two protocols to stand in for a provider or a local model se
 - OpenAI chat completions: ``POST /v1/chat/completions`` (also ``/chat/completions``), streaming
   (SSE ending in ``[DONE]``, usage in the last chunk) or a JSON document;
 - Anthropic messages: ``POST /v1/messages``, streaming (``message_start`` … ``message_stop``) or JSON;
+- OpenAI Responses: ``POST /v1/responses`` (also ``/responses``), streaming (``response.created`` …
+  ``response.completed``) or a response object;
 - ``GET /v1/models`` (and ``/models``): a model list.
 
 Each request is recorded (``requests``: method, path, headers, parsed body, arrival time, client
@@ -49,6 +51,7 @@ from typing import Any
 OPENAI_PATHS = ("/v1/chat/completions", "/chat/completions")
 ANTHROPIC_PATHS = ("/v1/messages", "/messages")
 MODELS_PATHS = ("/v1/models", "/models")
+RESPONSES_PATHS = ("/v1/responses", "/responses")  # OpenAI's Responses API
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class RecordedRequest:
             return "openai"
         if self.path in ANTHROPIC_PATHS:
             return "anthropic"
+        if self.path in RESPONSES_PATHS:
+            return "responses"
         return "models" if self.path in MODELS_PATHS else "unknown"
 
     @property
@@ -85,6 +90,10 @@ class RecordedRequest:
     def prompt(self) -> str:
         """The text of the last user message ("" when there is none)."""
         messages = self.body.get("messages") if isinstance(self.body, dict) else None
+        if isinstance(self.body, dict) and "input" in self.body:  # a Responses request
+            if isinstance(self.body["input"], str):
+                return self.body["input"]
+            messages = self.body["input"] if isinstance(self.body["input"], list) else None
         for message in reversed(messages or []):
             if isinstance(message, dict) and message.get("role") == "user":
                 content = message.get("content")
@@ -278,11 +287,51 @@ def anthropic_events(reply: Reply, request: RecordedRequest) -> list[str]:
     return events if reply.truncate else [*events, event("message_stop", {})]
 
 
+def responses_document(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
+    text = reply.text or ""
+    status = "incomplete" if reply.finish == "length" else "completed"
+    output = [{"type": "message", "id": "msg_test", "status": "completed", "role": "assistant",
+               "content": [{"type": "output_text", "text": text, "annotations": []}]}]
+    usage = reply.usage if reply.usage is not None else {
+        "input_tokens": len(request.prompt.split()), "output_tokens": len(text.split()),
+        "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": len(request.prompt.split()) + len(text.split())}
+    document: dict[str, Any] = {"id": "resp_test", "object": "response", "created_at": 0, "status": status,
+                                "model": reply.model, "output": output, "error": None,
+                                "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete"
+                                else None, "parallel_tool_calls": True, "tool_choice": "auto", "tools": []}
+    if reply.include_usage:
+        document["usage"] = usage
+    return document
+
+
+def responses_events(reply: Reply, request: RecordedRequest) -> list[str]:
+    final = responses_document(reply, request)
+    item = final["output"][0]
+    started = {**final, "status": "in_progress", "output": []}
+    empty = {**item, "status": "in_progress", "content": []}
+    part = {"type": "output_text", "text": "", "annotations": []}
+    deltas = reply.deltas if reply.deltas is not None else _words(reply.text or "")
+    data = [{"type": "response.created", "response": started}, {"type": "response.in_progress", "response": started},
+            {"type": "response.output_item.added", "output_index": 0, "item": empty},
+            {"type": "response.content_part.added", "item_id": "msg_test", "output_index": 0, "content_index": 0,
+             "part": part},
+            *[{"type": "response.output_text.delta", "item_id": "msg_test", "output_index": 0, "content_index": 0,
+               "delta": d} for d in deltas],
+            {"type": "response.output_item.done", "output_index": 0, "item": item}]
+    if not reply.truncate:
+        data.append({"type": "response.incomplete" if final["status"] == "incomplete" else "response.completed",
+                     "response": final})
+    return [f"event: {d['type']}\ndata: " + json.dumps({**d, "sequence_number": i}) for i, d in enumerate(data)]
+
+
 def _document(reply: Reply, request: RecordedRequest) -> bytes:
     if reply.body is not None:
         return reply.body.encode() if isinstance(reply.body, str) else reply.body
     if reply.json is not None:
         return json.dumps(reply.json).encode()
+    if request.protocol == "responses":
+        return json.dumps(responses_document(reply, request)).encode()
     render = anthropic_document if request.protocol == "anthropic" else openai_document
     return json.dumps(render(reply, request)).encode()
 
@@ -290,6 +339,8 @@ def _document(reply: Reply, request: RecordedRequest) -> bytes:
 def _events(reply: Reply, request: RecordedRequest) -> list[str]:
     if reply.events is not None:
         return reply.events
+    if request.protocol == "responses":
+        return responses_events(reply, request)
     render = anthropic_events if request.protocol == "anthropic" else openai_events
     events = render(reply, request)
     return events if reply.bad_event is None else [events[0], reply.bad_event, *events[1:]]

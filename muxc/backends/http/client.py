@@ -55,6 +55,7 @@ from muxc.backends.http.protocol import (
     merged_params,
     parse_json,
 )
+from muxc.backends.http.responses import ResponsesAdapter
 from muxc.backends.http.sse import BLANK, Malformed, SseParser, decode
 from muxc.backends.identity import ConfigIdentity, public_url
 from muxc.backends.managed.slots import Slots, limit_for
@@ -133,7 +134,8 @@ def status_kind(status: int) -> str:
     return "config" if 400 <= status < 500 else "bad_response"
 
 
-ADAPTERS: dict[str, Adapter] = {"openai": OpenAIAdapter(), "anthropic": AnthropicAdapter()}
+ADAPTERS: dict[str, Adapter] = {"openai": OpenAIAdapter(), "anthropic": AnthropicAdapter(),
+                               "responses": ResponsesAdapter()}
 
 
 class HttpBackend(ConfigIdentity):

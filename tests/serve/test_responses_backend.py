@@ -1,0 +1,108 @@
+"""A backend declared ``protocol = "responses"``: ``/v1/responses`` clients pass through to it
+(streams forwarded event by event), a conversation stored by the gateway continues on it, and a
+build-side adapter reads its answers."""
+
+from __future__ import annotations
+
+import textwrap
+
+import openai
+import pytest
+
+from muxc.backends.base import CompletionRequest
+from muxc.backends.http.protocol import BadResponse, StreamError
+from muxc.backends.http.responses import ResponsesAdapter
+from tests.serve.conftest import Gateway, base_config
+from tests.support.llm_server import LLMServer, Reply
+
+
+@pytest.fixture(scope="module")
+def responses_gateway(tmp_path_factory, shared_server: LLMServer):
+    config = base_config(shared_server) + textwrap.dedent(f"""
+        [backends.rs]
+        protocol = "responses"
+        base_url = "{shared_server.openai_url}"
+        model = "upstream-resp"
+        api_key = "${{OA_KEY}}"
+        max_retries = 1
+        retry_delay = "10ms"
+        """)
+    gateway = Gateway(tmp_path_factory.mktemp("responses-gateway"), config).start()
+    yield gateway
+    for client in gateway.clients:
+        client.close()
+    gateway.stop()
+
+
+@pytest.fixture
+def gateway(responses_gateway: Gateway, llm_server: LLMServer) -> Gateway:
+    return responses_gateway
+
+
+def client(gateway) -> openai.OpenAI:
+    return gateway.keep(openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0))
+
+
+def test_a_response_passes_through(gateway, llm_server: LLMServer) -> None:
+    response = client(gateway).responses.create(model="rs", input="hello there", instructions="be brief",
+                                                reasoning={"effort": "high"})
+    assert response.output_text == "echo: hello there" and response.id == "resp_test"
+    sent = llm_server.requests[-1]
+    assert sent.path == "/v1/responses" and sent.api_key == "sk-upstream-openai-secret"
+    assert sent.body["model"] == "upstream-resp" and sent.body["reasoning"] == {"effort": "high"}
+    assert sent.body["instructions"] == "be brief"
+
+
+def test_a_stream_is_forwarded_event_by_event(gateway, llm_server: LLMServer) -> None:
+    llm_server.script(Reply(text="one two"))
+    events = list(client(gateway).responses.create(model="rs", input="count", stream=True))
+    assert [e.type for e in events] == [
+        "response.created", "response.in_progress", "response.output_item.added", "response.content_part.added",
+        "response.output_text.delta", "response.output_text.delta", "response.output_item.done",
+        "response.completed"]
+    assert events[-1].response.output_text == "one two"
+
+
+def test_a_stored_chat_turn_continues_on_the_responses_backend(gateway, llm_server: LLMServer) -> None:
+    oa = client(gateway)
+    first = oa.responses.create(model="coder", input="my name is Ada")
+    oa.responses.create(model="rs", input="and yours?", previous_response_id=first.id)
+    sent = llm_server.requests[-1].body
+    assert "previous_response_id" not in sent  # the upstream never saw that id
+    assert [item.get("role") for item in sent["input"]] == ["user", "assistant", "user"]
+    assert sent["input"][1]["content"][0]["text"] == "echo: my name is Ada"
+
+
+def test_a_truncated_stream_ends_in_response_failed(gateway, llm_server: LLMServer) -> None:
+    llm_server.script(Reply.no_terminal_event("half an answer"))
+    events = list(client(gateway).responses.create(model="rs", input="x", stream=True))
+    assert events[-1].type == "response.failed"
+
+
+def test_a_chat_client_on_a_responses_backend_is_told_why(gateway) -> None:
+    with pytest.raises(openai.APIStatusError) as refused:
+        client(gateway).chat.completions.create(model="rs", messages=[{"role": "user", "content": "x"}])
+    assert refused.value.status_code == 502 and "Responses API" in str(refused.value)
+
+
+def test_the_build_adapter_reads_documents_and_streams() -> None:
+    adapter = ResponsesAdapter()
+    body = adapter.body("m", CompletionRequest(prompt="hi", system="sys"), {"max_tokens": 5}, stream=True)
+    assert body == {"model": "m", "store": False, "input": [{"role": "user", "content": "hi"}],
+                    "instructions": "sys", "max_output_tokens": 5, "stream": True}
+    answer = adapter.parse({"object": "response", "status": "completed", "model": "m", "output": [
+        {"type": "reasoning", "summary": []},
+        {"type": "message", "content": [{"type": "output_text", "text": "hello"}]}],
+        "usage": {"input_tokens": 10, "output_tokens": 2, "input_tokens_details": {"cached_tokens": 4}}})
+    assert (answer.text, answer.usage.input_tokens, answer.usage.cached_input_tokens) == ("hello", 6, 4)
+    stream = adapter.accumulator()
+    stream.feed({"type": "response.output_text.delta", "delta": "hel"})
+    stream.feed({"type": "response.output_text.delta", "delta": "lo"})
+    assert not stream.finished
+    stream.feed({"type": "response.completed", "response": {"status": "completed", "output": [],
+                                                             "usage": {"input_tokens": 3, "output_tokens": 1}}})
+    assert stream.finished and stream.answer().text == "hello"
+    with pytest.raises(StreamError):
+        adapter.accumulator().feed({"type": "response.failed", "response": {"error": {"message": "boom"}}})
+    with pytest.raises(BadResponse):  # cut by the token limit before any text: an error, never ""
+        adapter.parse({"object": "response", "status": "incomplete", "output": []})
