@@ -176,17 +176,18 @@ def visible_rows(rows: tuple[Row, ...], height: int) -> tuple[list[Row], str]:
     if len(rows) + 1 + SPARE_LINES <= height:
         return list(rows), ""
     room = max(1, height - 1 - SPARE_LINES)
-    ranked = sorted(range(len(rows)), key=lambda at: _rank(rows[at]))[:room]
+    ranked = sorted(range(len(rows)), key=lambda at: _rank(rows[at], at))[:room]
     shown = [rows[at] for at in sorted(ranked)]
     return shown, _more_line(rows, shown)
 
 
-def _rank(row: Row) -> tuple[int, float]:
+def _rank(row: Row, at: int) -> tuple[int, float, int]:
     if row.status in PRIORITY:
-        return PRIORITY[row.status], 0.0
+        return PRIORITY[row.status], 0.0, at
     if row.status not in UNFINISHED:
-        return 3, -row.finished  # the most recently finished first
-    return 4, 0.0  # waiting for its inputs: shown last
+        # the most recently finished first; among steps the cache served at once, the later in the plan
+        return 3, -row.finished, -at
+    return 4, 0.0, at  # waiting for its inputs: shown last
 
 
 def _more_line(rows: tuple[Row, ...], shown: list[Row]) -> str:

@@ -157,3 +157,61 @@ def _readable(fd: int) -> bool:
     import select
 
     return bool(select.select([fd], [], [], 0)[0])
+
+
+def _row(number: int, status: str, finished: float = 0.0):
+    from muxc.ui.progress import Row
+
+    return Row(f"s{number}", status, "shell", "", finished)
+
+
+def test_a_view_taller_than_the_terminal_keeps_what_matters_and_counts_the_rest():
+    from muxc.ui.progress import visible_rows
+
+    rows = [_row(number, "cached", finished=float(number)) for number in range(1000)]
+    rows[500] = _row(500, "running")
+    rows[10] = _row(10, "failed", finished=1.0)
+    rows[700] = _row(700, "queued")
+    rows[800:] = [_row(number, "pending") for number in range(800, 1000)]
+    shown, more = visible_rows(tuple(rows), height=20)
+    names = [row.step for row in shown]
+    assert len(shown) == 17  # the header, the "more" line and the cursor's line take the rest of the 20
+    assert {"s500", "s10", "s700"} <= set(names)
+    assert {"s799", "s798"} <= set(names) and "s0" not in names  # the most recently finished
+    assert names == sorted(names, key=lambda name: int(name[1:]))  # in plan order
+    assert more == "… 783 more done · 200 more to do"  # 798 finished, 15 of them shown
+    small = tuple(rows[:17])
+    assert visible_rows(small, height=20) == (list(small), "")  # rows that fit: all of them, as before
+
+
+def test_on_a_small_terminal_a_big_build_draws_its_failure_and_a_count_not_every_row(project):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    steps = [f"shell s{number}: echo {number}" for number in range(120)]
+    project.workflow("workflow w\n" + "\n".join(steps) + "\n")
+    assert project.cli("build", "w").exit_code == 0
+    project.workflow("workflow w\n" + "\n".join(steps) + "\nshell broken: exit 3\n")
+    leader, follower = pty.openpty()
+    env = {**project.env, "COLUMNS": "100", "LINES": "15", "TERM": "xterm"}
+    build = subprocess.Popen([sys.executable, "-m", "muxc", "build", "w"], cwd=project.root, env=env,
+                             stdout=subprocess.DEVNULL, stderr=follower, stdin=subprocess.DEVNULL)
+    os.close(follower)
+    seen = bytearray()
+    try:
+        while build.poll() is None or _readable(leader):
+            try:
+                chunk = os.read(leader, 65536) if _readable(leader) else b""
+            except OSError:
+                break
+            seen.extend(chunk)
+    finally:
+        reap(build)
+        os.close(leader)
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode(errors="replace"))
+    assert build.returncode == 1, screen
+    assert re.search(r"broken +failed +shell", screen), screen
+    assert re.search(r"… \d+ more done", screen), screen
+    assert not re.search(r"\bs0 +cached", screen), screen  # the oldest cached rows are counted, not drawn
