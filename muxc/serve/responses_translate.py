@@ -258,8 +258,8 @@ def _message(item: dict[str, Any], where: str, messages: list[dict[str, Any]], c
     else:
         parts = [_part(expect(p, dict, f"{where}.content[{k}]"), f"{where}.content[{k}]", role)
                  for k, p in enumerate(expect(content, list, f"{where}.content"))]
-        if role != "user" or all(p["type"] == "text" for p in parts):
-            parts = "".join(p["text"] for p in parts) if role != "user" else parts
+        if role != "user" or (len(parts) == 1 and parts[0]["type"] == "text"):
+            parts = "".join(p["text"] for p in parts)  # the plain form every chat server takes
     if role == "developer":
         role = "system"
     _push(messages, ctx, {"role": role, "content": parts}, where)
