@@ -12,7 +12,10 @@ and is a pure function of it (the live table is the same text, styled).
 On a terminal the view fits the screen: a workflow whose rows fit shows every row; a bigger one
 shows the rows that matter (running, failed, queued, then the most recently finished), as many as
 the terminal's height allows, and a "… N more done" line (``visible_rows``). So drawing a frame
-costs the same for 10 steps or 10,000, and the view is redrawn at most ``REFRESH_PER_SECOND``.
+costs the same for 10 steps or 10,000 rows, and the view is redrawn at most
+``REFRESH_PER_SECOND``; reading the states for a new frame (linear in the steps) is held to a
+small share of the time (``VIEW_SHARE``), so a huge build's view updates less often rather than
+slowing the build.
 
 On a pipe, steps served from the cache (or skipped) print nothing unless ``verbose``: a no-op
 build of 1000 steps prints its summary line, not 1000 lines; a dry run prints no progress (its
@@ -24,6 +27,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections import Counter
 from typing import Any, TextIO
 
 import msgspec
@@ -43,6 +47,9 @@ STYLES = {FAILED: "red", INTERRUPTED: "red", RAN: "green", CACHED: "dim", RUNNIN
 UNFINISHED = (PENDING, RUNNING, QUEUED)
 CHARS_PER_TOKEN = 4  # streamed text is counted in characters; the view says ~tokens
 REFRESH_PER_SECOND = 8
+# A frame is read from every step's state: for a huge build that is not free, so the view reads
+# a new one at most every VIEW_SHARE-th of the time (the last one is redrawn in between).
+VIEW_SHARE = 20
 LABEL_WIDTH = max(len(label) for label in LABELS.values())
 KIND_WIDTH = 5  # shell, query, apply, store, input
 # Lines of the terminal the view leaves alone: the "more" line, and one for the cursor (a view
@@ -98,6 +105,10 @@ class Frame(msgspec.Struct, frozen=True):
     def count(self, *statuses: str) -> int:
         return sum(1 for row in self.rows if row.status in statuses)
 
+    def counts(self) -> Counter[str]:
+        """Rows per status, in one pass (the header asks for several)."""
+        return Counter(row.status for row in self.rows)
+
 
 def frame_of(build: Any, now: float, details: bool = True) -> Frame:
     """The live view of ``build`` at ``now`` (``time.time()``); reads the states without the lock
@@ -142,18 +153,19 @@ def _tokens(state: Any) -> int:
 
 def header_line(frame: Frame) -> str:
     """'w — 3/10 done · 2 running · 1 queued (-j 2) · 4 cached · 0 failed · 12.3s · ~1,204 tokens · $0.0123'"""
-    done = len(frame.rows) - frame.count(*UNFINISHED)
-    parts = [f"{done}/{len(frame.rows)} done", f"{frame.count(RUNNING)} running"]
-    queued = frame.count(QUEUED)
+    count = frame.counts()
+    done = len(frame.rows) - sum(count[status] for status in UNFINISHED)
+    parts = [f"{done}/{len(frame.rows)} done", f"{count[RUNNING]} running"]
+    queued = count[QUEUED]
     if queued:
-        held = frame.count(RUNNING) >= frame.jobs
+        held = count[RUNNING] >= frame.jobs
         parts.append(f"{queued} queued" + (f" (-j {frame.jobs})" if held else ""))
-    parts += [f"{frame.count(CACHED)} cached", f"{frame.count(FAILED)} failed"]
-    if frame.count(INTERRUPTED):
-        parts.append(f"{frame.count(INTERRUPTED)} interrupted")
+    parts += [f"{count[CACHED]} cached", f"{count[FAILED]} failed"]
+    if count[INTERRUPTED]:
+        parts.append(f"{count[INTERRUPTED]} interrupted")
     parts.append(f"{frame.elapsed_s:.1f}s")
     if frame.tokens:
-        parts.append(f"~{frame.tokens:,} tokens" if frame.count(RUNNING) else plural(frame.tokens, "token"))
+        parts.append(f"~{frame.tokens:,} tokens" if count[RUNNING] else plural(frame.tokens, "token"))
     if frame.cost_usd:
         parts.append(f"${frame.cost_usd:.4f}")
     return f"{frame.workflow} — " + " · ".join(parts)
@@ -263,6 +275,8 @@ class LiveReporter:
         self.console = Console(stderr=True)
         self._build: Any = None
         self._step_width = 0
+        self._drawn: Any = None
+        self._next_frame = 0.0
         self._live = Live(console=self.console, refresh_per_second=REFRESH_PER_SECOND, transient=False,
                           get_renderable=self._view)
         self._started = False
@@ -273,13 +287,21 @@ class LiveReporter:
         self._step_width = max((len(step.name) for step in build.plan.steps), default=0)
 
     def _view(self) -> Any:
+        if self._build is None:
+            from rich.text import Text
+
+            return Text("")
+        start = time.perf_counter()
+        if self._drawn is None or start >= self._next_frame:
+            self._drawn = self._render(time.time())
+            self._next_frame = start + VIEW_SHARE * (time.perf_counter() - start)
+        return self._drawn
+
+    def _render(self, now: float) -> Any:
         from rich.console import Group
         from rich.table import Table
         from rich.text import Text
 
-        if self._build is None:
-            return Text("")
-        now = time.time()
         frame = frame_of(self._build, now, details=False)
         rows, more = visible_rows(frame.rows, self.console.size.height)
         table = Table(box=None, show_header=False, pad_edge=False)
@@ -325,6 +347,7 @@ class LiveReporter:
 
     def build_finished(self, build: Any) -> None:
         self._build = build
+        self._drawn = None  # the last frame says how the build ended
         if self._started:
             self._live.refresh()
             self._live.stop()
