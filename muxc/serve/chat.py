@@ -25,7 +25,7 @@ from typing import Any
 
 from muxc.app.gateway import Gateway, Opened, RelayError, Route, SseParser, UnknownModel, Usage
 from muxc.base.cancel import Cancel
-from muxc.serve import streams, translate
+from muxc.serve import responses_reverse, streams, translate
 from muxc.serve.metrics import Metrics
 from muxc.serve.schedule import SwitchScheduler
 from muxc.serve.wire import error_body, status_for
@@ -204,11 +204,10 @@ class ChatRequest:
 
     def _upstream_body(self, upstream: str) -> tuple[dict[str, Any], Any]:
         """The body in the upstream's protocol, and how its answer comes back (None: as it is)."""
-        if upstream == "responses":
-            raise Reject(502, f"the backend for {self.model!r} speaks OpenAI's Responses API, which muxc serve "
-                         "relays to /v1/responses clients only; chat completions and messages clients need an "
-                         "OpenAI or Anthropic backend")
         try:
+            if upstream == "responses":  # the chat form, then the Responses request
+                chat = self.body if self.protocol == "openai" else translate.anthropic_to_openai_request(self.body)
+                return responses_reverse.chat_to_responses_request(chat), f"r2{self.protocol[0]}"
             if upstream == self.protocol:
                 body = dict(self.body)
                 if self.stream and upstream == "openai":
@@ -247,6 +246,10 @@ class ChatRequest:
                 out = translate.openai_to_anthropic_response(data, self.model)
             elif translator == "a2o":
                 out = translate.anthropic_to_openai_response(data, self.model)
+            elif translator in ("r2o", "r2a"):
+                out = responses_reverse.responses_to_chat_document(data, self.model)
+                if translator == "r2a":
+                    out = translate.openai_to_anthropic_response(out, self.model)
             else:
                 out = data
         except ValueError as problem:
@@ -309,6 +312,12 @@ class ChatRequest:
         if translator == "a2o":
             options = self.body.get("stream_options") or {}
             return streams.AnthropicToOpenAI(self.model, bool(options.get("include_usage")))
+        if translator == "r2o":
+            options = self.body.get("stream_options") or {}
+            return responses_reverse.ResponsesToChat(self.model, bool(options.get("include_usage")))
+        if translator == "r2a":
+            return responses_reverse.Chained(responses_reverse.ResponsesToChat(self.model, True),
+                                             streams.OpenAIToAnthropic(self.model))
         if self.protocol == "openai":
             return streams.OpenAIPassThrough(getattr(self, "hide_usage", False))
         return streams.AnthropicPassThrough()

@@ -1,11 +1,14 @@
 """A backend declared ``protocol = "responses"``: ``/v1/responses`` clients pass through to it
-(streams forwarded event by event), a conversation stored by the gateway continues on it, and a
+(streams forwarded event by event), a conversation stored by the gateway continues on it, chat
+completions and Anthropic clients are translated to it (streams and tool calls included), and a
 build-side adapter reads its answers."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 
+import anthropic
 import openai
 import pytest
 
@@ -79,10 +82,74 @@ def test_a_truncated_stream_ends_in_response_failed(gateway, llm_server: LLMServ
     assert events[-1].type == "response.failed"
 
 
-def test_a_chat_client_on_a_responses_backend_is_told_why(gateway) -> None:
-    with pytest.raises(openai.APIStatusError) as refused:
-        client(gateway).chat.completions.create(model="rs", messages=[{"role": "user", "content": "x"}])
-    assert refused.value.status_code == 502 and "Responses API" in str(refused.value)
+def responses_tool_events(call_id: str, name: str, pieces: list[str]) -> list[str]:
+    item = {"type": "function_call", "id": "fc_1", "call_id": call_id, "name": name, "arguments": ""}
+    done = {**item, "arguments": "".join(pieces), "status": "completed"}
+    final = {"id": "resp_t", "object": "response", "status": "completed", "output": [done],
+             "usage": {"input_tokens": 9, "output_tokens": 4, "input_tokens_details": {"cached_tokens": 3}}}
+    data = [{"type": "response.created", "response": {**final, "status": "in_progress", "output": []}},
+            {"type": "response.output_item.added", "output_index": 0, "item": item},
+            *[{"type": "response.function_call_arguments.delta", "item_id": "fc_1", "output_index": 0, "delta": p}
+              for p in pieces],
+            {"type": "response.output_item.done", "output_index": 0, "item": done},
+            {"type": "response.completed", "response": final}]
+    return [f"event: {d['type']}\ndata: " + json.dumps({**d, "sequence_number": i}) for i, d in enumerate(data)]
+
+
+TOOL_OA = [{"type": "function", "function": {"name": "get_weather", "description": "weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}}}}]
+
+
+def test_a_chat_client_on_a_responses_backend(gateway, llm_server: LLMServer) -> None:
+    oa = client(gateway)
+    answer = oa.chat.completions.create(model="rs", max_tokens=40, messages=[
+        {"role": "system", "content": "be brief"}, {"role": "user", "content": "hello there"}])
+    assert answer.choices[0].message.content == "echo: hello there" and answer.choices[0].finish_reason == "stop"
+    sent = llm_server.requests[-1].body
+    assert sent["instructions"] == "be brief" and sent["max_output_tokens"] == 40 and sent["store"] is False
+    assert sent["input"] == [{"type": "message", "role": "user", "content": "hello there"}]
+    llm_server.script(Reply(stream=True, events=responses_tool_events("call_7", "get_weather",
+                                                                      ['{"city": ', '"Oslo"}'])))
+    chunks = list(oa.chat.completions.create(model="rs", tools=TOOL_OA, stream=True,
+                                             stream_options={"include_usage": True},
+                                             messages=[{"role": "user", "content": "weather?"}]))
+    calls = [c.choices[0].delta.tool_calls[0] for c in chunks if c.choices and c.choices[0].delta.tool_calls]
+    assert (calls[0].id, calls[0].function.name) == ("call_7", "get_weather")
+    assert "".join(c.function.arguments or "" for c in calls) == '{"city": "Oslo"}'
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
+    assert chunks[-1].usage.prompt_tokens == 9 and chunks[-1].usage.prompt_tokens_details.cached_tokens == 3
+    assert llm_server.requests[-1].body["tools"] == [{"type": "function", "name": "get_weather",
+                                                      "description": "weather",
+                                                      "parameters": TOOL_OA[0]["function"]["parameters"]}]
+    with pytest.raises(openai.BadRequestError) as bad:
+        oa.chat.completions.create(model="rs", stop=["END"], messages=[{"role": "user", "content": "x"}])
+    assert bad.value.body["param"] == "stop"
+
+
+def test_an_anthropic_client_on_a_responses_backend(gateway, llm_server: LLMServer) -> None:
+    an = gateway.keep(anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0))
+    llm_server.script(Reply(text="alpha beta"))
+    with an.messages.stream(model="rs", max_tokens=50, system="sys",
+                            messages=[{"role": "user", "content": "go"}]) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "alpha beta" and final.stop_reason == "end_turn"
+    assert llm_server.requests[-1].body["instructions"] == "sys"
+    llm_server.script(Reply(stream=True, events=responses_tool_events("call_8", "get_weather", ['{"city": "Rome"}'])))
+    with an.messages.stream(model="rs", max_tokens=50, tools=[{"name": "get_weather", "input_schema": {
+            "type": "object"}}], messages=[{"role": "user", "content": "weather?"}]) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "tool_use"
+    assert (final.content[0].id, final.content[0].input) == ("call_8", {"city": "Rome"})
+    message = an.messages.create(model="rs", max_tokens=20, messages=[
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "call_8", "name": "get_weather",
+                                           "input": {"city": "Rome"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_8", "content": "sunny"}]}])
+    assert message.content[0].type == "text"
+    sent = llm_server.requests[-1].body["input"]
+    assert [item["type"] for item in sent] == ["message", "function_call", "function_call_output"]
+    assert sent[2] == {"type": "function_call_output", "call_id": "call_8", "output": "sunny"}
 
 
 def test_the_build_adapter_reads_documents_and_streams() -> None:
