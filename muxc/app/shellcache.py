@@ -1,7 +1,8 @@
 """The remembered verdicts of ``sh -n`` and shellcheck, so an unchanged command runs no process.
 
 One JSON object in the user's cache directory (``shell-syntax.json``): a key per (tool, the
-tool's version, command text) to the list of findings. The tool's version is the identity of
+tool's version, its settings such as the ``.shellcheckrc`` in force, command text) to the list
+of findings. The tool's version is the identity of
 its binary (resolved path, size and modification time): an upgraded shellcheck, or ``sh``
 pointing at another shell, is asked again, and telling it costs a ``stat``, not a process.
 
@@ -46,8 +47,8 @@ class ShellCache:
         except (OSError, msgspec.DecodeError):
             return {}
 
-    def get(self, tool: str, text: str) -> list[Finding] | None:
-        key = self.key(tool, text)
+    def get(self, tool: str, text: str, settings: str = "") -> list[Finding] | None:
+        key = self.key(tool, text, settings)
         found = self.entries.get(key)
         if isinstance(found, msgspec.Raw):
             try:
@@ -58,17 +59,19 @@ class ShellCache:
             self.used.add(key)
         return found
 
-    def put(self, tool: str, text: str, findings: list[Finding]) -> None:
-        key = self.key(tool, text)
+    def put(self, tool: str, text: str, findings: list[Finding], settings: str = "") -> None:
+        key = self.key(tool, text, settings)
         self.entries.pop(key, None)  # re-inserted last: the newest
         self.entries[key] = findings
         self.used.add(key)
         self.changed = True
 
-    def key(self, tool: str, text: str) -> str:
+    def key(self, tool: str, text: str, settings: str = "") -> str:
+        """The entry of ``text`` judged by ``tool`` as configured by ``settings`` (e.g. its rc file)."""
         if tool not in self._versions:
             self._versions[tool] = _version(tool)
-        return hashlib.blake2b(f"{tool}\0{self._versions[tool]}\0{text}".encode("utf-8", "surrogateescape"),
+        stamp = self._versions[tool] + (f"\0{settings}" if settings else "")
+        return hashlib.blake2b(f"{tool}\0{stamp}\0{text}".encode("utf-8", "surrogateescape"),
                                digest_size=16).hexdigest()
 
     def save(self) -> None:

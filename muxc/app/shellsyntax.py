@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from muxc.app.shellcache import ShellCache
-from muxc.app.shelltools import Finding, Verdicts, sh_parse, shellcheck_lint
+from muxc.app.shelltools import Finding, Verdicts, sh_parse, shellcheck_lint, shellcheck_settings
 from muxc.check.shellsyntax import ShellProbe, shell_probes
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.syntax.ast import Workflow
@@ -42,21 +42,22 @@ def check_shell_syntax(workflows: Iterable[Workflow], sink: DiagnosticSink, envi
     verdicts = _verdicts(cache, sh, sh_parse, texts, environ)
     if shellcheck:  # a command sh cannot parse gets sh's word only
         clean = [text for text in texts if verdicts.get(text) == []]
-        verdicts.update(_verdicts(cache, shellcheck, shellcheck_lint, clean, environ))
+        verdicts.update(_verdicts(cache, shellcheck, shellcheck_lint, clean, environ, shellcheck_settings()))
     for file, probe in probes:
         for finding in verdicts.get(probe.text) or ():
             _report(file, probe, finding, sink)
     cache.save()
 
 
-def _verdicts(cache: ShellCache, tool: str, ask: Ask, texts: list[str], environ: Mapping[str, str]) -> Verdicts:
+def _verdicts(cache: ShellCache, tool: str, ask: Ask, texts: list[str], environ: Mapping[str, str],
+              settings: str = "") -> Verdicts:
     """The tool's verdict on each command: remembered, else asked (all the new ones at once) and
     remembered. A command the tool could not judge has none."""
-    known = {text: cache.get(tool, text) for text in texts}
+    known = {text: cache.get(tool, text, settings) for text in texts}
     verdicts = {text: found for text, found in known.items() if found is not None}
     fresh = ask(tool, [text for text in texts if text not in verdicts], environ) if len(verdicts) < len(texts) else {}
     for text, findings in fresh.items():
-        cache.put(tool, text, findings)
+        cache.put(tool, text, findings, settings)
     return verdicts | fresh
 
 

@@ -68,8 +68,38 @@ def sh_parse(sh: str, texts: Sequence[str], environ: Mapping[str, str]) -> Verdi
 
 
 def shellcheck_lint(binary: str, texts: Sequence[str], environ: Mapping[str, str]) -> Verdicts:
-    """What shellcheck (as POSIX sh, warnings and up) says of each command."""
-    return _in_parallel(lambda chunk: _shellcheck_chunk(binary, chunk, environ), _chunks(texts))
+    """What shellcheck (as POSIX sh, warnings and up) says of each command, with the
+    ``.shellcheckrc`` it would use for a command on its stdin here (the files it reads are
+    elsewhere: it would not find the project's)."""
+    rc = _rc_file(os.getcwd())
+    options = [f"--rcfile={rc}"] if rc else []
+    return _in_parallel(lambda chunk: _shellcheck_chunk(binary, chunk, environ, options), _chunks(texts))
+
+
+def shellcheck_settings() -> str:
+    """What of the ``.shellcheckrc`` shellcheck reads here changes its verdicts: its path, size and
+    modification time (part of a remembered verdict's key)."""
+    rc = _rc_file(os.getcwd())
+    if rc is None:
+        return ""
+    try:
+        stat = os.stat(rc)
+    except OSError:
+        return rc
+    return f"{rc}\0{stat.st_size}\0{stat.st_mtime_ns}"
+
+
+def _rc_file(directory: str) -> str | None:
+    """The nearest ``.shellcheckrc`` or ``shellcheckrc`` from ``directory`` up (shellcheck's own
+    search; without one it falls back to the user's, which it still finds itself)."""
+    while True:
+        for name in (".shellcheckrc", "shellcheckrc"):
+            if os.path.isfile(os.path.join(directory, name)):
+                return os.path.join(directory, name)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
 
 
 def _fits_argument(text: str) -> bool:
@@ -153,14 +183,14 @@ def _sh_findings(status: int, output: str) -> list[Finding]:
 # --- shellcheck ------------------------------------------------------------------------------------------
 
 
-def _shellcheck_chunk(binary: str, chunk: list[str], environ: Mapping[str, str]) -> Verdicts:
+def _shellcheck_chunk(binary: str, chunk: list[str], environ: Mapping[str, str], options: list[str]) -> Verdicts:
     with tempfile.TemporaryDirectory(prefix="muxc-shellcheck-") as folder:
         names = [f"{number}.sh" for number in range(len(chunk))]
         for name, text in zip(names, chunk, strict=True):
             with open(os.path.join(folder, name), "w", encoding="utf-8", errors="surrogateescape") as handle:
                 handle.write(text)
         argv = [binary, "--shell=sh", "--format=json1", "--severity=warning", f"--exclude={SHELLCHECK_EXCLUDE}",
-                *names]
+                *options, *names]
         status, output = _run(argv, environ, len(chunk), cwd=folder, stdin=subprocess.DEVNULL)
     if status is None:
         return {}

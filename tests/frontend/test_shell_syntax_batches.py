@@ -94,3 +94,17 @@ def test_an_unreadable_cache_is_an_empty_one(muxc, project: Path, isolated_env) 
     assert [d["code"] for d in diagnostics(muxc("check", "--format", "json", "w.mux", cwd=project))] == [
         "shell-syntax"]
     assert len(json.loads(cache.read_text())) == 1
+
+
+def test_the_projects_shellcheckrc_is_read_and_a_change_to_it_is_not_hidden_by_the_cache(muxc, project: Path) -> None:
+    (project / "w.mux").write_text("workflow w\nshell b: cd src; ls\n")
+
+    def found() -> list[str]:
+        return [d["message"].split(" in ")[0] for d in
+                diagnostics(muxc("check", "--format", "json", "w.mux", cwd=project))]
+
+    assert found() == ["shellcheck SC2164"]
+    (project / ".shellcheckrc").write_text("disable=SC2164\n")
+    assert found() == []
+    (project / ".shellcheckrc").unlink()
+    assert found() == ["shellcheck SC2164"]
