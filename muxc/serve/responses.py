@@ -86,6 +86,7 @@ class ResponsesRequest(ChatRequest):
     def _upstream_body(self, upstream: str) -> tuple[dict[str, Any], Any]:
         body = dict(self.body)
         effort = self.ctx.reasoning_effort
+        origin = self.ctx.origin
         try:
             if upstream == "openai":
                 self.hide_usage = False
@@ -97,9 +98,10 @@ class ResponsesRequest(ChatRequest):
             if upstream == "anthropic":
                 if effort is not None:
                     self._note(f"reasoning.effort {effort!r} not sent (Anthropic backend)")
-                return translate.openai_to_anthropic_request(body), "a2o"
+                folded, origin = rt.fold_late_system(body, self.ctx.origin)
+                return translate.openai_to_anthropic_request(folded), "a2o"
         except (translate.Untranslatable, translate.BadRequest) as problem:
-            message, field = self.ctx.rename(problem)
+            message, field = self.ctx.rename(problem, origin if upstream == "anthropic" else None)
             raise Reject(400, message, field) from None
         raise Reject(502, f"muxc serve cannot send a Responses request to a {upstream!r} backend")
 

@@ -54,12 +54,17 @@ class Context:
     origin: list[str] = field(default_factory=list)  # chat message index -> Responses field
     reasoning_effort: str | None = None
 
-    def rename(self, problem: ValueError) -> tuple[str, str]:
+    def rename(self, problem: ValueError, origins: list[str | tuple[str, int]] | None = None) -> tuple[str, str]:
         """(message, field) of a chat-side error, in the Responses request's terms."""
         where = getattr(problem, "field", "")
-        match = re.match(r"messages\[(\d+)\]", where)
-        if match and int(match.group(1)) < len(self.origin):
-            origin = self.origin[int(match.group(1))]
+        found = list(self.origin) if origins is None else origins
+        match = re.match(r"messages\[(\d+)\](\.content\[(\d+)\])?", where)
+        if match and int(match.group(1)) < len(found):
+            origin, folded = found[int(match.group(1))], 0
+            if isinstance(origin, tuple):
+                origin, folded = origin
+            if match.group(2):
+                origin += f".content[{int(match.group(3)) - folded}]"
             return str(problem).replace(match.group(0), origin, 1), where.replace(match.group(0), origin, 1)
         if where == "response_format":
             return str(problem).replace("response_format", "text.format", 1), "text.format"
@@ -314,6 +319,37 @@ def _tool_output(output: Any, where: str) -> tuple[str, list[dict[str, Any]]]:
     if images:
         texts.append(f"[{len(images)} image(s) follow in the next user message]")
     return "\n".join(texts), images
+
+
+def fold_late_system(body: dict[str, Any], origin: list[str]) -> tuple[dict[str, Any], list[str | tuple[str, int]]]:
+    """For an Anthropic backend: system messages after the conversation started are folded into
+    the next user turn (as leading text parts), leading ones stay the system prompt; Anthropic
+    has no mid-conversation system turn, and moving them to the top would change their meaning.
+    Returns the body and the Responses field each of its messages came from (with the number of
+    folded parts before the item's own, for a user turn that received some)."""
+    messages: list[dict[str, Any]] = []
+    where: list[str | tuple[str, int]] = []
+    pending: list[str] = []
+    started = False
+    for i, message in enumerate(body["messages"]):
+        shown = origin[i] if i < len(origin) else f"messages[{i}]"
+        if message["role"] == "system" and started:
+            pending.append(message["content"] if isinstance(message["content"], str) else "")
+            continue
+        started = started or message["role"] != "system"
+        if message["role"] == "user" and pending:
+            content = message["content"]
+            parts = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+            message = {**message, "content": [{"type": "text", "text": text} for text in pending] + parts}
+            where.append((shown, len(pending)))
+            pending = []
+        else:
+            where.append(shown)
+        messages.append(message)
+    if pending:
+        messages.append({"role": "user", "content": [{"type": "text", "text": text} for text in pending]})
+        where.append(origin[-1] if origin else "input")
+    return {**body, "messages": messages}, where
 
 
 # -- answer ----------------------------------------------------------------------------------------

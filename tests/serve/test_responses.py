@@ -278,3 +278,36 @@ def test_a_websocket_attempt_is_refused_at_once(gateway) -> None:
         "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="})
     assert refused.status_code == 426 and "POST /v1/responses" in refused.json()["error"]["message"]
     assert httpx.get(gateway.url + "/health", timeout=5).status_code == 200  # and the server goes on
+
+
+def test_late_developer_messages_fold_into_the_next_user_turn_on_anthropic(gateway, llm_server) -> None:
+    client(gateway).responses.create(model="writer", store=False, input=[
+        {"role": "developer", "content": "rules"}, {"role": "user", "content": "u1"},
+        {"role": "assistant", "content": [{"type": "output_text", "text": "a1"}]},
+        {"role": "developer", "content": "new context"}, {"role": "user", "content": "u2"}])
+    sent = llm_server.requests[-1].body
+    assert sent["system"] == [{"type": "text", "text": "rules"}]
+    assert sent["messages"] == [{"role": "user", "content": "u1"}, {"role": "assistant", "content": "a1"},
+                                {"role": "user", "content": [{"type": "text", "text": "new context"},
+                                                             {"type": "text", "text": "u2"}]}]
+    with pytest.raises(openai.BadRequestError) as bad:  # the Anthropic side's complaint names the Responses item
+        client(gateway).responses.create(model="writer", input=[
+            {"role": "user", "content": "u1"}, {"role": "developer", "content": "late"},
+            {"role": "user", "content": [{"type": "input_image", "image_url": "data:image/png,not-base64"}]}])
+    assert bad.value.body["param"] == "input[2].content[0].image_url.url"
+
+
+def test_a_response_is_counted_and_logged(fresh_gateway, llm_server: LLMServer) -> None:
+    gateway = fresh_gateway
+    client(gateway).responses.create(model="coder", input="logged turn")
+    metrics = httpx.get(gateway.url + "/metrics", timeout=5).text
+    assert 'llmux_requests_total{backend="oa",model="coder",status="200"} 1.0' in metrics
+    gateway.stop()  # flushes the LLM log
+    import subprocess
+    import sys
+
+    shown = subprocess.run([sys.executable, "-m", "muxc", "--output", "json", "logs"], env=gateway.env,
+                           capture_output=True, text=True, cwd=gateway.dir)
+    row = json.loads(shown.stdout)[0]
+    assert row["workflow"] == "(serve)" and row["step"] == "POST /v1/responses"
+    assert row["prompt"] == "logged turn" and row["response"] == "echo: logged turn"
