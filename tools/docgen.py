@@ -297,7 +297,9 @@ def diagnostics_md() -> str:
         "`muxc check` also reads every shell step's `run` and apply step's `verify` as `sh -c` will (each",
         "value written as the environment-variable reference the build passes it by): `sh -n` parses it",
         "(`shell-syntax`), and shellcheck lints it when it is on PATH (`shellcheck`), as warnings at the",
-        "spot in the workflow file. Results are remembered per command in `~/.cache/muxc/shell-syntax.json`.",
+        "spot in the workflow file. Each command is only parsed, never run; a cold check hands them to the",
+        "tools in batches on all cores, and results are remembered per tool version and command in",
+        "`~/.cache/muxc/shell-syntax.json` (up to 100,000 of them), so an unchanged project runs no process.",
         "",
     ]
     for title, codes in groups:
