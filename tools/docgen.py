@@ -224,6 +224,9 @@ CONFIG_DOCS: dict[str, dict[str, Doc]] = {
         "max_wait": Doc("Longest a queued request waits before its managed backend is switched in."),
         "ttl": Doc("Stop a managed backend idle this long (unset: keep it until the server stops)."),
         "drain_timeout": Doc("How long SIGINT/SIGTERM waits for in-flight requests."),
+        "default_max_tokens": Doc("The output limit sent to an Anthropic backend (which requires one) when "
+                                  "neither the client nor the backend's `params` set one. Codex CLI sends none: "
+                                  "raise it for long patches.", "tokens"),
     },
     "ExecutorConfig": {
         "type": Doc("`local`: steps run here; `dask`: query and shell steps run on a Dask cluster."),

@@ -87,6 +87,7 @@ class Settings:
     max_wait: float
     ttl: float | None
     drain_timeout: float
+    default_max_tokens: int = 4096  # for an Anthropic backend when neither the client nor params set one
 
 
 def is_loopback(host: str) -> bool:
@@ -117,7 +118,8 @@ def settings_of(serve: ServeConfig, host: str | None, port: int | None, environ:
                            "or listen on 127.0.0.1")
     return Settings(host, port if port is not None else serve.port, tuple(keys), serve.max_body,
                     serve.max_cost_per_day, to_seconds(serve.max_wait),
-                    to_seconds(serve.ttl) if serve.ttl is not None else None, to_seconds(serve.drain_timeout))
+                    to_seconds(serve.ttl) if serve.ttl is not None else None, to_seconds(serve.drain_timeout),
+                    serve.default_max_tokens)
 
 
 # -- the LLM log, off the request path ------------------------------------------------------------

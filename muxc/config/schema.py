@@ -151,6 +151,7 @@ class ServeConfig(msgspec.Struct, frozen=True):
     max_wait: int | str = 30  # seconds a queued request may wait before its model is switched in
     ttl: int | str | None = None  # seconds an idle managed backend stays resident (None: until exit)
     drain_timeout: int | str = 30  # seconds SIGINT/SIGTERM waits for in-flight requests
+    default_max_tokens: int = 4096  # sent to an Anthropic backend when the client and backend params set none
     origin: Origin | None = None
 
 

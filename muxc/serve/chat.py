@@ -180,6 +180,8 @@ class ChatRequest:
         gateway = self.s.gateway
         relay = gateway.relay(name)
         body, translator = self._upstream_body(relay.protocol)
+        if translator == "a2o" and "max_tokens" in relay.config.params and not _limit_given(self.body):
+            body.pop("max_tokens", None)  # the backend's own params set the limit, not the gateway's default
         release = None
         if gateway.is_managed(name):
             waited = time.monotonic()
@@ -217,7 +219,7 @@ class ChatRequest:
                 return body, None
             if self.protocol == "anthropic":
                 return translate.anthropic_to_openai_request(self.body), "o2a"
-            return translate.openai_to_anthropic_request(self.body), "a2o"
+            return translate.openai_to_anthropic_request(self.body, self.s.gateway.settings.default_max_tokens), "a2o"
         except (translate.Untranslatable, translate.BadRequest) as problem:
             raise Reject(400, str(problem), problem.field) from None
 
@@ -377,6 +379,10 @@ def log_line(endpoint: str, model: str, backend: str, status: int, elapsed: floa
     endpoint = endpoint[:200] if endpoint.isprintable() else repr(endpoint[:200])
     sys.stderr.write(f"muxc serve: {endpoint} model={shown or '-'} backend={backend} status={status} "
                      f"{elapsed * 1000:.1f}ms{tokens}{why}\n")
+
+
+def _limit_given(body: dict[str, Any]) -> bool:
+    return any(body.get(key) is not None for key in ("max_tokens", "max_completion_tokens"))
 
 
 def _moves_on(kind: str, fallback_on: tuple[str, ...]) -> bool:

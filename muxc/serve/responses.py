@@ -99,7 +99,7 @@ class ResponsesRequest(ChatRequest):
                 if effort is not None:
                     self._note(f"reasoning.effort {effort!r} not sent (Anthropic backend)")
                 folded, origin = rt.fold_late_system(body, self.ctx.origin)
-                return translate.openai_to_anthropic_request(folded), "a2o"
+                return translate.openai_to_anthropic_request(folded, self.s.gateway.settings.default_max_tokens), "a2o"
         except (translate.Untranslatable, translate.BadRequest) as problem:
             message, field = self.ctx.rename(problem, origin if upstream == "anthropic" else None)
             raise Reject(400, message, field) from None

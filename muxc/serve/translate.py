@@ -224,7 +224,7 @@ O2A_IGNORED = ("model", "stream", "stream_options", "store", "metadata", "servic
 O2A_DEFAULT_ONLY = {"n": 1, "presence_penalty": 0, "frequency_penalty": 0, "logprobs": False}
 
 
-def openai_to_anthropic_request(body: dict[str, Any]) -> dict[str, Any]:
+def openai_to_anthropic_request(body: dict[str, Any], default_max_tokens: int = DEFAULT_MAX_TOKENS) -> dict[str, Any]:
     messages = expect(body.get("messages"), list, "messages")
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
@@ -238,7 +238,7 @@ def openai_to_anthropic_request(body: dict[str, Any]) -> dict[str, Any]:
     if system:
         out["system"] = system
     limit = body.get("max_completion_tokens", body.get("max_tokens"))
-    out["max_tokens"] = expect(limit, int, "max_tokens") if limit is not None else DEFAULT_MAX_TOKENS
+    out["max_tokens"] = expect(limit, int, "max_tokens") if limit is not None else default_max_tokens
     for key, value in body.items():
         _o2a_param(key, value, out)
     if body.get("parallel_tool_calls") is False:

@@ -29,6 +29,9 @@ def responses_gateway(tmp_path_factory, shared_server: LLMServer):
         api_key = "${{OA_KEY}}"
         max_retries = 1
         retry_delay = "10ms"
+
+        [serve]
+        default_max_tokens = 32000
         """)
     gateway = Gateway(tmp_path_factory.mktemp("responses-gateway"), config).start()
     yield gateway
@@ -173,3 +176,8 @@ def test_the_build_adapter_reads_documents_and_streams() -> None:
         adapter.accumulator().feed({"type": "response.failed", "response": {"error": {"message": "boom"}}})
     with pytest.raises(BadResponse):  # cut by the token limit before any text: an error, never ""
         adapter.parse({"object": "response", "status": "incomplete", "output": []})
+
+
+def test_default_max_tokens_reaches_an_anthropic_backend(gateway, llm_server: LLMServer) -> None:
+    client(gateway).responses.create(model="writer", input="a long patch, please")
+    assert llm_server.requests[-1].body["max_tokens"] == 32000  # Codex sends no max_output_tokens
