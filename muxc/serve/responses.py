@@ -89,6 +89,7 @@ class ResponsesRequest(ChatRequest):
         origin = self.ctx.origin
         try:
             if upstream == "openai":
+                body = rt.without_thinking(body, self.ctx)
                 self.hide_usage = False
                 if effort is not None:
                     body["reasoning_effort"] = effort
@@ -130,7 +131,8 @@ class ResponsesRequest(ChatRequest):
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
             chat = translate.anthropic_to_openai_response(data, self.model) if translator == "a2o" else data
-            out = rt.from_chat_document(chat, self.original, self.ctx, self.model, self.response_id)
+            reasoning = rt.thinking_items(data.get("content")) if translator == "a2o" else None
+            out = rt.from_chat_document(chat, self.original, self.ctx, self.model, self.response_id, reasoning)
         except ValueError as problem:
             self.outcome.kind = "bad_response"
             raise Reject(502, f"backend {opened.backend!r} answered with an unusable document: {problem}") from None
@@ -140,7 +142,7 @@ class ResponsesRequest(ChatRequest):
             await self._respond(200, JSON_HEADERS, json.dumps(out, ensure_ascii=False).encode())
             return
         events = self._events()  # the client asked for a stream and the upstream answered at once
-        body = events.feed(_as_chunk(chat)) + events.complete()
+        body = b"".join(events.feed(chunk) for chunk in _as_chunks(chat, reasoning)) + events.complete()
         self._keep(events.final)
         await self._respond(200, SSE_HEADERS, body)
 
@@ -165,6 +167,9 @@ class ResponsesRequest(ChatRequest):
     def _converter(self, translator: str | None) -> streams.Converter:
         if translator == "responses":
             self.converter: ChatToResponses | ResponsesPassThrough = ResponsesPassThrough()
+        elif translator == "a2o":
+            inner = AnthropicWithSignatures(self.model, True)
+            self.converter = ChatToResponses(inner, self._events())
         else:
             self.converter = ChatToResponses(super()._converter(translator), self._events())
         return self.converter
@@ -228,11 +233,26 @@ class ChatToResponses(streams.Converter):
         return out
 
 
-def _as_chunk(chat: dict[str, Any]) -> dict[str, Any]:
-    """A whole chat completion as one chunk (for a client that asked for a stream)."""
+def _as_chunks(chat: dict[str, Any], reasoning: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """A whole chat completion as chunks (for a client that asked for a stream); ``reasoning``: the
+    Anthropic answer's thinking as reasoning items, signatures included."""
+    chunks = []
+    for item in reasoning or []:
+        text = "".join(part["text"] for part in item["summary"])
+        encrypted = item.get("encrypted_content") or ""
+        if encrypted.startswith(rt.REDACTED):
+            delta = {"reasoning_redacted": encrypted[len(rt.REDACTED):]}
+        else:
+            delta = {"reasoning_content": text, "reasoning_signature": encrypted}
+        chunks.append({"choices": [{"index": 0, "delta": delta}]})
+    return [*chunks, _as_chunk(chat, skip_reasoning=bool(reasoning))]
+
+
+def _as_chunk(chat: dict[str, Any], skip_reasoning: bool = False) -> dict[str, Any]:
     choice = (chat.get("choices") or [{}])[0]
     message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
-    delta: dict[str, Any] = {key: message[key] for key in ("content", "reasoning_content") if message.get(key)}
+    keys = ("content",) if skip_reasoning else ("content", "reasoning_content")
+    delta: dict[str, Any] = {key: message[key] for key in keys if message.get(key)}
     if message.get("tool_calls"):
         delta["tool_calls"] = [{**call, "index": i} for i, call in enumerate(message["tool_calls"])]
     return {"choices": [{"index": 0, "delta": delta, "finish_reason": choice.get("finish_reason")}],
@@ -284,3 +304,21 @@ class ResponsesPassThrough(streams.Converter):
         response = {**(self.final or {}), "status": "failed", "error": {
             "code": "server_error", "message": "the upstream stream ended before its answer was complete"}}
         return sse_event({"type": "response.failed", "response": response, "sequence_number": self.sequence})
+
+
+class AnthropicWithSignatures(streams.AnthropicToOpenAI):
+    """Anthropic events as chat chunks, plus what only the Responses side can carry back: each
+    thinking block's signature (``reasoning_signature``) and redacted thinking blocks
+    (``reasoning_redacted``), which become reasoning items' ``encrypted_content``."""
+
+    def _on_content_block_start(self, event: dict[str, Any]) -> bytes:
+        block = event.get("content_block") if isinstance(event.get("content_block"), dict) else {}
+        if block.get("type") == "redacted_thinking":
+            return self._chunk({"reasoning_redacted": str(block.get("data", ""))})
+        return super()._on_content_block_start(event)
+
+    def _on_content_block_delta(self, event: dict[str, Any]) -> bytes:
+        delta = event.get("delta") if isinstance(event.get("delta"), dict) else {}
+        if delta.get("type") == "signature_delta":
+            return self._chunk({"reasoning_signature": str(delta.get("signature", ""))})
+        return super()._on_content_block_delta(event)

@@ -40,6 +40,7 @@ class _Item:
     call_id: str = ""
     name: str = ""
     closed: bool = False
+    encrypted: str | None = None  # a reasoning item's encrypted_content (an Anthropic signature)
 
 
 class ResponsesEvents:
@@ -85,6 +86,10 @@ class ResponsesEvents:
             delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
             if isinstance(delta.get("reasoning_content"), str) and delta["reasoning_content"]:
                 out += self._reasoning(delta["reasoning_content"])
+            if isinstance(delta.get("reasoning_signature"), str):
+                out += self._signed(delta["reasoning_signature"])
+            if isinstance(delta.get("reasoning_redacted"), str):
+                out += self._redacted(delta["reasoning_redacted"])
             if isinstance(delta.get("content"), str) and delta["content"]:
                 out += self._text(delta["content"])
             for call in delta.get("tool_calls") or []:
@@ -112,6 +117,19 @@ class ResponsesEvents:
         item.text.append(text)
         return out + self._emit({"type": "response.reasoning_summary_text.delta", "item_id": item.id,
                                  "output_index": item.index, "summary_index": 0, "delta": text})
+
+    def _signed(self, signature: str) -> bytes:
+        """A thinking block ended with its signature: its reasoning item is complete."""
+        out = self._reasoning("") if self.open_reasoning is None else b""
+        assert self.open_reasoning is not None
+        self.open_reasoning.encrypted = signature
+        return out + self._close_reasoning()
+
+    def _redacted(self, data: str) -> bytes:
+        out = self._close_reasoning() + self._close_text()
+        item, added = self._add("reasoning", "rs", {"type": "reasoning", "summary": []})
+        item.encrypted = rt.REDACTED + data
+        return out + added + self._done(item, rt.reasoning_item("", item.id, item.encrypted))
 
     def _text(self, text: str) -> bytes:
         out = b""
@@ -179,7 +197,7 @@ class ResponsesEvents:
         return self._emit({"type": "response.reasoning_summary_text.done", **common, "text": text}) + \
             self._emit({"type": "response.reasoning_summary_part.done", **common,
                         "part": {"type": "summary_text", "text": text}}) + \
-            self._done(item, rt.reasoning_item(text, item.id))
+            self._done(item, rt.reasoning_item(text, item.id, item.encrypted))
 
     def _close_call(self, item: _Item) -> bytes:
         body = rt.call_item(item.call_id, item.name, "".join(item.text), self.ctx, item.id)
@@ -200,7 +218,7 @@ class ResponsesEvents:
             if item.kind == "message":
                 output.append(rt.message_item(text, item.id))
             elif item.kind == "reasoning":
-                output.append(rt.reasoning_item(text, item.id))
+                output.append(rt.reasoning_item(text, item.id, item.encrypted))
             else:
                 output.append(rt.call_item(item.call_id, item.name, text, self.ctx, item.id))
         return output

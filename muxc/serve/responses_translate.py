@@ -213,6 +213,7 @@ def _tool_choice(choice: Any, ctx: Context) -> Any:
 def _items(items: list[Any], where: str, messages: list[dict[str, Any]], ctx: Context) -> None:
     calls: set[str] = {c["id"] for m in messages for c in m.get("tool_calls", [])}
     images: list[dict[str, Any]] = []  # from tool outputs, sent as a user turn after the tool results
+    thinking: list[dict[str, Any]] = []  # reasoning items, for the next assistant message
     for i, item in enumerate(items):
         field_ = f"{where}[{i}]"
         item = expect(item, dict, field_)
@@ -222,14 +223,18 @@ def _items(items: list[Any], where: str, messages: list[dict[str, Any]], ctx: Co
             images = []
         if kind == "message":
             _message(item, field_, messages, ctx)
+            if thinking and messages[-1]["role"] == "assistant":
+                messages[-1]["_thinking"], thinking = thinking, []
         elif kind in ("function_call", "custom_tool_call"):
             call = _call(item, field_, kind)
             calls.add(call["id"])
             last = messages[-1] if messages else None
-            if last is not None and last["role"] == "assistant":
+            if last is not None and last["role"] == "assistant" and not thinking:
                 last.setdefault("tool_calls", []).append(call)
             else:
                 _push(messages, ctx, {"role": "assistant", "content": None, "tool_calls": [call]}, field_)
+                if thinking:
+                    messages[-1]["_thinking"], thinking = thinking, []
         elif kind in ("function_call_output", "custom_tool_call_output"):
             call_id = expect(item.get("call_id"), str, f"{field_}.call_id")
             if call_id not in calls:
@@ -238,7 +243,11 @@ def _items(items: list[Any], where: str, messages: list[dict[str, Any]], ctx: Co
             images += found
             _push(messages, ctx, {"role": "tool", "tool_call_id": call_id, "content": text}, field_)
         elif kind == "reasoning":
-            ctx.notes.append("reasoning items left out (a chat completions backend cannot take them back)")
+            block = _thinking_block(item, field_)
+            if block is None:
+                _note(ctx, "reasoning items without encrypted_content left out")
+            else:
+                thinking.append(block)
         elif kind is None:
             raise BadRequest(f"{field_}.type", f"item {i} has no type")
         else:
@@ -246,6 +255,37 @@ def _items(items: list[Any], where: str, messages: list[dict[str, Any]], ctx: Co
                                  "(message, function_call, custom_tool_call and their outputs can)")
     if images:
         _push(messages, ctx, {"role": "user", "content": images}, f"{where}[{len(items) - 1}]")
+    if thinking:
+        _note(ctx, "reasoning items with no assistant turn after them left out")
+
+
+REDACTED = "muxc-redacted:"  # encrypted_content of a reasoning item made of a redacted_thinking block
+
+
+def _thinking_block(item: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """A reasoning item this gateway made of an Anthropic thinking block, as that block again."""
+    encrypted = item.get("encrypted_content")
+    if not encrypted:
+        return None
+    encrypted = expect(encrypted, str, f"{where}.encrypted_content")
+    if encrypted.startswith(REDACTED):
+        return {"type": "redacted_thinking", "data": encrypted[len(REDACTED):]}
+    summary = expect(item.get("summary") or [], list, f"{where}.summary")
+    text = "".join(str(part.get("text", "")) for part in summary if isinstance(part, dict))
+    return {"type": "thinking", "thinking": text, "signature": encrypted}
+
+
+def _note(ctx: Context, note: str) -> None:
+    if note not in ctx.notes:
+        ctx.notes.append(note)
+
+
+def without_thinking(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """The chat request for a chat completions backend, which cannot take thinking blocks back."""
+    if not any("_thinking" in m for m in body["messages"]):
+        return body
+    _note(ctx, "reasoning items left out (a chat completions backend cannot take them back)")
+    return {**body, "messages": [{k: v for k, v in m.items() if k != "_thinking"} for m in body["messages"]]}
 
 
 def _push(messages: list[dict[str, Any]], ctx: Context, message: dict[str, Any], origin: str) -> None:
@@ -404,8 +444,25 @@ def message_item(text: str, item_id: str | None = None, status: str = "completed
             "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}
 
 
-def reasoning_item(text: str, item_id: str | None = None) -> dict[str, Any]:
-    return {"type": "reasoning", "id": item_id or new_id("rs"), "summary": [{"type": "summary_text", "text": text}]}
+def reasoning_item(text: str, item_id: str | None = None, encrypted: str | None = None) -> dict[str, Any]:
+    """A reasoning item; ``encrypted``: the Anthropic thinking block's signature (or a redacted block's
+    data, marked), so the block goes back to Anthropic intact on the next turn."""
+    item: dict[str, Any] = {"type": "reasoning", "id": item_id or new_id("rs"),
+                            "summary": [{"type": "summary_text", "text": text}] if text else []}
+    if encrypted is not None:
+        item["encrypted_content"] = encrypted
+    return item
+
+
+def thinking_items(blocks: Any) -> list[dict[str, Any]]:
+    """An Anthropic answer's thinking blocks as reasoning items, signatures kept."""
+    items = []
+    for block in blocks if isinstance(blocks, list) else []:
+        if isinstance(block, dict) and block.get("type") == "thinking":
+            items.append(reasoning_item(str(block.get("thinking", "")), encrypted=block.get("signature")))
+        elif isinstance(block, dict) and block.get("type") == "redacted_thinking":
+            items.append(reasoning_item("", encrypted=REDACTED + str(block.get("data", ""))))
+    return items
 
 
 def call_item(call_id: str, name: str, arguments: str, ctx: Context, item_id: str | None = None) -> dict[str, Any]:
@@ -426,14 +483,14 @@ def call_item(call_id: str, name: str, arguments: str, ctx: Context, item_id: st
 
 
 def from_chat_document(doc: dict[str, Any], request: dict[str, Any], ctx: Context, model: str,
-                       response_id: str) -> dict[str, Any]:
+                       response_id: str, reasoning: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A whole chat completion (``ValueError`` when it has no choice) as a ``response``."""
     choices = doc.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise ValueError("the upstream answer has no choices")
     message = choices[0].get("message") if isinstance(choices[0].get("message"), dict) else {}
-    output: list[dict[str, Any]] = []
-    if isinstance(message.get("reasoning_content"), str) and message["reasoning_content"]:
+    output: list[dict[str, Any]] = list(reasoning or [])
+    if not output and isinstance(message.get("reasoning_content"), str) and message["reasoning_content"]:
         output.append(reasoning_item(message["reasoning_content"]))
     text = message.get("content")
     if isinstance(text, list):

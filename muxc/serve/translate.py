@@ -336,7 +336,8 @@ def _o2a_part(part: dict[str, Any], field: str) -> dict[str, Any]:
 
 
 def _o2a_assistant(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
+    # thinking blocks a Responses client sent back as reasoning items (responses_translate), first
+    blocks: list[dict[str, Any]] = list(message.get("_thinking") or [])
     content = message.get("content")
     if content:
         blocks.append({"type": "text", "text": _o2a_text(content, f"{where}.content")})

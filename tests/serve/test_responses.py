@@ -311,3 +311,57 @@ def test_a_response_is_counted_and_logged(fresh_gateway, llm_server: LLMServer) 
     row = json.loads(shown.stdout)[0]
     assert row["workflow"] == "(serve)" and row["step"] == "POST /v1/responses"
     assert row["prompt"] == "logged turn" and row["response"] == "echo: logged turn"
+
+
+def thinking_then_tool_events() -> list[str]:
+    def event(kind: str, data: dict) -> str:
+        return f"event: {kind}\ndata: " + json.dumps({"type": kind, **data})
+    return [event("message_start", {"message": {"id": "msg_2", "type": "message", "role": "assistant", "content": [],
+                                                "usage": {"input_tokens": 5, "output_tokens": 1}}}),
+            event("content_block_start", {"index": 0, "content_block": {"type": "thinking", "thinking": ""}}),
+            event("content_block_delta", {"index": 0, "delta": {"type": "thinking_delta", "thinking": "Check "}}),
+            event("content_block_delta", {"index": 0, "delta": {"type": "thinking_delta", "thinking": "Oslo."}}),
+            event("content_block_delta", {"index": 0, "delta": {"type": "signature_delta", "signature": "sig-abc"}}),
+            event("content_block_stop", {"index": 0}),
+            event("content_block_start", {"index": 1, "content_block": {
+                "type": "tool_use", "id": "toolu_w", "name": "get_weather", "input": {}}}),
+            event("content_block_delta", {"index": 1, "delta": {"type": "input_json_delta",
+                                                                 "partial_json": '{"city": "Oslo"}'}}),
+            event("content_block_stop", {"index": 1}),
+            event("message_delta", {"delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 9}}),
+            event("message_stop", {})]
+
+
+def test_thinking_round_trips_as_reasoning_items_on_anthropic(gateway, llm_server: LLMServer) -> None:
+    llm_server.script(Reply(stream=True, events=thinking_then_tool_events()))
+    oa = client(gateway)
+    events = list(oa.responses.create(model="writer", input="weather in Oslo?", tools=[WEATHER], stream=True,
+                                      include=["reasoning.encrypted_content"], store=False))
+    done = [e.item for e in events if e.type == "response.output_item.done"]
+    assert [item.type for item in done] == ["reasoning", "function_call"]
+    assert done[0].summary[0].text == "Check Oslo." and done[0].encrypted_content == "sig-abc"
+    oa.responses.create(model="writer", tools=[WEATHER], store=False, input=[
+        {"role": "user", "content": "weather in Oslo?"}, *[item.model_dump(exclude_none=True) for item in done],
+        {"type": "function_call_output", "call_id": "toolu_w", "output": "sunny"}])
+    assistant = llm_server.requests[-1].body["messages"][1]
+    assert assistant["content"][0] == {"type": "thinking", "thinking": "Check Oslo.", "signature": "sig-abc"}
+    assert assistant["content"][1]["type"] == "tool_use"
+    # a redacted block comes back as it was; a chat backend cannot take reasoning back: left out, noted
+    llm_server.script(Reply(json={"id": "m", "type": "message", "role": "assistant", "stop_reason": "end_turn",
+                                  "content": [{"type": "redacted_thinking", "data": "opaque"},
+                                              {"type": "text", "text": "hi"}],
+                                  "usage": {"input_tokens": 1, "output_tokens": 1}}))
+    answer = oa.responses.create(model="writer", input="hi", store=False)
+    assert [item.type for item in answer.output] == ["reasoning", "message"]
+    oa.responses.create(model="writer", store=False, input=[
+        {"role": "user", "content": "hi"}, *[item.model_dump(exclude_none=True) for item in answer.output],
+        {"role": "user", "content": "again"}])
+    assert llm_server.requests[-1].body["messages"][1]["content"][0] == {"type": "redacted_thinking",
+                                                                         "data": "opaque"}
+    oa.responses.create(model="coder", store=False, input=[
+        {"role": "user", "content": "hi"}, *[item.model_dump(exclude_none=True) for item in answer.output],
+        {"role": "user", "content": "again"}])
+    assert "_thinking" not in json.dumps(llm_server.requests[-1].body)
+    httpx.get(gateway.url + "/health", timeout=5)  # served after the request above wrote its log line
+    log = [line for line in gateway.stderr().splitlines() if "POST /v1/responses" in line][-1]
+    assert "reasoning items left out" in log
