@@ -365,3 +365,17 @@ def test_thinking_round_trips_as_reasoning_items_on_anthropic(gateway, llm_serve
     httpx.get(gateway.url + "/health", timeout=5)  # served after the request above wrote its log line
     log = [line for line in gateway.stderr().splitlines() if "POST /v1/responses" in line][-1]
     assert "reasoning items left out" in log
+
+
+def test_a_vanishing_client_cancels_its_response_and_others_are_served(gateway, llm_server: LLMServer) -> None:
+    import time
+
+    llm_server.script(Reply(text="a b c d e f", stall_after=3, stream=True))
+    with httpx.stream("POST", gateway.url + "/v1/responses", timeout=30, json={
+            "model": "coder", "stream": True, "input": "x"}) as response:
+        next(response.iter_bytes())  # the first events arrived; now the client goes away
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "POST /v1/responses model=coder backend=oa status=499" not in gateway.stderr():
+        time.sleep(0.05)  # polling an observable end state, not ordering threads
+    assert "POST /v1/responses model=coder backend=oa status=499" in gateway.stderr()
+    assert client(gateway).responses.create(model="coder", input="still here").output_text == "echo: still here"
