@@ -9,6 +9,9 @@ Three measurements, each beside the same run straight to the upstream:
 3. throughput with 32 (and 128) closed-loop clients: requests/s, and the gateway's CPU milliseconds per request
    (from /proc, user + system), which is what decides throughput.
 Each for a non-streaming and a streaming (SSE) request.
+``--responses``: instead, the Responses endpoint (``POST /v1/responses``, translated to the chat
+upstream) at 1 client, streamed and not: added latency, and time to the first event, beside the
+same run straight to the upstream.
 
 The upstream is a trivial OpenAI-compatible ASGI app on uvicorn in its own process (a fixed answer),
 so the numbers are the gateway's cost, not a model's. The load generator is a minimal keep-alive
@@ -181,6 +184,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--count", type=int, default=1000, help="sequential requests at 1 client")
+    parser.add_argument("--responses", action="store_true",
+                        help="instead: the Responses endpoint at 1 client (added latency, time to first event)")
     parser.add_argument("--choices", action="store_true",
                         help="instead: what the choices cost (plain ASGI vs Starlette; httpx vs aiohttp)")
     args = parser.parse_args()
@@ -206,7 +211,10 @@ def main() -> None:
         wait_port(gw_port)
         print(f"muxc serve benchmark ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start)")
         for stream in (False, True):
-            run(up_port, gw_port, gateway.pid, stream, args)
+            if args.responses:
+                run_responses(up_port, gw_port, stream, args)
+            else:
+                run(up_port, gw_port, gateway.pid, stream, args)
     finally:
         gateway.terminate()
         upstream.terminate()
@@ -233,6 +241,43 @@ def run(up_port: int, gw_port: int, gw_pid: int, stream: bool, args: argparse.Na
         cpu_ms = (cpu_seconds(gw_pid) - cpu) * 1000 / max(1, via_done)
         print(f"  {clients:3d} closed-loop clients: direct {direct_done / args.seconds:7.0f} req/s   "
               f"via muxc serve {via_done / args.seconds:7.0f} req/s   gateway CPU {cpu_ms:.2f} ms/request")
+
+
+def responses_bytes(model: str, stream: bool) -> bytes:
+    body = json.dumps({"model": model, "stream": stream, "input": "hi"}).encode()
+    return (f"POST /v1/responses HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\n\r\n").encode() + body
+
+
+async def first_events(port: int, raw: bytes, count: int) -> list[float]:
+    """Seconds to the first chunk of each (chunked) streamed answer, on fresh connections."""
+    times = []
+    for _ in range(count):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        start = time.perf_counter()
+        writer.write(raw)
+        await reader.readuntil(b"\r\n\r\n")
+        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+        await reader.readexactly(size)
+        times.append(time.perf_counter() - start)
+        writer.close()
+    return times
+
+
+def run_responses(up_port: int, gw_port: int, stream: bool, args: argparse.Namespace) -> None:
+    kind = "streaming" if stream else "non-streaming"
+    direct = request_bytes("/v1/chat/completions", "m", stream)
+    via = responses_bytes("up", stream)
+    asyncio.run(sequential(gw_port, via, 200))  # warm up
+    print(f"\n== Responses endpoint, {kind} (direct: the chat upstream)")
+    straight = asyncio.run(sequential(up_port, direct, args.count))
+    line("1 client", straight, asyncio.run(sequential(gw_port, via, args.count)))
+    chat = request_bytes("/v1/chat/completions", "up", stream)
+    line("1 client, chat endpoint", straight, asyncio.run(sequential(gw_port, chat, args.count)))
+    if stream:
+        count = max(50, args.count // 4)
+        line("first event", asyncio.run(first_events(up_port, direct, count)),
+             asyncio.run(first_events(gw_port, via, count)))
 
 
 def line(what: str, direct: list[float], via: list[float]) -> None:
