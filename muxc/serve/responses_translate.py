@@ -83,6 +83,7 @@ def to_chat_request(body: dict[str, Any], history: list[Any] | None = None) -> t
             raise Untranslatable(key, UNSUPPORTED[key])
         if key not in IGNORED and key not in UNSUPPORTED:
             raise BadRequest(key, "is not a Responses API request field")
+    _check_types(body)
     if body.get("background"):
         raise Untranslatable("background", "muxc serve answers in the foreground only; leave background unset")
     messages: list[dict[str, Any]] = []
@@ -102,6 +103,22 @@ def to_chat_request(body: dict[str, Any], history: list[Any] | None = None) -> t
     out: dict[str, Any] = {"model": body.get("model"), "messages": messages}
     _params(body, out, ctx)
     return out, ctx
+
+
+TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "stream": (bool, "a boolean"), "store": (bool, "a boolean"), "parallel_tool_calls": (bool, "a boolean"),
+    "background": (bool, "a boolean"), "temperature": ((int, float), "a number"), "top_p": ((int, float), "a number"),
+    "metadata": (dict, "an object"), "include": (list, "a list"), "previous_response_id": (str, "a string"),
+    "prompt_cache_key": (str, "a string"), "user": (str, "a string"), "safety_identifier": (str, "a string"),
+    "truncation": (str, "a string"), "service_tier": (str, "a string")}
+
+
+def _check_types(body: dict[str, Any]) -> None:
+    for key, (kind, shown) in TYPES.items():
+        value = body.get(key)
+        wrong = not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))
+        if value is not None and wrong:
+            raise BadRequest(key, f"must be {shown}")
 
 
 def _params(body: dict[str, Any], out: dict[str, Any], ctx: Context) -> None:

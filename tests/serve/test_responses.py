@@ -245,6 +245,8 @@ def test_previous_response_id_continues_on_another_backend(gateway, llm_server: 
     ({"input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]}, "input[0].content[0].type"),
     ({"input": "x", "conversation": "conv_1"}, "conversation"),
     ({"input": 5}, "input"),
+    ({"input": "x", "metadata": 5}, "metadata"),
+    ({"input": "x", "parallel_tool_calls": "yes"}, "parallel_tool_calls"),
 ])
 def test_bad_input_is_a_400_naming_the_field(gateway, body: dict, named: str) -> None:
     with pytest.raises(openai.BadRequestError) as bad:
