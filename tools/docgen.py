@@ -227,6 +227,9 @@ CONFIG_DOCS: dict[str, dict[str, Doc]] = {
         "default_max_tokens": Doc("The output limit sent to an Anthropic backend (which requires one) when "
                                   "neither the client nor the backend's `params` set one. Codex CLI sends none: "
                                   "raise it for long patches.", "tokens"),
+        "store_ttl": Doc("How long a response stored by `POST /v1/responses` (`store: true`) is kept in "
+                         "`.muxc/state/serve-responses.db` for `GET /v1/responses/{id}` and `previous_response_id`."),
+        "max_stored": Doc("Stored responses kept at most; beyond it the oldest go first."),
     },
     "ExecutorConfig": {
         "type": Doc("`local`: steps run here; `dask`: query and shell steps run on a Dask cluster."),
@@ -631,7 +634,7 @@ def config_tables() -> dict[str, str]:
         "ecosystems": (S.EcosystemConfig, {}), "ecosystems.projects": (S.ProjectConfig, {}),
         "budget": (S.Budget, {}), "resources": (S.Resources, {}), "cache": (S.CacheConfig, {}),
         "executor": (S.ExecutorConfig, {}),
-        "serve": (S.ServeConfig, {"max_wait": "s", "ttl": "s", "drain_timeout": "s"}),
+        "serve": (S.ServeConfig, {"max_wait": "s", "ttl": "s", "drain_timeout": "s", "store_ttl": "s"}),
     }
     return {name: _table(cls, units) for name, (cls, units) in sections.items()}
 

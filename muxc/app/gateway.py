@@ -88,6 +88,8 @@ class Settings:
     ttl: float | None
     drain_timeout: float
     default_max_tokens: int = 4096  # for an Anthropic backend when neither the client nor params set one
+    store_ttl: float = 7 * 86400.0  # seconds a stored Responses API response is kept
+    max_stored: int = 10_000
 
 
 def is_loopback(host: str) -> bool:
@@ -119,7 +121,7 @@ def settings_of(serve: ServeConfig, host: str | None, port: int | None, environ:
     return Settings(host, port if port is not None else serve.port, tuple(keys), serve.max_body,
                     serve.max_cost_per_day, to_seconds(serve.max_wait),
                     to_seconds(serve.ttl) if serve.ttl is not None else None, to_seconds(serve.drain_timeout),
-                    serve.default_max_tokens)
+                    serve.default_max_tokens, to_seconds(serve.store_ttl), serve.max_stored)
 
 
 # -- the LLM log, off the request path ------------------------------------------------------------
@@ -342,6 +344,18 @@ class Gateway:
                 lease.__exit__(None, None, None)
 
         return release
+
+    def response_store(self) -> Any:
+        """Where ``POST /v1/responses`` keeps stored responses: the project's state directory
+        (``store.responses``); None when it cannot be opened (the face keeps them in memory then)."""
+        try:
+            from muxc.store.responses import ResponseDb
+            from muxc.store.statedir import state_dir
+
+            return ResponseDb(state_dir(self.project.root) / "serve-responses.db", limit=self.settings.max_stored,
+                              ttl=self.settings.store_ttl)
+        except Exception:  # bookkeeping, as the LLM log: serving goes on without it
+            return None
 
     def switches(self) -> int:
         return self.supervisor.switches if self.supervisor is not None else 0

@@ -152,6 +152,8 @@ class ServeConfig(msgspec.Struct, frozen=True):
     ttl: int | str | None = None  # seconds an idle managed backend stays resident (None: until exit)
     drain_timeout: int | str = 30  # seconds SIGINT/SIGTERM waits for in-flight requests
     default_max_tokens: int = 4096  # sent to an Anthropic backend when the client and backend params set none
+    store_ttl: int | str = "7d"  # how long a stored Responses API response is kept (previous_response_id)
+    max_stored: int = 10_000  # stored responses kept at most; the oldest go first
     origin: Origin | None = None
 
 

@@ -44,7 +44,7 @@ class ServeApp:
         self.metrics = Metrics()
         self.services = Services(gateway, self.metrics, SwitchScheduler(gateway, gateway.settings.max_wait))
         self._keys = [key.encode() for key in gateway.settings.keys]
-        self.responses = ResponseStore()
+        self.responses: Any = ResponseStore(gateway.settings.max_stored)  # in memory until startup opens the file
         self._ttl_task: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -60,6 +60,8 @@ class ServeApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.gateway.start()
+                self.responses = await asyncio.get_running_loop().run_in_executor(
+                    None, self.gateway.response_store) or self.responses
                 if self.gateway.settings.ttl is not None:
                     self._ttl_task = asyncio.create_task(self._expire_idle())
                 # the upstream client's modules load beside the listening server, not before it
@@ -69,6 +71,8 @@ class ServeApp:
                 if self._ttl_task is not None:
                     self._ttl_task.cancel()
                 await self.gateway.aclose()
+                if hasattr(self.responses, "close"):
+                    self.responses.close()
                 await asyncio.get_running_loop().run_in_executor(None, self.gateway.stop_managed)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -206,8 +210,8 @@ class ServeApp:
     async def _stored_response(self, response_id: str, send: Any) -> None:
         stored = self.responses.get(response_id)
         if stored is None:
-            return await _error(send, "openai", 404, f"no stored response {response_id!r} (muxc serve keeps the last "
-                                f"{self.responses.limit} responses sent with store: true, until it stops)")
+            return await _error(send, "openai", 404, f"no stored response {response_id!r} (muxc serve keeps responses "
+                                f"sent with store: true for [serve] store_ttl, the last {self.responses.limit} at most)")
         await _json(send, 200, stored[0])
 
     async def _delete_response(self, response_id: str, send: Any) -> None:

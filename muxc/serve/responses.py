@@ -8,10 +8,11 @@ gateway's converters make of either upstream protocol) becomes a ``response`` ob
 Responses event stream (``responses_stream``). Errors are OpenAI's error format, which is the
 Responses API's.
 
-Stored responses (``store``, true unless the client says false) are kept in memory, in a bounded
-LRU (``STORE_LIMIT`` responses; the oldest goes first; gone when the server stops), with the input
-items that led to them, so ``GET /v1/responses/{id}`` answers and ``previous_response_id``
-continues a conversation on any backend.
+Stored responses (``store``, true unless the client says false) are kept with the input items
+that led to them, so ``GET /v1/responses/{id}`` answers and ``previous_response_id`` continues a
+conversation on any backend: in the project's state directory (``store.responses``: ``[serve]
+store_ttl``, ``max_stored``), or, when that file cannot be opened, in memory (``ResponseStore``, a
+bounded LRU gone when the server stops). A response is written after it was sent.
 """
 
 from __future__ import annotations
@@ -72,9 +73,9 @@ class ResponsesRequest(ChatRequest):
         if previous is not None:
             stored = self.store.get(previous) if isinstance(previous, str) else None
             if stored is None:
-                raise Reject(404, f"previous_response_id: no stored response {previous!r} (muxc serve keeps the "
-                             f"last {self.store.limit} responses stored with store: true, until it stops)",
-                             "previous_response_id")
+                raise Reject(404, f"previous_response_id: no stored response {previous!r} (muxc serve keeps "
+                             f"responses sent with store: true for [serve] store_ttl, the last {self.store.limit} "
+                             "at most)", "previous_response_id")
             self.history = stored[1] + stored[0]["output"]
         try:
             self.body, self.ctx = rt.to_chat_request(self.original, self.history)
@@ -138,13 +139,13 @@ class ResponsesRequest(ChatRequest):
             raise Reject(502, f"backend {opened.backend!r} answered with an unusable document: {problem}") from None
         self._tally_document(chat)
         if not self.stream:
-            self._keep(out)
             await self._respond(200, JSON_HEADERS, json.dumps(out, ensure_ascii=False).encode())
+            self._keep(out)  # after the answer: the write is not on the client's clock
             return
         events = self._events()  # the client asked for a stream and the upstream answered at once
         body = b"".join(events.feed(chunk) for chunk in _as_chunks(chat, reasoning)) + events.complete()
-        self._keep(events.final)
         await self._respond(200, SSE_HEADERS, body)
+        self._keep(events.final)
 
     async def _forward_document(self, opened: Opened, raw: bytes) -> None:
         try:
@@ -155,11 +156,11 @@ class ResponsesRequest(ChatRequest):
             self.outcome.kind = "bad_response"
             raise Reject(502, f"backend {opened.backend!r} answered with an unusable document: {problem}") from None
         tally_response(self.outcome.tally, data)
-        self._keep(data)
         if self.stream:
             await self._respond(200, SSE_HEADERS, document_events(data))
         else:
             await self._respond(200, JSON_HEADERS, raw)
+        self._keep(data)
 
     def _events(self) -> ResponsesEvents:
         return ResponsesEvents(self.original, self.ctx, self.model, self.response_id)

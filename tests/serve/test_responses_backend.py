@@ -181,3 +181,30 @@ def test_the_build_adapter_reads_documents_and_streams() -> None:
 def test_default_max_tokens_reaches_an_anthropic_backend(gateway, llm_server: LLMServer) -> None:
     client(gateway).responses.create(model="writer", input="a long patch, please")
     assert llm_server.requests[-1].body["max_tokens"] == 32000  # Codex sends no max_output_tokens
+
+
+def test_stored_responses_survive_a_restart_and_stay_bounded(tmp_path, llm_server: LLMServer) -> None:
+    config = base_config(llm_server) + "\n[serve]\nmax_stored = 2\n"
+    first = Gateway(tmp_path, config).start()
+    try:
+        oa = client(first)
+        ids = [oa.responses.create(model="coder", input=f"turn {i}").id for i in range(3)]
+        with pytest.raises(openai.NotFoundError):
+            oa.responses.retrieve(ids[0])  # the oldest went first
+    finally:
+        first.stop()
+    assert (tmp_path / ".muxc" / "state" / "serve-responses.db").exists()
+    second = Gateway(tmp_path, config).start()
+    try:
+        oa = client(second)
+        assert oa.responses.retrieve(ids[2]).output_text == "echo: turn 2"
+        oa.responses.create(model="writer", input="and now?", previous_response_id=ids[2])
+        assert [m["content"] for m in llm_server.requests[-1].body["messages"]] == [
+            "turn 2", "echo: turn 2", "and now?"]
+        oa.responses.delete(ids[2])
+        with pytest.raises(openai.NotFoundError):
+            oa.responses.retrieve(ids[2])
+    finally:
+        for sdk in second.clients + first.clients:
+            sdk.close()
+        second.stop()
