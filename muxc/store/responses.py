@@ -5,8 +5,9 @@ project's state directory (``.muxc/state/serve-responses.db``), so ``GET /v1/res
 Each row is a response object and the full input that led to it (earlier turns included), as
 JSON with every known credential masked. Bounded twice: a row expires ``ttl`` seconds after it was
 written, and beyond ``limit`` rows the oldest go first (both enforced on each write). Reads never
-see an expired row. Writes happen on a thread of their own (no commit on a request's path); a
-response is readable from the moment ``put`` returns (``_pending`` holds it until it is written).
+see an expired row. Writes happen on a thread of their own (no commit on the path of the request
+that stored them); a read first waits for the queued writes, so it sees every ``put`` before it and
+the bounds they enforced.
 One connection, serialised by a lock; several servers may share the file (WAL).
 """
 
@@ -39,14 +40,11 @@ class ResponseDb:
         self._db = connect(path)
         with self._lock:
             migrate(self._db, path, MIGRATIONS)
-        self._pending: dict[str, tuple[dict[str, Any], list[Any]]] = {}
         self._queue: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._write, name="muxc-serve-responses", daemon=True)
         self._thread.start()
 
     def put(self, response: dict[str, Any], items: list[Any]) -> None:
-        with self._lock:
-            self._pending[str(response["id"])] = (response, items)
         self._queue.put(("put", (response, items)))
 
     def _write(self) -> None:
@@ -61,9 +59,7 @@ class ResponseDb:
             except Exception:  # bookkeeping: a failed write loses one stored response, never the server
                 pass
             finally:
-                if kind == "put":
-                    with self._lock:
-                        self._pending.pop(str(value[0]["id"]), None)
+                self._queue.task_done()
 
     def _insert(self, response: dict[str, Any], items: list[Any]) -> None:
         now = time.time()
@@ -77,18 +73,15 @@ class ResponseDb:
                          "LIMIT -1 OFFSET ?)", (self.limit,))
 
     def get(self, response_id: str) -> tuple[dict[str, Any], list[Any]] | None:
+        self._queue.join()
         with self._lock:
-            if response_id in self._pending:
-                return self._pending[response_id]
             row = self._db.conn.execute("SELECT response, items FROM responses WHERE id = ? AND expires > ?",
                                         (response_id, time.time())).fetchone()
         return None if row is None else (json.loads(row[0]), json.loads(row[1]))
 
     def delete(self, response_id: str) -> bool:
         found = self.get(response_id) is not None
-        with self._lock:
-            self._pending.pop(response_id, None)
-        self._queue.put(("delete", response_id))  # after any write of it still queued
+        self._queue.put(("delete", response_id))
         return found
 
     def close(self) -> None:

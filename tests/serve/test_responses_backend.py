@@ -208,3 +208,23 @@ def test_stored_responses_survive_a_restart_and_stay_bounded(tmp_path, llm_serve
         for sdk in second.clients + first.clients:
             sdk.close()
         second.stop()
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_build_backend_speaks_responses(tmp_path, llm_server: LLMServer, stream: bool) -> None:
+    from muxc.backends.base import Cancel
+    from muxc.backends.registry import create_backend
+    from muxc.config.schema import BackendConfig
+
+    config = BackendConfig(name="rb", protocol="responses", base_url=llm_server.openai_url, model="m1",
+                           stream=stream, api_key="sk-build-key", params={"max_tokens": 30})
+    backend = create_backend(config, project_root=tmp_path, environ={})
+    try:
+        llm_server.script(Reply(text="built answer here"))
+        completion = backend.complete(CompletionRequest("the prompt", system="sys"), Cancel())
+    finally:
+        backend.close()
+    assert completion.text == "built answer here" and completion.usage.output_tokens == 3
+    sent = llm_server.completions[-1]
+    assert sent.path == "/v1/responses" and sent.api_key == "sk-build-key" and sent.stream is stream
+    assert sent.body["instructions"] == "sys" and sent.body["max_output_tokens"] == 30

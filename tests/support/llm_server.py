@@ -477,7 +477,7 @@ class LLMServer:
 
     @property
     def completions(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.protocol in ("openai", "anthropic")]
+        return [r for r in self.requests if r.protocol in ("openai", "anthropic", "responses")]
 
     @property
     def calls(self) -> int:
