@@ -73,6 +73,7 @@ def _check_url(backend: BackendConfig, node: Str, key: str, sink: DiagnosticSink
     anthropic = backend.protocol == "anthropic" or backend.type == "claude-api"
     if not anthropic and "/v1" not in parts.path:
         sink.report("url-missing-v1", f"the base URL of backend `{backend.name}` has no /v1", origin.file, node.span,
+                    "requests go to {base}/responses" if backend.protocol == "responses" else
                     "requests go to {base}/chat/completions",
                     help=f"most OpenAI-compatible servers want {node.value.rstrip('/')}/v1")
 

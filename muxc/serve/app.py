@@ -102,7 +102,8 @@ class ServeApp:
             return await _error(send, protocol, 401, "missing or wrong API key: send Authorization: Bearer <key> "
                                 "or x-api-key: <key>")
         if path in RESPONSES_PATHS and method == "GET":
-            return await _refuse_websocket(send, headers)
+            status = await _refuse_websocket(send, headers)
+            return log_line(endpoint, "", "-", status, 0.0, None, "no WebSocket transport: the client should POST")
         if method == "GET":
             return await self._get(path, protocol, send)
         if method == "DELETE" and _stored_id(path):
@@ -234,7 +235,7 @@ def _stored_id(path: str) -> str:
     return ""
 
 
-async def _refuse_websocket(send: Any, headers: dict[str, str]) -> None:
+async def _refuse_websocket(send: Any, headers: dict[str, str]) -> int:
     """``GET /v1/responses``: some clients try the WebSocket transport first; a plain HTTP answer
     at once (426 for an upgrade attempt) makes them fall back to ``POST`` with an event stream."""
     upgrade = headers.get("upgrade", "").lower() == "websocket"
@@ -242,6 +243,7 @@ async def _refuse_websocket(send: Any, headers: dict[str, str]) -> None:
     message = ("muxc serve does not speak the Responses WebSocket transport; use POST /v1/responses (streamed)"
                if upgrade else "GET is not allowed on /v1/responses; POST a request, or GET /v1/responses/{id}")
     await _send(send, status, [*JSON_HEADERS, (b"connection", b"close")], error_body("openai", status, message))
+    return status
 
 
 def _warm_up() -> None:
