@@ -65,6 +65,7 @@ class ResponsesRequest(ChatRequest):
         self.ctx = rt.Context()
         self.response_id = rt.new_id("resp")
         self.history: list[Any] = []
+        self.untranslatable: Reject | None = None  # what the chat form cannot carry, for a non-Responses backend
 
     def _admit(self) -> Any:
         if not isinstance(self.original.get("model"), str) or not self.model:
@@ -80,11 +81,22 @@ class ResponsesRequest(ChatRequest):
         try:
             self.body, self.ctx = rt.to_chat_request(self.original, self.history)
         except (translate.Untranslatable, translate.BadRequest) as problem:
-            raise Reject(400, str(problem), problem.field) from None
+            # a Responses backend may take what the chat form cannot: the 400 waits for the route
+            self.untranslatable = Reject(400, str(problem), problem.field)
+            self.body = {"model": self.model, "messages": [], "stream": self.stream}
         self.notes = self.ctx.notes
-        return super()._admit()
+        route = super()._admit()
+        if self.untranslatable is not None and not self._any_responses_backend(route.backends):
+            raise self.untranslatable
+        return route
+
+    def _any_responses_backend(self, names: tuple[str, ...]) -> bool:
+        backends = self.s.gateway.config.backends
+        return any(name in backends and backends[name].protocol == "responses" for name in names)
 
     def _upstream_body(self, upstream: str) -> tuple[dict[str, Any], Any]:
+        if upstream != "responses" and self.untranslatable is not None:
+            raise self.untranslatable
         body = dict(self.body)
         effort = self.ctx.reasoning_effort
         origin = self.ctx.origin

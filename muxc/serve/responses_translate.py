@@ -34,8 +34,8 @@ NAMESPACE_SEP = "__"
 CUSTOM_PARAMETERS = {"type": "object", "properties": {"input": {"type": "string", "description":
                      "the tool's whole input, as free-form text"}}, "required": ["input"],
                      "additionalProperties": False}
-# accepted and not carried: hints with no effect on the answer's content
-IGNORED = ("model", "input", "instructions", "tools", "tool_choice", "stream", "store", "include", "metadata",
+# the request fields muxc knows (the hints among them, such as store or include, are accepted and not sent on)
+KNOWN = ("model", "input", "instructions", "tools", "tool_choice", "stream", "store", "include", "metadata",
            "prompt_cache_key", "previous_response_id", "service_tier", "user", "safety_identifier", "truncation",
            "stream_options", "parallel_tool_calls", "max_output_tokens", "temperature", "top_p", "reasoning",
            "text", "top_logprobs", "background", "client_metadata", "prompt_cache_retention")
@@ -81,7 +81,7 @@ def to_chat_request(body: dict[str, Any], history: list[Any] | None = None) -> t
     for key in body:
         if key in UNSUPPORTED and body[key] is not None:
             raise Untranslatable(key, UNSUPPORTED[key])
-        if key not in IGNORED and key not in UNSUPPORTED:
+        if key not in KNOWN and key not in UNSUPPORTED:
             raise BadRequest(key, "is not a Responses API request field")
     _check_types(body)
     if body.get("background"):

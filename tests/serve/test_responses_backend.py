@@ -228,3 +228,12 @@ def test_a_build_backend_speaks_responses(tmp_path, llm_server: LLMServer, strea
     sent = llm_server.completions[-1]
     assert sent.path == "/v1/responses" and sent.api_key == "sk-build-key" and sent.stream is stream
     assert sent.body["instructions"] == "sys" and sent.body["max_output_tokens"] == 30
+
+
+def test_what_only_a_responses_backend_can_take_reaches_it(gateway, llm_server: LLMServer) -> None:
+    tools = [{"type": "computer_use_preview", "display_width": 800, "display_height": 600, "environment": "linux"}]
+    client(gateway).responses.create(model="rs", input="click it", tools=tools)
+    assert llm_server.requests[-1].body["tools"] == tools  # passed through, not refused
+    with pytest.raises(openai.BadRequestError) as bad:  # the same request for a chat backend: a 400 naming it
+        client(gateway).responses.create(model="coder", input="click it", tools=tools)
+    assert bad.value.body["param"] == "tools[0].type"
