@@ -30,6 +30,7 @@ from muxc.serve.chat import JSON_HEADERS, SSE_HEADERS, ChatRequest, Reject, Send
 from muxc.serve.responses_stream import ResponsesEvents, document_events, sse_event, tally_response
 
 STORE_LIMIT = 1000
+JSON_TOOL = "muxc_json_answer"  # the tool that carries text.format's JSON on an Anthropic backend
 
 
 class ResponseStore:
@@ -112,12 +113,34 @@ class ResponsesRequest(ChatRequest):
             if upstream == "anthropic":
                 if effort is not None:
                     self._note(f"reasoning.effort {effort!r} not sent (Anthropic backend)")
+                body = self._structured(body)
                 folded, origin = rt.fold_late_system(body, self.ctx.origin)
                 return translate.openai_to_anthropic_request(folded, self.s.gateway.settings.default_max_tokens), "a2o"
         except (translate.Untranslatable, translate.BadRequest) as problem:
             message, field = self.ctx.rename(problem, origin if upstream == "anthropic" else None)
             raise Reject(400, message, field) from None
         raise Reject(502, f"muxc serve cannot send a Responses request to a {upstream!r} backend")
+
+    def _structured(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``text.format`` for an Anthropic backend, which has no JSON mode: a tool whose input
+        schema is the format's; its call comes back as the answer's text. Without tools of the
+        client's the model must call it; beside them it is told to answer through it."""
+        fmt = body.pop("response_format", None)
+        if fmt is None:
+            return body
+        schema = (fmt.get("json_schema") or {}).get("schema") if fmt["type"] == "json_schema" else None
+        tool = {"type": "function", "function": {"name": JSON_TOOL, "description": "Give your final answer: "
+                "call this with the answer as its input, which must fit the schema.",
+                "parameters": schema or {"type": "object"}}}
+        body = {**body, "tools": [*body.get("tools", []), tool]}
+        if len(body["tools"]) == 1:
+            body["tool_choice"] = {"type": "function", "function": {"name": JSON_TOOL}}
+        else:
+            body["messages"] = [*body["messages"], {"role": "system", "content": f"When you give your final "
+                                f"answer, call the tool {JSON_TOOL} with it instead of writing it as text."}]
+            self._note("text.format on an Anthropic backend beside tools: the model is asked to use it")
+        self.json_tool = True
+        return body
 
     def _passed_body(self) -> dict[str, Any]:
         """The client's own request for a Responses backend; earlier turns from this gateway's store
@@ -144,6 +167,8 @@ class ResponsesRequest(ChatRequest):
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
             chat = translate.anthropic_to_openai_response(data, self.model) if translator == "a2o" else data
+            if getattr(self, "json_tool", False):
+                chat = _json_answer(chat)
             reasoning = rt.thinking_items(data.get("content")) if translator == "a2o" else None
             out = rt.from_chat_document(chat, self.original, self.ctx, self.model, self.response_id, reasoning)
         except ValueError as problem:
@@ -181,7 +206,7 @@ class ResponsesRequest(ChatRequest):
         if translator == "responses":
             self.converter: ChatToResponses | ResponsesPassThrough = ResponsesPassThrough()
         elif translator == "a2o":
-            inner = AnthropicWithSignatures(self.model, True)
+            inner = AnthropicWithSignatures(self.model, True, getattr(self, "json_tool", False))
             self.converter = ChatToResponses(inner, self._events())
         else:
             self.converter = ChatToResponses(super()._converter(translator), self._events())
@@ -322,16 +347,51 @@ class ResponsesPassThrough(streams.Converter):
 class AnthropicWithSignatures(streams.AnthropicToOpenAI):
     """Anthropic events as chat chunks, plus what only the Responses side can carry back: each
     thinking block's signature (``reasoning_signature``) and redacted thinking blocks
-    (``reasoning_redacted``), which become reasoning items' ``encrypted_content``."""
+    (``reasoning_redacted``), which become reasoning items' ``encrypted_content``; and with
+    ``json_tool``, the ``JSON_TOOL`` call's input streamed as the answer's text."""
+
+    def __init__(self, model: str, include_usage: bool, json_tool: bool = False) -> None:
+        super().__init__(model, include_usage)
+        self.json_tool = json_tool
+        self.json_blocks: set[int] = set()
 
     def _on_content_block_start(self, event: dict[str, Any]) -> bytes:
         block = event.get("content_block") if isinstance(event.get("content_block"), dict) else {}
         if block.get("type") == "redacted_thinking":
             return self._chunk({"reasoning_redacted": str(block.get("data", ""))})
+        if self.json_tool and block.get("type") == "tool_use" and block.get("name") == JSON_TOOL:
+            self.json_blocks.add(event.get("index", 0))
+            return b""
         return super()._on_content_block_start(event)
 
     def _on_content_block_delta(self, event: dict[str, Any]) -> bytes:
         delta = event.get("delta") if isinstance(event.get("delta"), dict) else {}
         if delta.get("type") == "signature_delta":
             return self._chunk({"reasoning_signature": str(delta.get("signature", ""))})
+        if event.get("index", 0) in self.json_blocks and delta.get("type") == "input_json_delta":
+            return self._text(str(delta.get("partial_json", "")))
         return super()._on_content_block_delta(event)
+
+    def _on_message_delta(self, event: dict[str, Any]) -> bytes:
+        out = super()._on_message_delta(event)
+        if self.stop == "tool_use" and self.json_blocks and not self.tool_index:
+            self.stop = "end_turn"  # the only tool called was the answer's
+        return out
+
+
+def _json_answer(chat: dict[str, Any]) -> dict[str, Any]:
+    """A chat answer whose ``JSON_TOOL`` call becomes its text."""
+    choice = chat["choices"][0]
+    message = dict(choice.get("message") or {})
+    calls = message.get("tool_calls") or []
+    answers = [c for c in calls if (c.get("function") or {}).get("name") == JSON_TOOL]
+    if not answers:
+        return chat
+    rest = [c for c in calls if c not in answers]
+    message["content"] = "".join(str(c["function"].get("arguments") or "") for c in answers)
+    if rest:
+        message["tool_calls"] = rest
+    else:
+        message.pop("tool_calls", None)
+    finish = choice.get("finish_reason") if rest else "stop"
+    return {**chat, "choices": [{**choice, "message": message, "finish_reason": finish}]}

@@ -254,11 +254,26 @@ def test_bad_input_is_a_400_naming_the_field(gateway, body: dict, named: str) ->
     assert bad.value.body["param"] == named and named in bad.value.body["message"]
 
 
-def test_json_schema_on_an_anthropic_backend_names_text_format(gateway) -> None:
-    fmt = {"type": "json_schema", "name": "x", "schema": {"type": "object"}}
-    with pytest.raises(openai.BadRequestError) as bad:
-        client(gateway).responses.create(model="writer", input="x", text={"format": fmt})
-    assert bad.value.body["param"] == "text.format"
+def test_json_schema_on_an_anthropic_backend_comes_back_as_json_text(gateway, llm_server: LLMServer) -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    fmt = {"type": "json_schema", "name": "place", "schema": schema, "strict": True}
+    answer = {"id": "m", "type": "message", "role": "assistant", "stop_reason": "tool_use",
+              "usage": {"input_tokens": 3, "output_tokens": 4},
+              "content": [{"type": "tool_use", "id": "toolu_j", "name": "muxc_json_answer", "input": {"city": "Oslo"}}]}
+    llm_server.script(Reply(json=answer))
+    response = client(gateway).responses.create(model="writer", input="where?", text={"format": fmt})
+    assert json.loads(response.output_text) == {"city": "Oslo"} and response.status == "completed"
+    sent = llm_server.requests[-1].body
+    assert sent["tools"] == [{"name": "muxc_json_answer", "input_schema": schema, "description": sent["tools"][0][
+        "description"]}]
+    assert sent["tool_choice"] == {"type": "tool", "name": "muxc_json_answer"}
+    arguments = json.dumps({"city": "Rome"})
+    llm_server.script(Reply(stream=True, events=anthropic_tool_events("toolu_k", "muxc_json_answer",
+                                                                      [arguments[:5], arguments[5:]])))
+    events = list(client(gateway).responses.create(model="writer", input="where?", text={"format": fmt},
+                                                   stream=True, store=False))
+    assert [e.item.type for e in events if e.type == "response.output_item.done"] == ["message"]
+    assert json.loads(events[-1].response.output_text) == {"city": "Rome"}
 
 
 def test_a_truncated_stream_fails_and_a_rate_limit_keeps_retry_after(fresh_gateway, llm_server) -> None:
