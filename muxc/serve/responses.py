@@ -30,6 +30,7 @@ from muxc.serve.chat import JSON_HEADERS, SSE_HEADERS, ChatRequest, Reject, Send
 from muxc.serve.responses_stream import ResponsesEvents, document_events, sse_event, tally_response
 
 STORE_LIMIT = 1000
+THINKING_BUDGET = {"low": 2048, "medium": 8192, "high": 24576, "xhigh": 32000}  # tokens, by reasoning.effort
 JSON_TOOL = "muxc_json_answer"  # the tool that carries text.format's JSON on an Anthropic backend
 
 
@@ -111,15 +112,31 @@ class ResponsesRequest(ChatRequest):
             if upstream == "responses":
                 return self._passed_body(), "responses"
             if upstream == "anthropic":
-                if effort is not None:
-                    self._note(f"reasoning.effort {effort!r} not sent (Anthropic backend)")
                 body = self._structured(body)
                 folded, origin = rt.fold_late_system(body, self.ctx.origin)
-                return translate.openai_to_anthropic_request(folded, self.s.gateway.settings.default_max_tokens), "a2o"
+                out = translate.openai_to_anthropic_request(folded, self.s.gateway.settings.default_max_tokens)
+                return self._thinking(out, effort), "a2o"
         except (translate.Untranslatable, translate.BadRequest) as problem:
             message, field = self.ctx.rename(problem, origin if upstream == "anthropic" else None)
             raise Reject(400, message, field) from None
         raise Reject(502, f"muxc serve cannot send a Responses request to a {upstream!r} backend")
+
+    def _thinking(self, out: dict[str, Any], effort: str | None) -> dict[str, Any]:
+        """``reasoning.effort`` on an Anthropic backend: extended thinking with a budget by effort,
+        inside the output limit (which counts thinking on both APIs). Where Anthropic would refuse
+        thinking (a forced tool, a temperature other than 1, a limit too small), it is not asked
+        for, and the log line says why."""
+        if effort is None or effort in ("none", "minimal"):
+            return out
+        budget = min(THINKING_BUDGET.get(effort, THINKING_BUDGET["medium"]), out["max_tokens"] - 1024)
+        forced = (out.get("tool_choice") or {}).get("type") in ("tool", "any")
+        why = ("a tool is forced" if forced else "temperature is set" if out.get("temperature", 1) != 1
+               else f"max_tokens {out['max_tokens']} leaves no room" if budget < 1024 else None)
+        if why is not None:
+            self._note(f"reasoning.effort {effort!r} not sent: {why} (Anthropic thinking)")
+            return out
+        out.pop("top_k", None)
+        return {**out, "thinking": {"type": "enabled", "budget_tokens": budget}}
 
     def _structured(self, body: dict[str, Any]) -> dict[str, Any]:
         """``text.format`` for an Anthropic backend, which has no JSON mode: a tool whose input

@@ -396,3 +396,17 @@ def test_a_vanishing_client_cancels_its_response_and_others_are_served(gateway, 
         time.sleep(0.05)  # polling an observable end state, not ordering threads
     assert "POST /v1/responses model=coder backend=oa status=499" in gateway.stderr()
     assert client(gateway).responses.create(model="coder", input="still here").output_text == "echo: still here"
+
+
+def test_reasoning_effort_asks_anthropic_for_thinking_within_the_output_limit(gateway, llm_server) -> None:
+    oa = client(gateway)
+    oa.responses.create(model="writer", input="think", reasoning={"effort": "high"}, max_output_tokens=40000,
+                        store=False)
+    assert llm_server.requests[-1].body["thinking"] == {"type": "enabled", "budget_tokens": 24576}
+    oa.responses.create(model="writer", input="think", reasoning={"effort": "high"}, store=False)
+    assert llm_server.requests[-1].body["thinking"] == {"type": "enabled", "budget_tokens": 3072}  # 4096 - 1024
+    oa.responses.create(model="writer", input="think", reasoning={"effort": "low"}, temperature=0.2, store=False)
+    assert "thinking" not in llm_server.requests[-1].body
+    httpx.get(gateway.url + "/health", timeout=5)  # served after the request above wrote its log line
+    log = [line for line in gateway.stderr().splitlines() if "POST /v1/responses" in line][-1]
+    assert "reasoning.effort 'low' not sent: temperature is set" in log
