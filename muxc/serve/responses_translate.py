@@ -5,8 +5,11 @@ a Responses ``response`` object.
 Pure functions over parsed JSON. Invariants:
 - Nothing the client sent is dropped silently: what the chat form cannot carry is a
   ``BadRequest``/``Untranslatable`` naming the Responses field (``input[3].content[0].type``),
-  except hosted tools (``web_search`` …) and ``reasoning`` input items, which are left out and
-  named in ``Context.notes`` (the request's log line says so).
+  except hosted tools (``web_search`` …) and ``reasoning`` items without ``encrypted_content``,
+  which are left out and named in ``Context.notes`` (the request's log line says so).
+- ``reasoning`` items with ``encrypted_content`` (Anthropic thinking this gateway returned) ride on
+  the next assistant message as ``_thinking`` blocks: the chat → Anthropic translation puts them
+  first in that turn; a chat backend gets them removed (``without_thinking``), noted.
 - ``custom`` tools (Codex's ``apply_patch``) become a function taking one string ``input``; their
   calls come back as ``custom_tool_call`` items with that string. ``namespace`` tools are flattened
   to ``<namespace>__<name>`` and their calls come back with ``namespace`` and the inner name.
