@@ -193,6 +193,8 @@ class ServeApp:
             return await _json(send, 200, self._models(protocol))
         if _stored_id(path):
             return await self._stored_response(_stored_id(path), send)
+        if path.endswith("/input_items") and _stored_id(path[:-len("/input_items")]):
+            return await self._stored_input(_stored_id(path[:-len("/input_items")]), send)
         if path == "/running":
             return await _json(send, 200, {"running": self.gateway.residents(), "switches": self.gateway.switches()})
         return await _error(send, protocol, 404, f"no endpoint GET {path}")
@@ -214,6 +216,23 @@ class ServeApp:
             return await _error(send, "openai", 404, f"no stored response {response_id!r} (muxc serve keeps responses "
                                 f"sent with store: true for [serve] store_ttl, the last {self.responses.limit} at most)")
         await _json(send, 200, stored[0])
+
+    async def _stored_input(self, response_id: str, send: Any) -> None:
+        """``GET /v1/responses/{id}/input_items``: the input that led to a stored response, earlier
+        turns included, newest first as OpenAI lists them (one page: ``has_more`` is false)."""
+        stored = self.responses.get(response_id)
+        if stored is None:
+            return await _error(send, "openai", 404, f"no stored response {response_id!r}")
+        items = [dict(item) if isinstance(item, dict) else {"type": "message", "role": "user", "content": item}
+                 for item in reversed(stored[1])]  # copies: the listing's ids never reach the stored turns
+        for number, item in enumerate(items):
+            item.setdefault("id", f"item_{response_id}_{number}")
+            if item.get("role") and isinstance(item.get("content"), str):  # listed as OpenAI lists it: parts
+                part = "output_text" if item["role"] == "assistant" else "input_text"
+                item["type"], item["content"] = "message", [{"type": part, "text": item["content"]}]
+        await _json(send, 200, {"object": "list", "data": items, "has_more": False,
+                                "first_id": items[0]["id"] if items else None,
+                                "last_id": items[-1]["id"] if items else None})
 
     async def _delete_response(self, response_id: str, send: Any) -> None:
         if not self.responses.delete(response_id):

@@ -227,6 +227,10 @@ def test_previous_response_id_continues_on_another_backend(gateway, llm_server: 
     assert turns == [{"role": "user", "content": "my name is Ada"},
                      {"role": "assistant", "content": "echo: my name is Ada"},
                      {"role": "user", "content": "what is my name?"}]
+    second = oa.responses.create(model="coder", input="again", previous_response_id=first.id)
+    listed = [item.type for item in oa.responses.input_items.list(second.id)]
+    assert listed == ["message", "message", "message"]  # newest first: this turn, the answer, the first turn
+    assert oa.responses.input_items.list(second.id).data[0].content[0].text == "again"
     unstored = oa.responses.create(model="coder", input="forget me", store=False)
     with pytest.raises(openai.NotFoundError):
         oa.responses.retrieve(unstored.id)
