@@ -207,7 +207,7 @@ def _report(g: object, build: object, code: int, dry_run: bool) -> int:
         from muxc.ui.dryrun import show_dry_run
 
         show_dry_run(build)
-    elif code == 0 and (output := final_output(build)) is not None:
+    elif code == 0 and (output := final_output(build)):  # an empty answer prints nothing, not a blank line
         click.echo(output.rstrip("\n"))
     if g.output == "console":
         click.echo(summary_line(summary_of(build)), err=True)
