@@ -50,7 +50,7 @@ def detect(environ: Mapping[str, str], ports: Iterable[int] = ()) -> list[Candid
         if shutil.which(cli, path=environ.get("PATH", os.defpath)):
             found.append(Candidate(cli, f"`{cli}` is on PATH", {"command": cli}))
     if _local_extra_installed():
-        found.append(Candidate("local", "the built-in model (the `local` extra is installed)"))
+        found.append(Candidate("local", "the built-in model; the `local` extra is installed"))
     return found
 
 

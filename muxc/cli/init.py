@@ -74,7 +74,7 @@ def _choice(ctx: click.Context, backend: str | None, detected: list[Any], enviro
     if not detected:
         _nothing_found(ctx)
     if not _interactive(ctx):
-        found = "; ".join(f"{c.name} ({c.found})" for c in detected)
+        found = "; ".join(f"{c.name}: {c.found}" for c in detected)
         raise click.UsageError(f"not a terminal: pass --backend NAME|URL (found here: {found})", ctx)
     click.echo("muxc init: found on this machine:", err=True)
     for number, candidate in enumerate(detected, 1):

@@ -85,7 +85,7 @@ def test_without_a_terminal_init_needs_backend_and_names_what_it_found(fresh):
     result = fresh.cli("init", "--scan", fresh.port)
     assert result.exit_code == 2
     assert "not a terminal: pass --backend NAME|URL (found here: " in result.stderr
-    assert f"server (a server at {fresh.server.openai_url} serving llama3.2, qwen2.5-coder)" in result.stderr
+    assert f"server: a server at {fresh.server.openai_url} serving llama3.2, qwen2.5-coder" in result.stderr
     unknown = fresh.cli("init", "--backend", "olama")
     assert unknown.exit_code == 2 and "--backend olama: not a backend muxc init knows or a URL" in unknown.stderr
     role = fresh.cli("init", "--backend", "server", "--scan", fresh.port, "--role", "coderr=server")
