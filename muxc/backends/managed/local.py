@@ -55,12 +55,13 @@ ENGINE_MODULE = "xllamacpp"
 SERVER_MODULE = "muxc.backends.managed.local_server"
 # A low temperature, so reviews repeat from build to build. A 0.5B model on a 4,000-token audit
 # prompt falls into loops (the same finding again and again, to the token limit). A frequency
-# penalty over the last 1,024 tokens stops them: on the demo's safety and summary prompts it took
-# the answers from 6 distinct lines in 768 tokens (a loop) to 35 distinct lines in 531 and 14 in
-# 297, ending on their own. (llama.cpp's DRY sampler, tried before, changed nothing with the
-# server's default window; a repeat penalty alone, even 1.15 over 512 tokens, did not stop them.)
+# penalty over the last 1,024 tokens stops them: on the demo's safety prompt it took the answer
+# from a 768-token loop of 6 distinct lines to 472 tokens of 18 distinct ones, ending on its own.
+# 0.3, not more: at 0.6 the model began to mangle common words ("tparse" for "to parse"). (The DRY
+# sampler, tried first, changed nothing with the server's default window; a repeat penalty alone,
+# even 1.15 over 512 tokens, did not stop the loops.)
 DEFAULT_PARAMS: dict[str, Any] = {"max_tokens": 768, "temperature": 0.2, "top_p": 0.8, "repeat_penalty": 1.1,
-                                  "repeat_last_n": 1024, "frequency_penalty": 0.6}
+                                  "repeat_last_n": 1024, "frequency_penalty": 0.3}
 HEALTH_INTERVAL_S = 0.2  # the server is up within a second or two; poll it closely
 STOP_GRACE_S = 5.0
 CRASH_CODES = (128 + signal.SIGILL, 128 + signal.SIGABRT, 128 + signal.SIGSEGV, 128 + signal.SIGBUS)
