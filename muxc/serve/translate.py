@@ -7,8 +7,10 @@ never dropped silently. Hints that change no content (``cache_control``, OpenAI'
 not carried.
 
 Decisions where the protocols differ:
-- OpenAI ``system``/``developer`` messages anywhere become Anthropic ``system`` blocks, in order
-  (Anthropic has no mid-conversation system turn); Anthropic ``system`` becomes one leading system message.
+- OpenAI ``system``/``developer`` messages before the conversation become Anthropic ``system`` blocks,
+  in order; later ones (Anthropic has no mid-conversation system turn, and moving them to the top
+  would change what they apply to) are folded into the next user turn as leading text blocks, after
+  any tool results. Anthropic ``system`` becomes one leading system message.
 - Anthropic ``tool_result`` blocks become ``tool`` messages placed before the rest of the user turn;
   ``is_error`` is carried as the text prefix ``Error: `` (chat completions has no flag for it).
 - OpenAI requests without ``max_tokens`` get ``DEFAULT_MAX_TOKENS`` (Anthropic requires one).
@@ -228,8 +230,18 @@ def openai_to_anthropic_request(body: dict[str, Any], default_max_tokens: int = 
     messages = expect(body.get("messages"), list, "messages")
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
+    late: list[dict[str, Any]] = []  # system messages after the conversation began, for the next user turn
     for i, message in enumerate(messages):
-        _o2a_message(expect(message, dict, f"messages[{i}]"), f"messages[{i}]", system, turns)
+        message = expect(message, dict, f"messages[{i}]")
+        if message.get("role") in ("system", "developer") and turns:
+            late.append({"type": "text", "text": _o2a_text(message.get("content"), f"messages[{i}].content")})
+            continue
+        if late and message.get("role") == "user":
+            _append(turns, "user", late)  # after any tool results (Anthropic wants those first), before the text
+            late = []
+        _o2a_message(message, f"messages[{i}]", system, turns)
+    if late:
+        _append(turns, "user", late)
     for turn in turns:  # a lone text block is the plain string form, exactly
         content = turn["content"]
         if len(content) == 1 and content[0].get("type") == "text" and set(content[0]) == {"type", "text"}:

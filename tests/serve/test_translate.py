@@ -38,11 +38,27 @@ def test_system_prompts_top_level_and_mid_conversation() -> None:
                          {"role": "assistant", "content": "b"}, {"role": "developer", "content": "more rules"},
                          {"role": "user", "content": "c"}]}
     out = openai_to_anthropic_request(body)
-    assert out["system"] == [{"type": "text", "text": "rules"}, {"type": "text", "text": "more rules"}]
-    assert [m["role"] for m in out["messages"]] == ["user", "assistant", "user"]
+    assert out["system"] == [{"type": "text", "text": "rules"}]
+    # a later system message stays where it was said: at the head of the next user turn
+    assert out["messages"] == [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                               {"role": "user", "content": [{"type": "text", "text": "more rules"},
+                                                            {"type": "text", "text": "c"}]}]
     assert out["max_tokens"] == 4096  # Anthropic requires one
     assert anthropic_to_openai_request({"system": [{"type": "text", "text": "x"}, {"type": "text", "text": "y"}],
                                         "messages": []})["messages"] == [{"role": "system", "content": "x\n\ny"}]
+
+
+def test_a_late_system_message_after_tool_results_follows_them() -> None:
+    body = {"messages": [{"role": "user", "content": "a"},
+                         {"role": "assistant", "tool_calls": [{"id": "t1", "type": "function",
+                                                               "function": {"name": "f", "arguments": "{}"}}]},
+                         {"role": "tool", "tool_call_id": "t1", "content": "42"},
+                         {"role": "system", "content": [{"type": "text", "text": "be brief"}]},
+                         {"role": "user", "content": "and?"}]}
+    last = openai_to_anthropic_request(body)["messages"][-1]
+    assert last["role"] == "user"
+    assert [block["type"] for block in last["content"]] == ["tool_result", "text", "text"]
+    assert [block.get("text") for block in last["content"][1:]] == ["be brief", "and?"]
 
 
 def test_parallel_tool_results_share_one_user_turn() -> None:
