@@ -14,8 +14,8 @@ import json
 import time
 from typing import Any
 
-from muxc.serve.streams import Converter, openai_event
-from muxc.serve.translate import BadRequest, Untranslatable, expect
+from muxc.serve.streams import ChatChunks, Converter, openai_event
+from muxc.serve.translate import BadRequest, Untranslatable, expect, joined_text
 
 PASSED = ("temperature", "top_p", "parallel_tool_calls", "user", "metadata", "service_tier")
 IGNORED = ("model", "messages", "stream", "stream_options", "store", "max_tokens", "max_completion_tokens",
@@ -33,7 +33,7 @@ def chat_to_responses_request(body: dict[str, Any]) -> dict[str, Any]:
     for i, message in enumerate(messages):
         message = expect(message, dict, f"messages[{i}]")
         if leading and message.get("role") in ("system", "developer"):
-            text = _text(message.get("content"), f"messages[{i}].content")
+            text = joined_text(message.get("content"), f"messages[{i}].content")
             out["instructions"] = f"{out['instructions']}\n\n{text}" if "instructions" in out else text
             continue
         leading = False
@@ -73,28 +73,15 @@ def _param(key: str, value: Any, out: dict[str, Any]) -> None:
         raise Untranslatable(key, "a Responses API backend has no equivalent")
 
 
-def _text(content: Any, field: str) -> str:
-    if isinstance(content, str):
-        return content
-    parts = expect(content, list, field)
-    texts = []
-    for k, part in enumerate(parts):
-        part = expect(part, dict, f"{field}[{k}]")
-        if part.get("type") != "text":
-            raise Untranslatable(f"{field}[{k}].type", f"{part.get('type')!r} parts are not allowed here")
-        texts.append(expect(part.get("text"), str, f"{field}[{k}].text"))
-    return "\n".join(texts)
-
-
 def _items(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
     role, content = message.get("role"), message.get("content")
     if role in ("system", "developer"):
-        return [{"type": "message", "role": "developer", "content": _text(content, f"{where}.content")}]
+        return [{"type": "message", "role": "developer", "content": joined_text(content, f"{where}.content")}]
     if role == "user":
         return [{"type": "message", "role": "user", "content": _user_parts(content, f"{where}.content")}]
     if role == "tool":
         call_id = expect(message.get("tool_call_id"), str, f"{where}.tool_call_id")
-        return [{"type": "function_call_output", "call_id": call_id, "output": _text(content, f"{where}.content")}]
+        return [{"type": "function_call_output", "call_id": call_id, "output": joined_text(content, f"{where}.content")}]
     if role == "assistant":
         return _assistant(message, where)
     if role == "function":
@@ -126,7 +113,7 @@ def _assistant(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
     content = message.get("content")
     if content:
         items.append({"type": "message", "role": "assistant",
-                      "content": [{"type": "output_text", "text": _text(content, f"{where}.content")}]})
+                      "content": [{"type": "output_text", "text": joined_text(content, f"{where}.content")}]})
     for k, call in enumerate(message.get("tool_calls") or []):
         field = f"{where}.tool_calls[{k}]"
         call = expect(call, dict, field)
@@ -219,23 +206,15 @@ def responses_to_chat_document(data: dict[str, Any], model: str) -> dict[str, An
             "usage": chat_usage(data.get("usage"))}
 
 
-class ResponsesToChat(Converter):
+class ResponsesToChat(ChatChunks):
     """A Responses upstream's events as chat completion chunks."""
 
     def __init__(self, model: str, include_usage: bool) -> None:
-        super().__init__()
-        self.model, self.include_usage = model, include_usage
-        self.id = f"chatcmpl-{int(time.time() * 1000)}"
-        self.created = int(time.time())
+        super().__init__(model, include_usage)
         self.calls: dict[int, int] = {}  # output_index -> tool call index
         self.started = False
         self.finish: str | None = None
         self.usage: dict[str, Any] | None = None
-
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return openai_event({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                             "model": self.model, "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                                               "finish_reason": finish}]})
 
     def feed(self, name: str | None, data: str) -> bytes:
         try:
@@ -301,19 +280,8 @@ class ResponsesToChat(Converter):
         self.tally.stop = "error"
         return openai_event({"error": {"message": message, "type": "api_error"}})
 
-    def end(self, complete: bool) -> bytes:
-        if self.tally.stop == "error":
-            return b""
-        if not (complete and self.done):
-            self.failed = True
-            return openai_event({"error": {"message": "the upstream stream ended before its answer was complete",
-                                           "type": "api_error"}})
-        self.tally.stop = self.finish
-        out = self._chunk({}, self.finish)
-        if self.include_usage:
-            out += openai_event({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                                 "model": self.model, "choices": [], "usage": self.usage})
-        return out + openai_event("[DONE]")
+    def _ending(self) -> tuple[str, dict[str, Any] | None]:
+        return self.finish or "stop", self.usage
 
 
 class Chained(Converter):

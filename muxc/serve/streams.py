@@ -210,20 +210,48 @@ class OpenAIToAnthropic(Converter):
 # -- Anthropic upstream, OpenAI client ------------------------------------------------------------
 
 
-class AnthropicToOpenAI(Converter):
+class ChatChunks(Converter):
+    """What every converter into OpenAI chat chunks shares: the chunk's envelope, and the end of the
+    stream (the finish chunk, the usage chunk when asked, ``[DONE]``; an error event instead when
+    the upstream stream broke off). A subclass says how its stream finished (``_ending``)."""
+
     def __init__(self, model: str, include_usage: bool) -> None:
         super().__init__()
         self.model = model
         self.include_usage = include_usage
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
-        self.tool_index: dict[int, int] = {}  # Anthropic block index -> OpenAI tool call index
-        self.stop: str | None = None
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
         return openai_event({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
                              "model": self.model, "choices": [{"index": 0, "delta": delta, "logprobs": None,
                                                                "finish_reason": finish}]})
+
+    def _ending(self) -> tuple[str, dict[str, Any] | None]:
+        """The finish reason and the usage of a stream that completed."""
+        raise NotImplementedError
+
+    def end(self, complete: bool) -> bytes:
+        if self.tally.stop == "error":
+            return b""
+        if not (complete and self.done):
+            self.failed = True
+            return openai_event({"error": {"message": "the upstream stream ended before its answer was complete",
+                                           "type": "api_error"}})
+        finish, usage = self._ending()
+        self.tally.stop = finish
+        out = self._chunk({}, finish)
+        if self.include_usage:
+            out += openai_event({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
+                                 "model": self.model, "choices": [], "usage": usage})
+        return out + openai_event("[DONE]")
+
+
+class AnthropicToOpenAI(ChatChunks):
+    def __init__(self, model: str, include_usage: bool) -> None:
+        super().__init__(model, include_usage)
+        self.tool_index: dict[int, int] = {}  # Anthropic block index -> OpenAI tool call index
+        self.stop: str | None = None
 
     def feed(self, name: str | None, data: str) -> bytes:
         event = _json(data)
@@ -290,24 +318,12 @@ class AnthropicToOpenAI(Converter):
         return openai_event({"error": {"message": str(error.get("message", "upstream error")),
                                        "type": str(error.get("type", "api_error"))}})
 
-    def end(self, complete: bool) -> bytes:
-        if self.tally.stop == "error":
-            return b""
-        if not (complete and self.done):
-            self.failed = True
-            return openai_event({"error": {"message": "the upstream stream ended before its answer was complete",
-                                           "type": "api_error"}})
-        finish = A2O_STOP.get(self.stop or "end_turn", "stop")
-        self.tally.stop = finish
-        out = self._chunk({}, finish)
-        if self.include_usage:
-            usage = anthropic_usage_to_openai({"input_tokens": self.tally.input_tokens,
-                                               "cache_read_input_tokens": self.tally.cached_tokens,
-                                               "cache_creation_input_tokens": self.tally.cache_write_tokens,
-                                               "output_tokens": self.tally.output_tokens})
-            out += openai_event({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                                 "model": self.model, "choices": [], "usage": usage})
-        return out + openai_event("[DONE]")
+    def _ending(self) -> tuple[str, dict[str, Any] | None]:
+        usage = anthropic_usage_to_openai({"input_tokens": self.tally.input_tokens,
+                                           "cache_read_input_tokens": self.tally.cached_tokens,
+                                           "cache_creation_input_tokens": self.tally.cache_write_tokens,
+                                           "output_tokens": self.tally.output_tokens})
+        return A2O_STOP.get(self.stop or "end_turn", "stop"), usage
 
 
 # -- same protocol: forwarded ----------------------------------------------------------------------

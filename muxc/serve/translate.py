@@ -108,16 +108,23 @@ def _a2o_param(key: str, value: Any, out: dict[str, Any]) -> None:
 
 
 def _system_text(system: Any) -> str:
-    if isinstance(system, str):
-        return system
-    blocks = expect(system, list, "system")
+    return joined_text(system, "system", separator="\n\n", refusal="blocks cannot be a system prompt")
+
+
+def joined_text(content: Any, field: str, *, separator: str = "\n",
+                refusal: str = "parts are not allowed here") -> str:
+    """A string, or a list of text parts joined: where only text can go (a system prompt, a tool
+    result); any other part is refused naming its field, never dropped."""
+    if isinstance(content, str):
+        return content
+    parts = expect(content, list, field)
     texts = []
-    for i, block in enumerate(blocks):
-        block = expect(block, dict, f"system[{i}]")
-        if block.get("type") != "text":
-            raise Untranslatable(f"system[{i}].type", f"{block.get('type')!r} blocks cannot be a system prompt")
-        texts.append(expect(block.get("text"), str, f"system[{i}].text"))
-    return "\n\n".join(texts)
+    for k, part in enumerate(parts):
+        part = expect(part, dict, f"{field}[{k}]")
+        if part.get("type") != "text":
+            raise Untranslatable(f"{field}[{k}].type", f"{part.get('type')!r} {refusal}")
+        texts.append(expect(part.get("text"), str, f"{field}[{k}].text"))
+    return separator.join(texts)
 
 
 def _a2o_message(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
@@ -234,7 +241,7 @@ def openai_to_anthropic_request(body: dict[str, Any], default_max_tokens: int = 
     for i, message in enumerate(messages):
         message = expect(message, dict, f"messages[{i}]")
         if message.get("role") in ("system", "developer") and turns:
-            late.append({"type": "text", "text": _o2a_text(message.get("content"), f"messages[{i}].content")})
+            late.append({"type": "text", "text": joined_text(message.get("content"), f"messages[{i}].content")})
             continue
         if late and message.get("role") == "user":
             _append(turns, "user", late)  # after any tool results (Anthropic wants those first), before the text
@@ -288,14 +295,14 @@ def _o2a_message(message: dict[str, Any], where: str, system: list[dict[str, Any
     role = message.get("role")
     content = message.get("content")
     if role in ("system", "developer"):
-        system.append({"type": "text", "text": _o2a_text(content, f"{where}.content")})
+        system.append({"type": "text", "text": joined_text(content, f"{where}.content")})
     elif role == "user":
         _append(turns, "user", _o2a_user(content, f"{where}.content"))
     elif role == "assistant":
         _append(turns, "assistant", _o2a_assistant(message, where))
     elif role == "tool":
         block = {"type": "tool_result", "tool_use_id": expect(message.get("tool_call_id"), str, f"{where}.tool_call_id"),
-                 "content": _o2a_text(content, f"{where}.content")}
+                 "content": joined_text(content, f"{where}.content")}
         _append(turns, "user", [block])
     else:
         raise (Untranslatable(f"{where}.role", "legacy function messages have no Anthropic equivalent")
@@ -308,19 +315,6 @@ def _append(turns: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]
         turns[-1]["content"] += blocks
     else:
         turns.append({"role": role, "content": blocks})
-
-
-def _o2a_text(content: Any, field: str) -> str:
-    if isinstance(content, str):
-        return content
-    parts = expect(content, list, field)
-    texts = []
-    for k, part in enumerate(parts):
-        part = expect(part, dict, f"{field}[{k}]")
-        if part.get("type") != "text":
-            raise Untranslatable(f"{field}[{k}].type", f"{part.get('type')!r} parts are not allowed here")
-        texts.append(expect(part.get("text"), str, f"{field}[{k}].text"))
-    return "\n".join(texts)
 
 
 def _o2a_user(content: Any, field: str) -> list[dict[str, Any]]:
@@ -352,7 +346,7 @@ def _o2a_assistant(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = list(message.get("_thinking") or [])
     content = message.get("content")
     if content:
-        blocks.append({"type": "text", "text": _o2a_text(content, f"{where}.content")})
+        blocks.append({"type": "text", "text": joined_text(content, f"{where}.content")})
     if message.get("function_call") is not None:
         raise Untranslatable(f"{where}.function_call", "legacy function calls have no Anthropic equivalent; use tool_calls")
     if message.get("refusal"):
