@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from muxc.backends.base import CompletionRequest
-from muxc.backends.http.openai import DEFAULT_MODEL, usage
+from muxc.backends.http.openai import OpenAIAdapter, usage
 from muxc.backends.http.protocol import (
     Answer,
     BadResponse,
@@ -59,22 +59,13 @@ def finish_reason(response: dict[str, Any]) -> str | None:
     return "stop" if response.get("status") == "completed" else text_or_none(response.get("status"))
 
 
-class ResponsesAdapter:
+class ResponsesAdapter(OpenAIAdapter):
+    """OpenAI's API (its model list, bearer key and headers) at ``/responses``, in its own shapes."""
+
     name = "responses"
-    default_model = DEFAULT_MODEL
 
     def url(self, base: str) -> str:
         return base.rstrip("/") + "/responses"
-
-    def models_url(self, base: str) -> str:
-        return base.rstrip("/") + "/models"
-
-    def headers(self, api_key: str | None, stream: bool) -> dict[str, str]:
-        headers = {"content-type": "application/json",
-                   "accept": "text/event-stream" if stream else "application/json"}
-        if api_key:
-            headers["authorization"] = f"Bearer {api_key}"
-        return headers
 
     def body(self, model: str, request: CompletionRequest, params: dict[str, Any], stream: bool) -> dict[str, Any]:
         params = dict(params)
