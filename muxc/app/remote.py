@@ -50,15 +50,23 @@ def attach(build: Build, warn: Warn, jobs_given: bool = True) -> Build:
     return build
 
 
-def layered(local: Any, url: str, warn: Warn, push: bool = True, dry_run: bool = False) -> Any:
-    from muxc.store.remote.fsstore import RemoteCache, RemoteError, url_problem
-    from muxc.store.remote.layered import LayeredStore
+def connect(url: str, warn: Warn) -> Any:
+    """The remote cache at ``url``; a URL that would carry a secret is a usage error. Raises the
+    store's ``RemoteError`` when the remote cannot be used (each caller decides what that costs)."""
+    from muxc.store.remote.fsstore import RemoteCache, url_problem
 
     problem = url_problem(url)
     if problem is not None:
         raise NotAttached(problem, usage=True)
+    return RemoteCache(url, warn)
+
+
+def layered(local: Any, url: str, warn: Warn, push: bool = True, dry_run: bool = False) -> Any:
+    from muxc.store.remote.fsstore import RemoteError
+    from muxc.store.remote.layered import LayeredStore
+
     try:
-        remote = RemoteCache(url, warn)
+        remote = connect(url, warn)
     except RemoteError as error:
         warn(f"{error}; this command goes on with the local cache only")
         return local

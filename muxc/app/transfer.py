@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from muxc.app.remote import NotAttached, Warn
+from muxc.app.remote import NotAttached, Warn, connect
 from muxc.run.context import BuildOptions
 
 
@@ -26,7 +26,7 @@ class Transfer:
 
 
 def _open(root: Path, url: str | None, config: Any, warn: Warn) -> tuple[Any, Any, str]:
-    from muxc.store.remote.fsstore import RemoteCache, RemoteError, url_problem
+    from muxc.store.remote.fsstore import RemoteError
     from muxc.store.results import open_store
     from muxc.store.statedir import state_dir
 
@@ -34,11 +34,8 @@ def _open(root: Path, url: str | None, config: Any, warn: Warn) -> tuple[Any, An
     if not url:
         raise NotAttached("no remote cache: give --remote URL, or set `remote` in the config's [cache] table",
                           usage=True)
-    problem = url_problem(url)
-    if problem is not None:
-        raise NotAttached(problem, usage=True)
     try:
-        remote = RemoteCache(url, warn)
+        remote = connect(url, warn)
     except RemoteError as error:
         raise NotAttached(str(error)) from None
     store, damaged = open_store(state_dir(root) / "cache.db")
