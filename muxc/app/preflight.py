@@ -10,7 +10,8 @@ has a backend that can answer (fallback, enough for ``parallel``'s ``min_success
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +27,7 @@ def report_unanswerable(config: Any, steps: Iterable[tuple[Any, str, Span]], tea
                         environ: Mapping[str, str], sink: DiagnosticSink,
                         severity: Severity = Severity.ERROR) -> None:
     """``steps``: (step, file, span to point at) each."""
-    from muxc.backends.doctor import unavailable
-
-    found: dict[str, Any] = {}
-
-    def why(name: str) -> Any:
-        if name not in found:
-            found[name] = unavailable(config.backends[name], root, environ)
-        return found[name]
-
+    why = _why_unavailable(config, root, environ)
     groups: dict[tuple[str, ...], list[tuple[Any, str, Span, str]]] = {}
     for step, file, span in steps:
         if step.type != "query":
@@ -44,21 +37,20 @@ def report_unanswerable(config: Any, steps: Iterable[tuple[Any, str, Span]], tea
         if blocked:
             groups.setdefault(tuple(blocked), []).append((step, file, span, role))
     for blocked, asked in groups.items():
-        _report(sink, [found[name] for name in blocked], asked, severity)
+        _report(sink, [why(name) for name in blocked], asked, severity)
 
 
 def unanswerable(config: Any, role: str, team: str | None, root: Path, environ: Mapping[str, str]) -> list[Any]:
     """Why ``role`` cannot answer here (``backends.doctor.unavailable`` problems), [] when it can."""
+    why = _why_unavailable(config, root, environ)
+    return [why(name) for name in _blocked(config, role, team, why)]
+
+
+def _why_unavailable(config: Any, root: Path, environ: Mapping[str, str]) -> Callable[[str], Any]:
+    """A backend's problem here by name (``backends.doctor.unavailable``), each judged once."""
     from muxc.backends.doctor import unavailable
 
-    found: dict[str, Any] = {}
-
-    def why(name: str) -> Any:
-        if name not in found:
-            found[name] = unavailable(config.backends[name], root, environ)
-        return found[name]
-
-    return [found[name] for name in _blocked(config, role, team, why)]
+    return functools.cache(lambda name: unavailable(config.backends[name], root, environ))
 
 
 def _blocked(config: Any, role: str, team: str | None, why: Any) -> list[str]:
