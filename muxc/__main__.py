@@ -1,4 +1,4 @@
-from muxc.cli import main
+from muxc.cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from stat import S_ISREG
 
 import msgspec
 
@@ -119,8 +120,8 @@ class Fingerprinter:
     def _glob(self, pattern: str) -> list[str]:
         root = self.root
         if pattern and not _MAGIC.search(pattern):  # one file named outright: a stat, not a directory scan
-            if _plain(pattern):  # already the name pathlib would give it
-                return [pattern] if os.path.isfile(os.path.join(root, pattern)) else []
+            if _plain(pattern):  # already the name pathlib would give it; _file_digest skips a non-file
+                return [pattern]
             matches = [root / pattern if not os.path.isabs(pattern) else Path(pattern)]
         else:
             matches = root.glob(pattern) if not os.path.isabs(pattern) else Path("/").glob(pattern.lstrip("/"))
@@ -149,6 +150,8 @@ class Fingerprinter:
             stat = os.stat(path)
         except OSError:
             return None  # listed by git but deleted: not part of the tree
+        if not S_ISREG(stat.st_mode):
+            return None  # a directory (or a fifo) named as an input: not a file the step reads
         cached = self._cache.get(name)
         if cached and _unchanged(cached, stat):
             return cached.digest
