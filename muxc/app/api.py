@@ -8,7 +8,7 @@ sources they point into. Nothing here prints or exits.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,14 +96,18 @@ def parse_file(path: Path, report: Report) -> Workflow | None:
 
 
 def check_file(path: Path, config: Config, report: CheckReport,
-               environ: Mapping[str, str] | None = None, backends_at: Path | None = None) -> Checked:
+               environ: Mapping[str, str] | None = None, backends_at: Path | None = None,
+               parsed: Callable[[Workflow], None] | None = None) -> Checked:
     """Parse and check one workflow; with ``environ``, also the ``${VAR}`` references of the
     backends its roles reach (an unset one there is an error; elsewhere it does not matter), and
     with ``backends_at`` (the project root) a warning for query steps whose backends cannot
-    answer on this machine (what a build would stop on)."""
+    answer on this machine (what a build would stop on). ``parsed`` gets the workflow as soon as
+    it is parsed, before the checks (`check` starts the shell tools on it there)."""
     from muxc.check import check
 
     workflow = parse_file(path, report)
+    if workflow is not None and parsed is not None:
+        parsed(workflow)
     checked = check(workflow, config, report.sink) if workflow is not None else None
     if checked is not None and environ is not None:
         check_reachable_env(checked.config, workflow.steps, environ, report.sink)
@@ -137,17 +141,20 @@ def check_paths(project: Project, paths: list[Path], backends: bool = False, she
     report = CheckReport()
     report.config = load_config(project, report)
     entries = [(path, "given") for path in paths] or [(e.path, e.origin) for e in find_workflows(project)]
+    shell_judge = None
+    if shell:  # the shell tools work on each workflow's commands while its pure checks run
+        from muxc.app.shellsyntax import ShellJudge
+
+        shell_judge = ShellJudge(project.environ)
     for path, origin in entries:
         # checking everything, the stdlib's workflows are not warned about backends (as `muxc
         # doctor` does not judge them): a fresh install builds none of them until asked
         judge = backends and origin != "stdlib"
-        check_file(path, report.config, report, project.environ, project.root if judge else None)
+        check_file(path, report.config, report, project.environ, project.root if judge else None,
+                   shell_judge.add if shell_judge is not None else None)
     _check_own_tests(report)
-    if shell:
-        from muxc.app.shellsyntax import check_shell_syntax
-
-        check_shell_syntax([r.workflow for r in report.results if r.workflow is not None], report.sink,
-                           project.environ)
+    if shell_judge is not None:
+        shell_judge.report(report.sink)
     return report
 
 

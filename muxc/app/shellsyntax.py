@@ -1,9 +1,10 @@
 """``sh -n`` and shellcheck on the shell commands of workflows, as warnings at the exact span.
 
-``muxc check`` calls this after the pure checks. Each shell step's ``run`` and apply step's
+``muxc check`` hands each workflow over right after parsing it (``ShellJudge``): the tools run
+while its pure checks do, and their verdicts are reported after those. Each shell step's ``run`` and apply step's
 ``verify`` is read as the shell will read it (``check.shellsyntax``: values written as the
 references the build writes); ``sh -n`` (the ``sh`` the build runs commands with) parses it
-without running it, and shellcheck, when it is on PATH, lints it as POSIX sh. Their lines and
+without running it (a plain command, ``app.shellplain``, is known to parse without asking sh), and shellcheck, when it is on PATH, lints it as POSIX sh. Their lines and
 columns map back into the workflow file. A problem is a warning (``shell-syntax``, ``shellcheck``):
 the command may rely on a shell muxc does not know about, and the build is the judge.
 
@@ -19,8 +20,10 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from muxc.app.shellcache import ShellCache
+from muxc.app.shellplain import plainly_parses
 from muxc.app.shelltools import Finding, Verdicts, sh_parse, shellcheck_lint, shellcheck_settings
 from muxc.check.shellsyntax import ShellProbe, shell_probes
 from muxc.diagnostics.sink import DiagnosticSink
@@ -32,21 +35,82 @@ Ask = Callable[[str, Sequence[str], Mapping[str, str]], Verdicts]
 
 def check_shell_syntax(workflows: Iterable[Workflow], sink: DiagnosticSink, environ: Mapping[str, str]) -> None:
     """Report what ``sh -n`` and shellcheck find in every shell command of ``workflows``."""
-    probes = [(workflow.file, probe) for workflow in workflows for probe in shell_probes(workflow)]
-    if not probes:
-        return
-    cache = ShellCache(environ)
-    path = environ.get("PATH", os.defpath)
-    sh, shellcheck = shutil.which("sh", path=path) or "sh", shutil.which("shellcheck", path=path)
-    texts = list(dict.fromkeys(probe.text for _, probe in probes))
-    verdicts = _verdicts(cache, sh, sh_parse, texts, environ)
-    if shellcheck:  # a command sh cannot parse gets sh's word only
-        clean = [text for text in texts if verdicts.get(text) == []]
-        verdicts.update(_verdicts(cache, shellcheck, shellcheck_lint, clean, environ, shellcheck_settings()))
-    for file, probe in probes:
-        for finding in verdicts.get(probe.text) or ():
-            _report(file, probe, finding, sink)
-    cache.save()
+    judge = ShellJudge(environ)
+    for workflow in workflows:
+        judge.add(workflow)
+    judge.report(sink)
+
+
+class ShellJudge:
+    """Hands workflows' commands to the tools as they are added, and reports when asked.
+
+    The tools run in the background while the caller goes on (``muxc check`` adds each workflow
+    right after parsing it, then runs its pure checks): a big workflow's commands start as soon as
+    ``EARLY`` of them are waiting; smaller sets wait for ``report`` so a project of small workflows
+    still costs one process per core, not per file. Batches are judged one after the other, in
+    order, by a single background worker: only it touches the cache until ``report`` joins it.
+    """
+
+    EARLY = 256  # commands not yet handed over that are worth starting processes for
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.probes: list[tuple[str, ShellProbe]] = []
+        self.waiting: list[str] = []
+        self.seen: set[str] = set()
+        self.batches: list[Future[Verdicts]] = []
+        self._worker: ThreadPoolExecutor | None = None
+        self._cache: ShellCache | None = None
+
+    def add(self, workflow: Workflow) -> None:
+        for probe in shell_probes(workflow):
+            self.probes.append((workflow.file, probe))
+            if probe.text not in self.seen:
+                self.seen.add(probe.text)
+                self.waiting.append(probe.text)
+        if len(self.waiting) >= self.EARLY:
+            self._hand_over()
+
+    def report(self, sink: DiagnosticSink) -> None:
+        """Wait for the tools' verdicts and report them, workflow by workflow in the order added."""
+        if not self.probes:
+            return
+        self._hand_over()
+        verdicts: Verdicts = {}
+        for batch in self.batches:
+            verdicts.update(batch.result())
+        if self._worker is not None:
+            self._worker.shutdown()
+        for file, probe in self.probes:
+            for finding in verdicts.get(probe.text) or ():
+                _report(file, probe, finding, sink)
+        if self._cache is not None:
+            self._cache.save()
+
+    def _hand_over(self) -> None:
+        if not self.waiting:
+            return
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="muxc-shell-syntax")
+        self.batches.append(self._worker.submit(self._judge, self.waiting))
+        self.waiting = []
+
+    def _judge(self, texts: list[str]) -> Verdicts:
+        """sh's verdict on each command, then shellcheck's on those sh parses (a command sh cannot
+        parse gets sh's word only). Runs on the background worker."""
+        if self._cache is None:
+            self._cache = ShellCache(self.environ)
+        path = self.environ.get("PATH", os.defpath)
+        sh, shellcheck = shutil.which("sh", path=path) or "sh", shutil.which("shellcheck", path=path)
+        # sh's verdict on a plain command is known without asking it (nor remembering it)
+        verdicts: Verdicts = {text: [] for text in texts if plainly_parses(text)}
+        asked = [text for text in texts if text not in verdicts]
+        verdicts.update(_verdicts(self._cache, sh, sh_parse, asked, self.environ))
+        if shellcheck:
+            clean = [text for text in texts if verdicts.get(text) == []]
+            verdicts.update(_verdicts(self._cache, shellcheck, shellcheck_lint, clean, self.environ,
+                                      shellcheck_settings()))
+        return verdicts
 
 
 def _verdicts(cache: ShellCache, tool: str, ask: Ask, texts: list[str], environ: Mapping[str, str],
