@@ -216,6 +216,8 @@ def _preflight(build: Build, team: str | None, report: Prepared) -> None:
     options = build.options
     if options.dry_run or options.replay or options.answers_elsewhere:  # these make no calls
         return
+    if not any(plan.kind == "query" for plan in build.plan.steps):  # nothing asks a backend: spare loading them
+        return
     from muxc.app.preflight import report_unanswerable
     from muxc.diagnostics.sink import DiagnosticSink
 

@@ -141,10 +141,8 @@ def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -
     key, components = keys.full_key(build, plan, fields, key_item, extras)
     if not plan.volatile:
         build.store.remember(pre, key)
-    if not _usable(build, plan, key):
-        _adopt_legacy(build, plan, keys.legacy_key(build, plan, rendered, key_item, extras), key, components,
-                      rendered)
-    if _usable(build, plan, key):
+    if _usable(build, plan, key) or _adopt_legacy(build, plan, keys.legacy_key(build, plan, rendered, key_item,
+                                                                                 extras), key, components, rendered):
         return _cached(build, plan, name, pre, key, rendered)
     reason = _why(build, plan, name, components, rendered)
     if build.options.dry_run:
@@ -155,8 +153,9 @@ def _run_one(build: Build, plan: StepPlan, item: Any, context: dict[str, Any]) -
     result = _execute(build, plan, rendered, context, item, key, commands)
     if isinstance(result, StepFailure):
         return ItemResult(failure=result, reason=reason, rendered=rendered, key=key)
-    record = _store(build, plan, key, result, components, rendered)
-    note_latest(build, name, key, pre, _digest(record), record.created_at)
+    with build.store.batch():  # one commit: the result, its latest row, its memo entry
+        record = _store(build, plan, key, result, components, rendered)
+        note_latest(build, name, key, pre, _digest(record), record.created_at)
     return ItemResult(record=record, reason=reason, rendered=rendered, key=key)
 
 
@@ -172,15 +171,18 @@ def _execute(build: Build, plan: StepPlan, rendered: dict[str, str], context: di
 
 
 def _adopt_legacy(build: Build, plan: StepPlan, legacy: str, key: str, components: dict[str, Any],
-                  rendered: dict[str, str]) -> None:
+                  rendered: dict[str, str]) -> bool:
     """A result cached by muxc before keys kept values apart from layout (``keys.legacy_key``) is
-    filed under the step's key now, so an upgrade does not pay for unchanged LLM calls again."""
+    filed under the step's key now, so an upgrade does not pay for unchanged LLM calls again.
+    True when it was: the step's key is then usable (the same result, the same age)."""
     if legacy == key or not _usable(build, plan, legacy):
-        return
+        return False
     record = build.store.get(legacy)
-    if record is not None:
-        build.store.put(msgspec.structs.replace(record, key=key), build.plan.workflow, _digest(record), components,
-                        rendered)
+    if record is None:
+        return False
+    build.store.put(msgspec.structs.replace(record, key=key), build.plan.workflow, _digest(record), components,
+                    rendered)
+    return True
 
 
 def known_key(build: Build, name: str, pre: str) -> str | None:

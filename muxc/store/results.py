@@ -22,15 +22,21 @@ Tables (sqlite-utils, migrations in ``_muxc_migrations``):
   upgrade, not on every read, keeps the fast path free of reads; bumping the key format instead
   would have paid again for every cached LLM call.
 
-Invariant: a result is committed the moment its step finishes (autocommit, WAL), so ``kill -9``
-loses nothing that finished. doit's own database is only an index over this one.
+Invariant: a result is committed the moment its step finishes (WAL), so ``kill -9`` loses nothing
+that finished. A step's writes — its result, its latest row, and the memo entries and file
+listings noted since the last commit — go in one transaction (``batch``): one commit per step
+instead of one per statement. Memo entries and listings alone wait for the next commit (or
+``close``): each only saves work, and a step's own are committed with its result.
+doit's own database is only an index over this one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,11 +131,66 @@ class ResultStore:
         self._read_lock = threading.Lock()
         # small (what the upgrade found), so kept in memory: the fast path pays nothing for it
         self._distrusted: dict[str, str] = dict(self._reader.execute("select key, reason from distrusted"))
+        self._local = threading.local()  # .batch: the writes of this thread's open ``batch``
+        # memo entries and file listings not committed yet (they ride on the next commit); the
+        # listings also by digest, so ``tree`` finds one before it is committed
+        self._deferred: list[tuple[str, list[Any]]] = []
+        self._deferred_trees: dict[str, str] = {}
 
     def close(self) -> None:
         with self._lock, self._read_lock:
+            self._commit([])
             self._reader.close()
             self._db.close()
+
+    # writes
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """The writes this thread makes inside the block commit together when it ends, with
+        the deferred ones: one transaction instead of one per statement (a step's result and
+        its latest row). Nested blocks join the outer one."""
+        if getattr(self._local, "batch", None) is not None:
+            yield
+            return
+        self._local.batch = writes = []
+        try:
+            yield
+        finally:  # even after an error: what was written stands, as it would have unbatched
+            self._local.batch = None
+            with self._lock:
+                self._commit(writes)
+
+    def _write(self, sql: str, params: list[Any]) -> None:
+        """One write: with the thread's batch when one is open, else committed at once."""
+        writes = getattr(self._local, "batch", None)
+        if writes is not None:
+            writes.append((sql, params))
+            return
+        with self._lock:
+            self._commit([(sql, params)])
+
+    def _defer(self, sql: str, params: list[Any]) -> None:
+        """A write that only saves work later: committed with the next commit, whoever makes it."""
+        with self._lock:
+            self._deferred.append((sql, params))
+
+    def _commit(self, writes: list[tuple[str, list[Any]]]) -> None:
+        """Run the deferred writes and ``writes`` in one transaction (the caller holds the lock)."""
+        writes = [*self._deferred, *writes]
+        self._deferred, self._deferred_trees = [], {}
+        if not writes:
+            return
+        if len(writes) == 1:  # autocommit: no BEGIN/COMMIT round trips
+            self._conn.execute(*writes[0])
+            return
+        self._conn.execute("begin immediate")
+        try:
+            for sql, params in writes:
+                self._conn.execute(sql, params)
+        except BaseException:
+            self._conn.execute("rollback")
+            raise
+        self._conn.execute("commit")
 
     def _one(self, sql: str, params: list[Any]) -> Any:
         with self._read_lock:
@@ -163,11 +224,10 @@ class ResultStore:
         values = [record.key, record.step, workflow, _ENCODER.encode(record).decode(), output_digest,
                   record.created_at or time.time(), _ENCODER.encode(components).decode(),
                   _ENCODER.encode(rendered).decode()]
-        with self._lock:
-            self._conn.execute("insert or replace into results (key, step, workflow, record, output_digest, "
-                               "created_at, components, rendered) values (?, ?, ?, ?, ?, ?, ?, ?)", values)
-            if self._distrusted.pop(record.key, None) is not None:  # built again: the new result is good
-                self._conn.execute("delete from distrusted where key = ?", [record.key])
+        self._write("insert or replace into results (key, step, workflow, record, output_digest, created_at, "
+                    "components, rendered) values (?, ?, ?, ?, ?, ?, ?, ?)", values)
+        if self._distrusted.pop(record.key, None) is not None:  # built again: the new result is good
+            self._write("delete from distrusted where key = ?", [record.key])
 
     # memo
     def memo(self, pre_key: str) -> str | None:
@@ -175,8 +235,8 @@ class ResultStore:
         return row[0] if row else None
 
     def remember(self, pre_key: str, key: str) -> None:
-        with self._lock:
-            self._conn.execute("insert or replace into memo (pre_key, key) values (?, ?)", [pre_key, key])
+        """Deferred (see the top): the step's result, if it gets one, is committed with it."""
+        self._defer("insert or replace into memo (pre_key, key) values (?, ?)", [pre_key, key])
 
     # latest
     def latest(self, workflow: str, step: str) -> Latest | None:
@@ -192,12 +252,10 @@ class ResultStore:
         return {row[0]: Latest(*row[1:]) for row in rows}
 
     def set_latest(self, workflow: str, step: str, latest: Latest) -> None:
-        with self._lock:
-            self._conn.execute(
-                "insert or replace into latest (workflow, step, key, pre_key, output_digest, created_at, target, "
-                "target_digest) values (?, ?, ?, ?, ?, ?, ?, ?)",
-                [workflow, step, latest.key, latest.pre_key, latest.output_digest, latest.created_at, latest.target,
-                 latest.target_digest])
+        self._write("insert or replace into latest (workflow, step, key, pre_key, output_digest, created_at, target, "
+                    "target_digest) values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [workflow, step, latest.key, latest.pre_key, latest.output_digest, latest.created_at,
+                     latest.target, latest.target_digest])
 
     # saved files
     def saved_all(self) -> dict[str, SavedFile]:
@@ -207,19 +265,22 @@ class ResultStore:
         return {row[0]: SavedFile(*row[1:]) for row in rows}
 
     def set_saved(self, path: str, saved: SavedFile) -> None:
-        with self._lock:
-            self._conn.execute("insert or replace into saved (path, digest, key, workflow, step) values (?, ?, ?, ?, ?)",
-                               [path, saved.digest, saved.key, saved.workflow, saved.step])
+        self._write("insert or replace into saved (path, digest, key, workflow, step) values (?, ?, ?, ?, ?)",
+                    [path, saved.digest, saved.key, saved.workflow, saved.step])
 
     # trees
     def tree(self, digest: str) -> dict[str, str] | None:
-        row = self._one("select files from trees where digest = ?", [digest])
+        with self._lock:
+            pending = self._deferred_trees.get(digest)
+        row = [pending] if pending is not None else self._one("select files from trees where digest = ?", [digest])
         return msgspec.json.decode(row[0]) if row else None
 
     def put_tree(self, digest: str, files: dict[str, str]) -> None:
+        """Deferred (see the top): a listing only explains changes later."""
+        text = _ENCODER.encode(files).decode()
         with self._lock:
-            self._conn.execute("insert or replace into trees (digest, files) values (?, ?)",
-                               [digest, _ENCODER.encode(files).decode()])
+            self._deferred.append(("insert or replace into trees (digest, files) values (?, ?)", [digest, text]))
+            self._deferred_trees[digest] = text
 
     # maintenance
     def forget(self, workflow: str, step: str) -> int:
@@ -229,6 +290,7 @@ class ResultStore:
         key may serve a renamed step or an identical step of another workflow. So the results the
         step's latest rows point at go too, whoever wrote them."""
         with self._lock:
+            self._commit([])  # deferred memo entries first, so none outlives the results it points at
             dropped = self._conn.execute(
                 "delete from results where (workflow = ? and step = ?) or key in "
                 "(select key from latest where workflow = ? and (step = ? or step like ?))",
@@ -240,6 +302,7 @@ class ResultStore:
 
     def counts(self) -> dict[str, int]:
         with self._lock:
+            self._commit([])
             return {t: self._conn.execute(f"select count(*) from {t}").fetchone()[0]
                     for t in ("results", "memo", "latest", "trees")}
 
