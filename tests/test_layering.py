@@ -73,11 +73,11 @@ ALLOWED = {
     ("muxc.base.resources", "read_text"),
     # Lark's grammar cache for the DSL parser: a file in the temp dir named after the user and
     # the version, a speed cache only (an unwritable directory just costs time)
-    ("muxc.syntax.mux", "tempfile"),
-    ("muxc.syntax.mux", "getpass"),
-    # a developer script (`python -m tools.toml_tables`) that regenerates _tables.py; it is
-    # never imported at run time
-    ("tools.toml_tables", "write_text"),
+    ("muxc.syntax.mux_lark", "tempfile"),
+    ("muxc.syntax.mux_lark", "getpass"),
+    # a developer script (`python -m tools.lalr_tables`) that regenerates the parsers' tables; it
+    # is never imported at run time
+    ("tools.lalr_tables", "write_text"),
 }
 
 

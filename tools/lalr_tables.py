@@ -1,14 +1,15 @@
-"""Derive the LALR tables of ``grammar/toml.lark`` from Lark, and write them as ``_tables.py``.
+"""Derive the LALR tables of muxc's grammars from Lark, and write them as Python modules.
 
-Lark does the grammar work: it reads the grammar, expands EBNF, builds the LALR(1) parse
-table and knows which terminals its contextual lexer tries in each parser state, in which
-order. This module flattens that into plain data (strings, ints, tuples and dicts) that
-``muxc.syntax.toml._lalr`` runs without importing Lark, so ``import muxc.syntax.toml`` stays cheap.
+``grammar/toml.lark`` goes to ``muxc/syntax/toml/_tables.py`` and ``grammar/muxc.lark`` (the DSL)
+to ``muxc/syntax/mux_tables.py``. Lark does the grammar work: it reads the grammar, expands EBNF,
+builds the LALR(1) parse table and knows which terminals its contextual lexer tries in each
+parser state, in which order. This module flattens that into plain data (strings, ints, tuples
+and dicts) that ``muxc.syntax.lalr`` runs without importing Lark, so parsing stays cheap.
 
-Run ``python -m tools.toml_tables`` after editing the grammar; a test fails while the
-checked-in tables are stale (they record a digest of the grammar they were built from).
+Run ``python -m tools.lalr_tables`` after editing a grammar; a test fails while the checked-in
+tables are stale (they record a digest of the grammar they were built from).
 
-Invariants of the produced tables (``_lalr`` relies on them):
+Invariants of the produced tables (``syntax.lalr`` relies on them):
 - ``terminals`` is in Lark's lexer order (priority, then longest possible match first), and
   each state's scanner lists its terminals in that order, so the first alternative of a
   regexp union that matches is the one Lark's lexer would have picked;
@@ -16,7 +17,13 @@ Invariants of the produced tables (``_lalr`` relies on them):
   reduce by ``rules[rule]``);
 - a rule's ``ops`` say how to build its children the way Lark's tree builder would: drop
   filtered tokens, splice the children of ``_inlined`` rules, insert ``None`` for missing
-  ``[optional]`` items. ``None`` means the children pass through unchanged.
+  ``[optional]`` items. ``None`` means the children pass through unchanged. A rule's callback is
+  named after its alias (``-> name``) when it has one, else after the rule;
+- ``always_accept`` terminals (a post-lexer's, such as the DSL's line breaks) are in every
+  state's scanner, as Lark's contextual lexer adds them: the caller's post-lex hook decides;
+- no state's scanner holds a keyword (a string terminal) that a regexp terminal of the same
+  state also matches whole: Lark would re-type such a match, the runtime does not, so
+  ``build_tables`` refuses such a grammar.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-FORMAT = 1  # bump when the shape of the tables changes
+FORMAT = 2  # bump when the shape of the tables changes
 END = "$END"
 
 
@@ -33,12 +40,28 @@ def grammar_digest(grammar: str) -> str:
     return hashlib.sha256(f"{FORMAT}\n{grammar}".encode()).hexdigest()
 
 
-def build_tables(grammar: str) -> dict[str, Any]:
-    """The plain-data LALR tables of ``grammar`` (see the module docstring)."""
+class _PostLex:
+    """Stands for a post-lexer: Lark only reads which terminals it always accepts."""
+
+    def __init__(self, always_accept: tuple[str, ...]) -> None:
+        self.always_accept = always_accept
+
+    def process(self, stream: Any) -> Any:
+        return stream
+
+
+def build_tables(grammar: str, always_accept: tuple[str, ...] = (), ignore: tuple[str, ...] | None = None
+                 ) -> dict[str, Any]:
+    """The plain-data LALR tables of ``grammar`` (see the module docstring).
+
+    ``ignore`` overrides which ``%ignore`` terminals the runtime skips before each token (it folds
+    them in front of every scanner, so one that another terminal is tried before and always
+    shadows must be left out: see ``mux_tables``)."""
     from lark import Lark
     from lark.parsers.lalr_analysis import Shift
 
-    lark = Lark(grammar, parser="lalr", lexer="contextual", start="start")
+    options = {"postlex": _PostLex(always_accept)} if always_accept else {}
+    lark = Lark(grammar, parser="lalr", lexer="contextual", start="start", **options)
     table = lark.parser.parser._parse_table
     terminals = _ordered_terminals(lark)
     rank = {name: i for i, (name, _) in enumerate(terminals)}
@@ -54,12 +77,14 @@ def build_tables(grammar: str) -> dict[str, Any]:
             str(symbol): numbering[arg] if action is Shift else ~rule_number[arg]
             for symbol, (action, arg) in sorted(table.states[old].items())
         }
-        scanner = tuple(sorted((s for s in actions if s in rank), key=rank.__getitem__))
+        accepted = {s for s in actions if s in rank} | set(always_accept)
+        scanner = tuple(sorted(accepted, key=rank.__getitem__))
+        _refuse_keyword_collisions(lark, accepted)
         states.append((scanner + ((END,) if END in actions else ()), actions))
     return {
         "digest": grammar_digest(grammar),
         "terminals": tuple(terminals),
-        "ignore": tuple(str(name) for name in lark.ignore_tokens),
+        "ignore": tuple(str(name) for name in lark.ignore_tokens) if ignore is None else ignore,
         "start_state": numbering[table.start_states["start"]],
         "accept_state": numbering[table.end_states["start"]],
         "states": tuple(states),
@@ -84,6 +109,20 @@ def _canonical_state_numbers(table: Any, shift: Any) -> dict[int, int]:
     return numbering
 
 
+def _refuse_keyword_collisions(lark: Any, accepted: set[str]) -> None:
+    """Raise if Lark's lexer would read a regexp terminal's match as a keyword in this state."""
+    import re
+
+    from lark.lexer import PatternRE, PatternStr
+
+    found = [t for t in lark.terminals if t.name in accepted or t.name in lark.ignore_tokens]
+    for regexp in (t for t in found if isinstance(t.pattern, PatternRE)):
+        for keyword in (t for t in found if isinstance(t.pattern, PatternStr) and t.priority == regexp.priority):
+            match = re.match(regexp.pattern.to_regexp(), keyword.pattern.value)
+            if match is not None and match.group() == keyword.pattern.value:
+                raise ValueError(f"{regexp.name} matches the keyword {keyword.name} in one parser state")
+
+
 def _ordered_terminals(lark: Any) -> list[tuple[str, str]]:
     """(name, regexp) for every terminal, sorted the way Lark's lexer tries them."""
     ordered = sorted(
@@ -92,17 +131,18 @@ def _ordered_terminals(lark: Any) -> list[tuple[str, str]]:
     )
     for terminal in ordered:
         if terminal.pattern.flags:
-            raise ValueError(f"terminal {terminal.name} uses regexp flags, which _lalr does not apply")
+            raise ValueError(f"terminal {terminal.name} uses regexp flags, which syntax.lalr does not apply")
     return [(str(t.name), t.pattern.to_regexp()) for t in ordered]
 
 
-def _rule_plan(rule: Any) -> tuple[str, int, str, tuple[tuple[int, bool, int], ...] | None, int]:
-    """(origin, size, kind, ops, trailing_nones): how to reduce by one rule.
+def _rule_plan(rule: Any) -> tuple[str, int, str, tuple[tuple[int, bool, int], ...] | None, int, str]:
+    """(origin, size, kind, ops, trailing_nones, callback): how to reduce by one rule.
 
     ``kind`` is ``unit`` (the value is the one child, as is: a ``?rule`` with one child, or
     an ``_inlined`` rule that only splices another), ``splice`` (an ``_inlined`` or EBNF
     helper rule: its children go into its parent), ``expand1`` (a ``?rule``: its only child,
-    or a callback when there are several) or ``call`` (a callback named after the rule).
+    or a callback when there are several) or ``call`` (a callback named after the rule, or its
+    alias).
     """
     size = len(rule.expansion)
     nones = _placeholder_counts(rule.options.empty_indices, size)
@@ -118,12 +158,14 @@ def _rule_plan(rule: Any) -> tuple[str, int, str, tuple[tuple[int, bool, int], .
     trailing = pending + nones[size]
     passthrough = trailing == 0 and len(ops) == size and not any(s or n for _, s, n in ops)
     origin = str(rule.origin.name)
+    callback = str(rule.alias or origin)  # Lark names the tree (and calls the transformer) after the alias
     inlined = origin.startswith("_")
     one_child = size == 1 and trailing == 0 and len(ops) == 1 and ops[0][2] == 0
-    if one_child and ((rule.options.expand1 and not ops[0][1]) or (inlined and ops[0][1])):
-        return (origin, size, "unit", None, 0)
-    kind = "splice" if inlined else "expand1" if rule.options.expand1 else "call"
-    return (origin, size, kind, None if passthrough else tuple(ops), trailing)
+    expand1 = rule.options.expand1 and not rule.alias  # Lark always calls an aliased rule
+    if one_child and ((expand1 and not ops[0][1]) or (inlined and ops[0][1])):
+        return (origin, size, "unit", None, 0, callback)
+    kind = "splice" if inlined else "expand1" if expand1 else "call"
+    return (origin, size, kind, None if passthrough else tuple(ops), trailing, callback)
 
 
 def _placeholder_counts(empty_indices: tuple[bool, ...], size: int) -> list[int]:
@@ -134,26 +176,43 @@ def _placeholder_counts(empty_indices: tuple[bool, ...], size: int) -> list[int]
     return [len(run) for run in flags.split("0")]
 
 
-def render_module(tables: dict[str, Any]) -> str:
-    """Python source of ``_tables.py`` holding ``tables``."""
+def render_module(tables: dict[str, Any], grammar: str) -> str:
+    """Python source of a tables module holding ``tables``, built from ``grammar/<grammar>``."""
     import pprint
 
     body = pprint.pformat(tables, width=100, sort_dicts=False)
     return (
-        '"""LALR tables of grammar/toml.lark. GENERATED by `python -m tools.toml_tables`; do not edit."""\n'
+        f'"""LALR tables of grammar/{grammar}. GENERATED by `python -m tools.lalr_tables`; do not edit."""\n'
         "\n"
         "# fmt: off\n"
         f"TABLES = {body}\n"
     )
 
 
+def toml_tables() -> dict[str, Any]:
+    from muxc.base.resources import grammar_text
+
+    return build_tables(grammar_text("toml.lark"))
+
+
+def mux_tables() -> dict[str, Any]:
+    """The DSL's tables: its post-lexer (``syntax.mux``) sees every line break, inside brackets too.
+
+    ``COMMENT`` is left out of the skipped terminals: Lark tries ``_NL`` first, and ``_NL`` (which
+    may start with a comment) matches wherever ``COMMENT`` does in a text ending with a line break,
+    which is how ``syntax.mux`` hands its text over. Skipping comments up front would lose them.
+    """
+    from muxc.base.resources import grammar_text
+
+    return build_tables(grammar_text("muxc.lark"), always_accept=("_NL",), ignore=("WS",))
+
+
 def main() -> None:
     from pathlib import Path
 
-    from muxc.base.resources import grammar_text
-
-    target = Path(__file__).resolve().parents[1] / "muxc" / "syntax" / "toml" / "_tables.py"
-    target.write_text(render_module(build_tables(grammar_text("toml.lark"))), encoding="utf-8")
+    root = Path(__file__).resolve().parents[1] / "muxc" / "syntax"
+    (root / "toml" / "_tables.py").write_text(render_module(toml_tables(), "toml.lark"), encoding="utf-8")
+    (root / "mux_tables.py").write_text(render_module(mux_tables(), "muxc.lark"), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Lark's own runtime makes a ``Token`` object per token, counts lines as it goes and wraps
 every reduction in a generic child filter; on a 450 KB workflow that alone takes twice the
-time ``muxc check`` may spend on the whole file. This loop does the same job with less: a
+time ``muxc check`` may spend on the whole file. Both front-ends use this one: TOML
+(``syntax.toml``) and the DSL (``syntax.mux``). This loop does the same job with less: a
 state's scanner is one compiled regexp union of the terminals that state accepts (whitespace
 folded in front), tokens are plain ``(text, start, end)`` triples handed to a callback only
 when they are shifted, and line/column are computed only when something goes wrong.
@@ -10,7 +11,10 @@ when they are shifted, and line/column are computed only when something goes wro
 Invariants:
 - the language accepted, the terminal chosen at each position and the children each rule
   callback receives are those of ``Lark(grammar, parser="lalr", lexer="contextual")`` with
-  an inline transformer (tables from ``_generate``, which documents their shape);
+  an inline transformer (tables from ``tools.lalr_tables``, which documents their shape);
+- a post-lexer is a hook per terminal, called with each such token as it is scanned, before
+  the parser sees it: it may keep the token or drop it (Lark's ``postlex`` filtering a
+  stream, for the terminals the tables list as always accepted);
 - parsing is iterative: nesting depth costs stack entries, never Python recursion, and is
   capped by ``max_stack`` so that consumers walking the result recursively stay safe;
 - nothing here knows TOML: callbacks come from the caller.
@@ -27,6 +31,7 @@ _EOF_GROUP = "eof"  # regexp group standing for $END (terminal names are upper c
 
 TokenCallback = Callable[[str, int, int], Any]
 RuleCallback = Callable[[Any, list], Any]
+PostLexHook = Callable[[Any, str, int, int], bool]  # (context, token, start, end) -> keep it
 
 _UNIT, _SPLICE, _EXPAND1, _CALL = range(4)
 _KINDS = {"unit": _UNIT, "splice": _SPLICE, "expand1": _EXPAND1, "call": _CALL}
@@ -69,6 +74,7 @@ class Parser:
         token_callbacks: dict[str, TokenCallback],
         rule_callbacks: dict[str, RuleCallback],
         max_stack: int = 1000,
+        postlex: dict[str, PostLexHook] | None = None,
     ):
         self._terminals = dict(tables["terminals"])
         self._ignore = "|".join(self._terminals[name] for name in tables["ignore"])
@@ -89,6 +95,7 @@ class Parser:
             target: symbol for actions in self._actions for symbol, target in actions.items() if target >= 0
         }
         self.max_stack = max_stack
+        self._postlex = postlex or None
         self._any: Callable[[str, int], re.Match | None] | None = None
 
     def terminal_pattern(self, name: str) -> str:
@@ -121,6 +128,7 @@ class Parser:
         plans = self._plans
         accept = self._accept
         max_stack = self.max_stack
+        hooks = self._postlex
         states = [self._start]
         values: list = []
         state = self._start
@@ -138,6 +146,9 @@ class Parser:
                 token = ""
             else:
                 token = match.group(term)
+                if hooks is not None and term in hooks and not hooks[term](context, token, end - len(token), end):
+                    pos = end  # dropped by the post-lexer: the parser never sees it
+                    continue
             while True:
                 action = actions.get(term)
                 if action is None:
@@ -202,11 +213,11 @@ class Parser:
 
 def _plan(rule: tuple, callbacks: dict[str, RuleCallback]) -> tuple:
     """The runtime form of one rule: (size, kind, ops, trailing, callback, origin)."""
-    origin, size, kind, ops, trailing = rule
+    origin, size, kind, ops, trailing, name = rule
     code = _KINDS[kind]
-    callback = callbacks.get(origin)
+    callback = callbacks.get(name)
     if code in (_CALL, _EXPAND1) and callback is None:
-        raise LookupError(f"no callback for grammar rule {origin!r}")
+        raise LookupError(f"no callback for grammar rule {name!r}")
     return (size, code, ops, trailing, callback, origin)
 
 

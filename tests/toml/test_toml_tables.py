@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from muxc.base.resources import grammar_text
 from muxc.syntax.toml._tables import TABLES
-from tools.toml_tables import build_tables, grammar_digest
+from tools.lalr_tables import build_tables, grammar_digest
 
-STALE = "grammar/toml.lark changed: run `python -m tools.toml_tables` to regenerate muxc/syntax/toml/_tables.py"
+STALE = "grammar/toml.lark changed: run `python -m tools.lalr_tables` to regenerate muxc/syntax/toml/_tables.py"
 
 
 def test_the_tables_were_generated_from_this_grammar() -> None:

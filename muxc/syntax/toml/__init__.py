@@ -5,8 +5,8 @@
 - any invalid input raises ``TOMLError`` (a ``ValueError``) with line, column, offset, span
   and a message that says what was expected. Nothing else is raised for bad input.
 
-The grammar is ``grammar/toml.lark``: Lark computes its LALR tables (``_generate``, checked in
-as ``_tables``) and ``_lalr`` runs them; the parser is built on first use.
+The grammar is ``grammar/toml.lark``: Lark computes its LALR tables (``tools.lalr_tables``,
+checked in as ``_tables``) and ``syntax.lalr`` runs them; the parser is built on first use.
 Differences from tomllib, both from the TOML 1.0 spec: a UTF-8 byte order mark at the start
 is skipped, and integers must fit in 64 bits. Values and nesting are limited to 100 levels.
 

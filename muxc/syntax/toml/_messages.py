@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from muxc.diagnostics.span import Span
-from muxc.syntax.toml._lalr import END, Parser, SyntaxFailure
+from muxc.syntax.lalr import END, Parser, SyntaxFailure
 from muxc.syntax.toml._strings import control_problem
 from muxc.syntax.toml.errors import Problem
 

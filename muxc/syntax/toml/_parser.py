@@ -2,7 +2,7 @@
 
 Invariants:
 - the parser (tables plus compiled scanners) is built once per process, lazily, from the
-  tables ``_generate`` derived from ``grammar/toml.lark`` with Lark (Lark is not imported);
+  tables ``tools.lalr_tables`` derived from ``grammar/toml.lark`` with Lark (Lark is not imported);
 - every problem in the text comes out as ``TOMLError``; nothing else escapes for any ``str``.
 """
 
@@ -12,9 +12,9 @@ from functools import cache
 from typing import Any
 
 from muxc.lang.document import Document
+from muxc.syntax.lalr import Parser, SyntaxFailure, TooDeep
 from muxc.syntax.toml._builder import MAX_DEPTH, Builder
 from muxc.syntax.toml._callbacks import RULES, TERMINALS
-from muxc.syntax.toml._lalr import Parser, SyntaxFailure, TooDeep
 from muxc.syntax.toml._messages import describe
 from muxc.syntax.toml.errors import Problem
 
