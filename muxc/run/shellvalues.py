@@ -212,7 +212,14 @@ def run_with_values(command: ShellCommand, *, cwd: str | os.PathLike[str], envir
                     timeout_s: float | None, cancel: Any = None,
                     wrap: Callable[[str], str] = lambda script: script) -> process.ProcessResult:
     """Run ``command`` with ``sh -c`` (through ``wrap``), its values in the environment or in
-    private files that are removed when it ends."""
+    private files that are removed when it ends. A plain command (``plain_argv``) is started
+    without the shell, as sh would start it; if that cannot be done, sh runs it after all."""
+    if not command.values and wrap(command.text) == command.text:
+        argv = plain_argv(command.text, environ)
+        if argv is not None:
+            result = process.run(argv, cwd=cwd, env=_as_sh_would(environ, cwd), timeout_s=timeout_s, cancel=cancel)
+            if result.error is None:  # else (not found, not executable...) sh says it its own way
+                return result
     scratch = os.path.join(tempfile.gettempdir(), f"muxc-values-{os.getpid()}-{uuid.uuid4().hex}")
     handover = launch(command, scratch)
     try:
@@ -225,6 +232,64 @@ def run_with_values(command: ShellCommand, *, cwd: str | os.PathLike[str], envir
     finally:
         if handover.files:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+# --- a plain command without the shell ------------------------------------------------------
+
+# Words sh takes as they are: no quoting, expansion, globbing, redirection, separator or comment
+# can start with these characters (not `~`, `$`, `*`, `?`, `[`, `#`, `{`, quotes, `<>|&;()`,
+# `!`, `^` — an old Bourne pipe — nor tabs or new lines).
+_PLAIN = re.compile(r"[A-Za-z0-9_./,:=+@%-]+(?: +[A-Za-z0-9_./,:=+@%-]+)*")
+# Names sh runs itself instead of a program of that name (POSIX, dash and bash builtins and
+# reserved words): `echo -n`, `cd`, `exit 3` must stay the shell's.
+_SHELL_WORDS = """
+. : [ alias bg bind break builtin caller cd chdir command compgen complete compopt continue coproc declare dirs
+disown echo enable eval exec exit export false fc fg getopts hash help history jobs kill let local logout mapfile
+popd printf pushd pwd read readarray readonly return select set shift shopt source suspend test time times trap
+true type typeset ulimit umask unalias unset wait if then else elif fi case esac for while until do done in
+function
+"""
+_SHELL_OWN = frozenset(_SHELL_WORDS.split())
+
+
+def plain_argv(script: str, environ: Mapping[str, str]) -> list[str] | None:
+    """The program and arguments of a command that is one simple command of plain words — what
+    ``sh -c`` would split it into — or None when the shell must run it.
+
+    Starting ``cp a b`` without ``sh -c`` costs one program start instead of two (about 0.6 ms
+    of CPU per step here); GNU make does the same for its plain recipe lines. Nothing in such a
+    command means anything to the shell, so the program gets the same arguments, environment
+    (with ``PWD``, which sh sets), directory and process group either way."""
+    stripped = script.strip(" \n")  # new lines around one command separate nothing
+    if not _PLAIN.fullmatch(stripped) or "PATH" not in environ:  # no PATH: sh's default search differs
+        return None
+    argv = stripped.split()
+    if argv[0] in _SHELL_OWN or "=" in argv[0]:  # an assignment (`A=1 cmd`) is the shell's too
+        return None
+    if any(name.startswith("BASH_FUNC_") for name in environ):  # bash as sh would call an exported function
+        return None
+    return argv
+
+
+def _as_sh_would(environ: Mapping[str, str], cwd: str | os.PathLike[str]) -> dict[str, str]:
+    """The environment sh hands the program it starts: sh sets ``PWD`` to the directory it runs
+    in, unless the inherited ``PWD`` already names that directory."""
+    env = dict(environ)
+    directory = os.fspath(cwd)
+    if not _names_directory(env.get("PWD"), directory):
+        env["PWD"] = os.path.realpath(directory)
+    return env
+
+
+@cache
+def _names_directory(pwd: str | None, directory: str) -> bool:
+    """Whether ``pwd`` is an absolute path to ``directory`` (as sh checks it: the same file)."""
+    if not pwd or not os.path.isabs(pwd):
+        return False
+    try:
+        return os.path.samefile(pwd, directory)
+    except OSError:
+        return False
 
 
 def _write_private(directory: str, files: dict[str, str]) -> None:
