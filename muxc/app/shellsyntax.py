@@ -109,7 +109,7 @@ class ShellJudge:
         if shellcheck:
             clean = [text for text in texts if verdicts.get(text) == []]
             verdicts.update(_verdicts(self._cache, shellcheck, shellcheck_lint, clean, self.environ,
-                                      shellcheck_settings()))
+                                      shellcheck_settings(self.environ)))
         return verdicts
 
 

@@ -111,3 +111,21 @@ def test_the_projects_shellcheckrc_is_read_and_a_change_to_it_is_not_hidden_by_t
     assert found() == []
     (project / ".shellcheckrc").unlink()
     assert found() == ["shellcheck SC2164"]
+
+
+def test_the_users_shellcheckrc_is_read_and_a_change_to_it_is_not_hidden_by_the_cache(
+        muxc, project: Path, isolated_env) -> None:
+    (project / "w.mux").write_text("workflow w\nshell b: cd src; ls\n")
+    user_rc = Path(isolated_env["XDG_CONFIG_HOME"]) / "shellcheckrc"
+    user_rc.parent.mkdir(parents=True, exist_ok=True)
+
+    def found() -> list[str]:
+        return [d["message"].split(" in ")[0] for d in
+                diagnostics(muxc("check", "--format", "json", "w.mux", cwd=project))]
+
+    assert found() == ["shellcheck SC2164"]
+    user_rc.write_text("disable=SC2164\n")
+    assert found() == []
+    home_rc = Path(isolated_env["HOME"]) / ".shellcheckrc"  # shellcheck reads this one first
+    home_rc.write_text("enable=all\n")
+    assert found() == ["shellcheck SC2164"]
