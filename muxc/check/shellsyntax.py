@@ -16,6 +16,7 @@ go (both are errors of their own). This module only prepares and maps; running t
 from __future__ import annotations
 
 import bisect
+import re
 
 import msgspec
 
@@ -25,6 +26,7 @@ from muxc.lang.document import Str
 from muxc.lang.shellscan import BARE, DOUBLE, HEREDOC, SINGLE, Scanner
 from muxc.syntax.ast import Workflow
 
+_LINE_BREAK = re.compile("\n")
 # The fields that hold a shell command, per step kind.
 SHELL_COMMANDS = {"shell": "run", "apply": "verify"}
 
@@ -39,13 +41,17 @@ class Segment(msgspec.Struct, frozen=True, array_like=True):
 
 
 class ShellProbe(msgspec.Struct, frozen=True):
-    """One shell command of one step, as the shell will parse it."""
+    """One shell command of one step, as the shell will parse it (made by ``make_probe``, which
+    fills the two indexes: mapping a finding back costs a binary search, not a pass over the text,
+    so a big command with thousands of findings stays linear)."""
 
     step: str
     field: str
     text: str  # the command with a reference in place of every value
     node: Str  # the template, for spans
     segments: tuple[Segment, ...]
+    line_starts: tuple[int, ...] = (0,)  # the offset each line of ``text`` starts at
+    segment_starts: tuple[int, ...] = ()  # each segment's ``probe``
 
     def span(self, start: int, end: int) -> Span:
         """The workflow-file span of probe characters ``[start, end)`` (a value maps to its whole ``{{ }}``)."""
@@ -53,7 +59,7 @@ class ShellProbe(msgspec.Struct, frozen=True):
         return self.node.source_span(first, max(first, last))
 
     def _template(self, offset: int, end: bool) -> int:
-        at = max(0, bisect.bisect_right([s.probe for s in self.segments], offset) - 1)
+        at = max(0, bisect.bisect_right(self.segment_starts, offset) - 1)
         segment = self.segments[at] if self.segments else Segment(0, 0, 0, 0)
         if segment.probe_end - segment.probe != segment.end - segment.start:  # a value: all of it
             return segment.end if end else segment.start
@@ -62,19 +68,24 @@ class ShellProbe(msgspec.Struct, frozen=True):
 
     def offset(self, line: int, column: int) -> int:
         """The probe offset of a 1-based line and column (characters), clamped to the text."""
-        starts = [0, *(i + 1 for i, char in enumerate(self.text) if char == "\n")]
-        line = max(1, min(line, len(starts)))
-        return min(starts[line - 1] + max(column, 1) - 1, len(self.text))
+        line = max(1, min(line, len(self.line_starts)))
+        return min(self.line_starts[line - 1] + max(column, 1) - 1, len(self.text))
 
     def line_span(self, line: int) -> tuple[int, int]:
         """Probe offsets of a 1-based line's non-blank text (the whole command past its end)."""
-        lines = self.text.split("\n")
-        if not 1 <= line <= len(lines):
+        if not 1 <= line <= len(self.line_starts):
             return 0, len(self.text)
-        start = sum(len(text) + 1 for text in lines[: line - 1])
-        text = lines[line - 1]
+        start = self.line_starts[line - 1]
+        stop = self.line_starts[line] - 1 if line < len(self.line_starts) else len(self.text)
+        text = self.text[start:stop]
         lead = len(text) - len(text.lstrip())
         return start + lead, start + max(lead + 1, len(text.rstrip()))
+
+
+def make_probe(step: str, field: str, text: str, node: Str, segments: tuple[Segment, ...]) -> ShellProbe:
+    """The probe of ``text``, with its indexes."""
+    line_starts = (0, *(match.end() for match in _LINE_BREAK.finditer(text)))
+    return ShellProbe(step, field, text, node, segments, line_starts, tuple(s.probe for s in segments))
 
 
 def shell_probes(workflow: Workflow) -> list[ShellProbe]:
@@ -94,7 +105,7 @@ def probe_command(step: str, field: str, node: Str) -> ShellProbe | None:
     """The probe of one command template, or None when its shell text depends on the values."""
     source = node.value
     if not J.has_syntax(source):
-        return ShellProbe(step, field, source, node, (Segment(0, len(source), 0, len(source)),))
+        return make_probe(step, field, source, node, (Segment(0, len(source), 0, len(source)),))
     if J.analyze(source).error is not None:
         return None
     return _Builder(source).build(step, field, node)
@@ -124,7 +135,7 @@ class _Builder:
             if token.kind in ("variable_end", "comment_end"):
                 position, strip_next = token.start + len(token.value), token.value.startswith("-")
         self._literal(position, len(self.source), strip_next, False)
-        return ShellProbe(step, field, "".join(self.parts), node, tuple(self.segments))
+        return make_probe(step, field, "".join(self.parts), node, tuple(self.segments))
 
     def _literal(self, start: int, end: int, strip_start: bool, strip_end: bool) -> None:
         text = self.source[start:end]
