@@ -303,8 +303,11 @@ def diagnostics_md() -> str:
         "`muxc check` also reads every shell step's `run` and apply step's `verify` as `sh -c` will (each",
         "value written as the environment-variable reference the build passes it by): `sh -n` parses it",
         "(`shell-syntax`), and shellcheck lints it when it is on PATH (`shellcheck`), as warnings at the",
-        "spot in the workflow file. Each command is only parsed, never run; a cold check hands them to the",
-        "tools in batches on all cores, and results are remembered per tool version and command in",
+        "spot in the workflow file. Each command is only parsed, never run; a plain one (words, `|`, `&&`,",
+        "`||`, `;`, simple redirections: no quotes, `$`, globs or reserved words) is known to parse in any",
+        "`sh` without starting one (shellcheck still lints it). A cold check hands the commands to the tools",
+        "in batches on all cores as soon as each file is parsed (they work while its checks run), and",
+        "results are remembered per tool version and command in",
         "`~/.cache/muxc/shell-syntax.json` (up to 100,000 of them), so an unchanged project runs no process.",
         "",
     ]
