@@ -129,3 +129,21 @@ def test_the_users_shellcheckrc_is_read_and_a_change_to_it_is_not_hidden_by_the_
     home_rc = Path(isolated_env["HOME"]) / ".shellcheckrc"  # shellcheck reads this one first
     home_rc.write_text("enable=all\n")
     assert found() == ["shellcheck SC2164"]
+
+
+def test_workflows_checked_together_get_the_verdicts_each_gets_alone(muxc, project: Path) -> None:
+    # the first is big enough for its commands to go to the tools before the second is parsed
+    # (app.shellsyntax.ShellJudge.EARLY); the second shares a command with it and breaks another
+    big = ["workflow big", *(f"shell s{number}: cp in/{number} out/{number}" for number in range(300)),
+           "shell shared: cd src; ls", 'shell broken: echo "abc']
+    (project / "big.mux").write_text("\n".join(big) + "\n")
+    (project / "small.mux").write_text("workflow small\nshell again: cd src; ls\nshell bad: if true; then echo\n")
+
+    def found(*files: str) -> list[tuple[str, str, str]]:
+        result = muxc("check", "--format", "json", *files, cwd=project)
+        return [(d["file"], d["code"], d["message"]) for d in diagnostics(result)]
+
+    together = found("big.mux", "small.mux")
+    assert together == found("big.mux") + found("small.mux")
+    assert [(file, code) for file, code, _ in together] == [
+        ("big.mux", "shellcheck"), ("big.mux", "shell-syntax"), ("small.mux", "shellcheck"), ("small.mux", "shell-syntax")]
