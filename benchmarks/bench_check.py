@@ -4,7 +4,8 @@ Prints figures; asserts nothing. Targets: < 0.3 s for 1,000 steps, and `muxc che
 file within 0.2 s of a bare `python -c pass`; `muxc check` (whole process) of a 10,000-step
 workflow whose every step is a distinct shell command (the peer benchmark's `cp` chains) within
 3 s, with the shell-syntax pass (`sh -n` and shellcheck) on a cold cache and a warm one, beside
-`--no-shell`.
+`--no-shell`; and one shell step of 1,000 and 4,000 lines, each line a shellcheck warning, to show
+the cost per finding stays flat (no quadratic term).
 
     .venv/bin/python benchmarks/bench_check.py [--steps 1000] [--repeat 5] [--big-steps 10000] [--big-repeat 3]
 """
@@ -92,6 +93,21 @@ def time_big_check(root: Path, steps: int, repeat: int) -> None:
           f"{statistics.median(off):.2f}s (target <= 3s)")
 
 
+def time_one_big_step(root: Path, sizes: tuple[int, ...] = (1_000, 4_000)) -> None:
+    """Whole `muxc check` processes (cold cache) on one shell step of ``size`` lines, each `cd d`
+    (shellcheck SC2164 on every line): time per line should not grow with the step."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("XDG_")}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
+    figures = []
+    for size in sizes:
+        path = root / f"one-step-{size}.mux"
+        path.write_text("workflow one\nshell s:\n" + "    cd d\n" * size)
+        argv = [sys.executable, "-m", "muxc", "check", "--format", "json", path.name]
+        seconds = median_process_seconds(argv, 1, cwd=root, env=env | {"XDG_CACHE_HOME": str(root / f"one-{size}")})
+        figures.append(f"{size} lines {seconds:.2f}s ({seconds / size * 1000:.2f} ms per line)")
+    print("muxc check of one shell step with a shellcheck warning per line, cold cache: " + ", ".join(figures))
+
+
 def time_check(path: Path, repeat: int, shell: bool = False) -> list[float]:
     """In-process: parse, check and compile, as `muxc check` does, with warm imports (``shell``:
     also `sh -n` on every shell command, as `muxc check` does by default; its results are cached
@@ -140,6 +156,7 @@ def main() -> None:
               f"difference {check - bare:.3f}s (target < 0.2s)")
         if options.big_steps:
             time_big_check(root, options.big_steps, options.big_repeat)
+            time_one_big_step(root)
 
 
 if __name__ == "__main__":
