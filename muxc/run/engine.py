@@ -25,8 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from doit.cmd_base import TaskLoader2
+from doit.cmd_run import Run
+from doit.dependency import SqliteDB
 from doit.doit_cmd import DoitMain
 from doit.exceptions import TaskFailed
+from doit.plugin import PluginDict
 
 from muxc.base import process
 from muxc.run.context import Build
@@ -104,6 +107,32 @@ def _action(build: Build, name: str) -> bool | TaskFailed:
     return TaskFailed(f"step {name} failed")
 
 
+# doit reads the action's signature before each call (for its magic arguments): worked out once
+_action.__signature__ = inspect.signature(_action)  # type: ignore[attr-defined]
+
+
+class _Main(DoitMain):
+    """doit with only its ``run`` command, and no plugins: muxc names doit's backend and
+    reporter itself, so doit plugins installed beside muxc have no say in a build (and their
+    look-ups, which read every installed package's entry points, are spared)."""
+
+    def get_cmds(self) -> PluginDict:
+        commands = PluginDict()
+        commands["run"] = _Run
+        return commands
+
+
+class _Run(Run):  # type: ignore[misc]
+    def get_backends(self) -> dict[str, Any]:
+        backends = {"sqlite3": SqliteDB}
+        if "backend" in self.cmdparser:
+            self.cmdparser["backend"].choices = dict.fromkeys(backends, "")
+        return backends
+
+    def get_reporters(self) -> dict[str, Any]:
+        return {}  # the reporter is a class (``_QuietReporter``), never a name to look up
+
+
 class _QuietReporter:
     """doit must not print: the build's own reporter tells the user what happens."""
 
@@ -142,7 +171,7 @@ def run_build(build: Build, on_forced_exit: Callable[[], None] | None = None) ->
     dep_file = Path(scratch.name) / "doit.db" if scratch is not None else build.state_dir / "doit.db"
     _reset_damaged_index(dep_file)
     try:
-        code = DoitMain(_Loader(build, dep_file), config_filenames=()).run(args)
+        code = _Main(_Loader(build, dep_file), config_filenames=()).run(args)
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     finally:

@@ -64,9 +64,9 @@ def files_read(build: Build, plan: StepPlan, context: dict[str, Any], whole_proj
 
 
 def _kept(build: Build, tree: Any) -> str:
-    """A tree's digest, after storing its listing once (status shows which files changed)."""
+    """A tree's digest, after storing its listing once per build (status shows which files
+    changed); the store keeps a listing it already has."""
     if tree.digest not in build.seen_trees:
         build.seen_trees.add(tree.digest)
-        if build.store.tree(tree.digest) is None:
-            build.store.put_tree(tree.digest, tree.files)
+        build.store.put_tree(tree.digest, tree.files)
     return tree.digest

@@ -1,4 +1,5 @@
-"""The LLM log: every request and response a build sent, in SQLite through sqlite-utils.
+"""The LLM log: every request and response a build sent, in SQLite (plain ``sqlite3``; the
+table is created by a sqlite-utils migration).
 
 One table, ``calls``: time (RFC 3339 UTC), workflow, step, backend, model, system, prompt,
 response, status (``ok`` or the failure kind), error, input/cached/output/cache-write tokens,
@@ -22,19 +23,17 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from muxc.backends.base import Usage
 from muxc.backends.calls import CallRecord
 from muxc.base.masking import SECRETS, Secrets, mask
-from muxc.store.sqlite import (
-    Database,  # imports sqlite-utils the light way
-    MuxcMigrations,
-    connect,
-    migrate,
-)
+from muxc.store.sqlite import MuxcMigrations, connect_plain, migrate
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 BUSY_TIMEOUT_S = 30.0
 TEXT_FIELDS = ("workflow", "step", "backend", "model", "system", "prompt", "response", "error", "cache_key")
@@ -124,13 +123,13 @@ class LlmLog:
         self._secrets = secrets
         self._lock = threading.Lock()  # one sqlite3 connection must not run two statements at once
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = connect(self.path, autocommit=False)  # one lock serialises the build's threads
+        self._conn = connect_plain(self.path, autocommit=False)  # one lock serialises the build's threads
         with self._lock:
-            migrate(self._db, self.path, MIGRATIONS)
+            migrate(self._conn, self.path, MIGRATIONS)
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._conn.close()
 
     def __enter__(self) -> LlmLog:
         return self
@@ -160,9 +159,8 @@ class LlmLog:
                 row[field] = mask(row[field], self._secrets)
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        # plain SQL: sqlite-utils' insert re-reads the table's schema on every call
-        with self._lock, self._db.conn:
-            cursor = self._db.conn.execute(f"insert into calls ({columns}) values ({marks})", list(row.values()))
+        with self._lock, self._conn:
+            cursor = self._conn.execute(f"insert into calls ({columns}) values ({marks})", list(row.values()))
             return int(cursor.lastrowid or 0)
 
     __call__ = log_call
@@ -174,8 +172,11 @@ class LlmLog:
     ) -> list[LogEntry]:
         """The latest calls, newest first, optionally for one backend and/or step."""
         where, params = _filters(backend=backend, step=step)
+        sql = f"select * from calls {'where ' + where if where else ''} order by id desc limit ?"
         with self._lock:
-            rows = list(self._db["calls"].rows_where(where, params, order_by="id desc", limit=int(limit)))
+            cursor = self._conn.execute(sql, [*params, int(limit)])
+            names = [column[0] for column in cursor.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         return [msgspec.convert(row, LogEntry) for row in rows]
 
     def usage_for_key(self, cache_key: str) -> KeyUsage:
@@ -199,7 +200,7 @@ class LlmLog:
 
     def _one(self, sql: str, params: list[Any]) -> dict[str, Any]:
         with self._lock:
-            cursor = self._db.execute(sql, params)
+            cursor = self._conn.execute(sql, params)
             names = [column[0] for column in cursor.description]
             row = cursor.fetchone()
         return {name: value for name, value in zip(names, row, strict=True) if value is not None}

@@ -38,12 +38,13 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlite_utils.db import ForeignKey, Table
 
 from muxc.base.text import plural
-from muxc.store.sqlite import (
-    Database,  # imports sqlite-utils the light way
+from muxc.store.sqlite import (  # sqlite-utils' own names, imported the light way (without numpy)
+    Database,
+    ForeignKey,
     MuxcMigrations,
+    Table,
     connect,
 )
 

@@ -38,17 +38,15 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from muxc.store.records import Latest, SavedFile, StepRecord, UsageRecord  # noqa: F401 (re-exported)
-from muxc.store.sqlite import (
-    Database,  # imports sqlite-utils the light way
-    MuxcMigrations,
-    connect,
-    migrate,
-)
+from muxc.store.sqlite import MuxcMigrations, connect_plain, migrate
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 MIGRATIONS = MuxcMigrations("muxc.results")
 
@@ -121,13 +119,12 @@ def open_store(path: Path) -> tuple[ResultStore, str | None]:
 class ResultStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db = connect(path)
-        migrate(self._db, path, MIGRATIONS)
-        self._conn = self._db.conn  # plain sqlite3 for the hot queries: sqlite-utils' wrapper costs more
+        self._conn = connect_plain(path)  # plain sqlite3: sqlite-utils only for migrations
+        migrate(self._conn, path, MIGRATIONS)
         self._lock = threading.Lock()
         # Reads get their own connection: in WAL mode they never wait for a writer, so the thread
         # deciding what is up to date is not held up by workers storing results.
-        self._reader = connect(path).conn
+        self._reader = connect_plain(path)
         self._read_lock = threading.Lock()
         # small (what the upgrade found), so kept in memory: the fast path pays nothing for it
         self._distrusted: dict[str, str] = dict(self._reader.execute("select key, reason from distrusted"))
@@ -141,7 +138,7 @@ class ResultStore:
         with self._lock, self._read_lock:
             self._commit([])
             self._reader.close()
-            self._db.close()
+            self._conn.close()
 
     # writes
     @contextlib.contextmanager
@@ -276,10 +273,11 @@ class ResultStore:
         return msgspec.json.decode(row[0]) if row else None
 
     def put_tree(self, digest: str, files: dict[str, str]) -> None:
-        """Deferred (see the top): a listing only explains changes later."""
+        """Deferred (see the top): a listing only explains changes later. One already stored is
+        kept (the digest names its content), so callers need not look it up first."""
         text = _ENCODER.encode(files).decode()
         with self._lock:
-            self._deferred.append(("insert or replace into trees (digest, files) values (?, ?)", [digest, text]))
+            self._deferred.append(("insert or ignore into trees (digest, files) values (?, ?)", [digest, text]))
             self._deferred_trees[digest] = text
 
     # maintenance

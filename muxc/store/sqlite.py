@@ -1,9 +1,15 @@
 """Opening muxc's SQLite files the same way everywhere: WAL, a busy timeout, shared-thread use,
-and sqlite-utils migrations recorded in ``_muxc_migrations``.
+and migrations recorded in ``_muxc_migrations`` (sqlite-utils' migrations table).
 
 Callers serialise use of one connection with their own lock (``check_same_thread=False``); several
 processes may use the same file (WAL, busy timeout). ``migrate`` holds an advisory lock beside the file,
 so two processes creating the same file at once do not both run the first migration.
+
+sqlite-utils costs about 20 ms to import, so a build does without it: ``connect_plain`` gives a
+plain ``sqlite3`` connection, and ``migrate`` reads what is pending with plain SQL and imports
+sqlite-utils only to apply a migration (a new or older file). ``connect`` wraps the connection in
+sqlite-utils' ``Database`` for the stores that query through it; ``Database``, ``ForeignKey`` and
+``Table`` are importable from here, loaded on first use.
 """
 
 from __future__ import annotations
@@ -11,53 +17,115 @@ from __future__ import annotations
 import fcntl
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-
-def _import_sqlite_utils() -> None:
-    """Import sqlite-utils without numpy: it imports numpy when installed (the ``local`` extra
-    brings it) only to recognise numpy values, which muxc never stores — and that import costs
-    about 130 ms on every start."""
-    if "numpy" in sys.modules or "sqlite_utils" in sys.modules:
-        import sqlite_utils
-        return
-    sys.modules["numpy"] = None  # type: ignore[assignment]  # `import numpy` now raises ImportError
-    try:
-        import sqlite_utils  # noqa: F401
-    finally:
-        del sys.modules["numpy"]
-
-
-_import_sqlite_utils()
-
-from sqlite_utils import Database  # noqa: E402
-from sqlite_utils.migrations import Migrations  # noqa: E402
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 BUSY_TIMEOUT_S = 30.0
+MIGRATIONS_TABLE = "_muxc_migrations"
 
 
-class MuxcMigrations(Migrations):
-    migrations_table = "_muxc_migrations"
+def _import_sqlite_utils() -> Any:
+    """sqlite-utils without numpy: it imports numpy when installed (the ``local`` extra brings it)
+    only to recognise numpy values, which muxc never stores — and that import costs about 130 ms."""
+    if "numpy" in sys.modules or "sqlite_utils" in sys.modules:
+        import sqlite_utils
+
+        return sqlite_utils
+    sys.modules["numpy"] = None  # type: ignore[assignment]  # `import numpy` now raises ImportError
+    try:
+        import sqlite_utils
+    finally:
+        del sys.modules["numpy"]
+    return sqlite_utils
 
 
-def connect(path: Path, *, foreign_keys: bool = False, autocommit: bool = True) -> Database:
+def __getattr__(name: str) -> Any:
+    """``Database``, ``ForeignKey``, ``Table``: sqlite-utils' own, imported on first use."""
+    if name == "Database":
+        return _import_sqlite_utils().Database
+    if name in ("ForeignKey", "Table"):
+        _import_sqlite_utils()
+        from sqlite_utils import db
+
+        return getattr(db, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class MuxcMigrations:
+    """A named set of migrations (``@MIGRATIONS(name=...)`` on a function of a ``Database``),
+    recorded as sqlite-utils' ``Migrations`` records them, in ``_muxc_migrations``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._steps: list[tuple[str, Callable[[Database], None]]] = []
+
+    def __call__(self, *, name: str | None = None) -> Callable[[Callable[[Database], None]], Callable[[Database], None]]:
+        def register(function: Callable[[Database], None]) -> Callable[[Database], None]:
+            step = name or function.__name__
+            if any(known == step for known, _ in self._steps):
+                raise ValueError(f"migration {step!r} is already in set {self.name!r}")
+            self._steps.append((step, function))
+            return function
+
+        return register
+
+    def pending(self, db: Database | sqlite3.Connection) -> list[str]:
+        """The names not applied yet, read with plain SQL (an unreadable file raises)."""
+        conn = _plain(db)
+        known = conn.execute("select 1 from sqlite_master where type = 'table' and name = ?",
+                             [MIGRATIONS_TABLE]).fetchone()
+        applied = {row[0] for row in conn.execute(f"select name from {MIGRATIONS_TABLE} where migration_set = ?",
+                                                  [self.name])} if known else set()
+        return [step for step, _ in self._steps if step not in applied]
+
+    def apply(self, db: Database | sqlite3.Connection) -> None:
+        """Apply what is pending, each in its own transaction with its record (sqlite-utils)."""
+        _import_sqlite_utils()
+        from sqlite_utils import Database
+        from sqlite_utils.migrations import Migrations
+
+        class Recorded(Migrations):
+            migrations_table = MIGRATIONS_TABLE
+
+        recorded = Recorded(self.name)
+        for step, function in self._steps:
+            recorded(name=step)(function)
+        recorded.apply(Database(db, execute_plugins=False) if isinstance(db, sqlite3.Connection) else db)
+
+
+def _plain(db: Database | sqlite3.Connection) -> sqlite3.Connection:
+    return db if isinstance(db, sqlite3.Connection) else db.conn
+
+
+def connect_plain(path: Path, *, foreign_keys: bool = False, autocommit: bool = True) -> sqlite3.Connection:
     """``autocommit``: every statement commits at once (the result store: a finished step is never
     lost); without it, callers group writes in their own transactions (``BEGIN IMMEDIATE``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False,
                            isolation_level=None if autocommit else "DEFERRED")
-    db = Database(conn, execute_plugins=False)
-    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-    db.enable_wal()
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        with conn:
+            conn.execute("PRAGMA journal_mode = wal")
     # In WAL mode NORMAL never corrupts the file, and a commit survives the process being killed
     # (kill -9): only a power loss can undo the last commits. FULL would fsync every commit.
-    db.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
     if foreign_keys:
-        db.execute("PRAGMA foreign_keys = ON")
-    return db
+        conn.execute("PRAGMA foreign_keys = ON")
+    return conn
 
 
-def migrate(db: Database, path: Path, migrations: Migrations) -> None:
+def connect(path: Path, *, foreign_keys: bool = False, autocommit: bool = True) -> Database:
+    """``connect_plain`` in sqlite-utils' ``Database``."""
+    return _import_sqlite_utils().Database(connect_plain(path, foreign_keys=foreign_keys, autocommit=autocommit),
+                                           execute_plugins=False)
+
+
+def migrate(db: Database | sqlite3.Connection, path: Path, migrations: MuxcMigrations) -> None:
     """Apply pending migrations, one process at a time (an advisory lock beside the file)."""
     if not migrations.pending(db):
         return
