@@ -409,6 +409,7 @@ def _block(reader: Reader, token: str, start: int, end: int) -> bool:
     return True
 
 
+_PUNCTUATION = frozenset({"LSQB", "RSQB", "LBRACE", "RBRACE", "COMMA", "EQUAL", "AT", "MORETHAN", "DOT"})
 POSTLEX = {"_NL": _line_break, "LSQB": _open, "LBRACE": _open, "RSQB": _close, "RBRACE": _close, "BLOCK": _block}
 
 
@@ -416,6 +417,7 @@ POSTLEX = {"_NL": _line_break, "LSQB": _open, "LBRACE": _open, "RSQB": _close, "
 def _parser() -> Parser:
     from muxc.syntax.mux_tables import TABLES
 
-    terminals = {name: Lexeme for name, _ in TABLES["terminals"] if name.isupper() and not name.startswith("_")}
+    # punctuation is filtered out of every rule's children: no token object for it
+    terminals = {name: Lexeme for name, _ in TABLES["terminals"] if name.isupper() and name not in _PUNCTUATION}
     # each nesting level takes a few stack entries; the post-lexer's depth check comes first
     return Parser(TABLES, terminals, RULES, max_stack=8 * MAX_DEPTH + 64, postlex=POSTLEX)
