@@ -97,3 +97,18 @@ def test_mutated_workflows_read_the_same(case: tuple[str, str]) -> None:
 @given(text=st.text(alphabet="workflowshel aqry[]{}=:,\"'#\n\t1.", max_size=80))
 def test_scrambled_text_reads_the_same(text: str) -> None:
     assert_same_reading(text)
+
+
+def test_a_valid_file_is_read_without_loading_lark() -> None:
+    """Lark (and building its parser) costs a fresh process tens of milliseconds; only a file with a
+    syntax error needs it."""
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom muxc.diagnostics.sink import DiagnosticSink\nfrom muxc.syntax import parse_workflow\n"
+              "ok = parse_workflow('workflow w\\nshell a: echo\\n', 'w.mux', DiagnosticSink())\n"
+              "print(ok is not None, 'lark' in sys.modules)\n"
+              "bad = parse_workflow('workflow w\\nshell a [x = ]: echo\\n', 'w.mux', DiagnosticSink())\n"
+              "print(bad is None, 'lark' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "False", "True", "True"]
