@@ -147,3 +147,11 @@ def test_workflows_checked_together_get_the_verdicts_each_gets_alone(muxc, proje
     assert together == found("big.mux") + found("small.mux")
     assert [(file, code) for file, code, _ in together] == [
         ("big.mux", "shellcheck"), ("big.mux", "shell-syntax"), ("small.mux", "shellcheck"), ("small.mux", "shell-syntax")]
+
+
+def test_a_command_starting_with_a_dash_is_parsed_as_a_command_not_as_options_of_sh(muxc, project: Path) -> None:
+    (project / "w.mux").write_text('workflow w\nshell a: -x "$f"\nshell b: -e "unclosed\n')
+    found = diagnostics(muxc("check", "--format", "json", "w.mux", cwd=project))
+    assert [(d["code"], d["message"].split("step `")[1][0]) for d in found] == [("shellcheck", "a"), ("shell-syntax", "b")]
+    assert "SC2215" in found[0]["message"]  # "this flag is used as a command name"
+    assert "Illegal option" not in found[1]["message"]
