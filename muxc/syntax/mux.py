@@ -58,9 +58,14 @@ def _outside(comments: list[tuple[int, str]], tests: list[Statement], source: st
     """The comments that are not inside a test statement's text (those stay with the tests)."""
     if not tests:
         return comments
-    starts = [source.rfind("\n", 0, test.span.start) + 1 for test in tests]
-    ranges = [(start, start + len(test.source)) for start, test in zip(starts, tests, strict=True)]
-    return [(at, text) for at, text in comments if not any(start <= at < end for start, end in ranges)]
+    starts = [source.rfind("\n", 0, test.span.start) + 1 for test in tests]  # in source order, apart
+    ends = [start + len(test.source) for start, test in zip(starts, tests, strict=True)]
+    return [(at, text) for at, text in comments if not _inside(at, starts, ends)]
+
+
+def _inside(offset: int, starts: list[int], ends: list[int]) -> bool:
+    at = bisect.bisect_right(starts, offset) - 1
+    return at >= 0 and offset < ends[at]
 
 
 def _keep_source(statements: list[Statement], source: str) -> None:
