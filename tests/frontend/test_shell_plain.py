@@ -22,7 +22,7 @@ PLAIN = [
     "curl -fsS https://example.com/a,b:c@d -o +x",
 ]
 NOT_PLAIN = [
-    "", " ", "\n", "a |", "| a", "a ;; b", "fi", "a && && b", "a >", "a > ", "a & ; b", "; a", "a\n;", "a &> f",
+    "", " ", "\n", "> ", "> f", "a |", "| a", "a ;; b", "fi", "a && && b", "a >", "a > ", "a & ; b", "; a", "a\n;", "a &> f",
     "a | | b", "a || && b", "echo $HOME", "echo 'x'", 'echo "x"', "echo `x`", "echo \\x", "ls *.c", "a # b",
     "! a", "{ a; }", "(a)", "a <<EOF", "for x in y; do z; done", "if a; then b; fi", "time a", "a | time b",
     "function", "select", "a >&foo", "a >&1x", "echo ~", "a ^ b", "caf\u00e9", "a\r\nb", "a\tb\\", "done",
