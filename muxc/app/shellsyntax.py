@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from muxc.app.shellcache import ShellCache
@@ -31,14 +31,6 @@ from muxc.syntax.ast import Workflow
 
 _QUOTED = re.compile(r"\"([^\"]+)\" unexpected|`([^']+)' *$|near unexpected token `([^']+)'")
 Ask = Callable[[str, Sequence[str], Mapping[str, str]], Verdicts]
-
-
-def check_shell_syntax(workflows: Iterable[Workflow], sink: DiagnosticSink, environ: Mapping[str, str]) -> None:
-    """Report what ``sh -n`` and shellcheck find in every shell command of ``workflows``."""
-    judge = ShellJudge(environ)
-    for workflow in workflows:
-        judge.add(workflow)
-    judge.report(sink)
 
 
 class ShellJudge:
