@@ -48,7 +48,21 @@ from muxc.store.sqlite import MuxcMigrations, connect_plain, migrate
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
-MIGRATIONS = MuxcMigrations("muxc.results")
+# What the migrations below give a new file, created at once (tests/run/test_store_schema.py
+# holds the two to the same schema: a new migration changes this too).
+FRESH_SCHEMA = (
+    'CREATE TABLE "results" (\n   "key" TEXT PRIMARY KEY,\n   "step" TEXT,\n   "workflow" TEXT,\n   "record" TEXT,\n'
+    '   "output_digest" TEXT,\n   "created_at" REAL,\n   "components" TEXT,\n   "rendered" TEXT\n)',
+    'CREATE TABLE "memo" (\n   "pre_key" TEXT PRIMARY KEY,\n   "key" TEXT\n)',
+    'CREATE TABLE "latest" (\n   "workflow" TEXT,\n   "step" TEXT,\n   "key" TEXT,\n   "pre_key" TEXT,\n'
+    '   "output_digest" TEXT,\n   "created_at" REAL,\n   "target" TEXT,\n   "target_digest" TEXT,\n'
+    '   PRIMARY KEY ("workflow", "step")\n)',
+    'CREATE TABLE "trees" (\n   "digest" TEXT PRIMARY KEY,\n   "files" TEXT\n)',
+    'CREATE TABLE "saved" (\n   "path" TEXT PRIMARY KEY,\n   "digest" TEXT,\n   "key" TEXT,\n   "workflow" TEXT,\n'
+    '   "step" TEXT\n)',
+    'CREATE TABLE "distrusted" (\n   "key" TEXT PRIMARY KEY,\n   "reason" TEXT\n)',
+)
+MIGRATIONS = MuxcMigrations("muxc.results", fresh=FRESH_SCHEMA)
 
 
 @MIGRATIONS(name="0001_results")

@@ -7,13 +7,16 @@ so two processes creating the same file at once do not both run the first migrat
 
 sqlite-utils costs about 20 ms to import, so a build does without it: ``connect_plain`` gives a
 plain ``sqlite3`` connection, and ``migrate`` reads what is pending with plain SQL and imports
-sqlite-utils only to apply a migration (a new or older file). ``connect`` wraps the connection in
+sqlite-utils only to apply a migration to an older file. A brand-new file of a set that states
+its final schema (``MuxcMigrations(name, fresh=...)``) is created from that schema at once, every
+migration recorded as applied (a test holds the schema to what the migrations give). ``connect`` wraps the connection in
 sqlite-utils' ``Database`` for the stores that query through it; ``Database``, ``ForeignKey`` and
 ``Table`` are importable from here, loaded on first use.
 """
 
 from __future__ import annotations
 
+import datetime
 import fcntl
 import sqlite3
 import sys
@@ -26,6 +29,12 @@ if TYPE_CHECKING:
 
 BUSY_TIMEOUT_S = 30.0
 MIGRATIONS_TABLE = "_muxc_migrations"
+# the table (and index) sqlite-utils' Migrations creates, as it creates them
+MIGRATIONS_SCHEMA = (
+    f'CREATE TABLE "{MIGRATIONS_TABLE}" (\n   "id" INTEGER PRIMARY KEY,\n   "migration_set" TEXT,\n   "name" TEXT,\n'
+    '   "applied_at" TEXT\n)',
+    f'CREATE UNIQUE INDEX "idx_{MIGRATIONS_TABLE}_migration_set_name"\n    ON "{MIGRATIONS_TABLE}" ("migration_set", "name")',
+)
 
 
 def _import_sqlite_utils() -> Any:
@@ -59,8 +68,10 @@ class MuxcMigrations:
     """A named set of migrations (``@MIGRATIONS(name=...)`` on a function of a ``Database``),
     recorded as sqlite-utils' ``Migrations`` records them, in ``_muxc_migrations``."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, fresh: tuple[str, ...] = ()) -> None:
+        """``fresh``: the statements that create what all the migrations give, for a new file."""
         self.name = name
+        self.fresh = fresh
         self._steps: list[tuple[str, Callable[[Database], None]]] = []
 
     def __call__(self, *, name: str | None = None) -> Callable[[Callable[[Database], None]], Callable[[Database], None]]:
@@ -95,6 +106,26 @@ class MuxcMigrations:
         for step, function in self._steps:
             recorded(name=step)(function)
         recorded.apply(Database(db, execute_plugins=False) if isinstance(db, sqlite3.Connection) else db)
+
+
+    def create_fresh(self, conn: sqlite3.Connection) -> bool:
+        """A file with no table at all gets the final schema and every migration recorded, in
+        one transaction; False (nothing done) when the file holds anything."""
+        conn.execute("begin immediate")
+        try:
+            if not self.fresh or conn.execute("select count(*) from sqlite_master").fetchone()[0]:
+                conn.execute("rollback")
+                return False
+            applied_at = str(datetime.datetime.now(datetime.UTC))  # as sqlite-utils writes it
+            for statement in (*MIGRATIONS_SCHEMA, *self.fresh):
+                conn.execute(statement)
+            conn.executemany(f"insert into {MIGRATIONS_TABLE} (migration_set, name, applied_at) values (?, ?, ?)",
+                             [(self.name, step, applied_at) for step, _ in self._steps])
+        except BaseException:
+            conn.execute("rollback")
+            raise
+        conn.execute("commit")
+        return True
 
 
 def _plain(db: Database | sqlite3.Connection) -> sqlite3.Connection:
@@ -132,6 +163,8 @@ def migrate(db: Database | sqlite3.Connection, path: Path, migrations: MuxcMigra
     with open(path.with_name(path.name + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
+            if isinstance(db, sqlite3.Connection) and db.isolation_level is None and migrations.create_fresh(db):
+                return
             migrations.apply(db)  # re-reads what is pending, so a second process applies nothing
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
