@@ -9,7 +9,8 @@ and any POSIX sh:
   brackets, braces, parentheses, backslashes, ``#``, ``!``, ``^``, ``~``, nothing outside ASCII),
   none of them a reserved word of any common sh (``if``, ``fi``, ``function``, ``time``, ...);
 - simple commands that start with such a word, followed by words and redirections (``<``, ``>``,
-  ``>>``, ``<>``, ``>|`` then a word; ``<&``/``>&`` then a number or ``-``; no here-documents);
+  ``>>`` then a word; ``<&``/``>&`` then a number or ``-``; no here-documents, nor the rarer
+  ``<>`` and ``>|`` a minimal shell might not know);
 - those joined by ``|``, ``&&`` and ``||`` (a line break may follow each), and the resulting lists
   separated by one ``;``, ``&`` or line breaks, with an optional ``;`` or ``&`` at the very end.
 
@@ -23,7 +24,7 @@ import re
 
 _WORD = r"[A-Za-z0-9_./,:=+@%-]"
 _BLANKS = r"[ \t]*+"
-_REDIRECT = rf"[0-9]*+(?:(?:>>|>\||<>|[<>]){_BLANKS}{_WORD}++|[<>]&(?:[0-9]++|-)(?!{_WORD}))"
+_REDIRECT = rf"[0-9]*+(?:(?:>>|[<>]){_BLANKS}{_WORD}++|[<>]&(?:[0-9]++|-)(?!{_WORD}))"
 _COMMAND = rf"{_WORD}++(?:[ \t]++{_WORD}++|{_BLANKS}{_REDIRECT})*+"
 _PIPELINE = rf"{_COMMAND}(?:{_BLANKS}(?:\|\||&&|\|){_BLANKS}(?:\n[ \t]*+)*+{_COMMAND})*+"
 _SEPARATOR = rf"{_BLANKS}(?:;|&(?!&)|\n)[ \t\n]*+"

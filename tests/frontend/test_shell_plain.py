@@ -18,14 +18,14 @@ from muxc.app.shellplain import plainly_parses
 PLAIN = [
     "cp src/c0.txt out/c0_0.txt", "make -j4 all", "a | b", "a && b || c", "a; b", "a & b", "a &", "a;",
     "a\nb\n", "\n a\n\n b \n", "a |\n  b", "a &&\n\n b", "cc -o x.o x.c 2>/dev/null", "a >f", "a>>f<g",
-    "a 2>&1", "a >&-", "a <>f", "a >|f", "A=b c", "x=1", "a 2>&1 | b > out.txt", "git log --format=%H -n 1",
+    "a 2>&1", "a >&-", "A=b c", "x=1", "a 2>&1 | b > out.txt", "git log --format=%H -n 1",
     "curl -fsS https://example.com/a,b:c@d -o +x",
 ]
 NOT_PLAIN = [
     "", " ", "\n", "> ", "> f", "a |", "| a", "a ;; b", "fi", "a && && b", "a >", "a > ", "a & ; b", "; a", "a\n;", "a &> f",
     "a | | b", "a || && b", "echo $HOME", "echo 'x'", 'echo "x"', "echo `x`", "echo \\x", "ls *.c", "a # b",
     "! a", "{ a; }", "(a)", "a <<EOF", "for x in y; do z; done", "if a; then b; fi", "time a", "a | time b",
-    "function", "select", "a >&foo", "a >&1x", "echo ~", "a ^ b", "caf\u00e9", "a\r\nb", "a\tb\\", "done",
+    "function", "select", "a <>f", "a >|f", "a >&foo", "a >&1x", "echo ~", "a ^ b", "caf\u00e9", "a\r\nb", "a\tb\\", "done",
 ]
 
 
