@@ -8,6 +8,7 @@ workflow whose every step is a distinct shell command (the peer benchmark's `cp`
 the cost per finding stays flat (no quadratic term).
 
     .venv/bin/python benchmarks/bench_check.py [--steps 1000] [--repeat 5] [--big-steps 10000] [--big-repeat 3]
+        [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -71,26 +72,35 @@ def chains_workflow(steps: int) -> str:
     return "\n".join(lines)
 
 
-def time_big_check(root: Path, steps: int, repeat: int) -> None:
+def time_big_check(root: Path, steps: int, repeat: int, baseline: Path | None = None) -> None:
     """Whole `muxc check` processes on a big workflow: a cold shell-syntax cache (a fresh cache
-    directory each run), a warm one, and `--no-shell`, interleaved so load on the machine hits all three."""
+    directory each run), a warm one, and `--no-shell`, interleaved so load on the machine hits all three.
+    With ``baseline`` (a source tree of another muxc, e.g. `git archive REV | tar -x -C DIR`), that
+    tree is timed too, interleaved with this one, so the two lines compare under the same load."""
     path = root / "chains.mux"
     path.write_text(chains_workflow(steps))
-    env = {key: value for key, value in os.environ.items() if not key.startswith("XDG_")}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("XDG_") and key != "PYTHONPATH"}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])  # the venv's shellcheck
+    trees = {"this tree": {}} | ({f"baseline {baseline}": {"PYTHONPATH": str(baseline.resolve())}} if baseline else {})
     argv = [sys.executable, "-m", "muxc", "check", path.name]
-    warm_env = env | {"XDG_CACHE_HOME": str(root / "warm-cache")}
-    subprocess.run(argv, cwd=root, env=warm_env, capture_output=True, check=True)  # fills the warm cache
-    cold, warm, off = [], [], []
+    timings: dict[tuple[str, str], list[float]] = {}
+    for number, extra in enumerate(trees.values()):
+        warm_env = env | extra | {"XDG_CACHE_HOME": str(root / f"warm-cache-{number}")}
+        subprocess.run(argv, cwd=root, env=warm_env, capture_output=True, check=True)  # fills the warm cache
     for run in range(repeat):
-        cold_env = env | {"XDG_CACHE_HOME": str(root / f"cold-cache-{run}")}
-        cold.append(median_process_seconds(argv, 1, cwd=root, env=cold_env, check=True))
-        warm.append(median_process_seconds(argv, 1, cwd=root, env=warm_env, check=True))
-        off.append(median_process_seconds([*argv, "--no-shell"], 1, cwd=root, env=warm_env, check=True))
+        for number, (tree, extra) in enumerate(trees.items()):
+            warm_env = env | extra | {"XDG_CACHE_HOME": str(root / f"warm-cache-{number}")}
+            cold_env = env | extra | {"XDG_CACHE_HOME": str(root / f"cold-cache-{number}-{run}")}
+            for kind, args, kind_env in (("cold", argv, cold_env), ("warm", argv, warm_env),
+                                         ("off", [*argv, "--no-shell"], warm_env)):
+                seconds = median_process_seconds(args, 1, cwd=root, env=kind_env, check=True)
+                timings.setdefault((tree, kind), []).append(seconds)
     tools = "sh -n and shellcheck" if shutil.which("shellcheck", path=env["PATH"]) else "sh -n (no shellcheck)"
-    print(f"muxc check {steps} steps, {steps} distinct shell commands, {tools}: cold cache median "
-          f"{statistics.median(cold):.2f}s, warm cache {statistics.median(warm):.2f}s, --no-shell "
-          f"{statistics.median(off):.2f}s (target <= 3s)")
+    for tree in trees:
+        cold, warm, off = (statistics.median(timings[(tree, kind)]) for kind in ("cold", "warm", "off"))
+        print(f"muxc check {steps} steps, {steps} distinct shell commands, {tools}: cold cache median "
+              f"{cold:.2f}s, warm cache {warm:.2f}s, --no-shell {off:.2f}s (target <= 3s)"
+              + (f" [{tree}]" if baseline else ""))
 
 
 def time_one_big_step(root: Path, sizes: tuple[int, ...] = (1_000, 4_000)) -> None:
@@ -133,6 +143,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--big-steps", type=int, default=10_000, help="0 skips the big whole-process line")
     parser.add_argument("--big-repeat", type=int, default=3)
+    parser.add_argument("--baseline", type=Path, help="a source tree of another muxc to time beside this one "
+                        "on the big workflow, e.g. from `git archive REV | tar -x -C DIR`")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -155,7 +167,7 @@ def main() -> None:
         print(f"python -c pass: {bare:.3f}s; muxc check small.mux: {check:.3f}s; "
               f"difference {check - bare:.3f}s (target < 0.2s)")
         if options.big_steps:
-            time_big_check(root, options.big_steps, options.big_repeat)
+            time_big_check(root, options.big_steps, options.big_repeat, options.baseline)
             time_one_big_step(root)
 
 
