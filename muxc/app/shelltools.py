@@ -120,9 +120,11 @@ def _fits_argument(text: str) -> bool:
 
 
 def _chunks(texts: Sequence[str]) -> list[list[str]]:
-    """Runs of commands under the size caps, about even across the cores."""
+    """Runs of commands under the size caps, about even across the cores: as many chunks as a whole
+    number of rounds on every core, so no core is left running a last chunk alone."""
     cores = os.cpu_count() or 1
-    per_chunk = max(1, min(CHUNK_COMMANDS, -(-len(texts) // cores)))
+    rounds = max(1, -(-len(texts) // (CHUNK_COMMANDS * cores)))
+    per_chunk = max(1, -(-len(texts) // (rounds * cores)))
     chunks: list[list[str]] = []
     size = 0
     for text in texts:
