@@ -19,6 +19,7 @@ The issue's targets are printed beside the figures: no-op of 1,000 chains <= 0.5
 build linear in steps (compare the per-step figures across sizes). Prints figures; asserts nothing.
 
     .venv/bin/python benchmarks/bench_rebuild.py [--sizes 1000,10000] [--shapes chains,fanout] [--jobs 2]
+        [--interleaved 8]
 """
 
 from __future__ import annotations
@@ -161,6 +162,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--first", type=int, default=1, help="first builds per tool (median)")
+    parser.add_argument("--interleaved", type=int, default=0, metavar="N",
+                        help="also N rounds of first builds, one per tool in turn (a shared machine's load "
+                             "then weighs on every tool alike)")
     options = parser.parse_args()
     print(f"{os.cpu_count()} cores; seconds (whole process, median), peak RSS of the no-op in MiB; -j {options.jobs}")
     for shape in options.shapes.split(","):
@@ -184,6 +188,7 @@ def bench(shape: str, steps: int, options: argparse.Namespace) -> None:
                     full.extend(run(tool.noop, root, {**env, "MUXC_FAST_PATH": "0"}) for _ in range(3))
             results[tool.name] = measure(root, tool, shape, steps, env, options.repeat, options.first, full_path)
         check = run([PYTHON, "-m", "muxc", "check", f"{shape}.mux"], root, env)  # sh -n per command included
+        rounds = interleaved_firsts(root, tools(shape, options.jobs), env, options.interleaved)
     print(f"\n{shape}, {steps} steps")
     names = list(results)
     print(f"  {'':18}" + "".join(f"{name:>16}" for name in names))
@@ -200,6 +205,22 @@ def bench(shape: str, steps: int, options: argparse.Namespace) -> None:
     if "ninja" in results:
         print(f"  first build muxc/ninja: {muxc['first build'][0] / results['ninja']['first build'][0]:.2f}x "
               "(target <= 1.5x)")
+    if rounds:
+        print(f"  first builds in {options.interleaved} interleaved rounds, median (min): " + ", ".join(
+            f"{name} {statistics.median(times):.3f}s ({min(times):.3f}s)" for name, times in rounds.items()))
+        if "ninja" in rounds:
+            print(f"  interleaved first build muxc/ninja: "
+                  f"{statistics.median(rounds['muxc']) / statistics.median(rounds['ninja']):.2f}x (target <= 1.5x)")
+
+
+def interleaved_firsts(root: Path, found: list[Tool], env: dict[str, str], rounds: int) -> dict[str, list[float]]:
+    """Seconds of each tool's first build over ``rounds`` rounds, the tools taking turns."""
+    times: dict[str, list[float]] = {tool.name: [] for tool in found} if rounds else {}
+    for _ in range(rounds):
+        for tool in found:
+            reset(root, tool)
+            times[tool.name].append(run(tool.build, root, env)[0])
+    return times
 
 
 if __name__ == "__main__":
