@@ -5,9 +5,12 @@ steps would spend seconds proving what is plain to see. ``plainly_parses`` says 
 small subset of the shell language whose every member parses in dash, bash (``sh`` mode or not)
 and any POSIX sh:
 
-- words made only of ``A-Z a-z 0-9 _ . / , : = + @ % -`` (no quotes, ``$``, backquotes, globs,
-  brackets, braces, parentheses, backslashes, ``#``, ``!``, ``^``, ``~``, nothing outside ASCII),
-  none of them a reserved word of any common sh (``if``, ``fi``, ``function``, ``time``, ...);
+- words made of plain characters ``A-Z a-z 0-9 _ . / , : = + @ % -``, single-quoted strings,
+  double-quoted strings holding no ``\\``, backquote, ``!`` and no ``$`` but in ``$NAME`` or
+  ``${NAME}``, and those two expansions (or ``$1``, ``$@``, ``$#``...) unquoted: so no command
+  substitution, no ``${x:-...}``, no unquoted globs, brackets, braces, parentheses, backslashes,
+  ``#``, ``!``, ``^``, ``~``, and nothing outside ASCII unquoted; no word is a reserved word of any
+  common sh (``if``, ``fi``, ``function``, ``time``, ...), which a quoted one never is;
 - simple commands that start with such a word, followed by words and redirections (``<``, ``>``,
   ``>>`` then a word; ``<&``/``>&`` then a number or ``-``; no here-documents, nor the rarer
   ``<>`` and ``>|`` a minimal shell might not know);
@@ -22,15 +25,19 @@ from __future__ import annotations
 
 import re
 
-_WORD = r"[A-Za-z0-9_./,:=+@%-]"
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*+"
+_EXPANSION = rf"\$(?:{_NAME}|\{{{_NAME}\}}|[0-9@*#?$-])"
+_PART = rf"""[A-Za-z0-9_./,:=+@%-]|'[^']*+'|"(?:[^"\\`$!]|{_EXPANSION})*+"|{_EXPANSION}"""
+_WORD = rf"(?:{_PART})++"
+_WORD_START = r"""[A-Za-z0-9_./,:=+@%'"$-]"""
 _BLANKS = r"[ \t]*+"
-_REDIRECT = rf"[0-9]*+(?:(?:>>|[<>]){_BLANKS}{_WORD}++|[<>]&(?:[0-9]++|-)(?!{_WORD}))"
-_COMMAND = rf"{_WORD}++(?:[ \t]++{_WORD}++|{_BLANKS}{_REDIRECT})*+"
+_REDIRECT = rf"[0-9]*+(?:(?:>>|[<>]){_BLANKS}{_WORD}|[<>]&(?:[0-9]++|-)(?!{_WORD_START}))"
+_COMMAND = rf"{_WORD}(?:[ \t]++{_WORD}|{_BLANKS}{_REDIRECT})*+"
 _PIPELINE = rf"{_COMMAND}(?:{_BLANKS}(?:\|\||&&|\|){_BLANKS}(?:\n[ \t]*+)*+{_COMMAND})*+"
 _SEPARATOR = rf"{_BLANKS}(?:;|&(?!&)|\n)[ \t\n]*+"
 _LIST = rf"[ \t\n]*+{_PIPELINE}(?:{_SEPARATOR}{_PIPELINE})*+{_BLANKS}[;&]?[ \t\n]*+"
 _PLAIN = re.compile(_LIST).fullmatch
-_WORDS = re.compile(rf"{_WORD}+").findall
+_WORDS = re.compile(_WORD).findall  # the command's words, in a command that fits the grammar above
 
 # Reserved words of POSIX sh, bash, ksh and zsh: in command position they change the grammar (and a
 # word `fi` anywhere is simply not worth proving harmless).

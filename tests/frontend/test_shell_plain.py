@@ -19,12 +19,15 @@ PLAIN = [
     "cp src/c0.txt out/c0_0.txt", "make -j4 all", "a | b", "a && b || c", "a; b", "a & b", "a &", "a;",
     "a\nb\n", "\n a\n\n b \n", "a |\n  b", "a &&\n\n b", "cc -o x.o x.c 2>/dev/null", "a >f", "a>>f<g",
     "a 2>&1", "a >&-", "A=b c", "x=1", "a 2>&1 | b > out.txt", "git log --format=%H -n 1",
-    "curl -fsS https://example.com/a,b:c@d -o +x",
+    "curl -fsS https://example.com/a,b:c@d -o +x", 'echo "${MUXC_V1}" | wc -l', "grep 'a|b*' \"$f\" > out",
+    "sed 's/'\"${MUXC_V3}\"'/x/' f", 'echo "if" \'fi\' "a\nb" \'#x\'', "echo $x${y}z $1 $# $@ $?", 'A="a b" c', "echo $HOME 'x' \"x\"",
 ]
 NOT_PLAIN = [
     "", " ", "\n", "> ", "> f", "a |", "| a", "a ;; b", "fi", "a && && b", "a >", "a > ", "a & ; b", "; a", "a\n;", "a &> f",
-    "a | | b", "a || && b", "echo $HOME", "echo 'x'", 'echo "x"', "echo `x`", "echo \\x", "ls *.c", "a # b",
+    "a | | b", "a || && b", "echo `x`", "echo \\x", "ls *.c", "a # b",
     "! a", "{ a; }", "(a)", "a <<EOF", "for x in y; do z; done", "if a; then b; fi", "time a", "a | time b",
+    'echo "$(x)"', "echo $(x)", 'echo "a', "echo 'a", 'echo "${x"', 'echo "${x:-y}"', 'echo "!"', "echo $",
+    'echo "a\\b"', "echo $'x'", 'a >&1"x"', "echo ${#x}", "echo ${x}[0]",
     "function", "select", "a <>f", "a >|f", "a >&foo", "a >&1x", "echo ~", "a ^ b", "caf\u00e9", "a\r\nb", "a\tb\\", "done",
 ]
 
@@ -42,7 +45,8 @@ def test_anything_else_is_left_to_sh(command: str) -> None:
 FRAGMENTS = [
     "a", "cp", "x.txt", "2", "-f", "A=b", "fi", "done", "in", "time", "then", "|", "||", "&&", "&", ";", ";;",
     ">", ">>", "<", "<>", ">|", ">&", "<&", "1", "-", "\n", " ", "\t", "(", ")", "{", "}", "!", "#", "'", '"',
-    "$", "`", "\\", "*", "<<", "=", "%", ",", ":",
+    "$", "`", "\\", "*", "<<", "=", "%", ",", ":", "'x y'", "'", '"', '"a b"', '"$x"', '"${x}"', "$x", "${x}", '"${x"',
+    "$1", "$#", '"if"', "'fi'", '"a|b;c"', '"*"', '"#"', "'#'", '"!"', '"\\"', "$(", '"`"', "$'", "'\n'",
 ]
 
 
