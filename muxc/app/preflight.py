@@ -47,10 +47,16 @@ def unanswerable(config: Any, role: str, team: str | None, root: Path, environ: 
 
 
 def _why_unavailable(config: Any, root: Path, environ: Mapping[str, str]) -> Callable[[str], Any]:
-    """A backend's problem here by name (``backends.doctor.unavailable``), each judged once."""
-    from muxc.backends.doctor import unavailable
+    """A backend's problem here by name (``backends.doctor.unavailable``), each judged once. The
+    judge (and httpx under it, ~50 ms) is imported at the first question: a workflow without
+    query steps asks none."""
 
-    return functools.cache(lambda name: unavailable(config.backends[name], root, environ))
+    def why(name: str) -> Any:
+        from muxc.backends.doctor import unavailable
+
+        return unavailable(config.backends[name], root, environ)
+
+    return functools.cache(why)
 
 
 def _blocked(config: Any, role: str, team: str | None, why: Any) -> list[str]:
