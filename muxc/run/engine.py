@@ -1,11 +1,12 @@
 """doit as the engine: each step a task, loaded programmatically, run on worker threads.
 
-No dodo.py and no doit configuration from the user's files (``config_filenames=()``); doit's
-dependency database (sqlite3 backend) lives in ``.muxc/state/doit.db`` and is only an index: the
+No dodo.py and no doit configuration from the user's files (``config_filenames=()``), no doit
+plugins. doit's dependency database is kept in memory for the build (``_MemoryIndex``): the
 up-to-date check consults muxc's result store, which survives ``kill -9`` because every result is
-committed when its step finishes. Ctrl-C sets the build's cancel flag and kills every child
-process group at once; if worker threads are still blocked after a moment, the process exits
-anyway (finished steps are already stored). Tasks are listed in ``schedule.ordered_steps`` order
+committed when its step finishes, so a file of doit's would be written for nothing (an earlier
+muxc kept one, ``.muxc/state/doit.db``: it is ignored, and ``muxc clean`` removes it). Ctrl-C
+sets the build's cancel flag and kills every child process group at once; if worker threads are
+still blocked after a moment, the process exits anyway (finished steps are already stored). Tasks are listed in ``schedule.ordered_steps`` order
 (steps batched by managed backend). Managed backends muxc started are stopped when the build
 ends, normally or by Ctrl-C, through the build's backend pool (``_stop_backends``).
 """
@@ -16,17 +17,13 @@ import contextlib
 import inspect
 import os
 import signal
-import sqlite3
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from doit.cmd_base import TaskLoader2
 from doit.cmd_run import Run
-from doit.dependency import SqliteDB
 from doit.doit_cmd import DoitMain
 from doit.exceptions import TaskFailed
 from doit.plugin import PluginDict
@@ -46,16 +43,15 @@ def task_name(index: int) -> str:
 
 
 class _Loader(TaskLoader2):
-    def __init__(self, build: Build, dep_file: Path) -> None:
+    def __init__(self, build: Build) -> None:
         super().__init__()
         self.build = build
-        self.dep_file = dep_file
 
     def setup(self, opt_values: dict[str, Any]) -> None:
         pass
 
     def load_doit_config(self) -> dict[str, Any]:
-        return {"dep_file": str(self.dep_file), "backend": "sqlite3", "verbosity": 0,
+        return {"dep_file": "(in memory)", "backend": "memory", "verbosity": 0,
                 "reporter": _QuietReporter, "check_file_uptodate": "timestamp"}
 
     def load_tasks(self, cmd: Any, pos_args: list[str]) -> list[Any]:
@@ -122,9 +118,37 @@ class _Main(DoitMain):
         return commands
 
 
+class _MemoryIndex:
+    """doit's dependency database for one build, in memory (doit's backend interface). doit
+    records in it what its own checks would compare next time; muxc's checks never read it, and
+    a dry run (``status``) beside a real build needs no copy of its own."""
+
+    def __init__(self, name: str, codec: Any, *, module_name: str | None = None) -> None:
+        self.name = name
+        self._tasks: dict[str, dict[str, Any]] = {}
+
+    def get(self, task_id: str, dependency: str) -> Any:
+        return self._tasks.get(task_id, {}).get(dependency)
+
+    def set(self, task_id: str, dependency: str, value: Any) -> None:
+        self._tasks.setdefault(task_id, {})[dependency] = value
+
+    def in_(self, task_id: str) -> bool:
+        return task_id in self._tasks
+
+    def remove(self, task_id: str) -> None:
+        self._tasks.pop(task_id, None)
+
+    def remove_all(self) -> None:
+        self._tasks.clear()
+
+    def dump(self) -> None:
+        """Nothing to write: the index ends with the build."""
+
+
 class _Run(Run):  # type: ignore[misc]
     def get_backends(self) -> dict[str, Any]:
-        backends = {"sqlite3": SqliteDB}
+        backends = {"memory": _MemoryIndex}
         if "backend" in self.cmdparser:
             self.cmdparser["backend"].choices = dict.fromkeys(backends, "")
         return backends
@@ -166,17 +190,11 @@ def run_build(build: Build, on_forced_exit: Callable[[], None] | None = None) ->
         args.append("--continue")
     restore = _install_interrupt(build, on_forced_exit)
     deadline = _start_deadline(build)
-    # a dry run (status, --dry-run) keeps doit's index to itself: it may run beside a real build
-    scratch = tempfile.TemporaryDirectory(prefix="muxc-dry-run-") if build.options.dry_run else None
-    dep_file = Path(scratch.name) / "doit.db" if scratch is not None else build.state_dir / "doit.db"
-    _reset_damaged_index(dep_file)
     try:
-        code = _Main(_Loader(build, dep_file), config_filenames=()).run(args)
+        code = _Main(_Loader(build), config_filenames=()).run(args)
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     finally:
-        if scratch is not None:
-            scratch.cleanup()
         # still under the interrupt handler: a Ctrl-C now kills the stop hook under way, and the
         # forced exit that follows it runs the stops again before leaving
         with contextlib.suppress(KeyboardInterrupt):
@@ -192,19 +210,6 @@ def run_build(build: Build, on_forced_exit: Callable[[], None] | None = None) ->
     if build.cancel.is_set:
         code = EXIT_INTERRUPTED
     return code
-
-
-def _reset_damaged_index(path: Path) -> None:
-    """doit's database is only an index (up-to-date answers come from the result store): one
-    SQLite cannot read is deleted and doit makes a new one, instead of the build failing."""
-    if not path.exists():
-        return
-    try:
-        with contextlib.closing(sqlite3.connect(path)) as conn:
-            conn.execute("select count(*) from sqlite_master").fetchone()
-    except sqlite3.DatabaseError:
-        for suffix in ("", "-wal", "-shm"):
-            path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 def _start_deadline(build: Build) -> threading.Timer | None:

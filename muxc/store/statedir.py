@@ -6,7 +6,7 @@ same project stops with a message naming the first one's pid; the kernel release
 its process dies, even by ``kill -9``.
 
 Every entry muxc keeps there has a kind (file or directory). One of the wrong kind — a directory
-``doit.db``, a file ``.muxc/state`` — is put right when nothing is lost (an empty directory where a
+``cache.db``, a file ``.muxc/state`` — is put right when nothing is lost (an empty directory where a
 file goes; a stray file where a cache directory goes), else it is a ``StateError`` naming the
 path and the fix, which the command line prints without a traceback (exit status 3). A directory
 that is not empty is never deleted: what is inside may be someone's work.
@@ -37,7 +37,6 @@ class _Entry:
 
 _ENTRIES = {
     "lock": _Entry("the build lock"),
-    "doit.db": _Entry("doit's task index"),
     "cache.db": _Entry("the build cache"),
     **{f"cache.db{suffix}": _Entry("part of the build cache") for suffix in (".lock", "-wal", "-shm")},
     APPLY_JOURNAL: _Entry("the journal of an apply step under way"),

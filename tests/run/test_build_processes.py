@@ -293,12 +293,13 @@ def _built_once(project):
     return project.root / ".muxc" / "state"
 
 
-def test_a_damaged_doit_index_is_rebuilt_and_nothing_reruns(project):
+def test_a_doit_index_an_earlier_muxc_left_is_ignored_and_nothing_reruns(project):
     state = _built_once(project)
-    (state / "doit.db").write_bytes(b"not a database at all")
+    (state / "doit.db").write_bytes(b"not a database at all")  # doit's index is kept in memory now
     built = project.build()
     assert built.cached == {"one", "ask"}
     assert project.ran() == [] and project.calls == 1
+    assert project.cli("clean", "--yes").exit_code == 0 and not (state / "doit.db").exists()
 
 
 def test_a_damaged_result_store_is_set_aside_and_the_build_starts_afresh(project):

@@ -51,7 +51,7 @@ def refused(result, path, kind: str) -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("entry", ["doit.db", "lock", "apply-journal"])
+@pytest.mark.parametrize("entry", ["stat-cache", "lock", "apply-journal"])
 def test_a_directory_where_muxc_keeps_a_state_file_is_named_with_the_fix_and_kept(built, entry):
     path = built.root / ".muxc" / "state" / entry
     in_the_way(path, "directory")
@@ -61,15 +61,15 @@ def test_a_directory_where_muxc_keeps_a_state_file_is_named_with_the_fix_and_kep
     cleaned = built.cli("clean", "--yes")
     if entry == "lock":  # clean works under the lock, so it cannot go on either
         refused(cleaned, path, "directory")
-    else:  # clean deletes the cache (doit.db with it) and keeps an apply's journal, as always
+    else:  # clean deletes the cache (the fingerprints with it) and keeps an apply's journal, as always
         assert cleaned.exit_code == 0, cleaned.stderr
-    assert path.exists() == (entry != "doit.db")
+    assert path.exists() == (entry != "stat-cache")
     shutil.rmtree(path, ignore_errors=True)  # the fix the message gives
     again = built.build()
     assert again.code == 0 and built.ran() == ([] if entry == "lock" else ["probe"])  # clean ran or not
 
 
-@pytest.mark.parametrize("entry", ["doit.db", "lock", "apply-journal"])
+@pytest.mark.parametrize("entry", ["stat-cache", "lock", "apply-journal"])
 def test_an_empty_directory_where_muxc_keeps_a_state_file_is_replaced(built, entry):
     path = built.root / ".muxc" / "state" / entry
     in_the_way(path, "empty")
