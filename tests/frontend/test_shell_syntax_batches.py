@@ -55,14 +55,14 @@ def test_a_command_too_long_for_an_argument_is_still_parsed(muxc, project: Path)
 def test_a_big_workflow_is_remembered_whole(muxc, project: Path, isolated_env) -> None:
     commands = 2_100  # more than the 2,000 entries the cache used to keep
     # every other command is plain (app.shellplain): sh is not asked about those, so not remembered
-    sources = ["in", '"in"']
-    lines = ["workflow w", *(f"shell s{number}: cp {sources[number % 2]}/{number} out/{number}"
+    comments = ["", " # a comment (not plain)"]
+    lines = ["workflow w", *(f"shell s{number}: cp in/{number} out/{number}{comments[number % 2]}"
                              for number in range(commands))]
     (project / "w.mux").write_text("\n".join(lines) + "\n")
     assert diagnostics(muxc("check", "--format", "json", "w.mux", cwd=project)) == []
     cache = Path(isolated_env["XDG_CACHE_HOME"]) / "muxc" / "shell-syntax.json"
     entries = json.loads(cache.read_text())
-    assert len(entries) == commands + commands // 2  # shellcheck's verdict on every command, sh's on the quoted
+    assert len(entries) == commands + commands // 2  # shellcheck's verdict on every command, sh's on the others
     for key in entries:  # what a second run shows comes from here, not from the tools
         entries[key] = [{"tool": "sh", "message": "remembered", "line": 1}]
     cache.write_text(json.dumps(entries))
