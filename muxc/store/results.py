@@ -150,7 +150,8 @@ class ResultStore:
 
     def close(self) -> None:
         with self._lock, self._read_lock:
-            self._commit([])
+            with contextlib.suppress(sqlite3.Error):  # deferred writes only save work later
+                self._commit([])
             self._reader.close()
             self._conn.close()
 
