@@ -429,7 +429,8 @@ def _record_run(build: Build, code: int) -> None:
 
 
 def _open_llm_log(build: Build) -> None:
-    if build.data_dir is None:
+    """The log of LLM calls, for a build with query steps (no other kind calls a model)."""
+    if build.data_dir is None or not any(plan.kind == "query" for plan in build.plan.steps):
         return
     from muxc.store.llm_log import LlmLog
 
