@@ -1,4 +1,5 @@
-"""doit as the engine: each step a task, loaded programmatically, run on worker threads.
+"""doit as the engine: each step a task, loaded programmatically, run on worker threads that take
+their next task themselves (``_SelfDispatching``).
 
 No dodo.py and no doit configuration from the user's files (``config_filenames=()``), no doit
 plugins. doit's dependency database is kept in memory for the build (``_MemoryIndex``): the
@@ -24,9 +25,12 @@ from typing import Any
 
 from doit.cmd_base import TaskLoader2
 from doit.cmd_run import Run
+from doit.control import TaskControl
 from doit.doit_cmd import DoitMain
 from doit.exceptions import TaskFailed
 from doit.plugin import PluginDict
+from doit.runner import MThreadRunner, Runner
+from doit.task import Stream
 
 from muxc.base import process
 from muxc.run.context import Build
@@ -155,6 +159,88 @@ class _Run(Run):  # type: ignore[misc]
 
     def get_reporters(self) -> dict[str, Any]:
         return {}  # the reporter is a class (``_QuietReporter``), never a name to look up
+
+    def _execute(self, outfile: Any, verbosity: int | None = None, always: bool = False, continue_: bool = False,
+                 reporter: Any = None, num_process: int = 0, force_verbosity: bool = False,
+                 failure_verbosity: int = 0) -> int:
+        """doit's ``run``, with ``_SelfDispatching`` for its threads (doit takes the options this
+        method names from its signature)."""
+        self.control = TaskControl(self.task_list)
+        self.control.process(self.sel_tasks)
+        run_args = [self.dep_manager, reporter(outfile, {"failure_verbosity": failure_verbosity}), continue_,
+                    always, Stream(verbosity, force_verbosity)]
+        runner = _SelfDispatching(*run_args, num_process) if num_process else Runner(*run_args)
+        return runner.run_all(self.control.task_dispatcher())
+
+
+class _SelfDispatching(MThreadRunner):  # type: ignore[misc]
+    """doit's thread runner, each worker taking its next task itself, under one lock.
+
+    doit's own hands every finished task to the main thread, which records it, picks the next
+    ready task (its up-to-date check included) and hands that back: two thread hand-offs per
+    step, each a wait for the interpreter lock, and the main thread a queue every worker waits
+    in. Here a worker records its task and picks the next one itself; a worker that finds none
+    ready while others run ("hold on") waits until one of them finishes. Measured on the
+    1,000-step chains at -j 2: about 30% less time running the steps, a quarter less CPU.
+    Ctrl-C reaches the main thread, which stops the workers taking tasks and raises."""
+
+    def run_tasks(self, task_dispatcher: Any) -> None:
+        self._run_tasks_init(task_dispatcher)
+        self._turn = threading.Condition()  # one worker at a time records and picks
+        self._errors: list[BaseException] = []
+        workers = [threading.Thread(target=self._work, name=f"muxc-job-{n}", daemon=True)
+                   for n in range(self.num_process)]
+        for worker in workers:
+            worker.start()
+        try:
+            for worker in workers:
+                while worker.is_alive():  # a timed join: Ctrl-C still reaches this thread
+                    worker.join(0.2)
+        except BaseException:  # Ctrl-C: no worker starts another task
+            self._stop()
+            raise
+        if self._errors:
+            raise self._errors[0]
+
+    def _work(self) -> None:
+        finished, failure = None, None
+        try:
+            while True:
+                with self._turn:
+                    if finished is not None:
+                        self.process_task_result(finished, failure)
+                    node = self._next(finished)
+                    # the dispatcher knows `finished` now: what waited on it may be ready for the
+                    # others, and with no task left they must not wait for one
+                    self._turn.notify_all()
+                    if node is None:
+                        return
+                failure = self.execute_task(node.task)
+                finished = node
+        except BaseException as error:  # a bug in doit or here: stop, and let the main thread raise it
+            self._errors.append(error)
+            self._stop()
+
+    def _next(self, finished: Any) -> Any:
+        """The next task to run (``finished`` told to the dispatcher first), or None when there
+        is none left; waits while tasks are ready only after running ones (with the lock held)."""
+        node = finished
+        while not self._stop_running:
+            try:
+                node = self.task_dispatcher.generator.send(node)
+            except StopIteration:
+                return None
+            if node == "hold on":
+                self._turn.wait()
+                node = None
+            elif self.select_task(node, self.tasks):
+                return node
+        return None
+
+    def _stop(self) -> None:
+        with self._turn:
+            self._stop_running = True
+            self._turn.notify_all()
 
 
 class _QuietReporter:
