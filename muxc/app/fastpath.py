@@ -354,7 +354,7 @@ def _model_files(config: Any) -> bool:
     local = [backend for backend in config.backends.values() if backend.type == "local"]
     if not local:
         return False
-    from muxc.backends.managed.local import builtin_spec
+    from muxc.backends.managed.local_models import builtin_spec  # not .local: it loads http.client and ssl
 
     return any(builtin_spec(backend) is None for backend in local)
 

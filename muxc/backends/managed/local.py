@@ -47,7 +47,7 @@ import msgspec
 from muxc.backends.base import BackendError, Cancel
 from muxc.backends.managed import local_models
 from muxc.backends.managed.hooks import Settings
-from muxc.backends.managed.local_models import ModelSpec
+from muxc.backends.managed.local_models import builtin_spec
 from muxc.base.process import ProcessResult
 from muxc.config.schema import BackendConfig, ManagedConfig
 
@@ -83,11 +83,6 @@ def install_help(config: BackendConfig) -> str:
 
 
 # -- what the backend is ------------------------------------------------------------------------
-
-
-def builtin_spec(config: BackendConfig) -> ModelSpec | None:
-    """The built-in model the backend serves, or None for a GGUF file of the user's own."""
-    return local_models.find(config.model) if config.model else local_models.DEFAULT
 
 
 def extra_of(config: BackendConfig) -> str:

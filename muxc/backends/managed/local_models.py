@@ -17,6 +17,8 @@ docs/local-model.md tells the provenance of each entry and how it was measured
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 Q4_K_M = 15  # general.file_type: LLAMA_FTYPE_MOSTLY_Q4_K_M
@@ -82,6 +84,11 @@ DEFAULT = QWEN_CODER_05B
 MODELS = {spec.name: spec for spec in (QWEN_CODER_05B, QWEN_CODER_15B)}
 # short names a config may use: model = "qwen2.5-coder-1.5b"
 ALIASES = {"qwen2.5-coder-0.5b": QWEN_CODER_05B.name, "qwen2.5-coder-1.5b": QWEN_CODER_15B.name}
+
+
+def builtin_spec(config: Any) -> ModelSpec | None:
+    """The built-in model a ``local`` backend serves, or None for a GGUF file of the user's own."""
+    return find(config.model) if config.model else DEFAULT
 
 
 def find(name: str) -> ModelSpec | None:
