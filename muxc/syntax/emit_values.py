@@ -118,5 +118,15 @@ def field_order(cls: type) -> tuple[str, ...]:
     return tuple(f.encode_name for f in msgspec.structs.fields(cls) if f.name != "origin")
 
 
+# What TOML allows in no comment (nor should a .mux one hold): control characters but the tab.
+_COMMENT_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def comment_lines(comments: tuple[str, ...], indent: str = "") -> str:
-    return "".join(f"{indent}#{text}\n" for text in comments)
+    """Comments as lines; a control character read from a comment is written as its ``\\uXXXX``
+    escape (the file would not read back otherwise), a CR before the line break is dropped."""
+    return "".join(f"{indent}#{_plain_comment(text)}\n" for text in comments)
+
+
+def _plain_comment(text: str) -> str:
+    return _COMMENT_CONTROL.sub(lambda found: f"\\u{ord(found.group()):04x}", text.removesuffix("\r"))

@@ -213,3 +213,13 @@ inputs = [
     assert '# the sources\n# and the manifest\ninputs = ["src/*.rs", "Cargo.toml"]\n' in as_toml
     assert comment_texts(as_mux) == [" the sources", " and the manifest"]
     assert convert(as_toml, "toml", "toml") == as_toml
+
+
+def test_a_control_character_in_a_dsl_comment_is_written_as_its_escape() -> None:
+    """TOML allows no control character in a comment: fmt writes it as ``\\u0000`` text, and
+    both formats read the result back (a CRLF line's CR is just its line break)."""
+    text = '#\x00 nul and\x1b[31m escape\r\nworkflow w "d"\r\n# plain\r\nshell a: echo hi\r\n'
+    for to in ("toml", "mux"):
+        written = convert(text, "mux", to)
+        assert "#\\u0000 nul and\\u001b[31m escape\n" in written and "# plain\n" in written
+        assert "\r" not in written and parse(written, to) is not None
