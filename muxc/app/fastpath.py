@@ -220,7 +220,7 @@ def _leftover_apply(state: Path) -> bool:
 
 def _same_inputs(project: Any, workflow: str, args: Mapping[str, str], options: BuildOptions,
                  found: manifests.Manifest) -> bool:
-    from muxc.app.api import resolve_workflow
+    from muxc.app.project import resolve_workflow
 
     path = resolve_workflow(project, workflow)
     if path is None or str(path) != found.workflow_file:

@@ -102,7 +102,7 @@ def _expect(condition: Any, value: Any) -> Any:
 
 def _answer(line: dict[str, Any]) -> int | None:
     from muxc.app import fastpath
-    from muxc.app.api import Project
+    from muxc.app.project import Project
     from muxc.ui.progress import reporter_for
 
     output = "quiet" if line.get("quiet") else line["output"]
