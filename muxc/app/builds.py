@@ -130,7 +130,7 @@ def _cached_plan(project: Project, path: Path, args: Mapping[str, str], options:
 
 def _compile(project: Project, path: Path, args: Mapping[str, str], options: BuildOptions,
              report: Prepared) -> Any:
-    from muxc.compile import compile_plan
+    from muxc.compile.lower import compile_plan
     from muxc.store import plancache
 
     config = load_config(project, report)

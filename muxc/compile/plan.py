@@ -1,6 +1,6 @@
 """The plan: what the runtime builds, in order, with each step's static cache-key recipe.
 
-Produced by ``compile.compile_plan`` from a checked workflow and the arguments; pure data, no
+Produced by ``compile.lower.compile_plan`` from a checked workflow and the arguments; pure data, no
 doit. The runtime completes each key with what only a build can know (rendered text, backend
 identity, input files, upstream outputs) — see ``docs/caching.md``.
 """
