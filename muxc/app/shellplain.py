@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import re
 
+from muxc.base.shellwords import PLAIN_CHARACTERS, RESERVED_WORDS
+
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*+"
 _EXPANSION = rf"\$(?:{_NAME}|\{{{_NAME}\}}|[0-9@*#?$-])"
-_PART = rf"""[A-Za-z0-9_./,:=+@%-]|'[^']*+'|"(?:[^"\\`$!]|{_EXPANSION})*+"|{_EXPANSION}"""
+_PART = rf"""[{PLAIN_CHARACTERS}]|'[^']*+'|"(?:[^"\\`$!]|{_EXPANSION})*+"|{_EXPANSION}"""
 _WORD = rf"(?:{_PART})++"
-_WORD_START = r"""[A-Za-z0-9_./,:=+@%'"$-]"""
+_WORD_START = rf"""[{PLAIN_CHARACTERS}'"$]"""
 _BLANKS = r"[ \t]*+"
 _REDIRECT = rf"[0-9]*+(?:(?:>>|[<>]){_BLANKS}{_WORD}|[<>]&(?:[0-9]++|-)(?!{_WORD_START}))"
 _COMMAND = rf"{_WORD}(?:[ \t]++{_WORD}|{_BLANKS}{_REDIRECT})*+"
@@ -39,17 +41,8 @@ _LIST = rf"[ \t\n]*+{_PIPELINE}(?:{_SEPARATOR}{_PIPELINE})*+{_BLANKS}[;&]?[ \t\n
 _PLAIN = re.compile(_LIST).fullmatch
 _WORDS = re.compile(_WORD).findall  # the command's words, in a command that fits the grammar above
 
-# Reserved words of POSIX sh, bash, ksh and zsh: in command position they change the grammar (and a
-# word `fi` anywhere is simply not worth proving harmless).
-RESERVED = frozenset({
-    "if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until", "for", "in",
-    "function", "select", "time", "coproc", "repeat", "foreach", "end", "always", "nocorrect", "noglob",
-    "namespace",
-})
-
-
 def plainly_parses(command: str) -> bool:
     """True when ``command`` is in the plain subset above, so every POSIX ``sh -n`` accepts it."""
     if _PLAIN(command) is None:
         return False
-    return RESERVED.isdisjoint(_WORDS(command))
+    return RESERVED_WORDS.isdisjoint(_WORDS(command))  # a word `fi` anywhere is not worth proving harmless

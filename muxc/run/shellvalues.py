@@ -35,6 +35,7 @@ import jinja2
 import msgspec
 
 from muxc.base import process
+from muxc.base.shellwords import PLAIN_CHARACTERS, RESERVED_WORDS
 from muxc.lang import shellscan as S
 from muxc.lang.jinja import has_syntax
 from muxc.run import tracked
@@ -236,20 +237,17 @@ def run_with_values(command: ShellCommand, *, cwd: str | os.PathLike[str], envir
 
 # --- a plain command without the shell ------------------------------------------------------
 
-# Words sh takes as they are: no quoting, expansion, globbing, redirection, separator or comment
-# can start with these characters (not `~`, `$`, `*`, `?`, `[`, `#`, `{`, quotes, `<>|&;()`,
-# `!`, `^` — an old Bourne pipe — nor tabs or new lines).
-_PLAIN = re.compile(r"[A-Za-z0-9_./,:=+@%-]+(?: +[A-Za-z0-9_./,:=+@%-]+)*")
-# Names sh runs itself instead of a program of that name (POSIX, dash and bash builtins and
+# Words sh takes as they are (base.shellwords), separated by spaces: no tabs or new lines.
+_PLAIN = re.compile(rf"[{PLAIN_CHARACTERS}]+(?: +[{PLAIN_CHARACTERS}]+)*")
+# Names sh runs itself instead of a program of that name (POSIX, dash and bash builtins, and the
 # reserved words): `echo -n`, `cd`, `exit 3` must stay the shell's.
 _SHELL_WORDS = """
 . : [ alias bg bind break builtin caller cd chdir command compgen complete compopt continue coproc declare dirs
 disown echo enable eval exec exit export false fc fg getopts hash help history jobs kill let local logout mapfile
 popd printf pushd pwd read readarray readonly return select set shift shopt source suspend test time times trap
-true type typeset ulimit umask unalias unset wait if then else elif fi case esac for while until do done in
-function
+true type typeset ulimit umask unalias unset wait
 """
-_SHELL_OWN = frozenset(_SHELL_WORDS.split())
+_SHELL_OWN = frozenset(_SHELL_WORDS.split()) | RESERVED_WORDS
 
 
 def plain_argv(script: str, environ: Mapping[str, str]) -> list[str] | None:
