@@ -79,7 +79,9 @@ def time_big_check(root: Path, steps: int, repeat: int, baseline: Path | None = 
     tree is timed too, interleaved with this one, so the two lines compare under the same load."""
     path = root / "chains.mux"
     path.write_text(chains_workflow(steps))
-    env = {key: value for key, value in os.environ.items() if not key.startswith("XDG_") and key != "PYTHONPATH"}
+    # as users run it: no PYTHONDONTWRITEBYTECODE (every run would compile edited modules from source)
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("XDG_") and key not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])  # the venv's shellcheck
     trees = {"this tree": {}} | ({f"baseline {baseline}": {"PYTHONPATH": str(baseline.resolve())}} if baseline else {})
     argv = [sys.executable, "-m", "muxc", "check", path.name]
@@ -106,7 +108,8 @@ def time_big_check(root: Path, steps: int, repeat: int, baseline: Path | None = 
 def time_one_big_step(root: Path, sizes: tuple[int, ...] = (1_000, 4_000)) -> None:
     """Whole `muxc check` processes (cold cache) on one shell step of ``size`` lines, each `cd d`
     (shellcheck SC2164 on every line): time per line should not grow with the step."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("XDG_")}
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("XDG_") and key != "PYTHONDONTWRITEBYTECODE"}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
     figures = []
     for size in sizes:
