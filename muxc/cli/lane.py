@@ -52,7 +52,7 @@ def answer_noop_build(argv: list[str], environ: Mapping[str, str]) -> int | None
 
 def _read(argv: list[str]) -> dict[str, Any]:
     """The options, the workflow and its arguments of ``[GLOBALS] build|run WORKFLOW ...``."""
-    line: dict[str, Any] = {"command": None, "workflow": None, "args": {}, "output": "console"}
+    line: dict[str, Any] = {"command": None, "workflow": None, "args": {}}
     words = iter(argv)
     for word in words:
         if word.startswith("-"):
@@ -64,7 +64,9 @@ def _read(argv: list[str]) -> dict[str, Any]:
         else:
             key, sep, value = word.partition("=")
             line["args"][_expect(bool(sep and key), key)] = value
-    if line["workflow"] is None or line.get("directory") == "":
+    # which of --quiet and --output wins depends on where each stands (before the command or after
+    # it, and in which order): click knows
+    if line["workflow"] is None or line.get("directory") == "" or ("quiet" in line and "output" in line):
         raise _Plain
     return line
 
@@ -105,7 +107,7 @@ def _answer(line: dict[str, Any]) -> int | None:
     from muxc.app.project import Project
     from muxc.ui.progress import reporter_for
 
-    output = "quiet" if line.get("quiet") else line["output"]
+    output = "quiet" if line.get("quiet") else line.get("output", "console")
     options = fastpath.BuildOptions(jobs=line.get("jobs", 0), interactive=sys.stdin.isatty() and output == "console",
                                     team=line.get("team"), replay=line.get("replay", False))
     reporter = reporter_for(output, verbose=line.get("verbose", False))
