@@ -31,6 +31,7 @@ OWN_VARIABLES = frozenset({"MUXC_FAST_PATH"})
 _VALUED = {"-j": "jobs", "--jobs": "jobs", "--output": "output", "-C": "directory", "--dir": "directory",
            "--team": "team"}
 _FLAGS = {"-v": "verbose", "--verbose": "verbose", "--quiet": "quiet", "--replay": "replay"}
+_BUILD_ONLY = frozenset({"-j", "--jobs", "-v", "--verbose", "--replay"})  # after the command only
 _OUTPUTS = ("console", "json", "quiet")
 _ANSI = re.compile(r"\033\[[0-?]*[ -/]*[@-~]")  # what click.echo strips on a stream that is not a terminal
 
@@ -73,6 +74,8 @@ def _read(argv: list[str]) -> dict[str, Any]:
 
 def _option(line: dict[str, Any], word: str, words: Any) -> None:
     name, sep, value = word.partition("=") if word.startswith("--") else (word[:2], "", word[2:])
+    if line["command"] is None and name in _BUILD_ONLY:  # the group has no such option: click says so
+        raise _Plain
     if name in _FLAGS and not sep and not value:
         line[_FLAGS[name]] = True
         return

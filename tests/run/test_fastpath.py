@@ -359,7 +359,8 @@ def test_a_plain_noop_line_is_answered_without_click_as_click_answers_it(w, fast
     ["build", "w", "--", "mode=a"], ["build"], ["status", "w"], ["build", "w", "oops"], ["--debug", "build", "w"],
     ["build", "w", "-vj2"], ["build", "w", "--output", "yaml"], ["build", "w", "--team"], ["-C", "nowhere", "build", "w"],
     ["build", "w", "--dry-run"], ["--version"], ["build", "--help"], ["build", "w", "--quiet", "--output", "json"],
-    ["--output=json", "build", "w", "--quiet"],
+    ["--output=json", "build", "w", "--quiet"], ["-v", "build", "w"], ["-j", "2", "build", "w"],
+    ["--replay", "build", "w"],
 ])
 def test_any_other_line_is_left_to_click(w, capsys, argv):
     assert _lane(argv, capsys) == (None, "", "")
