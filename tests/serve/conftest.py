@@ -9,6 +9,7 @@ test's), waits for ``/health`` and keeps the child's stderr (the request log) fo
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -66,6 +67,24 @@ def base_config(server: LLMServer, idle_timeout: str = "120s") -> str:
         """)
 
 
+def chat_chunk(delta: dict, finish: str | None = None) -> str:
+    """One Chat Completions stream event (an SSE data line) carrying the delta of choice 0."""
+    return "data: " + json.dumps({"id": "c", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+
+def weather_call_events() -> list[str]:
+    """A Chat Completions stream: text, then a get_weather call for Oslo whose arguments come in two
+    pieces, a usage chunk and the end."""
+    return [chat_chunk({"role": "assistant", "content": "Let me check."}),
+            chat_chunk({"tool_calls": [{"index": 0, "id": "call_9", "type": "function",
+                                        "function": {"name": "get_weather", "arguments": ""}}]}),
+            chat_chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"city": '}}]}),
+            chat_chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"Oslo"}'}}]}),
+            chat_chunk({}, "tool_calls"),
+            "data: " + json.dumps({"id": "c", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 7}}),
+            "data: [DONE]"]
+
+
 class Gateway:
     def __init__(self, directory: Path, config: str, *, args: tuple[str, ...] = (), env: dict[str, str] | None = None,
                  global_args: tuple[str, ...] = ()):
@@ -111,6 +130,12 @@ class Gateway:
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
 
+    def close(self) -> int:
+        """Close the SDK clients the test kept, then stop the server (its exit status)."""
+        for client in self.clients:
+            client.close()
+        return self.stop()
+
     def stop(self) -> int:
         if self.process is None:
             return 0
@@ -142,9 +167,7 @@ def llm_server(shared_server: LLMServer) -> LLMServer:
 def shared_gateway(tmp_path_factory: pytest.TempPathFactory, shared_server: LLMServer):
     gateway = Gateway(tmp_path_factory.mktemp("gateway"), base_config(shared_server)).start()
     yield gateway
-    for client in gateway.clients:
-        client.close()
-    gateway.stop()
+    gateway.close()
 
 
 @pytest.fixture
@@ -158,6 +181,4 @@ def fresh_gateway(tmp_path: Path, llm_server: LLMServer):
     """A server of the test's own: for tests that park or kill credentials, or stop the server."""
     gateway = Gateway(tmp_path, base_config(llm_server)).start()
     yield gateway
-    for client in gateway.clients:
-        client.close()
-    gateway.stop()
+    gateway.close()

@@ -11,6 +11,7 @@ import httpx
 import openai
 import pytest
 
+from tests.serve.conftest import weather_call_events
 from tests.support.llm_server import LLMServer, Reply
 
 WEATHER = {"type": "function", "name": "get_weather", "description": "weather",
@@ -141,17 +142,7 @@ def test_parallel_function_calls_round_trip_on_a_chat_backend(gateway, llm_serve
 
 
 def test_streamed_function_call_from_a_chat_backend(gateway, llm_server: LLMServer) -> None:
-    def chunk(delta: dict, finish: str | None = None) -> str:
-        return "data: " + json.dumps({"id": "c", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-    llm_server.script(Reply(stream=True, events=[
-        chunk({"role": "assistant", "content": "Let me check."}),
-        chunk({"tool_calls": [{"index": 0, "id": "call_9", "type": "function",
-                               "function": {"name": "get_weather", "arguments": ""}}]}),
-        chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"city": '}}]}),
-        chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"Oslo"}'}}]}),
-        chunk({}, "tool_calls"),
-        "data: " + json.dumps({"id": "c", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 7}}),
-        "data: [DONE]"]))
+    llm_server.script(Reply(stream=True, events=weather_call_events()))
     events = list(client(gateway).responses.create(model="coder", input="weather?", tools=[WEATHER], stream=True))
     kinds = [e.type for e in events]
     assert kinds.count("response.output_item.added") == kinds.count("response.output_item.done") == 2

@@ -35,9 +35,7 @@ def responses_gateway(tmp_path_factory, shared_server: LLMServer):
         """)
     gateway = Gateway(tmp_path_factory.mktemp("responses-gateway"), config).start()
     yield gateway
-    for client in gateway.clients:
-        client.close()
-    gateway.stop()
+    gateway.close()
 
 
 @pytest.fixture

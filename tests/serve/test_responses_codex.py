@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.serve.conftest import chat_chunk
 from tests.serve.test_responses import anthropic_tool_events
 from tests.support.llm_server import RecordedRequest, Reply
 
@@ -55,14 +56,11 @@ def scripted_agent(request: RecordedRequest) -> Reply:
     arguments = json.dumps({"cmd": "cat notes.txt"})
     if request.protocol == "anthropic":
         return Reply(stream=True, events=anthropic_tool_events("toolu_sh1", "exec_command", [arguments]))
-
-    def chunk(delta: dict, finish: str | None = None) -> str:
-        return "data: " + json.dumps({"id": "c", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     return Reply(stream=True, events=[
-        chunk({"role": "assistant", "tool_calls": [{"index": 0, "id": "call_sh1", "type": "function",
-                                                    "function": {"name": "exec_command", "arguments": ""}}]}),
-        chunk({"tool_calls": [{"index": 0, "function": {"arguments": arguments}}]}),
-        chunk({}, "tool_calls"), "data: [DONE]"])
+        chat_chunk({"role": "assistant", "tool_calls": [{"index": 0, "id": "call_sh1", "type": "function",
+                                                         "function": {"name": "exec_command", "arguments": ""}}]}),
+        chat_chunk({"tool_calls": [{"index": 0, "function": {"arguments": arguments}}]}),
+        chat_chunk({}, "tool_calls"), "data: [DONE]"])
 
 
 @pytest.mark.parametrize("model", ["coder", "writer"])  # a Chat Completions backend, an Anthropic backend

@@ -163,9 +163,7 @@ def test_a_credential_pool_fails_over_on_401_and_max_concurrent_queues(tmp_path,
         assert answers == [f"echo: q{i}" for i in range(4)]  # queued, not rejected
         assert llm_server.max_in_flight == 1
     finally:
-        for client in gateway.clients:
-            client.close()
-        gateway.stop()
+        gateway.close()
 
 
 def test_a_stream_is_made_when_the_upstream_ignores_stream_true(gateway, llm_server: LLMServer) -> None:

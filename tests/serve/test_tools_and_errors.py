@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from tests.serve.conftest import Gateway, base_config
+from tests.serve.conftest import Gateway, base_config, weather_call_events
 from tests.support.llm_server import LLMServer, Reply
 
 TOOLS_AN = [{"name": "get_weather", "description": "weather", "input_schema": {
@@ -57,17 +57,7 @@ def test_anthropic_tools_on_an_openai_backend_round_trip(gateway: Gateway, llm_s
 
 
 def test_streamed_openai_tool_calls_become_input_json_deltas(gateway: Gateway, llm_server: LLMServer) -> None:
-    def chunk(delta: dict, finish: str | None = None) -> str:
-        return "data: " + json.dumps({"id": "c", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-    events = [chunk({"role": "assistant", "content": "Let me check."}),
-              chunk({"tool_calls": [{"index": 0, "id": "call_9", "type": "function",
-                                     "function": {"name": "get_weather", "arguments": ""}}]}),
-              chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"city": '}}]}),
-              chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"Oslo"}'}}]}),
-              chunk({}, "tool_calls"),
-              "data: " + json.dumps({"id": "c", "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 7}}),
-              "data: [DONE]"]
-    llm_server.script(Reply(events=events, stream=True))
+    llm_server.script(Reply(events=weather_call_events(), stream=True))
     client = gateway.keep(anthropic.Anthropic(base_url=gateway.url, api_key="x", max_retries=0))
     with client.messages.stream(model="coder", max_tokens=100, tools=TOOLS_AN,
                                 messages=[{"role": "user", "content": "weather?"}]) as stream:
@@ -243,9 +233,7 @@ def test_an_upstream_that_stalls_mid_stream_ends_in_an_error_event(tmp_path, llm
         ok = client.chat.completions.create(model="coder", messages=[{"role": "user", "content": "again"}])
         assert ok.choices[0].message.content == "echo: again"
     finally:
-        for client in gateway.clients:
-            client.close()
-        gateway.stop()
+        gateway.close()
     assert "status=200" in gateway.stderr() and "failed mid-answer" in gateway.stderr()
 
 
