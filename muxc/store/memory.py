@@ -46,6 +46,7 @@ from muxc.store.sqlite import (  # sqlite-utils' own names, imported the light w
     MuxcMigrations,
     Table,
     connect,
+    immediate,
 )
 
 Clock = Callable[[], datetime]
@@ -441,14 +442,8 @@ class MemoryDB:
 
     @contextmanager
     def _writing(self) -> Iterator[Database]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.rollback()
-                raise
-            self._db.commit()
+        with self._lock, immediate(self._db.conn):
+            yield self._db
 
     def _stamp(self) -> str:
         moment = self._now()

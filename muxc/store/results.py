@@ -27,7 +27,6 @@ that finished. A step's writes — its result, its latest row, and the memo entr
 listings noted since the last commit — go in one transaction (``batch``): one commit per step
 instead of one per statement. Memo entries and listings alone wait for the next commit (or
 ``close``): each only saves work, and a step's own are committed with its result.
-doit's own database is only an index over this one.
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from muxc.store.records import Latest, SavedFile, StepRecord, UsageRecord  # noqa: F401 (re-exported)
-from muxc.store.sqlite import MuxcMigrations, connect_plain, migrate
+from muxc.store.sqlite import MuxcMigrations, connect_plain, immediate, migrate
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -195,14 +194,9 @@ class ResultStore:
         if len(writes) == 1:  # autocommit: no BEGIN/COMMIT round trips
             self._conn.execute(*writes[0])
             return
-        self._conn.execute("begin immediate")
-        try:
+        with immediate(self._conn):
             for sql, params in writes:
                 self._conn.execute(sql, params)
-        except BaseException:
-            self._conn.execute("rollback")
-            raise
-        self._conn.execute("commit")
 
     def _one(self, sql: str, params: list[Any]) -> Any:
         with self._read_lock:

@@ -9,18 +9,19 @@ sqlite-utils costs about 20 ms to import, so a build does without it: ``connect_
 plain ``sqlite3`` connection, and ``migrate`` reads what is pending with plain SQL and imports
 sqlite-utils only to apply a migration to an older file. A brand-new file of a set that states
 its final schema (``MuxcMigrations(name, fresh=...)``) is created from that schema at once, every
-migration recorded as applied (a test holds the schema to what the migrations give). ``connect`` wraps the connection in
-sqlite-utils' ``Database`` for the stores that query through it; ``Database``, ``ForeignKey`` and
+migration recorded as applied (a test holds the schema to what the migrations give). ``connect``
+wraps the connection in sqlite-utils' ``Database`` for the stores that query through it; ``Database``, ``ForeignKey`` and
 ``Table`` are importable from here, loaded on first use.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import fcntl
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,25 +108,31 @@ class MuxcMigrations:
             recorded(name=step)(function)
         recorded.apply(Database(db, execute_plugins=False) if isinstance(db, sqlite3.Connection) else db)
 
-
     def create_fresh(self, conn: sqlite3.Connection) -> bool:
         """A file with no table at all gets the final schema and every migration recorded, in
         one transaction; False (nothing done) when the file holds anything."""
-        conn.execute("begin immediate")
-        try:
+        with immediate(conn):
             if not self.fresh or conn.execute("select count(*) from sqlite_master").fetchone()[0]:
-                conn.execute("rollback")
                 return False
             applied_at = str(datetime.datetime.now(datetime.UTC))  # as sqlite-utils writes it
             for statement in (*MIGRATIONS_SCHEMA, *self.fresh):
                 conn.execute(statement)
             conn.executemany(f"insert into {MIGRATIONS_TABLE} (migration_set, name, applied_at) values (?, ?, ?)",
                              [(self.name, step, applied_at) for step, _ in self._steps])
-        except BaseException:
-            conn.execute("rollback")
-            raise
-        conn.execute("commit")
         return True
+
+
+@contextlib.contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction begun IMMEDIATE (the write lock is taken before anything is read):
+    committed when the block ends, rolled back when it raises."""
+    conn.execute("begin immediate")
+    try:
+        yield
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    conn.execute("commit")
 
 
 def _plain(db: Database | sqlite3.Connection) -> sqlite3.Connection:
