@@ -7,9 +7,10 @@ up-to-date check consults muxc's result store, which survives ``kill -9`` becaus
 committed when its step finishes, so a file of doit's would be written for nothing (an earlier
 muxc kept one, ``.muxc/state/doit.db``: it is ignored, and ``muxc clean`` removes it). Ctrl-C
 sets the build's cancel flag and kills every child process group at once; if worker threads are
-still blocked after a moment, the process exits anyway (finished steps are already stored). Tasks are listed in ``schedule.ordered_steps`` order
-(steps batched by managed backend). Managed backends muxc started are stopped when the build
-ends, normally or by Ctrl-C, through the build's backend pool (``_stop_backends``).
+still blocked after a moment, the process exits anyway (finished steps are already stored).
+Tasks are listed in ``schedule.ordered_steps`` order (steps batched by managed backend). Managed
+backends muxc started are stopped when the build ends, normally or by Ctrl-C, through the build's
+backend pool (``_stop_backends``).
 """
 
 from __future__ import annotations
