@@ -1,11 +1,12 @@
 """``sh -n`` and shellcheck on the shell commands of workflows, as warnings at the exact span.
 
 ``muxc check`` hands each workflow over right after parsing it (``ShellJudge``): the tools run
-while its pure checks do, and their verdicts are reported after those. Each shell step's ``run`` and apply step's
-``verify`` is read as the shell will read it (``check.shellsyntax``: values written as the
-references the build writes); ``sh -n`` (the ``sh`` the build runs commands with) parses it
-without running it (a plain command, ``app.shellplain``, is known to parse without asking sh), and shellcheck, when it is on PATH, lints it as POSIX sh. Their lines and
-columns map back into the workflow file. A problem is a warning (``shell-syntax``, ``shellcheck``):
+while its pure checks do, and their verdicts are reported after those. Each shell step's ``run``
+and apply step's ``verify`` is read as the shell will read it (``check.shellsyntax``: values
+written as the references the build writes); ``sh -n`` (the ``sh`` the build runs commands with)
+parses it without running it (a plain command, ``app.shellplain``, is known to parse without
+asking sh), and shellcheck, when it is on PATH, lints it as POSIX sh. Their lines and columns map
+back into the workflow file. A problem is a warning (``shell-syntax``, ``shellcheck``):
 the command may rely on a shell muxc does not know about, and the build is the judge.
 
 Results are remembered per tool, version and command text in the user's cache directory

@@ -111,7 +111,8 @@ def _user_rc_file(environ: Mapping[str, str]) -> str | None:
     config = environ.get("XDG_CONFIG_HOME", "")
     if not os.path.isabs(config):
         config = os.path.join(home, ".config") if home else ""
-    candidates = [os.path.join(home, ".shellcheckrc") if home else "", os.path.join(config, "shellcheckrc") if config else ""]
+    candidates = [os.path.join(home, ".shellcheckrc") if home else "",
+                  os.path.join(config, "shellcheckrc") if config else ""]
     return next((path for path in candidates if path and os.path.isfile(path)), None)
 
 
