@@ -13,7 +13,6 @@ Lark is imported only here, so a file without errors never loads it.
 from __future__ import annotations
 
 import difflib
-import re
 from functools import cache
 from typing import Any
 
@@ -24,9 +23,8 @@ from muxc.base import resources
 from muxc.diagnostics.sink import DiagnosticSink
 from muxc.diagnostics.span import Span
 from muxc.syntax.fields import ALL as STEP_KINDS
-from muxc.syntax.mux_statements import MAX_DEPTH, Lexeme, Problem, Reader, Statement, call_rule
+from muxc.syntax.mux_statements import MAX_DEPTH, Lexeme, Problem, Reader, Statement, call_rule, comments_in
 
-_COMMENT = re.compile(r"#([^\n]*)")
 _OPEN, _CLOSE = {"LSQB", "LBRACE"}, {"RSQB", "RBRACE"}
 _BRACKETED = {"array", "table", "attrs"}  # rules whose node takes its brackets' span
 
@@ -67,8 +65,7 @@ class _PostLex:
             yield token
 
     def _collect(self, token: Token) -> None:
-        for match in _COMMENT.finditer(token.value):
-            self.comments.append((token.start_pos + match.start(), match.group(1)))
+        self.comments += comments_in(token.value, token.start_pos)
 
 
 _POSTLEX = _PostLex()

@@ -380,10 +380,13 @@ def _whitespace_kind(text: str) -> str:
 # --- the table-driven parser and its post-lexer --------------------------------------------------
 
 
+def comments_in(token: str, start: int) -> list[tuple[int, str]]:
+    """The comments a line-break token at ``start`` holds: (offset, text after ``#``) each."""
+    return [(start + match.start(), match.group(1)) for match in _COMMENT.finditer(token)] if "#" in token else []
+
+
 def _line_break(reader: Reader, token: str, start: int, end: int) -> bool:
-    if "#" in token:
-        for match in _COMMENT.finditer(token):
-            reader.comments.append((start + match.start(), match.group(1)))
+    reader.comments += comments_in(token, start)
     # A block body already ends its statement with its last line, so comment lines at column 1
     # right after it are only comments, not a line break to parse (nothing can stand between a
     # block and what follows it: it ends at a line's first column).
